@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make course   set everything up, then open JupyterLab on the course (NO_BROWSER=1: do not open a browser)
+#   make test     set everything up, then run every test (pytest for the package, nbval for the notebooks)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8888
+FIRST_NOTEBOOK := $(firstword $(sort $(wildcard course/00_*.ipynb)) course)
+
+.PHONY: course test setup-course setup-test exercises clean
+
+setup-course: $(VENV)/.course-installed
+setup-test: $(VENV)/.test-installed
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.course-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[course]"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.course-installed
+
+course: setup-course
+	$(BIN)/jupyter lab --port=$(PORT) $(if $(NO_BROWSER),--no-browser) $(FIRST_NOTEBOOK)
+
+test: setup-test
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

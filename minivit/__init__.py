@@ -1,0 +1,25 @@
+"""minivit: vision transformers you can read, equal to torchvision's and timm's.
+
+The ground floor, pure tensor functions that import only torch, is importable from here:
+    from minivit import window_partition, shifted_window_mask, relative_position_index, ...
+"""
+
+from minivit.attention import attention
+from minivit.patches import patchify, unpatchify
+from minivit.relative_position import relative_position_index
+from minivit.unfold import mobilevit_fold, mobilevit_unfold
+from minivit.windows import shift_region_labels, shifted_window_mask, window_partition, window_reverse
+
+__all__ = [
+    "attention",
+    "mobilevit_fold",
+    "mobilevit_unfold",
+    "patchify",
+    "relative_position_index",
+    "shift_region_labels",
+    "shifted_window_mask",
+    "unpatchify",
+    "window_partition",
+    "window_reverse",
+]
+__version__ = "0.1.0"

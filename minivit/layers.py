@@ -1,0 +1,72 @@
+"""Layers shared by the models: the MLP, multi-head self-attention and the pre-norm transformer
+block of ViT and MobileViT. Swin's window attention lives in minivit.swin, beside the model.
+
+Glossary: B batch, N tokens, D embedding size, nh heads, hs = D / nh head size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Mlp(nn.Module):
+    """Linear -> activation -> Linear, applied to every token on its own."""
+
+    def __init__(self, dim: int, hidden_dim: int, act_layer: type[nn.Module] = nn.GELU):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = act_layer()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention: one Linear for q, k and v, fused attention, an output Linear.
+
+    The computation is minivit.attention's, done by torch's fused kernel for speed.
+    """
+
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        if dim % num_heads != 0:
+            raise ValueError(f"dim ({dim}) must be a multiple of num_heads ({num_heads})")
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        B, N, D = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B, nh, N, hs)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, N, hs)
+        return self.proj(x.transpose(1, 2).reshape(B, N, D))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x)).
+
+    Both halves are residual, and the second half is an MLP: adding norm2(x) to x with no MLP, as
+    a widely copied snippet does, is a mistake the course shows.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        act_layer: type[nn.Module] = nn.GELU,
+        eps: float = 1e-5,
+    ):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = SelfAttention(dim, num_heads)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))  # (B, N, D)
+        return x + self.mlp(self.norm2(x))

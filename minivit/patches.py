@@ -1,0 +1,63 @@
+"""Patch partition: an image cut into non-overlapping p x p patches, each flattened into a token.
+
+Glossary: B batch, C channels, H x W image, (ph, pw) patch size, N = (H/ph)(W/pw) patches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minivit._checks import check_divisible, check_size, check_tensor, to_pair
+
+
+def patchify(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor:
+    """Cut images into patches and flatten each patch into one token.
+
+    Args:
+        x: images, shape (B, C, H, W); H and W multiples of the patch size.
+        patch_size: p, or (ph, pw).
+
+    Returns:
+        tokens, shape (B, N, ph*pw*C), N = (H/ph)(W/pw). Patches in row-major order (left to right,
+        then top to bottom); inside a token the values are ordered (row, column, channel).
+    """
+    ph, pw = to_pair(patch_size, "patch_size")
+    check_tensor(x, "x", "(B, C, H, W)")
+    B, C, H, W = x.shape
+    check_divisible(H, ph, "image height H", "patch height")
+    check_divisible(W, pw, "image width W", "patch width")
+    x = x.reshape(B, C, H // ph, ph, W // pw, pw)  # (B, C, nh, ph, nw, pw)
+    x = x.permute(0, 2, 4, 3, 5, 1)  # (B, nh, nw, ph, pw, C)
+    return x.reshape(B, (H // ph) * (W // pw), ph * pw * C)
+
+
+def unpatchify(
+    tokens: torch.Tensor, patch_size: int | tuple[int, int], height: int, width: int
+) -> torch.Tensor:
+    """Inverse of `patchify`: put the patches back into images.
+
+    Args:
+        tokens: shape (B, N, ph*pw*C), N = (height/ph)(width/pw).
+        patch_size: p, or (ph, pw).
+        height, width: the image size H, W.
+
+    Returns:
+        images, shape (B, C, H, W).
+    """
+    ph, pw = to_pair(patch_size, "patch_size")
+    check_size(height, "height")
+    check_size(width, "width")
+    check_divisible(height, ph, "height", "patch height")
+    check_divisible(width, pw, "width", "patch width")
+    check_tensor(tokens, "tokens", "(B, N, ph*pw*C)")
+    B, N, D = tokens.shape
+    nh, nw = height // ph, width // pw
+    if N != nh * nw or D % (ph * pw) != 0:
+        raise ValueError(
+            f"tokens must have shape (B, {nh * nw}, {ph}*{pw}*C) for a {height}x{width} image and "
+            f"{ph}x{pw} patches, got shape {tuple(tokens.shape)}"
+        )
+    C = D // (ph * pw)
+    x = tokens.reshape(B, nh, nw, ph, pw, C)
+    x = x.permute(0, 5, 1, 3, 2, 4)  # (B, C, nh, ph, nw, pw)
+    return x.reshape(B, C, height, width)

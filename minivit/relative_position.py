@@ -1,0 +1,28 @@
+"""Relative position index of Swin: which entry of the ((2Mh-1)(2Mw-1), heads) bias table each
+pair of tokens in a window reads."""
+
+from __future__ import annotations
+
+import torch
+
+from minivit._checks import to_pair
+
+
+def relative_position_index(window_size: int | tuple[int, int]) -> torch.Tensor:
+    """Index into the relative position bias table for every (query, key) pair of a window.
+
+    For tokens at (i1, j1) and (i2, j2): dy = i1 - i2 + Mh - 1 and dx = j1 - j2 + Mw - 1 (both now
+    >= 0), and the index is dy * (2Mw - 1) + dx, a row-major position in a (2Mh-1) x (2Mw-1) grid.
+
+    Args:
+        window_size: M, or (Mh, Mw).
+
+    Returns:
+        index, shape (Mh*Mw, Mh*Mw), int64, values in [0, (2Mh-1)(2Mw-1)).
+    """
+    Mh, Mw = to_pair(window_size, "window_size")
+    rows, cols = torch.meshgrid(torch.arange(Mh), torch.arange(Mw), indexing="ij")
+    rows, cols = rows.flatten(), cols.flatten()  # (Mh*Mw,) each, tokens in row-major order
+    dy = rows[:, None] - rows[None, :] + (Mh - 1)  # (Mh*Mw, Mh*Mw), in [0, 2Mh-2]
+    dx = cols[:, None] - cols[None, :] + (Mw - 1)
+    return dy * (2 * Mw - 1) + dx

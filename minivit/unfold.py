@@ -1,0 +1,65 @@
+"""MobileViT's unfold and fold: a (B, C, H, W) map regrouped into sequences, one per position
+inside a patch, so that the transformer mixes pixels that sit at the same place in every patch.
+
+Glossary: (ph, pw) patch size, P = ph*pw pixels per patch, N = (H/ph)(W/pw) patches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minivit._checks import check_divisible, check_size, check_tensor, to_pair
+
+
+def mobilevit_unfold(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor:
+    """Unfold a feature map into P sequences of N tokens.
+
+    Sequence b*P + (r*pw + c) holds, for image b, the pixel at row r and column c inside every
+    patch, patches in row-major order: the layout of timm's MobileVitBlock.
+
+    Args:
+        x: shape (B, C, H, W); H and W multiples of the patch size.
+        patch_size: p, or (ph, pw).
+
+    Returns:
+        tokens, shape (B*P, N, C).
+    """
+    ph, pw = to_pair(patch_size, "patch_size")
+    check_tensor(x, "x", "(B, C, H, W)")
+    B, C, H, W = x.shape
+    check_divisible(H, ph, "height H", "patch height")
+    check_divisible(W, pw, "width W", "patch width")
+    x = x.reshape(B, C, H // ph, ph, W // pw, pw)  # (B, C, nh, ph, nw, pw)
+    x = x.permute(0, 3, 5, 2, 4, 1)  # (B, ph, pw, nh, nw, C)
+    return x.reshape(B * ph * pw, (H // ph) * (W // pw), C)
+
+
+def mobilevit_fold(
+    tokens: torch.Tensor, patch_size: int | tuple[int, int], height: int, width: int
+) -> torch.Tensor:
+    """Inverse of `mobilevit_unfold`: put the sequences back into a feature map.
+
+    Args:
+        tokens: shape (B*P, N, C), P = ph*pw, N = (height/ph)(width/pw).
+        patch_size: p, or (ph, pw).
+        height, width: the map size H, W.
+
+    Returns:
+        feature map, shape (B, C, H, W).
+    """
+    ph, pw = to_pair(patch_size, "patch_size")
+    check_size(height, "height")
+    check_size(width, "width")
+    check_divisible(height, ph, "height", "patch height")
+    check_divisible(width, pw, "width", "patch width")
+    check_tensor(tokens, "tokens", "(B*P, N, C)")
+    nh, nw = height // ph, width // pw
+    if tokens.shape[0] % (ph * pw) != 0 or tokens.shape[1] != nh * nw:
+        raise ValueError(
+            f"tokens must have shape (B*{ph * pw}, {nh * nw}, C) for a {height}x{width} map and "
+            f"{ph}x{pw} patches, got shape {tuple(tokens.shape)}"
+        )
+    C = tokens.shape[-1]
+    x = tokens.reshape(-1, ph, pw, nh, nw, C)
+    x = x.permute(0, 5, 3, 1, 4, 2)  # (B, C, nh, ph, nw, pw)
+    return x.reshape(-1, C, height, width)

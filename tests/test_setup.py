@@ -1,0 +1,74 @@
+"""The project's own wiring: the two README commands, environment.yml against pyproject.toml,
+and the house rule that the ground floor imports only torch."""
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUND_FLOOR = ["_checks", "patches", "windows", "relative_position", "unfold", "attention"]
+CONDA_TO_PYPI = {"pytorch": "torch"}
+
+
+def requirement_name(spec: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_layout_of_the_design_card():
+    for folder in ["minivit", "course", "solutions", "exercises", "tests", "benchmarks"]:
+        assert (ROOT / folder).is_dir(), folder
+    for name in ["README.md", "environment.yml", "pyproject.toml", "Makefile", ".ci/run"]:
+        assert (ROOT / name).is_file(), name
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make course" in readme and "make test" in readme
+    ci = (ROOT / ".ci/run").read_text()
+    assert re.search(r"^make test$", ci, re.MULTILINE)
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_names = {requirement_name(s) for s in project["dependencies"]}
+    for extra in project["optional-dependencies"].values():
+        pip_names |= {requirement_name(s) for s in extra}
+    pip_names.discard("minivit")  # the test extra includes the course extra by name
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda_names, pip_section = set(), []
+    for entry in env["dependencies"]:
+        if isinstance(entry, dict):
+            pip_section += entry["pip"]
+        else:
+            name = requirement_name(entry)
+            conda_names.add(CONDA_TO_PYPI.get(name, name))
+    conda_names -= {"python", "pip"}
+    assert conda_names == pip_names
+    assert "-e ." in pip_section
+
+
+def test_ground_floor_imports_only_torch():
+    allowed = {"torch", "math", "__future__"} | {f"minivit.{m}" for m in GROUND_FLOOR}
+    for module in GROUND_FLOOR:
+        tree = ast.parse((ROOT / "minivit" / f"{module}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name in allowed or name.split(".")[0] == "torch", f"{module} imports {name}"
+
+
+def test_public_names_are_importable_from_the_package():
+    import minivit
+
+    for name in ["patchify", "unpatchify", "window_partition", "window_reverse", "shifted_window_mask",
+                 "relative_position_index", "mobilevit_unfold", "mobilevit_fold", "attention"]:
+        assert callable(getattr(minivit, name)), name

@@ -1,0 +1,155 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+from timm.models.swin_transformer import SwinTransformerBlock
+from timm.models.swin_transformer import window_partition as timm_window_partition
+from timm.models.swin_transformer import window_reverse as timm_window_reverse
+from torchvision.models.swin_transformer import shifted_window_attention
+
+from minivit import (
+    attention,
+    relative_position_index,
+    shift_region_labels,
+    shifted_window_mask,
+    window_partition,
+    window_reverse,
+)
+
+sizes = dict(B=st.integers(1, 3), nh=st.integers(1, 4), nw=st.integers(1, 4), Mh=st.integers(1, 5), Mw=st.integers(1, 5))
+
+
+@given(**sizes, C=st.integers(1, 4))
+def test_window_reverse_inverts_partition(B, nh, nw, Mh, Mw, C):
+    x = torch.randn(B, nh * Mh, nw * Mw, C)
+    windows = window_partition(x, (Mh, Mw))
+    assert windows.shape == (B * nh * nw, Mh, Mw, C)
+    assert torch.equal(window_reverse(windows, (Mh, Mw), nh * Mh, nw * Mw), x)
+
+
+@given(**sizes)
+def test_window_partition_equals_timm(B, nh, nw, Mh, Mw):
+    x = torch.randn(B, nh * Mh, nw * Mw, 3)
+    windows = window_partition(x, (Mh, Mw))
+    assert torch.equal(windows, timm_window_partition(x, (Mh, Mw)))
+    assert torch.equal(window_reverse(windows, (Mh, Mw), nh * Mh, nw * Mw),
+                       timm_window_reverse(windows, (Mh, Mw), nh * Mh, nw * Mw))
+
+
+def test_window_partition_hand_worked_example():
+    # A 4x4 map of 0..15 in 2x2 windows: window 1 is the top-right block.
+    x = torch.arange(16).reshape(1, 4, 4, 1)
+    windows = window_partition(x, 2)[..., 0]
+    assert windows[1].tolist() == [[2, 3], [6, 7]]
+    assert windows[2].tolist() == [[8, 9], [12, 13]]
+
+
+def brute_force_mask(H, W, M, s):
+    """Mask from the paper's picture: after rolling by -s, the token at (i, j) came from
+    ((i + s) % H, (j + s) % W). In the original image the shifted windows are the cells
+    [0, s), [s, s + M), ..., [H - M + s, H) on each axis; two tokens that share a rolled window may
+    attend iff they came from the same cell."""
+    def cell(a, shift):
+        return -1 if a < shift else (a - shift) // M
+
+    nW = (H // M) * (W // M)
+    mask = torch.zeros(nW, M * M, M * M)
+    for w in range(nW):
+        top, left = (w // (W // M)) * M, (w % (W // M)) * M
+        tokens = [(top + t // M, left + t % M) for t in range(M * M)]
+        for p, (i1, j1) in enumerate(tokens):
+            for q, (i2, j2) in enumerate(tokens):
+                a1, b1 = (i1 + s) % H, (j1 + s) % W
+                a2, b2 = (i2 + s) % H, (j2 + s) % W
+                same = cell(a1, s) == cell(a2, s) and cell(b1, s) == cell(b2, s)
+                mask[w, p, q] = 0.0 if same else -100.0
+    return mask
+
+
+@pytest.mark.parametrize("H, W, M, s", [(4, 4, 2, 1), (8, 8, 4, 2), (6, 9, 3, 1), (14, 14, 7, 3), (12, 8, 4, 3), (7, 7, 7, 3)])
+def test_shifted_window_mask_equals_brute_force(H, W, M, s):
+    assert torch.equal(shifted_window_mask(H, W, M, s), brute_force_mask(H, W, M, s))
+
+
+@given(nh=st.integers(1, 4), nw=st.integers(1, 4), M=st.integers(2, 7), data=st.data())
+def test_shifted_window_mask_equals_timm(nh, nw, M, data):
+    s = data.draw(st.integers(1, M - 1))
+    H, W = nh * M, nw * M
+    block = SwinTransformerBlock(4, (H, W), num_heads=1, window_size=M, shift_size=s, always_partition=True)
+    expected = block.attn_mask
+    assert torch.equal(shifted_window_mask(H, W, M, s), expected)
+
+
+def test_nine_regions_of_an_8x8_map():
+    labels = shift_region_labels(8, 8, 4, 2)
+    assert labels.unique().tolist() == list(range(9))
+    assert labels[:4, :4].unique().tolist() == [0]
+    assert labels[4:6, 6:].unique().tolist() == [5]  # row band 1, column band 2
+    assert labels[6:, 6:].unique().tolist() == [8]
+
+
+def test_zero_shift_masks_nothing():
+    assert torch.equal(shifted_window_mask(8, 12, 4, 0), torch.zeros(6, 16, 16))
+    # a shift on one axis only splits that axis
+    labels = shift_region_labels(8, 8, 4, (0, 2))
+    assert labels.unique().tolist() == [0, 1, 2]
+
+
+def swin_attention_from_minivit(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, M, s, heads):
+    """Shifted-window attention composed from minivit's ground floor, in torchvision's order:
+    pad, roll, partition, attend (bias + mask), reverse, roll back, crop."""
+    B, H, W, C = x.shape
+    pad_b, pad_r = (-H) % M, (-W) % M
+    x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+    Hp, Wp = H + pad_b, W + pad_r
+    x = torch.roll(x, (-s, -s), dims=(1, 2))
+    windows = window_partition(x, M).reshape(-1, M * M, C)
+    qkv = F.linear(windows, qkv_weight, qkv_bias).reshape(-1, M * M, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
+    bias = table[relative_position_index(M)].permute(2, 0, 1)  # (heads, M*M, M*M)
+    mask = shifted_window_mask(Hp, Wp, M, s)  # (nW, M*M, M*M)
+    nW = mask.shape[0]
+    full = (bias[None, None] + mask[None, :, None]).expand(B, nW, heads, M * M, M * M).reshape(B * nW, heads, M * M, M * M)
+    out, _ = attention(qkv[0], qkv[1], qkv[2], mask=full)
+    out = F.linear(out.transpose(1, 2).reshape(-1, M * M, C), proj_weight, proj_bias)
+    x = window_reverse(out.reshape(-1, M, M, C), M, Hp, Wp)
+    x = torch.roll(x, (s, s), dims=(1, 2))
+    return x[:, :H, :W]
+
+
+@pytest.mark.parametrize("H, W", [(14, 14), (16, 23)])
+def test_ground_floor_composes_to_torchvision_shifted_window_attention(H, W):
+    torch.manual_seed(0)
+    C, heads, M, s = 8, 2, 7, 3
+    x = torch.randn(2, H, W, C)
+    qkv_weight, qkv_bias = torch.randn(3 * C, C) * 0.3, torch.randn(3 * C)
+    proj_weight, proj_bias = torch.randn(C, C) * 0.3, torch.randn(C)
+    table = torch.randn((2 * M - 1) ** 2, heads)
+    bias = table[relative_position_index(M)].permute(2, 0, 1)[None]  # (1, heads, M*M, M*M)
+    expected = shifted_window_attention(
+        x, qkv_weight, proj_weight, bias, [M, M], heads, [s, s],
+        qkv_bias=qkv_bias, proj_bias=proj_bias, training=False,
+    )
+    ours = swin_attention_from_minivit(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, M, s, heads)
+    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: window_partition(torch.zeros(8, 8, 3), 4), "x must have shape (B, H, W, C)"),
+        (lambda: window_partition(torch.zeros(1, 9, 8, 3), 4), "height H (9) must be a multiple of window height (4)"),
+        (lambda: window_partition(torch.zeros(1, 8, 8, 3), -1), "window_size must be >= 1"),
+        (lambda: window_partition(torch.zeros(1, 8, 8, 3), 2.5), "window_size must be an int"),
+        (lambda: window_reverse(torch.zeros(3, 4, 4, 3), 4, 8, 8), "windows must have shape (B*4, 4, 4, C)"),
+        (lambda: window_reverse(torch.zeros(4, 4, 4, 3), 4, 8, 6), "width (6) must be a multiple of window width (4)"),
+        (lambda: shifted_window_mask(8, 8, 4, 4), "shift_size must be smaller than window_size"),
+        (lambda: shifted_window_mask(8, 8, 4, -1), "shift_size must be >= 0"),
+        (lambda: shifted_window_mask(8, 10, 4, 2), "width (10) must be a multiple of window width (4)"),
+        (lambda: shifted_window_mask(0, 8, 4, 2), "height must be a positive int"),
+    ],
+)
+def test_bad_input_raises_value_error(call, words):
+    with pytest.raises(ValueError) as error:
+        call()
+    assert words in str(error.value)
