@@ -5,6 +5,7 @@ The ground floor, pure tensor functions that import only torch, is importable fr
 """
 
 from minivit.attention import attention
+from minivit.merging import merge_patches
 from minivit.patches import patchify, unpatchify
 from minivit.relative_position import relative_position_index
 from minivit.unfold import mobilevit_fold, mobilevit_unfold
@@ -12,6 +13,7 @@ from minivit.windows import shift_region_labels, shifted_window_mask, window_par
 
 __all__ = [
     "attention",
+    "merge_patches",
     "mobilevit_fold",
     "mobilevit_unfold",
     "patchify",

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUND_FLOOR = ["_checks", "patches", "windows", "relative_position", "unfold", "attention"]
+GROUND_FLOOR = ["_checks", "patches", "windows", "relative_position", "unfold", "attention", "merging"]
 CONDA_TO_PYPI = {"pytorch": "torch"}
 
 
@@ -70,5 +70,5 @@ def test_public_names_are_importable_from_the_package():
     import minivit
 
     for name in ["patchify", "unpatchify", "window_partition", "window_reverse", "shifted_window_mask",
-                 "relative_position_index", "mobilevit_unfold", "mobilevit_fold", "attention"]:
+                 "relative_position_index", "mobilevit_unfold", "mobilevit_fold", "attention", "merge_patches"]:
         assert callable(getattr(minivit, name)), name
