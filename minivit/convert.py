@@ -56,11 +56,115 @@ def _swin_from_timm(model: nn.Module) -> nn.Module:
 
 
 def _vit_from_torchvision(model: nn.Module) -> nn.Module:
-    raise NotImplementedError("ViT conversion from torchvision: coming with minivit.vit")
+    from minivit.vit import VisionTransformer, ViTConfig
+
+    if not isinstance(model.conv_proj, nn.Conv2d) or len(model.heads) != 1 or model.encoder.ln.eps != 1e-6:
+        raise ValueError(
+            "from_torchvision converts the plain ViT (a conv patch embedding, one Linear head, LayerNorm eps 1e-6); "
+            "this VisionTransformer has a conv stem, a representation layer or another norm"
+        )
+    blocks = model.encoder.layers
+    config = ViTConfig(
+        image_size=model.image_size,
+        patch_size=model.patch_size,
+        in_chans=model.conv_proj.in_channels,
+        num_classes=model.heads.head.out_features,
+        dim=model.hidden_dim,
+        depth=len(blocks),
+        num_heads=blocks[0].num_heads,
+        mlp_dim=model.mlp_dim,
+    )
+    layer = r"^encoder\.layers\.encoder_layer_(\d+)\."
+    renames = [
+        (r"^conv_proj\.", "patch_embed."),
+        (r"^class_token$", "cls_token"),
+        (r"^encoder\.pos_embedding$", "pos_embed"),
+        (layer + r"ln_1\.", r"blocks.\1.norm1."),
+        (layer + r"self_attention\.in_proj_", r"blocks.\1.attn.qkv."),  # q, k, v stacked in the same order
+        (layer + r"self_attention\.out_proj\.", r"blocks.\1.attn.proj."),
+        (layer + r"ln_2\.", r"blocks.\1.norm2."),
+        (layer + r"mlp\.0\.", r"blocks.\1.mlp.fc1."),
+        (layer + r"mlp\.3\.", r"blocks.\1.mlp.fc2."),
+        (r"^encoder\.ln\.", "norm."),
+        (r"^heads\.head\.", "head."),
+    ]
+    return _copy_renamed(model, VisionTransformer(config), renames)
+
+
+def _copy_renamed(source: nn.Module, target: nn.Module, renames: list[tuple[str, str]]) -> nn.Module:
+    """Copy every tensor of `source` into `target`, renamed by the first matching (regex, replacement).
+
+    Raises if a source tensor matches no rule, or if the renamed tensors are not exactly the tensors
+    of `target` with their shapes. Returns `target` in the training mode of `source`.
+    """
+    import re
+
+    state = {}
+    for name, tensor in source.state_dict().items():
+        for pattern, replacement in renames:
+            new_name, found = re.subn(pattern, replacement, name)
+            if found:
+                state[new_name] = tensor
+                break
+        else:
+            raise ValueError(f"no minivit name for {type(source).__name__}'s tensor {name!r}")
+    wanted = target.state_dict()
+    unmapped, unknown = sorted(set(wanted) - set(state)), sorted(set(state) - set(wanted))
+    if unmapped or unknown:
+        raise ValueError(f"tensors left unmapped: {unmapped}; renamed to names minivit does not have: {unknown}")
+    target.load_state_dict(state)  # strict: also checks every shape
+    return target.train(source.training)
 
 
 # --- MobileViT --------------------------------------------------------------------------------------
 
 
 def _mobilevit_from_timm(model: nn.Module) -> nn.Module:
-    raise NotImplementedError("MobileViT conversion from timm: coming with minivit.mobilevit")
+    from timm.models.byobnet import BottleneckBlock
+    from timm.models.mobilevit import MobileVitBlock
+
+    from minivit.mobilevit import MobileViT, MobileViTConfig
+
+    channels, strides, mv2_blocks, dims, depths = [], [], [], [], []
+    for i, stage in enumerate(model.stages):
+        mv2 = list(stage)
+        last = mv2.pop() if isinstance(mv2[-1], MobileVitBlock) else None
+        if not mv2 or not all(isinstance(b, BottleneckBlock) for b in mv2):
+            raise ValueError(f"stage {i} of the timm model is not MV2 blocks, optionally followed by a MobileVitBlock")
+        channels.append(mv2[0].conv3_1x1.conv.out_channels)
+        strides.append(mv2[0].conv2_kxk.conv.stride[0])
+        mv2_blocks.append(len(mv2))
+        if last is not None:
+            vit = last
+            dims.append(vit.conv_1x1.out_channels)
+            depths.append(len(vit.transformer))
+    first = model.stages[0][0].conv1_1x1.conv
+    config = MobileViTConfig(
+        channels=tuple(channels),
+        strides=tuple(strides),
+        mv2_blocks=tuple(mv2_blocks),
+        dims=tuple(dims),
+        depths=tuple(depths),
+        expansion=first.out_channels // first.in_channels,
+        stem_chs=model.stem.conv.out_channels,
+        final_chs=model.final_conv.conv.out_channels,
+        patch_size=vit.patch_size[0],
+        num_heads=vit.transformer[0].attn.num_heads,
+        mlp_ratio=vit.transformer[0].mlp.fc1.out_features // dims[-1],
+        in_chans=model.stem.conv.in_channels,
+        num_classes=model.head.fc.out_features,
+    )
+    block = r"^stages\.(\d+)\.(\d+)\."
+    renames = [
+        (r"^(stem|final_conv)\.", r"\1."),
+        (block + r"conv1_1x1\.", r"stages.\1.\2.expand."),  # MV2
+        (block + r"conv2_kxk\.", r"stages.\1.\2.depthwise."),
+        (block + r"conv3_1x1\.", r"stages.\1.\2.project."),
+        (block + r"conv_kxk\.", r"stages.\1.\2.conv_local."),  # MobileViT block
+        (block + r"conv_1x1\.", r"stages.\1.\2.conv_in."),
+        (block + r"(transformer|norm)\.", r"stages.\1.\2.\3."),
+        (block + r"conv_proj\.", r"stages.\1.\2.conv_out."),
+        (block + r"conv_fusion\.", r"stages.\1.\2.fusion."),
+        (r"^head\.fc\.", "head."),
+    ]
+    return _copy_renamed(model, MobileViT(config), renames)

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minivit.attention import attention
+
 
 class Mlp(nn.Module):
     """Linear -> activation -> Linear, applied to every token on its own."""
@@ -25,9 +27,10 @@ class Mlp(nn.Module):
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention: one Linear for q, k and v, fused attention, an output Linear.
+    """Multi-head self-attention: one Linear for q, k and v, attention per head, an output Linear.
 
-    The computation is minivit.attention's, done by torch's fused kernel for speed.
+    `forward` lets torch's fused kernel do the attention; `weights` computes the same attention
+    with minivit.attention, written out, and returns the weights for plotting.
     """
 
     def __init__(self, dim: int, num_heads: int):
@@ -38,12 +41,21 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of tokens x (B, N, D), each split into heads: 3 x (B, nh, N, hs)."""
         B, N, D = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B, nh, N, hs)
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, N, hs)
+        return q, k, v
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N, D = x.shape
+        x = F.scaled_dot_product_attention(*self.heads(x))  # (B, nh, N, hs)
         return self.proj(x.transpose(1, 2).reshape(B, N, D))
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention weights of tokens x (B, N, D): shape (B, nh, N, N), each row summing to 1."""
+        return attention(*self.heads(x))[1]
 
 
 class TransformerBlock(nn.Module):
@@ -51,13 +63,20 @@ class TransformerBlock(nn.Module):
 
     Both halves are residual, and the second half is an MLP: adding norm2(x) to x with no MLP, as
     a widely copied snippet does, is a mistake the course shows.
+
+    Args:
+        dim: D, the token size.
+        num_heads: nh; D must be a multiple of it.
+        mlp_dim: hidden size of the MLP (4D in ViT, 2D in MobileViT).
+        act_layer: the MLP's activation (GELU in ViT, SiLU in MobileViT).
+        eps: the LayerNorms' epsilon (1e-6 in torchvision's ViT, 1e-5 in timm's MobileViT).
     """
 
     def __init__(
         self,
         dim: int,
         num_heads: int,
-        mlp_ratio: float = 4.0,
+        mlp_dim: int,
         act_layer: type[nn.Module] = nn.GELU,
         eps: float = 1e-5,
     ):
@@ -65,7 +84,7 @@ class TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = SelfAttention(dim, num_heads)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer)
+        self.mlp = Mlp(dim, mlp_dim, act_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))  # (B, N, D)

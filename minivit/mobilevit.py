@@ -1,0 +1,208 @@
+"""MobileViT (Mehta and Rastegari, 2021): a MobileNetV2 whose later stages also carry a MobileViT
+block, in which a transformer mixes pixels across the whole feature map. Same layout and numbers as
+timm's mobilevit_xxs / xs / s.
+
+Glossary: B batch, C channels, H x W map, n block channels, d transformer token size, L transformer
+layers, (ph, pw) patch size, P = ph*pw pixels per patch, N = (H/ph)(W/pw) patches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minivit._checks import to_pair
+from minivit.layers import TransformerBlock
+from minivit.unfold import mobilevit_fold, mobilevit_unfold
+
+
+@dataclass
+class MobileViTConfig:
+    channels: tuple[int, ...] = (16, 24, 48, 64, 80)  # output channels of each stage
+    strides: tuple[int, ...] = (1, 2, 2, 2, 2)  # stride of each stage's first MV2 block
+    mv2_blocks: tuple[int, ...] = (1, 3, 1, 1, 1)  # MV2 blocks per stage
+    dims: tuple[int, ...] = (64, 80, 96)  # d of the MobileViT blocks ending the last len(dims) stages
+    depths: tuple[int, ...] = (2, 4, 3)  # L, transformer layers of those MobileViT blocks
+    expansion: int = 2  # MV2 hidden channels = expansion x input channels
+    stem_chs: int = 16  # channels of the 3x3 stride-2 stem
+    final_chs: int = 320  # channels of the 1x1 conv before pooling
+    patch_size: int = 2  # ph = pw, the patch of the unfold
+    num_heads: int = 4  # attention heads in every transformer layer
+    mlp_ratio: int = 2  # transformer MLP hidden size = mlp_ratio x d
+    in_chans: int = 3  # C of the input images
+    num_classes: int = 1000  # outputs of the head
+
+    def __post_init__(self):
+        if not len(self.channels) == len(self.strides) == len(self.mv2_blocks):
+            raise ValueError("channels, strides and mv2_blocks need one entry per stage")
+        if len(self.dims) != len(self.depths) or len(self.dims) > len(self.channels):
+            raise ValueError("dims and depths need one entry per MobileViT block, at most one per stage")
+
+
+class ConvBNAct(nn.Module):
+    """Conv2d (no bias, 'same' padding) -> BatchNorm2d -> SiLU (or no activation)."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel_size: int, stride: int = 1, groups: int = 1, act: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, kernel_size // 2, groups=groups, bias=False)
+        self.bn = nn.BatchNorm2d(out_chs)
+        self.act = nn.SiLU(inplace=True) if act else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's inverted residual block ("MV2"): 1x1 conv widening the channels, 3x3 depthwise
+    conv (carries the stride), 1x1 conv back down with no activation; residual when the shape stays."""
+
+    def __init__(self, in_chs: int, out_chs: int, stride: int, expansion: int):
+        super().__init__()
+        hidden = in_chs * expansion
+        self.expand = ConvBNAct(in_chs, hidden, 1)
+        self.depthwise = ConvBNAct(hidden, hidden, 3, stride=stride, groups=hidden)
+        self.project = ConvBNAct(hidden, out_chs, 1, act=False)
+        self.residual = stride == 1 and in_chs == out_chs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.depthwise(self.expand(x)))
+        return x + y if self.residual else y
+
+
+class MobileViTBlock(nn.Module):
+    """Local 3x3 conv, then global mixing: unfold into P sequences, L transformer layers, fold back;
+    then fuse with the block input. Maps (B, n, H, W) to (B, n, H, W) for any H, W.
+
+    Args:
+        channels: n, channels in and out.
+        dim: d, the transformer's token size.
+        depth: L, transformer layers.
+        patch_size: ph = pw of the unfold.
+        num_heads: heads per transformer layer.
+        mlp_ratio: MLP hidden size = mlp_ratio x d.
+    """
+
+    def __init__(self, channels: int, dim: int, depth: int, patch_size: int = 2, num_heads: int = 4, mlp_ratio: int = 2):
+        super().__init__()
+        self.patch_size = to_pair(patch_size, "patch_size")
+        self.conv_local = ConvBNAct(channels, channels, 3)
+        self.conv_in = nn.Conv2d(channels, dim, 1, bias=False)  # a per-pixel Linear n -> d
+        self.transformer = nn.Sequential(
+            *(TransformerBlock(dim, num_heads, mlp_ratio * dim, nn.SiLU) for _ in range(depth))
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.conv_out = ConvBNAct(dim, channels, 1)
+        self.fusion = ConvBNAct(2 * channels, channels, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        ph, pw = self.patch_size
+        y = self.conv_in(self.conv_local(x))  # (B, d, H, W)
+        # A size that is not a multiple of the patch is resized to the next multiple and back
+        # (bilinear), as timm does; padding would add tokens that attention would have to mask.
+        h, w = math.ceil(H / ph) * ph, math.ceil(W / pw) * pw
+        if (h, w) != (H, W):
+            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+        tokens = mobilevit_unfold(y, self.patch_size)  # (B*P, N, d)
+        tokens = self.norm(self.transformer(tokens))
+        y = mobilevit_fold(tokens, self.patch_size, h, w)  # (B, d, h, w)
+        if (h, w) != (H, W):
+            y = F.interpolate(y, size=(H, W), mode="bilinear", align_corners=False)
+        return self.fusion(torch.cat([x, self.conv_out(y)], dim=1))  # (B, n, H, W)
+
+
+class MobileViT(nn.Module):
+    """Stem, stages of MV2 blocks (the last ones ending in a MobileViT block), 1x1 conv, average
+    pool, Linear. Takes images of any size; the map shrinks by 2 in the stem and in each stage
+    whose stride is 2."""
+
+    def __init__(self, config: MobileViTConfig):
+        super().__init__()
+        self.config = config
+        self.stem = ConvBNAct(config.in_chans, config.stem_chs, 3, stride=2)
+        first_vit = len(config.channels) - len(config.dims)  # index of the first stage with a MobileViT block
+        stages, in_chs = [], config.stem_chs
+        for i, (out_chs, stride, n) in enumerate(zip(config.channels, config.strides, config.mv2_blocks)):
+            blocks = [InvertedResidual(in_chs, out_chs, stride, config.expansion)]
+            blocks += [InvertedResidual(out_chs, out_chs, 1, config.expansion) for _ in range(n - 1)]
+            if i >= first_vit:
+                dim, depth = config.dims[i - first_vit], config.depths[i - first_vit]
+                blocks.append(
+                    MobileViTBlock(out_chs, dim, depth, config.patch_size, config.num_heads, config.mlp_ratio)
+                )
+            stages.append(nn.Sequential(*blocks))
+            in_chs = out_chs
+        self.stages = nn.ModuleList(stages)
+        self.final_conv = ConvBNAct(in_chs, config.final_chs, 1)
+        self.head = nn.Linear(config.final_chs, config.num_classes)
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The multi-scale maps of a backbone: one per stage, each (B, C_i, H_i, W_i).
+
+        Args:
+            x: images, shape (B, C, H, W).
+
+        Returns:
+            the output of every stage (strides 2, 4, 8, 16, 32 for XXS/XS/S), the last one taken
+            after the final 1x1 conv, as timm's features_only gives them. For XXS at 256x256:
+            (B, 16, 128, 128), (B, 24, 64, 64), (B, 48, 32, 32), (B, 64, 16, 16), (B, 320, 8, 8).
+        """
+        self._check_images(x)
+        x = self.stem(x)
+        maps = []
+        for stage in self.stages:
+            x = stage(x)
+            maps.append(x)
+        maps[-1] = self.final_conv(x)
+        return maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of images x (B, C, H, W): shape (B, num_classes)."""
+        x = self.feature_maps(x)[-1]  # (B, final_chs, H/32, W/32)
+        return self.head(x.mean(dim=(2, 3)))
+
+    def _check_images(self, x: torch.Tensor) -> None:
+        C = self.config.in_chans
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != C:
+            got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must have shape (B, C, H, W) = (B, {C}, H, W), got {got}")
+
+
+def mobilevit_xxs(num_classes: int = 1000) -> MobileViT:
+    """MobileViT-XXS as timm builds it: 1,272,024 parameters with 1000 classes."""
+    return MobileViT(MobileViTConfig(num_classes=num_classes))
+
+
+def mobilevit_xs(num_classes: int = 1000) -> MobileViT:
+    """MobileViT-XS as timm builds it: 2,317,848 parameters with 1000 classes."""
+    config = MobileViTConfig(
+        channels=(32, 48, 64, 80, 96), dims=(96, 120, 144), expansion=4, final_chs=384, num_classes=num_classes
+    )
+    return MobileViT(config)
+
+
+def mobilevit_s(num_classes: int = 1000) -> MobileViT:
+    """MobileViT-S as timm builds it: 5,578,632 parameters with 1000 classes."""
+    config = MobileViTConfig(
+        channels=(32, 64, 96, 128, 160), dims=(144, 192, 240), expansion=4, final_chs=640, num_classes=num_classes
+    )
+    return MobileViT(config)
+
+
+def mobilevit_tiny(num_classes: int = 10, in_chans: int = 1) -> MobileViT:
+    """A MobileViT small enough to train on a laptop CPU in seconds, for the notebooks.
+
+    Made for sklearn's digits upscaled to 32x32: four stages with strides 1, 2, 1, 2 take the map
+    from 16x16 after the stem to 8x8 and 4x4, where two MobileViT blocks (d 48 and 64, one layer
+    each) give sequences of 16 and 4 patches. XXS at 32x32 would shrink the map to 1x1, where the
+    transformer has a single token to attend to. Grey images by default (in_chans=1).
+    """
+    config = MobileViTConfig(
+        channels=(16, 24, 32, 48), strides=(1, 2, 1, 2), mv2_blocks=(1, 1, 1, 1), dims=(48, 64), depths=(1, 1),
+        final_chs=128, in_chans=in_chans, num_classes=num_classes,
+    )
+    return MobileViT(config)
