@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
+# JupyterLab refuses to run as root unless told to (containers often run as root).
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 FIRST_NOTEBOOK := $(firstword $(sort $(wildcard course/00_*.ipynb)) course)
 
 .PHONY: course test setup-course setup-test exercises clean
@@ -25,7 +27,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.course-installed
 
 course: setup-course
-	$(BIN)/jupyter lab --port=$(PORT) $(if $(NO_BROWSER),--no-browser) $(FIRST_NOTEBOOK)
+	$(BIN)/jupyter lab --port=$(PORT) $(AS_ROOT) $(if $(NO_BROWSER),--no-browser) $(FIRST_NOTEBOOK)
 
 test: setup-test
 	$(BIN)/python -m pytest
