@@ -152,7 +152,9 @@ class MobileViT(nn.Module):
             (B, 16, 128, 128), (B, 24, 64, 64), (B, 48, 32, 32), (B, 64, 16, 16), (B, 320, 8, 8).
         """
         self._check_images(x)
-        x = self.stem(x)
+        # Channels-last memory (each pixel's C values side by side) is the layout the CPU's
+        # convolution kernels run fastest on; shapes still read (B, C, H, W), only strides change.
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
         maps = []
         for stage in self.stages:
             x = stage(x)
