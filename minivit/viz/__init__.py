@@ -1,0 +1,45 @@
+"""Figures for the course, drawn from minivit's own functions.
+
+Every function returns a matplotlib Figure (shown as a PNG in a notebook, never through pyplot) and
+computes its data only by calling minivit's ground-floor functions, so a picture shows exactly what
+the models do. One module per topic:
+
+    windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach
+    relative_position  plot_relative_position_index, plot_relative_position_bias
+    patches            plot_patches
+    unfold             plot_mobilevit_unfold
+    attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
+    receptive_field    receptive_field, plot_receptive_fields
+    cost               msa_cost, window_msa_cost, plot_attention_cost
+"""
+
+from minivit.viz._common import NotebookFigure, to_png
+from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
+from minivit.viz.cost import msa_cost, plot_attention_cost, window_msa_cost
+from minivit.viz.patches import plot_patches
+from minivit.viz.receptive_field import plot_receptive_fields, receptive_field
+from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
+from minivit.viz.unfold import plot_mobilevit_unfold
+from minivit.viz.windows import plot_shift_regions, plot_token_reach, plot_window_masks, plot_windows
+
+__all__ = [
+    "NotebookFigure",
+    "model_attention_maps",
+    "msa_cost",
+    "plot_attention_cost",
+    "plot_attention_map",
+    "plot_attention_maps",
+    "plot_mobilevit_unfold",
+    "plot_model_attention",
+    "plot_patches",
+    "plot_receptive_fields",
+    "plot_relative_position_bias",
+    "plot_relative_position_index",
+    "plot_shift_regions",
+    "plot_token_reach",
+    "plot_window_masks",
+    "plot_windows",
+    "receptive_field",
+    "to_png",
+    "window_msa_cost",
+]

@@ -1,0 +1,68 @@
+"""Figure of the patch partition: an image cut into patches, numbered in token order, and the
+tokens they become."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from minivit._checks import to_pair
+from minivit.patches import patchify
+from minivit.viz._common import as_batch, as_image, label_size, new_figure, number, outline
+
+
+def patch_boxes(height: int, width: int, patch_size: int | tuple[int, int]) -> torch.Tensor:
+    """The pixel rectangle of every token of `patchify`, in token order.
+
+    Returns:
+        shape (N, 4): (row0, col0, row1, col1), inclusive, of the patch that becomes token n.
+    """
+    ph, pw = to_pair(patch_size, "patch_size")
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    coords = torch.stack([rows, cols])[None].float()  # (1, 2, H, W): a 2-channel "image" of coordinates
+    tokens = patchify(coords, patch_size).reshape(-1, ph * pw, 2)  # (N, ph*pw, 2), values (row, col, channel)
+    return torch.cat([tokens.min(1).values, tokens.max(1).values], dim=1).long()
+
+
+def plot_patches(image: object, patch_size: int | tuple[int, int]) -> Figure:
+    """An image cut into patches numbered in token order, and the token sequence patchify makes of it.
+
+    Args:
+        image: (H, W, C) array (e.g. from skimage.data) or (C, H, W) tensor; H, W multiples of the patch size.
+        patch_size: p, or (ph, pw).
+
+    Returns:
+        the Figure. Left: the image, each patch a Rectangle with gid "patch" and a Text with gid
+        "patch-number" (0..N-1, row-major). Right: the tokens, one row per token, its ph*pw pixels in
+        patchify's order; that image's data equals patchify(image).reshape(N, ph*pw, C).
+    """
+    batch = as_batch(image)  # (1, C, H, W)
+    _, C, H, W = batch.shape
+    ph, pw = to_pair(patch_size, "patch_size")
+    tokens = patchify(batch, patch_size)[0]  # (N, ph*pw*C), checks the sizes
+    N = tokens.shape[0]
+    boxes = patch_boxes(H, W, patch_size)
+    picture = as_image(image)
+    rows_of_tokens = tokens.reshape(N, ph * pw, C).numpy()  # one token per row, (N, P, C)
+    shown = as_image(rows_of_tokens)  # (N, P, 3) colours or (N, P) grey, as the picture is drawn
+
+    fig = new_figure(11.0, 5.6)
+    left, right = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    left.imshow(picture, cmap="gray", extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+    left.set_title(f"{H}x{W} image, {ph}x{pw} patches: N = {N} tokens")
+    left.set_xlabel("pixel column")
+    left.set_ylabel("pixel row")
+    size = label_size(4.4, max(H // ph, W // pw), 0.7, digits=len(str(N - 1)))
+    for n, (r0, c0, r1, c1) in enumerate(boxes.tolist()):
+        outline(left, r0, c0, r1, c1, gid="patch", edgecolor="white", linewidth=1.2)
+        number(left, (c0 + c1) / 2, (r0 + r1) / 2, n, size, gid="patch-number")
+
+    right.imshow(shown, cmap="gray", aspect="auto", interpolation="nearest")
+    right.set_title(f"patchify: ({N}, {ph}*{pw}*{C}) tokens,\none row per patch")
+    right.set_xlabel(f"pixel inside the patch (row-major, {ph * pw} pixels x {C} channels)")
+    right.set_ylabel("token n")
+    step = max(1, int(np.ceil(N / 12)))
+    right.set_yticks(range(0, N, step))
+    fig.suptitle("patch partition: patches numbered in token order (left to right, then top to bottom)")
+    return fig

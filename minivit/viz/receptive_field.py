@@ -1,0 +1,88 @@
+"""Receptive fields from gradients: which input pixels can change the output at one position.
+
+A 3x3 convolution sees a 3x3 neighbourhood, two of them a 5x5 one; one attention layer sees the
+whole image. The gradient says so without any bookkeeping: d output(i, j) / d input is zero outside
+the receptive field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from torch import nn
+
+from minivit.viz._common import CONTINUOUS, new_figure
+
+
+def receptive_field(module: nn.Module, x: torch.Tensor, position: tuple[int, int]) -> torch.Tensor:
+    """How strongly each input pixel moves the output at one position, from gradients.
+
+    Sums |d y[c, i, j] / d x[c', :, :]| over the output channels c and the input channels c'. Each
+    output channel gets its own backward pass, so gradients of opposite sign cannot cancel.
+
+    Args:
+        module: maps (1, C, H, W) to (1, C', H', W'); put it in eval mode first if it has dropout.
+        x: the input, shape (C, H, W) or (1, C, H, W); the result depends on it unless the module is linear.
+        position: (i, j), a position of the output map.
+
+    Returns:
+        shape (H, W), float, >= 0: zero exactly where the pixel cannot influence output (i, j).
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4) or (x.dim() == 4 and x.shape[0] != 1):
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a tensor of shape (C, H, W) or (1, C, H, W), got {got}")
+    x = (x[None] if x.dim() == 3 else x).detach().float().clone().requires_grad_(True)  # (1, C, H, W)
+    y = module(x)
+    if y.dim() != 4:
+        raise ValueError(f"module must return a (1, C', H', W') map, got shape {tuple(y.shape)}")
+    i, j = position
+    if not (0 <= i < y.shape[2] and 0 <= j < y.shape[3]):
+        raise ValueError(f"position must lie in the {y.shape[2]}x{y.shape[3]} output, got {position!r}")
+    field = torch.zeros(x.shape[2:])
+    for c in range(y.shape[1]):
+        (grad,) = torch.autograd.grad(y[0, c, i, j], x, retain_graph=c < y.shape[1] - 1)  # (1, C, H, W)
+        field += grad[0].abs().sum(0)
+    return field
+
+
+def plot_receptive_fields(
+    modules: dict[str, nn.Module], x: torch.Tensor, position: tuple[int, int]
+) -> Figure:
+    """Side-by-side receptive fields of several modules at one output position.
+
+    Each panel shows receptive_field(module, x, position) divided by its largest value, on a log
+    scale from 1e-4 to 1; pixels with exactly zero gradient, which cannot influence the output, are grey.
+
+    Args:
+        modules: name -> module mapping (1, C, H, W) to (1, C', H', W'), e.g. {"3x3 conv": ..., "attention": ...}.
+        x: the input, (C, H, W) or (1, C, H, W).
+        position: (i, j), the output position.
+
+    Returns:
+        the Figure; panel k's image data is module k's field / its max, masked where the field is 0.
+    """
+    if not modules:
+        raise ValueError("modules must name at least one module, got an empty mapping")
+    fields = {name: receptive_field(module, x, position) for name, module in modules.items()}
+    H, W = next(iter(fields.values())).shape
+    panel = 4.0 if len(fields) <= 3 else 12.0 / len(fields)
+    fig = new_figure(panel * len(fields) + 1.2, panel * H / W + 0.9)
+    axes = np.atleast_1d(fig.subplots(1, len(fields)))
+    cmap = colormaps[CONTINUOUS].with_extremes(bad="0.75")  # grey where the gradient is exactly 0
+    image = None
+    for ax, (name, field) in zip(axes, fields.items()):
+        share = (field / field.max().clamp_min(1e-30)).numpy()
+        shown = np.ma.masked_equal(share, 0.0)
+        image = ax.imshow(shown, cmap=cmap, norm=LogNorm(vmin=1e-4, vmax=1), interpolation="nearest")
+        ax.plot([position[1]], [position[0]], marker="x", color="red", markersize=10, markeredgewidth=2.5,
+                linestyle="none")
+        reach = int((field > 0).sum())
+        ax.set_title(f"{name}\n{reach} of {H * W} pixels reach output {tuple(position)}")
+        ax.set_xlabel("input column")
+        ax.set_ylabel("input row")
+    fig.colorbar(image, ax=axes, shrink=0.9, extend="min", label="|gradient| / largest")
+    fig.suptitle("receptive fields from gradients |d output(i, j) / d input|: red x = (i, j), grey = exactly 0")
+    return fig

@@ -1,0 +1,132 @@
+"""Figures of Swin's relative position bias: the index matrix, and a bias table gathered by it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from minivit._checks import to_pair
+from minivit.relative_position import relative_position_index
+from minivit.viz._common import CONTINUOUS, DIVERGING, label_size, new_figure, number, outline
+
+
+def plot_relative_position_index(window_size: int | tuple[int, int], query: int = 0) -> Figure:
+    """The (M*M, M*M) relative position index, and one query's row of it laid out on the window.
+
+    Args:
+        window_size: M, or (Mh, Mw).
+        query: the token (row-major index inside the window) whose row is drawn on the right.
+
+    Returns:
+        the Figure; the left image's data equals relative_position_index(window_size), the right
+        image's equals its row `query` reshaped to (Mh, Mw).
+    """
+    index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
+    Mh, Mw = to_pair(window_size, "window_size")
+    N = Mh * Mw
+    if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < N:
+        raise ValueError(f"query must be a token index in [0, {N}) for window_size {window_size!r}, got {query!r}")
+    table_size = (2 * Mh - 1) * (2 * Mw - 1)
+    fig = new_figure(10.5, 5.0)
+    left, right = fig.subplots(1, 2, width_ratios=[1.35, 1])
+
+    image = left.imshow(index.numpy(), cmap=CONTINUOUS, vmin=0, vmax=table_size - 1, interpolation="nearest")
+    left.set_title(f"relative position index, {N}x{N} (row {query} in red)")
+    left.set_xlabel("key token (row-major in the window)")
+    left.set_ylabel("query token")
+    ticks = range(0, N, Mw)  # the first token of every window row: the index is block-Toeplitz
+    left.set_xticks(ticks)
+    left.set_yticks(ticks)
+    outline(left, query, 0, query, N - 1, gid="query", edgecolor="red", linewidth=2)
+    if N <= 16:
+        size = label_size(5.5, N, 0.45)
+        for i in range(N):
+            for j in range(N):
+                number(left, j, i, int(index[i, j]), size)
+    fig.colorbar(image, ax=left, label=f"row of the bias table (0 .. {table_size - 1})", shrink=0.85)
+
+    row = index[query].reshape(Mh, Mw)  # keys of the window in their (row, column) places
+    right.imshow(row.numpy(), cmap=CONTINUOUS, vmin=0, vmax=table_size - 1, interpolation="nearest")
+    qi, qj = divmod(query, Mw)
+    right.set_title(f"row {query} laid out on the window: the table row\neach key reads for query ({qi}, {qj}) (red)")
+    right.set_xlabel("key column")
+    right.set_ylabel("key row")
+    right.set_xticks(range(Mw))
+    right.set_yticks(range(Mh))
+    size = label_size(4.0, max(Mh, Mw), 0.22)
+    for i in range(Mh):
+        for j in range(Mw):
+            number(right, j, i, int(row[i, j]), size)
+    outline(right, qi, qj, qi, qj, gid="query", edgecolor="red", linewidth=3)
+    fig.suptitle(
+        f"window {Mh}x{Mw}: index = (dy + {Mh - 1}) * {2 * Mw - 1} + (dx + {Mw - 1}), "
+        f"one of {table_size} table rows"
+    )
+    return fig
+
+
+def plot_relative_position_bias(
+    table: torch.Tensor, window_size: int | tuple[int, int], heads: Sequence[int] | None = None
+) -> Figure:
+    """A bias table and the (M*M, M*M) bias each head adds to its attention logits.
+
+    Top row: each head's column of the table, laid out as the (2Mh-1) x (2Mw-1) grid of relative
+    offsets (dy, dx). Bottom row: the same numbers gathered by the index, table[index], the bias of
+    every (query, key) pair of a window; equal offsets give equal bias, whatever the position.
+
+    Args:
+        table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
+        window_size: M, or (Mh, Mw).
+        heads: which heads to draw (all when None).
+
+    Returns:
+        the Figure; the bottom-row images' data equal table[index].permute(2, 0, 1)[head].
+    """
+    index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
+    Mh, Mw = to_pair(window_size, "window_size")
+    table_size = (2 * Mh - 1) * (2 * Mw - 1)
+    if not isinstance(table, torch.Tensor) or table.dim() != 2 or table.shape[0] != table_size:
+        got = tuple(table.shape) if isinstance(table, torch.Tensor) else type(table).__name__
+        raise ValueError(f"table must have shape ({table_size}, nh) = ((2Mh-1)(2Mw-1), heads) for window_size "
+                         f"{window_size!r}, got {got}")
+    nh = table.shape[1]
+    heads = list(range(nh)) if heads is None else list(heads)
+    if not heads or any(not isinstance(h, int) or not 0 <= h < nh for h in heads):
+        raise ValueError(f"heads must be indices in [0, {nh}), got {heads!r}")
+    table = table.detach().float().cpu()
+    bias = table[index].permute(2, 0, 1)  # (nh, Mh*Mw, Mh*Mw): the gather every window attention does
+    limit = float(table[:, heads].abs().max()) or 1.0
+
+    panel = float(np.clip(10.0 / len(heads), 2.2, 3.6))
+    fig = new_figure(panel * len(heads) + 1.2, 2 * panel + 0.9)
+    axes = fig.subplots(2, len(heads), squeeze=False)
+    for column, h in enumerate(heads):
+        top, bottom = axes[0, column], axes[1, column]
+        image = top.imshow(table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy(), cmap=DIVERGING,
+                           vmin=-limit, vmax=limit, interpolation="nearest",
+                           extent=(-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5))
+        top.set_title(f"head {h}: table")
+        top.set_xticks(_offsets(Mw))
+        top.set_yticks(_offsets(Mh))
+        top.set_xlabel("dx = j1 - j2")
+        bottom.imshow(bias[h].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
+        bottom.set_title(f"head {h}: table[index]")
+        bottom.set_xlabel("key token")
+        if column == 0:
+            top.set_ylabel("dy = i1 - i2")
+            bottom.set_ylabel("query token")
+        bottom.set_xticks(range(0, Mh * Mw, Mw))
+        bottom.set_yticks(range(0, Mh * Mw, Mw))
+    fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
+    fig.suptitle(f"relative position bias, window {Mh}x{Mw}: {table_size} numbers per head fill "
+                 f"{Mh * Mw}x{Mh * Mw} pairs")
+    return fig
+
+
+def _offsets(M: int) -> list[int]:
+    """A few integer ticks between -(M-1) and M-1, always with 0."""
+    step = max(1, int(np.ceil((M - 1) / 3)))
+    return sorted({0, *range(0, M, step), *range(0, -M, -step)})

@@ -1,0 +1,108 @@
+"""Figure of MobileViT's unfold: every pixel coloured by its position inside its patch, and the
+sequences those colours become, one sequence per position."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from minivit.unfold import mobilevit_unfold
+from minivit.viz._common import categorical, label_size, legend_patches, new_figure, number, outline, show_labels, token_grid
+
+
+def unfold_sequences(height: int, width: int, patch_size: int | tuple[int, int]) -> torch.Tensor:
+    """Which pixel each token of each sequence of `mobilevit_unfold` is.
+
+    Returns:
+        shape (P, N), int64: entry (p, n) is the row-major index (row * W + column) of the map pixel
+        that is token n of sequence p.
+    """
+    ids = torch.arange(height * width, dtype=torch.float64).reshape(1, 1, height, width)  # a map of pixel numbers
+    return mobilevit_unfold(ids, patch_size)[:, :, 0].long()  # (P, N, 1) -> (P, N)
+
+
+def plot_mobilevit_unfold(
+    height: int, width: int, patch_size: int | tuple[int, int], pixel: int | tuple[int, int] | None = None
+) -> Figure:
+    """An H x W map with each pixel coloured by the unfold sequence it goes to, and those sequences.
+
+    A sequence holds the pixel at one position inside every patch, so the colour of a pixel is its
+    position inside its patch; attention runs along a sequence, among pixels of one colour.
+
+    Args:
+        height, width: the map size, multiples of the patch size.
+        patch_size: p, or (ph, pw).
+        pixel: optionally one pixel (row-major index or (row, column)) whose sequence, the pixels it
+            attends to, is outlined.
+
+    Returns:
+        the Figure. Top: the map; its image data (H, W) is the sequence of each pixel. Bottom: the P x N
+        sequences; its image data (P, N) is the sequence of each token (row p is all p).
+    """
+    sequences = unfold_sequences(height, width, patch_size)  # (P, N)
+    P, N = sequences.shape
+    colour_of = torch.empty(height * width, dtype=torch.long)
+    colour_of[sequences.flatten()] = torch.arange(P).repeat_interleave(N)  # pixel -> its sequence
+    colour_map = colour_of.reshape(height, width).numpy()
+    strip = colour_of[sequences].numpy()  # (P, N): the colour of every token after unfold
+
+    fig = new_figure(9.0, 9.0)
+    top, bottom = fig.subplots(2, 1, height_ratios=[2.3, 1])
+    show_labels(top, colour_map, P)
+    token_grid(top, height, width, f"{height}x{width} map, colour = position inside the patch")
+    size = label_size(4.0, max(height, width), 0.5)
+    for n in range(N):
+        rows, cols = sequences[:, n] // width, sequences[:, n] % width
+        r0, c0, r1, c1 = int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())
+        outline(top, r0, c0, r1, c1, gid="patch", linewidth=2)
+        if N <= 64:
+            number(top, (c0 + c1) / 2, (r0 + r1) / 2, n, size, gid="patch-number")
+
+    show_labels(bottom, strip, P, aspect="equal" if N <= 32 else "auto")
+    if N <= 16:  # room to say which pixel every token is
+        size = label_size(7.0, N, 0.6, digits=len(f"{height - 1},{width - 1}"))
+        for q in range(P):
+            for n in range(N):
+                r, c = divmod(int(sequences[q, n]), width)
+                number(bottom, n, q, f"{r},{c}", size, gid="pixel")
+    bottom.set_title(f"unfold: {P} sequences of N = {N} tokens, token n from patch n"
+                     + ("\n(each labelled with its pixel's row,column on the map)" if N <= 16 else ""))
+    bottom.set_xlabel("token n = patch number")
+    bottom.set_ylabel("sequence p")
+    bottom.set_yticks(range(P))
+    bottom.set_xticks(range(0, N, max(1, int(np.ceil(N / 16)))))
+    bottom.set_xticks(np.arange(-0.5, N, 1), minor=True)
+    bottom.set_yticks(np.arange(-0.5, P, 1), minor=True)
+    bottom.grid(which="minor", color="white", linewidth=0.8)
+    bottom.tick_params(which="minor", length=0)
+
+    if pixel is not None:
+        if isinstance(pixel, int) and not isinstance(pixel, bool) and 0 <= pixel < height * width:
+            index = pixel
+        elif isinstance(pixel, (tuple, list)) and len(pixel) == 2 and 0 <= pixel[0] < height and 0 <= pixel[1] < width:
+            index = int(pixel[0]) * width + int(pixel[1])
+        else:
+            raise ValueError(f"pixel must be an index in [0, {height * width}) or a (row, column) inside "
+                             f"{height}x{width}, got {pixel!r}")
+        p, n = torch.nonzero(sequences == index)[0].tolist()
+        veil = np.ones((height, width, 4))  # white, opaque enough to fade the pixels it cannot see
+        veil[..., 3] = 0.7
+        veil.reshape(-1, 4)[sequences[p].numpy(), 3] = 0.0
+        top.imshow(veil, interpolation="nearest", gid="veil")
+        veil = np.ones((P, N, 4))
+        veil[..., 3] = 0.7
+        veil[p, :, 3] = 0.0
+        bottom.imshow(veil, interpolation="nearest", aspect="equal" if N <= 32 else "auto", gid="veil")
+        r, c = divmod(index, width)
+        top.plot([c], [r], marker="*", markersize=14, color="white", markeredgecolor="black", linestyle="none")
+        outline(bottom, p, 0, p, N - 1, gid="same-sequence", edgecolor="black", linewidth=2.5)
+        outline(bottom, p, n, p, n, gid="pixel-token", edgecolor="white", linewidth=3)
+        top.set_title(f"pixel ({r}, {c}) attends to the {N} pixels of sequence {p} (the others are faded)")
+
+    inside = [divmod(int(sequences[p, 0]), width) for p in range(P)]  # token 0 comes from the top-left patch
+    fig.legend(
+        handles=legend_patches(categorical(P).colors, [f"{p}: pixel {inside[p]}" for p in range(P)]),
+        loc="outside right center", title="sequence: position\ninside the patch", ncols=1 if P <= 9 else 2,
+    )
+    return fig

@@ -1,0 +1,329 @@
+"""Figures of Swin's windows: the windows before and after the cyclic shift, the 9 regions of the
+shifted map, the attention mask of every window, and which tokens one token may attend to.
+
+All data comes from minivit.windows: a map of token coordinates is cut by `window_partition`, so
+each window's outline and number are the ones the model uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from minivit._checks import to_pair
+from minivit.viz._common import (
+    as_image,
+    categorical,
+    label_size,
+    legend_patches,
+    new_figure,
+    number,
+    outline,
+    show_labels,
+    token_grid,
+)
+from minivit.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition
+
+PANEL = 4.2  # inches per map panel
+
+
+def token_coordinates(height: int, width: int) -> torch.Tensor:
+    """(row, column) of every token of an H x W map, shape (1, H, W, 2): a map window_partition can cut."""
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return torch.stack([rows, cols], dim=-1)[None]
+
+
+def window_members(
+    height: int, width: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int] = 0
+) -> torch.Tensor:
+    """The original (row, column) of the tokens of every window, after the cyclic shift.
+
+    Returns:
+        shape (nW, Mh*Mw, 2): window w, token k of the window (row-major) -> its (row, column) in the
+        map before torch.roll. With shift 0 these are the plain windows.
+    """
+    shift_region_labels(height, width, window_size, shift_size)  # checks the sizes, names the bad one
+    sh, sw = to_pair(shift_size, "shift_size", minimum=0)
+    rolled = torch.roll(token_coordinates(height, width), shifts=(-sh, -sw), dims=(1, 2))  # (1, H, W, 2)
+    return window_partition(rolled, window_size).flatten(1, 2)  # (nW, Mh*Mw, 2)
+
+
+def _runs(values: torch.Tensor) -> list[tuple[int, int]]:
+    """Sorted distinct ints cut into runs of consecutive values: [0, 1, 6, 7] -> [(0, 1), (6, 7)]."""
+    v = torch.unique(values).tolist()
+    runs, start = [], v[0]
+    for prev, cur in zip(v, v[1:] + [None]):
+        if cur != prev + 1:
+            runs.append((start, prev))
+            start = cur
+    return runs
+
+
+def _pieces(members: torch.Tensor) -> list[tuple[int, int, int, int]]:
+    """The rectangles (row0, col0, row1, col1) a window covers on the original map: 1, 2 or 4."""
+    return [(r0, c0, r1, c1) for r0, r1 in _runs(members[:, 0]) for c0, c1 in _runs(members[:, 1])]
+
+
+def _owner(height: int, width: int, members: torch.Tensor) -> np.ndarray:
+    """Which window each token of the original map belongs to, shape (H, W)."""
+    owner = torch.empty(height, width, dtype=torch.long)
+    for w, m in enumerate(members):
+        owner[m[:, 0], m[:, 1]] = w
+    return owner.numpy()
+
+
+def _content(ax, height: int, width: int, picture: np.ndarray | None, owner: np.ndarray | None, nW: int) -> None:
+    """Draw the picture (or a plain grid) with each token tinted by the window it belongs to."""
+    if picture is not None:
+        ax.imshow(picture, cmap="gray", extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
+    else:
+        ax.imshow(np.full((height, width), 0.93), cmap="gray", vmin=0, vmax=1)
+    if owner is not None:
+        tint = categorical(nW)(owner)  # (H, W, 4)
+        tint[..., 3] = 0.35 if picture is not None else 0.45
+        ax.imshow(tint, interpolation="nearest")
+
+
+def _token_numbers(ax, height: int, width: int, numbers: np.ndarray, size: float) -> None:
+    for i in range(height):
+        for j in range(width):
+            ax.text(j, i, str(numbers[i, j]), ha="center", va="center", fontsize=size, color="0.25", gid="token")
+
+
+def plot_windows(
+    height: int,
+    width: int,
+    window_size: int | tuple[int, int],
+    shift_size: int | tuple[int, int],
+    image: object | None = None,
+) -> Figure:
+    """Windows over a token grid (or a picture) before and after the cyclic shift, outlined and numbered.
+
+    Three panels: (1) W-MSA's windows, numbered 0..nW-1 in row-major order; (2) SW-MSA's windows,
+    shifted by s, on the same map: the pieces that wrap around are labelled with the window they end
+    up in; (3) the map after torch.roll by (-sh, -sw), where those windows are regular blocks again.
+
+    Args:
+        height, width: the token map H, W, multiples of the window size.
+        window_size: M, or (Mh, Mw).
+        shift_size: s, or (sh, sw), 0 <= s < M.
+        image: optional picture under the tokens, (H', W', C) array or (C, H', W') tensor with H' and
+            W' multiples of H and W; without it the tokens show their row-major index.
+
+    Returns:
+        the Figure. Window outlines are Rectangles with gid "window" (panels 1, 3) or "piece" (panel 2),
+        their numbers Texts with gid "window-number".
+    """
+    plain = window_members(height, width, window_size, 0)  # (nW, Mh*Mw, 2)
+    shifted = window_members(height, width, window_size, shift_size)
+    sh, sw = to_pair(shift_size, "shift_size", minimum=0)
+    nW = plain.shape[0]
+    picture = rolled_picture = None
+    if image is not None:
+        picture = as_image(image)
+        ph, pw = picture.shape[0] // height, picture.shape[1] // width
+        if picture.shape[0] != ph * height or picture.shape[1] != pw * width or ph == 0 or pw == 0:
+            raise ValueError(
+                f"image must be (H', W') pixels with H', W' multiples of the map size {height}x{width}, "
+                f"got {picture.shape[0]}x{picture.shape[1]}"
+            )
+        rolled_picture = np.roll(picture, shift=(-sh * ph, -sw * pw), axis=(0, 1))  # torch.roll's cyclic shift
+
+    aspect = height / width
+    fig = new_figure(3 * PANEL, PANEL * aspect + 0.9)
+    axes = fig.subplots(1, 3)
+    big = 15.0 if nW <= 16 else label_size(PANEL, 2 * np.sqrt(nW), 0.5)
+    small = label_size(PANEL, max(height, width), 0.3)
+    index = np.arange(height * width).reshape(height, width)
+    colours = categorical(nW).colors
+
+    ax = axes[0]
+    _content(ax, height, width, picture, None, nW)
+    token_grid(ax, height, width, f"W-MSA: {nW} windows")
+    if picture is None and height * width <= 400:
+        _token_numbers(ax, height, width, index, small)
+    for w, m in enumerate(plain):
+        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
+        outline(ax, r0, c0, r1, c1, gid="window")
+        number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge="0.3")
+
+    ax = axes[1]
+    _content(ax, height, width, picture, _owner(height, width, shifted), nW)
+    token_grid(ax, height, width, f"SW-MSA: windows shifted by ({sh}, {sw})")
+    if picture is None and height * width <= 400:
+        _token_numbers(ax, height, width, index, small)
+    for w, m in enumerate(shifted):
+        for r0, c0, r1, c1 in _pieces(m):
+            outline(ax, r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
+            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big * 0.8, gid="window-number", badge=colours[w])
+
+    ax = axes[2]
+    after = np.arange(nW).repeat(plain.shape[1])  # window w owns its Mh*Mw slots of the rolled map
+    owner_after = np.empty((height, width), dtype=int)
+    owner_after[plain[..., 0].flatten().numpy(), plain[..., 1].flatten().numpy()] = after
+    _content(ax, height, width, rolled_picture, owner_after, nW)
+    token_grid(ax, height, width, f"after torch.roll by ({-sh}, {-sw})")
+    if picture is None and height * width <= 400:
+        rolled_index = np.empty((height, width), dtype=int)  # which original token sits in each slot
+        rolled_index[plain[..., 0].flatten().numpy(), plain[..., 1].flatten().numpy()] = (
+            shifted[..., 0] * width + shifted[..., 1]
+        ).flatten().numpy()
+        _token_numbers(ax, height, width, rolled_index, small)
+    for w, m in enumerate(plain):
+        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
+        outline(ax, r0, c0, r1, c1, gid="window")
+        number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge=colours[w])
+    fig.suptitle(
+        f"{height}x{width} tokens, window {window_size}, shift {shift_size}. Boxed numbers: windows"
+        + ("" if picture is not None else "; small numbers: tokens (row-major index on the original map)")
+    )
+    return fig
+
+
+def plot_shift_regions(
+    height: int, width: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int]
+) -> Figure:
+    """The 3 x 3 regions of the cyclically shifted map (shift_region_labels), with the windows outlined.
+
+    Left: the labels on the shifted map, where the mask is computed; right: the same labels carried back
+    to the original map, where each region is one contiguous block of the image.
+
+    Args:
+        height, width: the (padded) map size, multiples of the window size.
+        window_size: M, or (Mh, Mw).
+        shift_size: s, or (sh, sw), 0 <= s < M.
+
+    Returns:
+        the Figure; the left image's data equals shift_region_labels(height, width, window_size, shift_size).
+    """
+    labels = shift_region_labels(height, width, window_size, shift_size)  # (H, W)
+    sh, sw = to_pair(shift_size, "shift_size", minimum=0)
+    plain = window_members(height, width, window_size, 0)
+    back = torch.roll(labels, shifts=(sh, sw), dims=(0, 1))  # undo torch.roll(-s): labels on the original map
+    fig = new_figure(2 * PANEL + 1.6, PANEL * height / width + 0.8)
+    axes = fig.subplots(1, 2)
+    size = label_size(PANEL, max(height, width), 0.45)
+    for ax, data, title in (
+        (axes[0], labels, f"regions of the shifted map (after torch.roll by ({-sh}, {-sw}))"),
+        (axes[1], back, "the same regions on the original map"),
+    ):
+        show_labels(ax, data.numpy(), 9)
+        token_grid(ax, height, width, title)
+        if height * width <= 784:
+            for i in range(height):
+                for j in range(width):
+                    number(ax, j, i, int(data[i, j]), size)
+    for m in plain:
+        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
+        outline(axes[0], r0, c0, r1, c1, gid="window")
+    for m in window_members(height, width, window_size, shift_size):
+        for r0, c0, r1, c1 in _pieces(m):
+            outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
+    present = sorted(set(labels.flatten().tolist()))
+    colours = categorical(9).colors
+    fig.legend(
+        handles=legend_patches([colours[k] for k in present], [f"region {k}" for k in present]),
+        loc="outside right center", title="label",
+    )
+    fig.suptitle(
+        "two tokens of a window may attend to each other iff their labels are equal\n"
+        "(solid: windows of the shifted map; dashed: the same windows on the original map)"
+    )
+    return fig
+
+
+def plot_window_masks(
+    height: int, width: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int]
+) -> Figure:
+    """The attention mask of every window, as a grid of small heatmaps laid out like the windows.
+
+    Heatmap w is shifted_window_mask(...)[w]: row = query token, column = key token (row-major inside
+    the window), 0 where attention is allowed and -100 where it is masked.
+
+    Returns:
+        the Figure; its first nW axes hold the masks of windows 0..nW-1, in order.
+    """
+    mask = shifted_window_mask(height, width, window_size, shift_size)  # (nW, Mh*Mw, Mh*Mw)
+    Mh, Mw = to_pair(window_size, "window_size")
+    rows, cols = height // Mh, width // Mw
+    cell = float(np.clip(9.0 / cols, 0.9, 2.4))
+    fig = new_figure(cols * cell + 1.6, rows * cell + 0.7)
+    axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
+    cmap = ListedColormap(["#c0392b", "#f4f1de"])  # masked: red, allowed: cream
+    image = None
+    for w, ax in enumerate(axes.flat):
+        image = ax.imshow(mask[w].numpy(), cmap=cmap, vmin=MASK_VALUE, vmax=0, interpolation="nearest")
+        ax.set_title(f"window {w}", fontsize=label_size(cell, 6, 0.6))
+        # a tick at the first token of every window row: the mask's blocks follow the window's rows
+        ax.set_xticks(range(0, Mh * Mw, Mw))
+        ax.set_yticks(range(0, Mh * Mw, Mw))
+        ax.tick_params(labelsize=7, labelbottom=w // cols == rows - 1, labelleft=w % cols == 0)
+        if w // cols == rows - 1:
+            ax.set_xlabel("key token")
+        if w % cols == 0:
+            ax.set_ylabel("query token")
+    bar = fig.colorbar(image, ax=axes, ticks=[MASK_VALUE * 0.75, MASK_VALUE * 0.25], shrink=min(1.0, 3 / rows + 0.3))
+    bar.ax.set_yticklabels([f"{MASK_VALUE:g}\nmasked", "0\nmay attend"])
+    fig.suptitle(f"shifted-window masks: {height}x{width} map, window {window_size}, shift {shift_size}")
+    return fig
+
+
+def plot_token_reach(
+    height: int,
+    width: int,
+    window_size: int | tuple[int, int],
+    shift_size: int | tuple[int, int],
+    token: int | tuple[int, int],
+) -> Figure:
+    """Which tokens one token may attend to in SW-MSA, drawn on the shifted and the original map.
+
+    Args:
+        height, width, window_size, shift_size: as for shifted_window_mask.
+        token: the query token on the original map, as its row-major index or (row, column).
+
+    Returns:
+        the Figure; each panel's image holds 0 (another window), 1 (same window, masked), 2 (may attend)
+        or 3 (the query token) per token.
+    """
+    mask = shifted_window_mask(height, width, window_size, shift_size)  # (nW, Mh*Mw, Mh*Mw)
+    shifted = window_members(height, width, window_size, shift_size)  # (nW, Mh*Mw, 2) original positions
+    plain = window_members(height, width, window_size, 0)  # slots of the rolled map, same layout
+    if isinstance(token, int) and not isinstance(token, bool) and 0 <= token < height * width:
+        row, col = divmod(token, width)
+    elif isinstance(token, (tuple, list)) and len(token) == 2 and 0 <= token[0] < height and 0 <= token[1] < width:
+        row, col = int(token[0]), int(token[1])
+    else:
+        raise ValueError(f"token must be an index in [0, {height * width}) or a (row, column) inside {height}x{width}, got {token!r}")
+    w, k = torch.nonzero((shifted[..., 0] == row) & (shifted[..., 1] == col))[0].tolist()
+    allowed = mask[w, k] == 0  # (Mh*Mw,) keys this query may attend to
+    reach = [np.zeros((height, width), dtype=int) for _ in range(2)]  # original map, shifted map
+    for where, grid in ((shifted, reach[0]), (plain, reach[1])):
+        m = where[w]
+        grid[m[:, 0], m[:, 1]] = np.where(allowed.numpy(), 2, 1)
+        grid[m[k, 0], m[k, 1]] = 3
+    fig = new_figure(2 * PANEL + 0.4, PANEL * height / width + 1.4)
+    axes = fig.subplots(1, 2)
+    colours = ["#eeeeee", "#e59866", "#58d68d", "#1b2631"]
+    cmap = ListedColormap(colours)
+    sh, sw = to_pair(shift_size, "shift_size", minimum=0)
+    for ax, grid, title in (
+        (axes[0], reach[1], f"shifted map: window {w}, query at {tuple(plain[w, k].tolist())}"),
+        (axes[1], reach[0], "original map"),
+    ):
+        ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
+        token_grid(ax, height, width, title)
+        ax.grid(which="minor", color="white", linewidth=0.8)
+    for m in plain:
+        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
+        outline(axes[0], r0, c0, r1, c1, gid="window", linewidth=1.5)
+    for r0, c0, r1, c1 in _pieces(shifted[w]):
+        outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
+    names = ["other windows", "same window, masked (other region)", "may attend", "query token"]
+    fig.legend(handles=legend_patches(colours, names), loc="outside lower center", ncols=2)
+    fig.suptitle(
+        f"token ({row}, {col}) may attend to {int(allowed.sum())} of the {allowed.numel()} tokens of its window "
+        f"(shift {sh}, {sw})"
+    )
+    return fig
