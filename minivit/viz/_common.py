@@ -77,15 +77,18 @@ def token_grid(ax: Axes, height: int, width: int, title: str, xlabel: str = "col
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.set_aspect("equal")
-    ax.set_xticks(np.arange(-0.5, width, 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, height, 1), minor=True)
-    ax.grid(which="minor", color="white", linewidth=0.5, alpha=0.6)
-    ax.tick_params(which="minor", length=0)
+    cell_lines(ax, height, width)
     ax.set_xticks(_few_ticks(width))
     ax.set_yticks(_few_ticks(height))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+
+
+def cell_lines(ax: Axes, height: int, width: int, colour: str = "white", linewidth: float = 0.5) -> None:
+    """Thin lines between the cells of an H x W grid (one LineCollection each way: cheap to draw)."""
+    ax.hlines(np.arange(0.5, height - 1), -0.5, width - 0.5, colors=colour, linewidth=linewidth, alpha=0.7)
+    ax.vlines(np.arange(0.5, width - 1), -0.5, height - 0.5, colors=colour, linewidth=linewidth, alpha=0.7)
 
 
 def _few_ticks(n: int) -> list[int]:

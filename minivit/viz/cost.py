@@ -75,6 +75,7 @@ def plot_attention_cost(
         ax.axvline(side * side, color="0.4", linestyle=":", linewidth=1.5)
     axes[1].annotate(f"{side}x{side} = {side * side} tokens:\nglobal MSA costs {ratio:.1f}x W-MSA",
                      xy=(side * side, window_msa_cost(side, side, channels, window_size)),
-                     xytext=(0.56, 0.06), textcoords="axes fraction", arrowprops=dict(arrowstyle="->"))
+                     xytext=(-12, -70), textcoords="offset points", ha="right", arrowprops=dict(arrowstyle="->"),
+                     bbox=dict(boxstyle="round", facecolor="white", edgecolor="0.6", alpha=0.9))
     fig.suptitle(f"cost of one attention layer, C = {channels} channels, {window_size}x{window_size} windows")
     return fig

@@ -8,7 +8,7 @@ import torch
 from matplotlib.figure import Figure
 
 from minivit.unfold import mobilevit_unfold
-from minivit.viz._common import categorical, label_size, legend_patches, new_figure, number, outline, show_labels, token_grid
+from minivit.viz._common import cell_lines, categorical, label_size, legend_patches, new_figure, number, outline, show_labels, token_grid
 
 
 def unfold_sequences(height: int, width: int, patch_size: int | tuple[int, int]) -> torch.Tensor:
@@ -72,10 +72,7 @@ def plot_mobilevit_unfold(
     bottom.set_ylabel("sequence p")
     bottom.set_yticks(range(P))
     bottom.set_xticks(range(0, N, max(1, int(np.ceil(N / 16)))))
-    bottom.set_xticks(np.arange(-0.5, N, 1), minor=True)
-    bottom.set_yticks(np.arange(-0.5, P, 1), minor=True)
-    bottom.grid(which="minor", color="white", linewidth=0.8)
-    bottom.tick_params(which="minor", length=0)
+    cell_lines(bottom, P, N, linewidth=0.8)
 
     if pixel is not None:
         if isinstance(pixel, int) and not isinstance(pixel, bool) and 0 <= pixel < height * width:

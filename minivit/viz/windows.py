@@ -27,6 +27,8 @@ from minivit.viz._common import (
 from minivit.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition
 
 PANEL = 4.2  # inches per map panel
+MAX_HEATMAPS = 64  # plot_window_masks draws one small heatmap per window
+MAX_NUMBERED = 144  # beyond this many windows their numbers would be unreadable
 
 
 def token_coordinates(height: int, width: int) -> torch.Tensor:
@@ -114,7 +116,7 @@ def plot_windows(
 
     Returns:
         the Figure. Window outlines are Rectangles with gid "window" (panels 1, 3) or "piece" (panel 2),
-        their numbers Texts with gid "window-number".
+        their numbers Texts with gid "window-number" (left out beyond MAX_NUMBERED = 144 windows).
     """
     plain = window_members(height, width, window_size, 0)  # (nW, Mh*Mw, 2)
     shifted = window_members(height, width, window_size, shift_size)
@@ -147,7 +149,8 @@ def plot_windows(
     for w, m in enumerate(plain):
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
         outline(ax, r0, c0, r1, c1, gid="window")
-        number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge="0.3")
+        if nW <= MAX_NUMBERED:
+            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge="0.3")
 
     ax = axes[1]
     _content(ax, height, width, picture, _owner(height, width, shifted), nW)
@@ -157,7 +160,8 @@ def plot_windows(
     for w, m in enumerate(shifted):
         for r0, c0, r1, c1 in _pieces(m):
             outline(ax, r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
-            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big * 0.8, gid="window-number", badge=colours[w])
+            if nW <= MAX_NUMBERED:
+                number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big * 0.8, gid="window-number", badge=colours[w])
 
     ax = axes[2]
     after = np.arange(nW).repeat(plain.shape[1])  # window w owns its Mh*Mw slots of the rolled map
@@ -174,9 +178,11 @@ def plot_windows(
     for w, m in enumerate(plain):
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
         outline(ax, r0, c0, r1, c1, gid="window")
-        number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge=colours[w])
+        if nW <= MAX_NUMBERED:
+            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge=colours[w])
     fig.suptitle(
-        f"{height}x{width} tokens, window {window_size}, shift {shift_size}. Boxed numbers: windows"
+        f"{height}x{width} tokens, window {window_size}, shift {shift_size}. "
+        + ("Boxed numbers: windows" if nW <= MAX_NUMBERED else f"{nW} windows, too many to number")
         + ("" if picture is not None else "; small numbers: tokens (row-major index on the original map)")
     )
     return fig
@@ -242,12 +248,18 @@ def plot_window_masks(
     Heatmap w is shifted_window_mask(...)[w]: row = query token, column = key token (row-major inside
     the window), 0 where attention is allowed and -100 where it is masked.
 
+    Args:
+        height, width, window_size, shift_size: as for shifted_window_mask; at most MAX_HEATMAPS = 64 windows.
+
     Returns:
         the Figure; its first nW axes hold the masks of windows 0..nW-1, in order.
     """
     mask = shifted_window_mask(height, width, window_size, shift_size)  # (nW, Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
     rows, cols = height // Mh, width // Mw
+    if rows * cols > MAX_HEATMAPS:
+        raise ValueError(f"{rows * cols} windows are too many heatmaps to draw (at most {MAX_HEATMAPS}): "
+                         f"choose a larger window_size or a smaller map")
     cell = float(np.clip(9.0 / cols, 0.9, 2.4))
     fig = new_figure(cols * cell + 1.6, rows * cell + 0.7)
     axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
@@ -314,7 +326,6 @@ def plot_token_reach(
     ):
         ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
         token_grid(ax, height, width, title)
-        ax.grid(which="minor", color="white", linewidth=0.8)
     for m in plain:
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
         outline(axes[0], r0, c0, r1, c1, gid="window", linewidth=1.5)

@@ -1,0 +1,129 @@
+"""The explorers build without a screen, redraw when a control changes, and answer an invalid
+combination with a short message instead of a traceback."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as widgets  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from minivit import widgets as explorers  # noqa: E402
+
+PNG = b"\x89PNG"
+
+
+class StandIn(torch.nn.Module):
+    """Has VisionTransformer's attention_maps API: one (B, nh, N+1, N+1) map per layer, class token first."""
+
+    def __init__(self, patch=8, heads=3, layers=2):
+        super().__init__()
+        self.patch, self.heads, self.layers, self.calls = patch, heads, layers, 0
+
+    def attention_maps(self, x):
+        self.calls += 1
+        B, _, H, W = x.shape
+        T = (H // self.patch) * (W // self.patch) + 1
+        logits = torch.randn(self.layers, B, self.heads, T, T, generator=torch.Generator().manual_seed(0))
+        return list(logits.softmax(-1))
+
+
+def pictures(explorer):
+    return [bytes(image.value) for image in explorer.pictures.children]
+
+
+def assert_drawn(explorer, count=1):
+    assert explorer.message.value == ""
+    assert len(explorer.pictures.children) == count
+    assert all(isinstance(i, widgets.Image) and bytes(i.value).startswith(PNG) for i in explorer.pictures.children)
+
+
+def assert_refused(explorer, *words):
+    assert explorer.message.value.startswith("<b>Not a valid choice:</b>")
+    assert "Traceback" not in explorer.message.value
+    assert all(word in explorer.message.value for word in words)
+    assert explorer.pictures.children == ()
+
+
+def test_explore_shifted_windows():
+    explorer = explorers.explore_shifted_windows(size=4, window=2, shift=1)
+    assert isinstance(explorer, widgets.VBox)
+    assert set(explorer.controls) == {"view", "size", "window", "shift", "token"}
+    assert_drawn(explorer)
+    seen = set(pictures(explorer))
+    for view in ["regions", "masks", "token"]:
+        explorer.controls["view"].value = view
+        assert_drawn(explorer)
+        seen |= set(pictures(explorer))
+    explorer.controls["token"].value = 15
+    assert_drawn(explorer)
+    seen |= set(pictures(explorer))
+    assert len(seen) == 5  # every change drew a different picture
+
+    explorer.controls["shift"].value = 2  # not smaller than the window
+    assert_refused(explorer, "shift_size must be smaller than window_size")
+    explorer.controls["size"].value = 5  # not a multiple of the window either
+    assert_refused(explorer, "shift_size must be smaller")
+    assert explorer.controls["token"].max == 24  # the token range follows the map size
+    explorer.controls["shift"].value = 0
+    assert_refused(explorer, "multiple of window height")
+    explorer.controls["size"].value = 2
+    assert explorer.controls["token"].value == 3  # clamped to the smaller map
+    assert_drawn(explorer)
+
+
+def test_explore_relative_position():
+    explorer = explorers.explore_relative_position(window=2, heads=2)
+    assert set(explorer.controls) == {"window", "head", "query"}
+    assert_drawn(explorer, count=2)  # the index, and the bias of one head
+    before = pictures(explorer)
+    explorer.controls["head"].value = 1
+    assert_drawn(explorer, count=2)
+    after = pictures(explorer)
+    assert after[0] == before[0] and after[1] != before[1]  # only the bias depends on the head
+    explorer.controls["window"].value = 3
+    assert_drawn(explorer, count=2)
+    assert explorer.controls["query"].max == 8  # the query range follows the window
+
+
+def test_explore_mobilevit_unfold():
+    explorer = explorers.explore_mobilevit_unfold(size=4, patch=2)
+    assert set(explorer.controls) == {"size", "patch", "pixel"}
+    assert_drawn(explorer)
+    before = pictures(explorer)
+    explorer.controls["pixel"].value = 5
+    assert_drawn(explorer)
+    assert pictures(explorer) != before
+    explorer.controls["size"].value = 5
+    assert_refused(explorer, "multiple of patch")
+    assert explorer.controls["pixel"].max == 24
+
+
+def test_explore_attention_runs_the_model_once():
+    torch.manual_seed(0)
+    model = StandIn(patch=8, heads=3, layers=2)
+    explorer = explorers.explore_attention(model, torch.rand(3, 16, 24))  # 2 x 3 patches
+    assert model.calls == 1
+    assert set(explorer.controls) == {"layer", "head", "query"}
+    assert explorer.controls["layer"].max == 1 and explorer.controls["query"].max == 6
+    assert [value for _, value in explorer.controls["head"].options] == [None, 0, 1, 2]
+    assert_drawn(explorer)
+    seen = set(pictures(explorer))
+    for name, value in [("layer", 0), ("head", 2), ("query", 4)]:
+        explorer.controls[name].value = value
+        assert_drawn(explorer)
+        seen |= set(pictures(explorer))
+    assert len(seen) == 4 and model.calls == 1
+
+
+def test_explorer_shows_only_value_errors_as_messages():
+    def draw(n):
+        if n < 0:
+            raise ValueError("n must be >= 0, got -1")
+        raise RuntimeError("a bug")
+
+    explorer = explorers.Explorer({"n": widgets.IntSlider(value=-1, min=-1, max=1)}, draw)
+    assert_refused(explorer, "n must be &gt;= 0")
+    with pytest.raises(RuntimeError):
+        explorer.controls["n"].value = 0  # a real bug is not hidden behind a message
