@@ -102,12 +102,14 @@ def vit_b_16(num_classes: int = 1000) -> VisionTransformer:
 def vit_tiny(num_classes: int = 10, in_chans: int = 1, image_size: int = 32) -> VisionTransformer:
     """A ViT small enough to train on a laptop CPU in seconds, for the notebooks.
 
-    Made for sklearn's 8x8 digits upscaled to 32x32: patches of 4 give an 8x8 grid of 64 tokens (plus
-    the class token), enough for attention maps worth drawing; 4 blocks of D 64 with 4 heads of 16
-    keep it at about 0.2 M parameters. Grey images by default (in_chans=1).
+    Made for sklearn's 8x8 digits upscaled to 32x32 (grey, so in_chans=1 by default): patches of 8
+    give a 4x4 grid of 16 tokens, each covering 2x2 pixels of the original digit, plus the class
+    token. 4 blocks of D 64 with 4 heads of 16: about 0.14 M parameters. On one CPU core, 8 epochs
+    over 1,500 digits (batch 64, AdamW) take about 10 s and reach about 95% on the other 297; patches
+    of 4 would give finer attention maps but four times the tokens and three times the time.
     """
     config = ViTConfig(
-        image_size=image_size, patch_size=4, in_chans=in_chans, num_classes=num_classes,
+        image_size=image_size, patch_size=8, in_chans=in_chans, num_classes=num_classes,
         dim=64, depth=4, num_heads=4, mlp_dim=128,
     )
     return VisionTransformer(config)

@@ -1,0 +1,132 @@
+"""minivit's MobileViT against timm's: same logits, parameters, FLOPs and feature maps."""
+
+import pytest
+import timm
+import torch
+from timm.models import mobilevit as timm_mobilevit
+from timm.models.byobnet import ByobNet
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
+
+from minivit.convert import from_timm
+from minivit.mobilevit import MobileViTBlock, mobilevit_s, mobilevit_tiny, mobilevit_xs, mobilevit_xxs
+
+
+def perturb_(model: torch.nn.Module) -> torch.nn.Module:
+    """Move norms, biases and batch-norm statistics off their initial values (ones and zeros), which
+    would hide a swapped or missing tensor."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 1:
+                p.add_(torch.randn_like(p) * 0.1)
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.normal_(std=0.1)
+            elif name.endswith("running_var"):
+                b.uniform_(0.5, 1.5)
+    return model
+
+
+@pytest.fixture(scope="module", params=["mobilevit_xxs", "mobilevit_xs", "mobilevit_s"])
+def pair(request):
+    torch.manual_seed(0)
+    reference = perturb_(timm.create_model(request.param)).eval()
+    return reference, from_timm(reference)
+
+
+@pytest.mark.parametrize("size", [(256, 256), (200, 232)])  # 200x232 is not a multiple of 32: resized in the blocks
+def test_same_logits_as_timm(pair, size):
+    reference, model = pair
+    assert not model.training
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        expected, got = reference(x), model(x)
+    assert expected.abs().max() > 0.01
+    assert (got - expected).abs().max() <= 1e-5
+
+
+def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    # The math backend writes attention out as matmuls, which the counter sees; it has no formula
+    # for the CPU's fused kernel.
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+def test_flops_equal_timm(pair):
+    reference, model = pair
+    x = torch.randn(1, 3, 256, 256)
+    assert count_flops(model, x) == count_flops(reference, x)
+
+
+def test_xxs_flops_at_256():
+    assert count_flops(mobilevit_xxs().eval(), torch.randn(1, 3, 256, 256)) == 814_728_192  # 0.41 G multiply-adds
+
+
+def test_parameter_counts():
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    assert count(mobilevit_xxs()) == 1_272_024
+    assert count(mobilevit_xs()) == 2_317_848
+    assert count(mobilevit_s()) == 5_578_632
+    assert count(mobilevit_tiny()) == 172_714
+
+
+def test_feature_maps_equal_timm_intermediates(pair):
+    reference, model = pair
+    x = torch.randn(1, 3, 200, 232)
+    with torch.no_grad():
+        maps = model.feature_maps(x)
+        expected = reference.forward_intermediates(x, intermediates_only=True)
+    assert [m.shape for m in maps] == [e.shape for e in expected]
+    for got, want in zip(maps, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)  # maps reach ~10, unlike the logits
+
+
+def test_feature_map_shapes():
+    model = mobilevit_xxs().eval()
+    with torch.no_grad():
+        maps = model.feature_maps(torch.randn(2, 3, 256, 256))
+    assert [tuple(m.shape) for m in maps] == [
+        (2, 16, 128, 128), (2, 24, 64, 64), (2, 48, 32, 32), (2, 64, 16, 16), (2, 320, 8, 8)
+    ]
+    tiny = mobilevit_tiny().eval()
+    with torch.no_grad():
+        maps = tiny.feature_maps(torch.randn(2, 1, 32, 32))
+        assert tiny(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+    assert [tuple(m.shape) for m in maps] == [(2, 16, 16, 16), (2, 24, 8, 8), (2, 32, 8, 8), (2, 128, 4, 4)]
+
+
+def test_training_mode_gives_the_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    reference = perturb_(timm.create_model("mobilevit_xxs", num_classes=5)).train()
+    model = from_timm(reference)
+    assert model.training
+    x = torch.randn(2, 3, 64, 80)
+    out, expected = model(x), reference(x)  # batch statistics in every BatchNorm
+    assert (out - expected).abs().max() <= 1e-5
+    out.square().sum().backward()
+    expected.square().sum().backward()
+    torch.testing.assert_close(model.stem.conv.weight.grad, reference.stem.conv.weight.grad, rtol=1e-4, atol=1e-5)
+    qkv, qkv_ref = model.stages[3][1].transformer[2].attn.qkv, reference.stages[3][1].transformer[2].attn.qkv
+    torch.testing.assert_close(qkv.weight.grad, qkv_ref.weight.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_block_keeps_any_map_size():
+    block = MobileViTBlock(8, dim=16, depth=1).eval()
+    for H, W in [(5, 7), (1, 1), (6, 4)]:
+        assert block(torch.randn(2, 8, H, W)).shape == (2, 8, H, W)
+
+
+@pytest.mark.parametrize("shape", [(3, 64, 64), (1, 1, 64, 64), (1, 4, 64, 64), (1, 3, 64, 64, 1)])
+def test_bad_input_raises_value_error_naming_the_shape(shape):
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\) = \(B, 3, H, W\)") as error:
+        mobilevit_xxs()(torch.zeros(shape))
+    assert str(tuple(shape)) in str(error.value)
+
+
+def test_unsupported_timm_model_raises():
+    # timm's config for a MobileViT-S with squeeze-and-excitation inside the MV2 blocks
+    model = ByobNet(timm_mobilevit.model_cfgs["semobilevit_s"])
+    with pytest.raises(ValueError, match="no minivit name for ByobNet's tensor 'stages.0.0.attn"):
+        from_timm(model)
