@@ -78,7 +78,8 @@ def test_shifted_windows_hand_worked_8x8():
     middle = [p for p in pieces if centre(p) == (3.5, 3.5)]
     assert len(middle) == 1 and (middle[0].get_height(), middle[0].get_width()) == (4, 4)
     # after torch.roll by (-2, -2) the top-left slot holds token (2, 2) = 18 and the bottom-right token 9
-    tokens = {(t.get_position()[1], t.get_position()[0]): int(t.get_text()) for t in with_gid(fig.axes[2].texts, "token")}
+    tokens = {(t.get_position()[1], t.get_position()[0]): int(t.get_text())
+              for t in with_gid(fig.axes[2].texts, "token")}
     assert tokens[(0, 0)] == 18 and tokens[(7, 7)] == 9 and tokens[(6, 6)] == 0
     assert sorted(tokens.values()) == list(range(64))
 
@@ -400,8 +401,9 @@ def test_cost_curves_equal_the_formulas():
     assert "13.8x" in fig.axes[1].texts[0].get_text()
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][1].startswith("W-MSA, M=7")
     fig = viz.plot_attention_cost(channels=4, window_size=2, sides=[2, 4])
-    np.testing.assert_array_equal(fig.axes[0].get_lines()[0].get_ydata(), [4 * 4 * 16 + 2 * 16 * 4, 4 * 16 * 16 + 2 * 256 * 4])
-    np.testing.assert_array_equal(fig.axes[0].get_lines()[1].get_ydata(), [4 * 4 * 16 + 2 * 4 * 4 * 4, 4 * 16 * 16 + 2 * 4 * 16 * 4])
+    msa, wmsa = fig.axes[0].get_lines()[:2]  # sides 2 and 4: hw = 4 and 16 tokens, C = 4, M = 2
+    np.testing.assert_array_equal(msa.get_ydata(), [4 * 4 * 16 + 2 * 16 * 4, 4 * 16 * 16 + 2 * 256 * 4])
+    np.testing.assert_array_equal(wmsa.get_ydata(), [4 * 4 * 16 + 2 * 4 * 4 * 4, 4 * 16 * 16 + 2 * 4 * 16 * 4])
 
 
 # --- all figures -------------------------------------------------------------------------------------

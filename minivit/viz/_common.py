@@ -77,7 +77,8 @@ def token_grid(ax: Axes, height: int, width: int, title: str, xlabel: str = "col
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.set_aspect("equal")
-    cell_lines(ax, height, width)
+    if max(height, width) <= 32:  # beyond, the lines would be a grey haze
+        cell_lines(ax, height, width)
     ax.set_xticks(_few_ticks(width))
     ax.set_yticks(_few_ticks(height))
     ax.set_title(title)
@@ -89,6 +90,17 @@ def cell_lines(ax: Axes, height: int, width: int, colour: str = "white", linewid
     """Thin lines between the cells of an H x W grid (one LineCollection each way: cheap to draw)."""
     ax.hlines(np.arange(0.5, height - 1), -0.5, width - 0.5, colors=colour, linewidth=linewidth, alpha=0.7)
     ax.vlines(np.arange(0.5, width - 1), -0.5, height - 0.5, colors=colour, linewidth=linewidth, alpha=0.7)
+
+
+def grid_position(value: object, height: int, width: int, name: str) -> tuple[int, int]:
+    """(row, column) of a cell of an H x W grid given as its row-major index or as (row, column)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < height * width:
+        return divmod(value, width)
+    if (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value)
+            and 0 <= value[0] < height and 0 <= value[1] < width):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{name} must be an index in [0, {height * width}) or a (row, column) inside "
+                     f"{height}x{width}, got {value!r}")
 
 
 def _few_ticks(n: int) -> list[int]:
@@ -125,7 +137,9 @@ def as_image(image: object) -> np.ndarray:
         if t.dim() == 4 and t.shape[0] == 1:
             t = t[0]
         if t.dim() != 3 or t.shape[0] not in (1, 3, 4):
-            raise ValueError(f"image tensor must have shape (C, H, W) or (1, C, H, W), C in 1, 3, 4, got {tuple(image.shape)}")
+            raise ValueError(
+                f"image tensor must have shape (C, H, W) or (1, C, H, W), C in 1, 3, 4, got {tuple(image.shape)}"
+            )
         array = t.permute(1, 2, 0).numpy()
     else:
         array = np.asarray(image)

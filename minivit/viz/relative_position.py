@@ -30,7 +30,7 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
     if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < N:
         raise ValueError(f"query must be a token index in [0, {N}) for window_size {window_size!r}, got {query!r}")
     table_size = (2 * Mh - 1) * (2 * Mw - 1)
-    fig = new_figure(10.5, 5.0)
+    fig = new_figure(10.5, 5.2)
     left, right = fig.subplots(1, 2, width_ratios=[1.35, 1])
 
     image = left.imshow(index.numpy(), cmap=CONTINUOUS, vmin=0, vmax=table_size - 1, interpolation="nearest")
@@ -51,7 +51,7 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
     row = index[query].reshape(Mh, Mw)  # keys of the window in their (row, column) places
     right.imshow(row.numpy(), cmap=CONTINUOUS, vmin=0, vmax=table_size - 1, interpolation="nearest")
     qi, qj = divmod(query, Mw)
-    right.set_title(f"row {query} laid out on the window: the table row\neach key reads for query ({qi}, {qj}) (red)")
+    right.set_title(f"row {query} on the window: query ({qi}, {qj}) in red")
     right.set_xlabel("key column")
     right.set_ylabel("key row")
     right.set_xticks(range(Mw))

@@ -8,7 +8,18 @@ import torch
 from matplotlib.figure import Figure
 
 from minivit.unfold import mobilevit_unfold
-from minivit.viz._common import cell_lines, categorical, label_size, legend_patches, new_figure, number, outline, show_labels, token_grid
+from minivit.viz._common import (
+    categorical,
+    cell_lines,
+    grid_position,
+    label_size,
+    legend_patches,
+    new_figure,
+    number,
+    outline,
+    show_labels,
+    token_grid,
+)
 
 
 def unfold_sequences(height: int, width: int, patch_size: int | tuple[int, int]) -> torch.Tensor:
@@ -75,23 +86,17 @@ def plot_mobilevit_unfold(
     cell_lines(bottom, P, N, linewidth=0.8)
 
     if pixel is not None:
-        if isinstance(pixel, int) and not isinstance(pixel, bool) and 0 <= pixel < height * width:
-            index = pixel
-        elif isinstance(pixel, (tuple, list)) and len(pixel) == 2 and 0 <= pixel[0] < height and 0 <= pixel[1] < width:
-            index = int(pixel[0]) * width + int(pixel[1])
-        else:
-            raise ValueError(f"pixel must be an index in [0, {height * width}) or a (row, column) inside "
-                             f"{height}x{width}, got {pixel!r}")
+        r, c = grid_position(pixel, height, width, "pixel")
+        index = r * width + c  # the pixel's number in the map of pixel numbers that was unfolded
         p, n = torch.nonzero(sequences == index)[0].tolist()
         veil = np.ones((height, width, 4))  # white, opaque enough to fade the pixels it cannot see
         veil[..., 3] = 0.7
-        veil.reshape(-1, 4)[sequences[p].numpy(), 3] = 0.0
+        veil[(sequences[p] // width).numpy(), (sequences[p] % width).numpy(), 3] = 0.0  # its sequence: clear
         top.imshow(veil, interpolation="nearest", gid="veil")
         veil = np.ones((P, N, 4))
         veil[..., 3] = 0.7
         veil[p, :, 3] = 0.0
         bottom.imshow(veil, interpolation="nearest", aspect="equal" if N <= 32 else "auto", gid="veil")
-        r, c = divmod(index, width)
         top.plot([c], [r], marker="*", markersize=14, color="white", markeredgecolor="black", linestyle="none")
         outline(bottom, p, 0, p, N - 1, gid="same-sequence", edgecolor="black", linewidth=2.5)
         outline(bottom, p, n, p, n, gid="pixel-token", edgecolor="white", linewidth=3)

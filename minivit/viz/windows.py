@@ -16,6 +16,7 @@ from minivit._checks import to_pair
 from minivit.viz._common import (
     as_image,
     categorical,
+    grid_position,
     label_size,
     legend_patches,
     new_figure,
@@ -29,6 +30,7 @@ from minivit.windows import MASK_VALUE, shift_region_labels, shifted_window_mask
 PANEL = 4.2  # inches per map panel
 MAX_HEATMAPS = 64  # plot_window_masks draws one small heatmap per window
 MAX_NUMBERED = 144  # beyond this many windows their numbers would be unreadable
+MAX_TOKEN_NUMBERS = 400  # a number in every token up to 20 x 20 tokens
 
 
 def token_coordinates(height: int, width: int) -> torch.Tensor:
@@ -139,12 +141,13 @@ def plot_windows(
     big = 15.0 if nW <= 16 else label_size(PANEL, 2 * np.sqrt(nW), 0.5)
     small = label_size(PANEL, max(height, width), 0.3)
     index = np.arange(height * width).reshape(height, width)
+    numbered = picture is None and height * width <= MAX_TOKEN_NUMBERS  # small numbers: the tokens
     colours = categorical(nW).colors
 
     ax = axes[0]
     _content(ax, height, width, picture, None, nW)
     token_grid(ax, height, width, f"W-MSA: {nW} windows")
-    if picture is None and height * width <= 400:
+    if numbered:
         _token_numbers(ax, height, width, index, small)
     for w, m in enumerate(plain):
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
@@ -155,7 +158,7 @@ def plot_windows(
     ax = axes[1]
     _content(ax, height, width, picture, _owner(height, width, shifted), nW)
     token_grid(ax, height, width, f"SW-MSA: windows shifted by ({sh}, {sw})")
-    if picture is None and height * width <= 400:
+    if numbered:
         _token_numbers(ax, height, width, index, small)
     for w, m in enumerate(shifted):
         for r0, c0, r1, c1 in _pieces(m):
@@ -169,7 +172,7 @@ def plot_windows(
     owner_after[plain[..., 0].flatten().numpy(), plain[..., 1].flatten().numpy()] = after
     _content(ax, height, width, rolled_picture, owner_after, nW)
     token_grid(ax, height, width, f"after torch.roll by ({-sh}, {-sw})")
-    if picture is None and height * width <= 400:
+    if numbered:
         rolled_index = np.empty((height, width), dtype=int)  # which original token sits in each slot
         rolled_index[plain[..., 0].flatten().numpy(), plain[..., 1].flatten().numpy()] = (
             shifted[..., 0] * width + shifted[..., 1]
@@ -183,7 +186,7 @@ def plot_windows(
     fig.suptitle(
         f"{height}x{width} tokens, window {window_size}, shift {shift_size}. "
         + ("Boxed numbers: windows" if nW <= MAX_NUMBERED else f"{nW} windows, too many to number")
-        + ("" if picture is not None else "; small numbers: tokens (row-major index on the original map)")
+        + ("; small numbers: tokens (row-major index on the original map)" if numbered else "")
     )
     return fig
 
@@ -210,17 +213,21 @@ def plot_shift_regions(
     back = torch.roll(labels, shifts=(sh, sw), dims=(0, 1))  # undo torch.roll(-s): labels on the original map
     fig = new_figure(2 * PANEL + 1.6, PANEL * height / width + 0.8)
     axes = fig.subplots(1, 2)
-    size = label_size(PANEL, max(height, width), 0.45)
+    size = label_size(PANEL, max(height, width), 0.45)  # fits one digit per token
     for ax, data, title in (
         (axes[0], labels, f"regions of the shifted map (after torch.roll by ({-sh}, {-sw}))"),
         (axes[1], back, "the same regions on the original map"),
     ):
         show_labels(ax, data.numpy(), 9)
         token_grid(ax, height, width, title)
-        if height * width <= 784:
+        if height * width <= 256:
             for i in range(height):
                 for j in range(width):
                     number(ax, j, i, int(data[i, j]), size)
+        else:  # one number per region: each region is one rectangle on either map
+            for k in data.unique().tolist():
+                rows, cols = torch.nonzero(data == k, as_tuple=True)
+                number(ax, (cols.min() + cols.max()).item() / 2, (rows.min() + rows.max()).item() / 2, k, 13)
     for m in plain:
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
         outline(axes[0], r0, c0, r1, c1, gid="window")
@@ -269,8 +276,9 @@ def plot_window_masks(
         image = ax.imshow(mask[w].numpy(), cmap=cmap, vmin=MASK_VALUE, vmax=0, interpolation="nearest")
         ax.set_title(f"window {w}", fontsize=label_size(cell, 6, 0.6))
         # a tick at the first token of every window row: the mask's blocks follow the window's rows
-        ax.set_xticks(range(0, Mh * Mw, Mw))
-        ax.set_yticks(range(0, Mh * Mw, Mw))
+        ticks = range(0, Mh * Mw, Mw) if cell * 72 / Mh >= 16 else [0, Mh * Mw - 1]  # room for the labels?
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
         ax.tick_params(labelsize=7, labelbottom=w // cols == rows - 1, labelleft=w % cols == 0)
         if w // cols == rows - 1:
             ax.set_xlabel("key token")
@@ -302,12 +310,7 @@ def plot_token_reach(
     mask = shifted_window_mask(height, width, window_size, shift_size)  # (nW, Mh*Mw, Mh*Mw)
     shifted = window_members(height, width, window_size, shift_size)  # (nW, Mh*Mw, 2) original positions
     plain = window_members(height, width, window_size, 0)  # slots of the rolled map, same layout
-    if isinstance(token, int) and not isinstance(token, bool) and 0 <= token < height * width:
-        row, col = divmod(token, width)
-    elif isinstance(token, (tuple, list)) and len(token) == 2 and 0 <= token[0] < height and 0 <= token[1] < width:
-        row, col = int(token[0]), int(token[1])
-    else:
-        raise ValueError(f"token must be an index in [0, {height * width}) or a (row, column) inside {height}x{width}, got {token!r}")
+    row, col = grid_position(token, height, width, "token")
     w, k = torch.nonzero((shifted[..., 0] == row) & (shifted[..., 1] == col))[0].tolist()
     allowed = mask[w, k] == 0  # (Mh*Mw,) keys this query may attend to
     reach = [np.zeros((height, width), dtype=int) for _ in range(2)]  # original map, shifted map
