@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make course   set everything up, then open JupyterLab on the course (NO_BROWSER=1: do not open a browser)
 #   make test     set everything up, then run every test (pytest for the package, nbval for the notebooks)
+#   make exercises   regenerate exercises/ from solutions/ (solution code replaced by stubs)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -31,6 +32,9 @@ course: setup-course
 
 test: setup-test
 	$(BIN)/python -m pytest
+
+exercises: setup-course
+	$(BIN)/python -m minivit.grading release
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,93 @@
+"""Command line: grade submissions, or release the exercises.
+
+    minivit-grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--cell-timeout SECONDS] [--memory-mb MB] [--seed N]
+    python -m minivit.grading PATH... --out DIR ...          (the same)
+    python -m minivit.grading release [--check]              (solutions/ -> exercises/; also minivit-release)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from minivit.grading import release as releasing
+
+
+def grade_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="minivit-grade",
+        description="Grade notebooks of the minivit exercises: each runs in a fresh kernel in a child process, "
+        "its functions are called on hidden cases, and the results are compared with minivit's here. "
+        "Writes DIR/grades.csv and DIR/feedback/<submission>.md; never writes to a submission.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="a notebook, or a folder of submissions (one subfolder per student)")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="where grades.csv and feedback/ go")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="notebooks graded at once (default 2)")
+    parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                        help="time for one notebook, all cells and restarts included (default 300)")
+    parser.add_argument("--cell-timeout", type=float, default=30, metavar="SECONDS",
+                        help="time for one cell, and for the hidden cases of one task (default 30)")
+    parser.add_argument("--memory-mb", type=int, default=2048, metavar="MB",
+                        help="memory of one notebook's kernel and what it starts (default 2048; torch alone takes ~600)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the hidden cases (default: a new one)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from minivit.grading.grade import grade
+    from minivit.grading.report import write_report
+    from minivit.grading.runner import Limits
+
+    torch.set_num_threads(1)  # the references are small; the cores go to the kernels
+    limits = Limits(total=args.timeout, cell=min(args.cell_timeout, args.timeout), memory_mb=args.memory_mb)
+    start = time.monotonic()
+
+    def progress(result):
+        got = sum(r.score for r in result.rows)
+        out_of = sum(r.max_score for r in result.rows)
+        print(f"{result.submission}/{result.notebook}: {got} of {out_of} points ({result.seconds:.1f} s)", flush=True)
+
+    try:
+        submissions, results, seed = grade(args.paths, jobs=args.jobs, limits=limits, seed=args.seed, progress=progress)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    csv_path = write_report(args.out, submissions, results, seed, limits)
+    print(f"Graded {len(submissions)} submissions ({len(results)} notebooks) in {time.monotonic() - start:.1f} s "
+          f"with --jobs {args.jobs}: {csv_path} and {args.out / 'feedback'}/ (seed {seed})")
+    return 0
+
+
+def release_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="minivit-release",
+        description="Make exercises/ from solutions/: each solution region becomes a stub that raises "
+        "NotImplementedError, outputs are cleared.",
+    )
+    parser.add_argument("--solutions", type=Path, default=Path("solutions"))
+    parser.add_argument("--exercises", type=Path, default=Path("exercises"))
+    parser.add_argument("--check", action="store_true", help="write nothing; fail if exercises/ is out of date")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = releasing.out_of_date(args.solutions, args.exercises)
+        if stale:
+            print(f"out of date in {args.exercises}: {', '.join(stale)}; run `make exercises`")
+            return 1
+        print(f"{args.exercises} is up to date with {args.solutions}")
+        return 0
+    for path in releasing.release(args.solutions, args.exercises):
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["release"]:
+        return release_main(argv[1:])
+    return grade_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The check cell's feedback: run a task's public cases on the learner's function and print, in plain
+words, which passed and, for a failure, what was expected, what came back, and a hint.
+
+    from minivit.grading import check
+    check("window_partition")                    # the function of that name in the notebook
+    check("window_partition", my_partition)      # or any function, named by its task
+    check(window_partition)                      # or the function alone, named by itself
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from typing import Any, Callable
+
+import torch
+
+from minivit.grading.child import call
+from minivit.grading.compare import case_problem, describe_case, not_implemented
+from minivit.grading.tasks import TASKS
+
+
+def _find(task_or_fn: str | Callable, fn: Callable | None, caller_globals: dict) -> tuple[str, Any]:
+    if callable(task_or_fn):
+        return task_or_fn.__name__, task_or_fn
+    name = task_or_fn
+    if fn is None:
+        fn = caller_globals.get(name)
+    return name, fn
+
+
+def feedback(name: str, fn: Any) -> tuple[bool, list[str]]:
+    """(all cases passed, the lines to print) for the learner's `fn` on task `name`'s public cases."""
+    if name not in TASKS:
+        return False, [f"There is no task called {name!r}. The tasks are: {', '.join(TASKS)}."]
+    task = TASKS[name]
+    if fn is None:
+        return False, [f"{name}: not defined yet. Run the cell that defines `def {name}(...)`, then this one."]
+    if not callable(fn):
+        return False, [f"{name}: is a {type(fn).__name__}, not a function. Run the cell that defines it."]
+
+    cases = task.public()
+    with torch.no_grad():
+        expected = [task.reference(*case.args) for case in cases]
+    results = call(fn, [copy.deepcopy(case.args) for case in cases])  # the learner may change its inputs
+    if not_implemented(results):
+        return False, [
+            f"{name}: not implemented yet. Replace `raise NotImplementedError()` in its cell with your code, "
+            "run that cell, then run this one again."
+        ]
+
+    problems = [case_problem(task, case, want, got) for case, want, got in zip(cases, expected, results)]
+    passed = sum(not p for p in problems)
+    if passed == len(cases):
+        return True, [f"{name}: all {len(cases)} cases passed."]
+    lines = [f"{name}: {passed} of {len(cases)} cases passed."]
+    for number, (case, problem) in enumerate(zip(cases, problems), start=1):
+        lines.append(f"  case {number}, {describe_case(task, case)}: {'FAILED' if problem else 'passed'}")
+        lines += [f"      {line}" for line in problem]
+    lines.append(f"  Hint: {task.hint}")
+    return False, lines
+
+
+def check(task_or_fn: str | Callable, fn: Callable | None = None) -> None:
+    """Run the public cases of a task on a function and print what passed, in plain words.
+
+    Args:
+        task_or_fn: the task's name (the function the notebook asks for), or the function itself.
+        fn: the function to check; by default the one with the task's name in the calling notebook.
+
+    Under nbgrader (NBGRADER_EXECUTION set), a failure also raises AssertionError, so that
+    nbgrader's autograder takes the points of the test cell away.
+    """
+    name, found = _find(task_or_fn, fn, sys._getframe(1).f_globals)
+    ok, lines = feedback(name, found)
+    print("\n".join(lines))
+    if not ok and os.environ.get("NBGRADER_EXECUTION"):
+        raise AssertionError(lines[0])

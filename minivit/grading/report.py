@@ -1,0 +1,72 @@
+"""The gradebook and the feedback: DIR/grades.csv, one row per task, and DIR/feedback/<submission>.md."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from minivit.grading.grade import NotebookResult, Submission
+from minivit.grading.runner import Limits
+
+COLUMNS = ["submission", "task", "score", "max_score", "status", "message"]
+
+
+def write_csv(path: Path, results: list[NotebookResult]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for result in results:
+            for row in result.rows:
+                writer.writerow([row.submission, row.task, row.score, row.max_score, row.status, row.message])
+
+
+def feedback(submission: Submission, results: list[NotebookResult], seed: int, limits: Limits) -> str:
+    """The feedback file of one submission, in markdown."""
+    rows = [row for result in results for row in result.rows]
+    score, best = sum(r.score for r in rows), sum(r.max_score for r in rows)
+    lines = [f"# Feedback for {submission.name}", "", f"**{score} of {best} points.**", ""]
+    if not results:
+        lines += ["No notebook was found in this submission.", ""]
+    for result in results:
+        got, out_of = sum(r.score for r in result.rows), sum(r.max_score for r in result.rows)
+        lines += [f"## {result.notebook}: {got} of {out_of} points", ""]
+        if result.rows:
+            lines += ["| task | points | status | message |", "|---|---|---|---|"]
+            lines += [f"| `{r.task}` | {r.score} / {r.max_score} | {r.status} | {_cell(r.message)} |" for r in result.rows]
+            lines.append("")
+        for row in result.rows:
+            if row.details:
+                lines += [f"### `{row.task}`: {row.status}", ""]
+                lines += [f"- {d.strip()}" if not d.startswith("    ") else f"    - {d.strip()}" for d in row.details]
+                lines.append("")
+        if result.notes:
+            lines += ["### While running the notebook", ""] + [f"- {note}" for note in result.notes] + [""]
+    lines += [
+        "---",
+        f"Hidden cases from seed {seed}. Limits: {limits.cell:g} s per cell, {limits.total:g} s per notebook, "
+        f"{limits.memory_mb} MB of memory.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "submission"
+
+
+def write_report(out: Path, submissions: list[Submission], results: list[NotebookResult], seed: int,
+                 limits: Limits) -> Path:
+    """Write grades.csv and one feedback file per submission into `out`; return the CSV's path."""
+    out = Path(out)
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    write_csv(out / "grades.csv", results)
+    for submission in submissions:
+        own = [r for r in results if r.submission == submission.name]
+        (out / "feedback" / f"{_file_name(submission.name)}.md").write_text(
+            feedback(submission, own, seed, limits), encoding="utf-8")
+    return out / "grades.csv"

@@ -1,0 +1,340 @@
+"""Run a submitted notebook in a fresh kernel, in a child process, within limits; then call the
+learner's functions there on the grader's cases and bring the results back as plain tensors.
+
+Every limit is enforced from outside the kernel, so code in the notebook cannot lift it:
+- time: a cell (or the grader's call of one task) gets `cell` seconds, then an interrupt, then a
+  kill GRACE seconds later; the whole notebook, restarts included, gets `total` seconds.
+- memory: the kernel's RLIMIT_DATA (an allocation beyond it raises MemoryError in the notebook),
+  and the resident memory of the kernel's session (the kernel and anything it starts), polled:
+  above the limit the session is killed. RLIMIT_AS is not used: the CUDA build of torch reserves
+  about 3 GB of address space at import, most of it never touched.
+- output: nobody listens to the kernel's output channel, so printed text is dropped at the source;
+  the kernel's own stdout and stderr go to /dev/null; the grader reads back at most `output_mb`
+  per task, with torch.load(weights_only=True), which cannot run code.
+A cell that kills or hangs the kernel is skipped and the notebook runs again, from the start, in a
+fresh kernel, so that one bad cell costs only its own task.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import signal
+import stat
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from jupyter_client import KernelManager
+
+import minivit
+
+GRACE = 3.0  # seconds between the interrupt of an overdue cell and the kill of its kernel
+POLL = 0.1  # seconds between two looks at the kernel while a cell runs
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+WARM_UP = "import torch, minivit.grading.child"
+HARNESS = """\
+import minivit.grading.child as _minivit_grading_child
+_minivit_grading_child.run_task(globals(), {name!r}, {cases!r}, {results!r})
+"""
+
+
+@dataclass
+class Limits:
+    total: float = 300.0  # seconds for one notebook, kernel starts and restarts included
+    cell: float = 30.0  # seconds for one cell, and for the grader's call of one task
+    memory_mb: int = 2048  # the kernel session's resident memory, and the kernel's data segment
+    output_mb: int = 64  # the largest results file of one task that the grader reads back
+
+
+@dataclass
+class Reply:
+    """How one piece of code ended in the kernel."""
+
+    status: str  # "ok", "error", "interrupted" (stopped in time), or fatal: "hung", "crashed", "memory", "out of time"
+    error: str = ""  # for "error": "NameError: name 'x' is not defined"
+
+    @property
+    def fatal(self) -> bool:
+        return self.status in {"hung", "crashed", "memory", "out of time"}
+
+
+@dataclass
+class Run:
+    """What came back from one notebook."""
+
+    outcomes: dict[str, dict] = field(default_factory=dict)  # task -> the child's record, checked
+    failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # task -> (status, message)
+    cell_notes: dict[int, str] = field(default_factory=dict)  # code cell number (from 1) -> what went wrong
+    skipped: set[int] = field(default_factory=set)  # cells that killed or hung the kernel
+
+
+FATAL_WORDS = {
+    "hung": "did not stop when interrupted and was killed",
+    "crashed": "crashed the kernel",
+    "memory": "went over the memory limit and was killed",
+    "out of time": "was running when the notebook's total time ran out",
+}
+TASK_STATUS = {"hung": "timeout", "crashed": "crashed", "memory": "memory", "out of time": "timeout"}
+
+
+# --- the kernel's session, seen from outside ---------------------------------------------------------
+
+
+def _session(sid: int) -> list[tuple[int, int]]:
+    """(pid, resident bytes) of every process in session `sid`: the kernel and all it started."""
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (not Linux): no memory watch, the rlimit and time limits remain
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                line = f.read()
+        except OSError:
+            continue
+        fields = line[line.rindex(b")") + 2 :].split()  # from field 3 (state) on
+        if int(fields[3]) == sid:  # field 6, session
+            found.append((int(entry), int(fields[21]) * PAGE))  # field 24, rss in pages
+    return found
+
+
+def _kill_session(sid: int) -> None:
+    for pid in [sid] + [pid for pid, _ in _session(sid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _limit_data(pid: int, megabytes: int) -> None:
+    try:
+        import resource
+
+        limit = megabytes * 2**20
+        resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass  # not Linux: the memory watch and time limits remain
+
+
+def _kernel_env(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
+    package_root = str(Path(minivit.__file__).resolve().parents[1])  # the kernel imports this same minivit
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env.update(
+        IPYTHONDIR=str(workdir / ".ipython"),  # no profile or startup files of the grader's user
+        OMP_NUM_THREADS="1",  # one core per kernel: --jobs decides how many run at once
+        MKL_NUM_THREADS="1",
+        MPLBACKEND="Agg",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
+    )
+    return env
+
+
+class Kernel:
+    """A fresh IPython kernel in its own session; the grader listens only for replies, never output."""
+
+    def __init__(self, workdir: Path, iodir: Path, limits: Limits, deadline: float):
+        self.limits = limits
+        name = f"kernel-{uuid.uuid4().hex[:8]}"  # unix sockets in the grader's folder: no TCP port is opened
+        self.manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(iodir / name),
+                                     connection_file=str(iodir / f"{name}.json"))
+        self.manager.start_kernel(
+            cwd=str(workdir),
+            env=_kernel_env(workdir),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            extra_arguments=["--HistoryManager.enabled=False"],
+        )
+        self.pid = self.manager.provisioner.process.pid  # leader of its own session (start_new_session)
+        _limit_data(self.pid, limits.memory_mb)
+        self.client = self.manager.client()
+        self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        self.started = self._wait(self.client.kernel_info(), deadline, deadline)
+        if self.started.status == "ok":  # torch's import is the grader's time, not the first cell's
+            self.started = self.run(WARM_UP, limits.total, deadline)
+
+    def run(self, code: str, seconds: float, deadline: float) -> Reply:
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        return self._wait(msg_id, min(time.monotonic() + seconds, deadline), deadline)
+
+    def _wait(self, msg_id: str, cell_deadline: float, deadline: float) -> Reply:
+        interrupted_at = None
+        while True:
+            try:
+                msg = self.client.get_shell_msg(timeout=POLL)
+            except queue.Empty:
+                msg = None
+            if msg is not None:
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue  # a late reply to something earlier
+                if interrupted_at is not None:
+                    return Reply("interrupted")
+                content = msg["content"]
+                if content.get("status") == "error":
+                    return Reply("error", f"{content.get('ename', '')}: {content.get('evalue', '')}"[:500])
+                return Reply("ok")
+            now = time.monotonic()
+            if not self.manager.is_alive():
+                return Reply("crashed")
+            if sum(rss for _, rss in _session(self.pid)) > self.limits.memory_mb * 2**20:
+                _kill_session(self.pid)
+                return Reply("memory")
+            if now > deadline:
+                _kill_session(self.pid)
+                return Reply("out of time")
+            if interrupted_at is None and now > cell_deadline:
+                self.manager.interrupt_kernel()
+                interrupted_at = now
+            elif interrupted_at is not None and now > interrupted_at + GRACE:
+                _kill_session(self.pid)
+                return Reply("hung")
+
+    def close(self) -> None:
+        _kill_session(self.pid)  # and anything the notebook started
+        try:
+            self.client.stop_channels()
+            self.manager.shutdown_kernel(now=True)
+        except Exception:
+            pass
+
+
+# --- reading results back ----------------------------------------------------------------------------
+
+
+def _plain(value: object) -> bool:
+    return type(value) in (bool, int, float) or type(value) is torch.Tensor
+
+
+def checked(outcome: object, n_cases: int) -> dict | None:
+    """`outcome` if it has exactly the form the child writes, else None."""
+    if not isinstance(outcome, dict):
+        return None
+    if set(outcome) == {"missing"}:
+        return outcome if isinstance(outcome["missing"], str) else None
+    results = outcome.get("results")
+    if set(outcome) != {"module", "results"} or not isinstance(outcome["module"], str):
+        return None
+    if not isinstance(results, list) or len(results) != n_cases:
+        return None
+    for result in results:
+        if not isinstance(result, dict):
+            return None
+        if set(result) == {"value"}:
+            ok = _plain(result["value"])
+        elif "raised" in result:
+            ok = set(result) <= {"raised", "message", "where"} and all(isinstance(v, str) for v in result.values())
+        else:
+            ok = set(result) == {"unsupported"} and isinstance(result["unsupported"], str)
+        if not ok:
+            return None
+    return outcome
+
+
+def read_results(path: Path, n_cases: int, max_bytes: int) -> tuple[dict | None, str]:
+    """(the child's record, "") or (None, why not), never running code from the file."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None, "no results came back (did the notebook change torch.save or the grader's helper?)"
+    if not stat.S_ISREG(info.st_mode):
+        return None, "the results file was replaced by something that is not a file"
+    if info.st_size > max_bytes:
+        return None, f"the results are larger than {max_bytes // 2**20} MB"
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    try:
+        outcome = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except Exception as error:
+        return None, f"the results could not be read as plain tensors ({type(error).__name__}); nothing in them was run"
+    outcome = checked(outcome, n_cases)
+    if outcome is None:
+        return None, "the results do not have the form the grader wrote"
+    return outcome, ""
+
+
+# --- the whole notebook ------------------------------------------------------------------------------
+
+
+def _run_cells(kernel: Kernel, cells: list[str], run: Run, limits: Limits, deadline: float) -> Reply | None:
+    """Run the notebook's code cells in order; the fatal reply that stopped them, if any."""
+    for number, source in enumerate(cells, start=1):
+        if number in run.skipped or not source.strip():
+            continue
+        reply = kernel.run(source, limits.cell, deadline)
+        if reply.status == "error":
+            run.cell_notes.setdefault(number, f"raised {reply.error}")
+        elif reply.status == "interrupted":
+            run.cell_notes.setdefault(number, f"did not finish within {limits.cell:g} s and was interrupted")
+        elif reply.fatal:
+            if reply.status != "out of time":
+                run.skipped.add(number)
+                run.cell_notes[number] = f"{FATAL_WORDS[reply.status]}; the notebook was run again without it"
+            return reply
+    return None
+
+
+def _call_tasks(kernel: Kernel, todo: list[str], cases: dict[str, Path], counts: dict[str, int], iodir: Path,
+                run: Run, limits: Limits, deadline: float) -> Reply | None:
+    """The grader's call of each task still to do; the fatal reply that stopped them, if any."""
+    for name in list(todo):
+        results = iodir / f"results_{name}.pt"
+        code = HARNESS.format(name=name, cases=str(cases[name]), results=str(results))
+        reply = kernel.run(code, limits.cell, deadline)
+        if reply.status == "out of time":
+            return reply
+        todo.remove(name)
+        if reply.status == "ok":
+            outcome, why = read_results(results, counts[name], limits.output_mb * 2**20)
+            if outcome is None:
+                run.failures[name] = ("invalid output", why)
+            else:
+                run.outcomes[name] = outcome
+        elif reply.status == "error":
+            run.failures[name] = ("error", f"calling {name} failed outside its own code: {reply.error}")
+        elif reply.status == "interrupted":
+            run.failures[name] = ("timeout", f"{name} did not finish the hidden cases within {limits.cell:g} s")
+        else:
+            run.failures[name] = (TASK_STATUS[reply.status], f"{name} {FATAL_WORDS[reply.status]}")
+            return reply
+    return None
+
+
+def execute(cells: list[str], cases: dict[str, list[tuple]], workdir: Path, iodir: Path, limits: Limits) -> Run:
+    """Run `cells` (the notebook's code) in a fresh kernel in `workdir`, then call each task's function
+    on its cases there; restart without a cell that kills or hangs the kernel."""
+    deadline = time.monotonic() + limits.total
+    paths, counts = {}, {}
+    for name, task_cases in cases.items():
+        paths[name] = iodir / f"cases_{name}.pt"
+        torch.save(list(task_cases), paths[name])
+        counts[name] = len(task_cases)
+    run, todo = Run(), list(cases)
+    while todo:
+        kernel = None
+        try:
+            kernel = Kernel(workdir, iodir, limits, deadline)
+            stop = kernel.started if kernel.started.status != "ok" else None
+            stop = stop or _run_cells(kernel, cells, run, limits, deadline)
+            stop = stop or _call_tasks(kernel, todo, paths, counts, iodir, run, limits, deadline)
+        finally:
+            if kernel is not None:
+                kernel.close()
+        if stop is None:
+            break
+        if stop.status == "out of time" or kernel.started.status != "ok":
+            why = (f"the notebook used up its {limits.total:g} s" if stop.status == "out of time"
+                   else f"the kernel did not start ({stop.status})")
+            for name in todo:
+                run.failures[name] = ("timeout" if stop.status == "out of time" else "error", why)
+            break
+    return run

@@ -1,0 +1,99 @@
+"""The check cell's feedback: which cases passed, and for a failure what was expected, what came back
+and a hint, in plain words and never a traceback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from test_grading_variants import WRONG, functions_of, solution_notebook, wrong_notebook
+
+from minivit.grading import check
+from minivit.grading.check import feedback
+
+
+@pytest.fixture(scope="module")
+def windows():
+    return functions_of(solution_notebook("03_windows_shift_mask"))
+
+
+def test_a_correct_function_passes_every_case(windows, capsys):
+    check("window_partition", windows["window_partition"])
+    assert capsys.readouterr().out == "window_partition: all 2 cases passed.\n"
+
+
+def test_a_wrong_value_shows_expected_got_first_mismatch_and_hint(capsys):
+    wrong = functions_of(wrong_notebook("03_windows_shift_mask"))
+    check("cyclic_shift", wrong["cyclic_shift"])
+    out = capsys.readouterr().out
+    assert out.startswith("cyclic_shift: 0 of 2 cases passed.\n")
+    assert "case 1, x of shape (1, 4, 4, 1) holding 0..15, shift_size=1: FAILED" in out
+    assert "shape (1, 4, 4, 1) and dtype float32 are right, but 16 of 16 values differ" in out
+    assert "first mismatch at [0, 0, 0, 0]: expected 5, got 15" in out
+    assert "known mistake: rolled the wrong way" in out
+    assert "Hint: torch.roll(x, shifts=(-s, -s), dims=(1, 2))" in out
+    assert "Traceback" not in out
+
+
+def test_a_wrong_shape_and_a_wrong_dtype_are_named(capsys):
+    check("window_partition", lambda x, window_size: x)
+    out = capsys.readouterr().out
+    assert "expected shape (4, 2, 2, 1), dtype float32" in out and "got      shape (1, 4, 4, 1), dtype float32" in out
+    check("relative_position_index", lambda window_size: torch.zeros(window_size**2, window_size**2))
+    assert "expected shape (4, 4), dtype int64\n      got      shape (4, 4), dtype float32" in capsys.readouterr().out
+
+
+def test_an_exception_is_one_line_with_the_learners_line_not_a_traceback(capsys):
+    def merge_patches(x):
+        B, H, W, C = x.shape
+        return x.view(B, H // 2, W // 2, 4 * C + 1)
+
+    check(merge_patches)
+    out = capsys.readouterr().out
+    assert "raised RuntimeError: shape '[1, 2, 2, 5]' is invalid for input of size 16" in out
+    assert re.search(r"\(line \d+: return x\.view\(B, H // 2, W // 2, 4 \* C \+ 1\)\)", out)
+    assert "Traceback" not in out and "File " not in out
+
+
+def test_a_stub_says_not_implemented(capsys):
+    def patchify(x, patch_size):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    check(patchify)
+    assert capsys.readouterr().out.startswith("patchify: not implemented yet.")
+
+
+def test_the_function_is_found_by_name_in_the_calling_notebook(windows, capsys):
+    namespace = {"check": check, "window_reverse": windows["window_reverse"]}
+    exec('check("window_reverse")', namespace)
+    exec('check("cyclic_shift")', namespace)
+    out = capsys.readouterr().out
+    assert out.startswith("window_reverse: all 2 cases passed.\n")
+    assert "cyclic_shift: not defined yet. Run the cell that defines `def cyclic_shift(...)`" in out
+
+
+def test_a_wrong_return_type_and_an_unknown_task_are_explained():
+    ok, lines = feedback("to_tokens", lambda x: None)
+    assert not ok and "returned None; expected a tensor (is a `return` missing?)" in "\n".join(lines)
+    ok, lines = feedback("receptive_field", lambda kernel_sizes, strides: [1])
+    assert "returned a list; expected a number" in "\n".join(lines)
+    ok, lines = feedback("window_partitio", print)
+    assert not ok and lines[0].startswith("There is no task called 'window_partitio'. The tasks are: to_tokens,")
+
+
+def test_every_wrong_variant_fails_its_check():
+    for stem in {"01_conv_vs_attention", "06_mobilevit_unfold_fold"}:
+        functions = functions_of(wrong_notebook(stem))
+        for name in WRONG:
+            if name in functions:
+                ok, lines = feedback(name, functions[name])
+                assert not ok and lines[-1].startswith("  Hint:"), name
+
+
+def test_under_nbgrader_a_failure_raises_so_the_test_cell_loses_its_points(windows, monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    check("window_partition", windows["window_partition"])  # passes: no error
+    with pytest.raises(AssertionError, match="cyclic_shift: 0 of 2 cases passed"):
+        check("cyclic_shift", lambda x, shift_size: x)

@@ -1,0 +1,95 @@
+"""solutions/ carries nbgrader's metadata; exercises/ is generated from it and must be up to date."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+
+import nbformat
+import pytest
+from test_grading_variants import EXERCISES, ROOT, SOLUTIONS, solution_cell
+
+from minivit.grading import NOTEBOOKS, TASKS
+from minivit.grading.__main__ import main
+from minivit.grading.release import BEGIN, END, out_of_date, release, strip_solution
+
+
+def test_exercises_are_up_to_date_with_the_solutions():
+    stale = out_of_date(SOLUTIONS, EXERCISES)
+    assert not stale, f"exercises/ is out of date ({stale}): run `make exercises`"
+
+
+@pytest.mark.parametrize("stem", list(NOTEBOOKS))
+def test_solution_cells_carry_nbgraders_metadata(stem):
+    nb = nbformat.read(SOLUTIONS / f"{stem}.ipynb", as_version=4)
+    grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(grade_ids) == len(set(grade_ids)), "nbgrader needs unique grade_ids"
+    for name in NOTEBOOKS[stem]:
+        cell = solution_cell(nb, name)
+        assert cell.metadata["nbgrader"] == {"grade": False, "grade_id": name, "locked": False,
+                                             "schema_version": 3, "solution": True, "task": False}
+        assert cell.source.startswith(f"def {name}(")
+        body = cell.source.split(f"    {BEGIN}\n")[1]
+        assert body.endswith(f"    {END}") and BEGIN not in body
+        (test,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"check_{name}"]
+        assert test.metadata["nbgrader"] == {"grade": True, "grade_id": f"check_{name}", "locked": True,
+                                             "points": TASKS[name].points, "schema_version": 3,
+                                             "solution": False, "task": False}
+        assert test.source == f'check("{name}")'
+    tasks_in_order = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert tasks_in_order == NOTEBOOKS[stem]
+
+
+@pytest.mark.parametrize("stem", list(NOTEBOOKS))
+def test_exercises_keep_everything_but_the_solutions_and_the_outputs(stem):
+    solution = nbformat.read(SOLUTIONS / f"{stem}.ipynb", as_version=4)
+    exercise = nbformat.read(EXERCISES / f"{stem}.ipynb", as_version=4)
+    assert len(solution.cells) == len(exercise.cells)
+    for ours, theirs in zip(solution.cells, exercise.cells):
+        assert ours.metadata == theirs.metadata and ours.cell_type == theirs.cell_type
+        if theirs.cell_type == "code":
+            assert theirs.outputs == [] and theirs.execution_count is None
+        if theirs.metadata.get("nbgrader", {}).get("solution"):
+            head = ours.source.split(BEGIN)[0]
+            assert theirs.source == head + "# YOUR CODE HERE\n    raise NotImplementedError()"
+        else:
+            assert theirs.source == ours.source
+    assert "SOLUTION" not in (EXERCISES / f"{stem}.ipynb").read_text()
+
+
+def test_strip_solution_keeps_the_indent_and_refuses_unbalanced_markers():
+    source = "def f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n\nprint(1)"
+    assert strip_solution(source) == "def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nprint(1)"
+    with pytest.raises(ValueError, match="without"):
+        strip_solution("    ### BEGIN SOLUTION\n    return x")
+
+
+def test_release_writes_the_exercises_and_check_finds_stale_ones(tmp_path, capsys):
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    shutil.copytree(SOLUTIONS, solutions)
+    assert main(["release", "--solutions", str(solutions), "--exercises", str(exercises)]) == 0
+    for path in EXERCISES.glob("0*.ipynb"):
+        assert (exercises / path.name).read_text() == path.read_text()
+    assert main(["release", "--check", "--solutions", str(solutions), "--exercises", str(exercises)]) == 0
+
+    nb = nbformat.read(solutions / "03_windows_shift_mask.ipynb", as_version=4)
+    nb.cells[0].source += "\n\nOne more sentence."
+    nbformat.write(nb, solutions / "03_windows_shift_mask.ipynb")
+    (exercises / "99_extra.ipynb").write_text((exercises / "01_conv_vs_attention.ipynb").read_text())
+    assert out_of_date(solutions, exercises) == ["03_windows_shift_mask.ipynb", "99_extra.ipynb"]
+    capsys.readouterr()
+    assert main(["release", "--check", "--solutions", str(solutions), "--exercises", str(exercises)]) == 1
+    assert "run `make exercises`" in capsys.readouterr().out
+    release(solutions, exercises)
+    assert out_of_date(solutions, exercises) == []
+
+
+def test_the_commands_are_wired_into_the_project():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["minivit-grade"] == "minivit.grading.__main__:main"
+    assert project["project"]["scripts"]["minivit-release"] == "minivit.grading.__main__:release_main"
+    pytest_options = project["tool"]["pytest"]["ini_options"]
+    assert "solutions" in pytest_options["testpaths"] and "exercises" not in pytest_options["testpaths"]
+    assert "--nbval" in pytest_options["addopts"].split()
+    assert re.search(r"^exercises:.*\n\t.*-m minivit\.grading release", (ROOT / "Makefile").read_text(), re.MULTILINE)

@@ -1,0 +1,119 @@
+"""The graded tasks, without kernels: their references against the libraries they teach, the solution
+notebooks against hidden cases, and every wrong variant caught, in this process."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_grading_variants import MORE_WRONG, WRONG, functions_of, solution_notebook, wrong_notebook
+from torchvision.models.swin_transformer import PatchMerging
+from torchvision.models.swin_transformer import shifted_window_attention as torchvision_shifted_window_attention
+
+from minivit.grading import NOTEBOOKS, TASKS
+from minivit.grading.child import call
+from minivit.grading.compare import case_problem
+from minivit.grading.grade import Hidden, hidden_cases, judge
+from minivit.grading.tasks import Draw, _block_written_out, _relative_position_bias
+
+SEEDS = [0, 1, 2, 3, 4]
+
+
+def test_at_least_15_tasks_over_notebooks_01_to_06():
+    assert len(TASKS) >= 15
+    assert sorted(NOTEBOOKS) == ["01_conv_vs_attention", "02_patch_partition", "03_windows_shift_mask",
+                                 "04_relative_position", "05_swin_stages", "06_mobilevit_unfold_fold"]
+    assert all(task.points >= 1 and task.hint and task.pitfalls for task in TASKS.values())
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_hidden_cases_are_random_and_not_the_public_ones(name):
+    task = TASKS[name]
+    public = [repr(case.args) for case in task.public()]
+    first, second = [[repr(case.args) for case in task.hidden(Draw(seed))] for seed in (1, 2)]
+    assert first != second
+    assert not set(first) & set(public)
+    assert [repr(case.args) for case in task.hidden(Draw(1))] == first  # one seed, one set of cases
+
+
+def _run(task_name: str, fn, seed: int) -> str:
+    """The grader's status for `fn` on the hidden cases of `seed`, judged in this process."""
+    hidden = hidden_cases(seed, [task_name])[task_name]
+    outcome = {"module": "__main__", "results": call(fn, [case.args for case in hidden.cases])}
+    return judge(TASKS[task_name], hidden, outcome, "test").status
+
+
+@pytest.mark.parametrize("stem", list(NOTEBOOKS))
+def test_solutions_pass_the_hidden_cases_of_every_seed(stem):
+    functions = functions_of(solution_notebook(stem))
+    for name in NOTEBOOKS[stem]:
+        assert [_run(name, functions[name], seed) for seed in SEEDS] == ["passed"] * len(SEEDS), name
+
+
+@pytest.mark.parametrize("stem", list(NOTEBOOKS))
+@pytest.mark.parametrize("wrong", [WRONG, MORE_WRONG], ids=["wrong", "more_wrong"])
+def test_wrong_variants_fail_the_public_and_the_hidden_cases_of_every_seed(stem, wrong):
+    functions = functions_of(wrong_notebook(stem, wrong))
+    for name in NOTEBOOKS[stem]:
+        if name not in wrong:
+            continue
+        task = TASKS[name]
+        public = task.public()
+        results = call(functions[name], [case.args for case in public])
+        assert any(case_problem(task, c, task.reference(*c.args), r) for c, r in zip(public, results)), name
+        statuses = [_run(name, functions[name], seed) for seed in SEEDS]
+        assert all(status in {"failed", "error"} for status in statuses), (name, wrong[name][0], statuses)
+
+
+def test_known_mistakes_are_named_in_the_feedback():
+    task = TASKS["cyclic_shift"]
+    case = task.hidden(Draw(0))[0]
+    x, s = case.args
+    lines = case_problem(task, case, task.reference(*case.args), {"value": torch.roll(x, (s, s), dims=(1, 2))})
+    assert "known mistake: rolled the wrong way" in lines[-1]
+
+
+# --- references against the libraries ---------------------------------------------------------------
+
+
+def test_receptive_field_equals_the_gradient_of_a_conv_stack():
+    task = TASKS["receptive_field"]
+    for case in task.public() + task.hidden(Draw(0)) + task.hidden(Draw(1)):
+        kernels, strides = case.args
+        layers = [torch.nn.Conv1d(1, 1, k, s, bias=False) for k, s in zip(kernels, strides)]
+        for layer in layers:
+            torch.nn.init.constant_(layer.weight, 1.0)  # positive weights: no gradient cancels out
+        x = torch.zeros(1, 1, 4 * task.reference(kernels, strides), requires_grad=True)
+        out = torch.nn.Sequential(*layers)(x)
+        out[0, 0, out.shape[-1] // 2].backward()
+        assert int((x.grad != 0).sum()) == task.reference(kernels, strides), case.args
+
+
+def test_shifted_window_attention_reference_equals_torchvision():
+    for case in TASKS["shifted_window_attention"].hidden(Draw(0)):
+        x, weights, M, s, nh = case.args
+        bias = _relative_position_bias(weights["relative_position_bias_table"], M)[None]
+        expected = torchvision_shifted_window_attention(
+            x, weights["qkv.weight"], weights["proj.weight"], bias, [M, M], nh, [s, s],
+            qkv_bias=weights["qkv.bias"], proj_bias=weights["proj.bias"], training=False)
+        torch.testing.assert_close(TASKS["shifted_window_attention"].reference(*case.args), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_patch_merging_reference_equals_torchvision():
+    for case in TASKS["patch_merging"].hidden(Draw(0)):
+        x, norm_weight, norm_bias, reduction_weight = case.args
+        layer = PatchMerging(x.shape[-1])
+        layer.load_state_dict({"norm.weight": norm_weight, "norm.bias": norm_bias, "reduction.weight": reduction_weight})
+        with torch.no_grad():
+            assert torch.equal(TASKS["patch_merging"].reference(*case.args), layer(x))
+
+
+def test_transformer_block_reference_equals_the_block_written_out():
+    for case in TASKS["transformer_block"].hidden(Draw(0)):
+        torch.testing.assert_close(TASKS["transformer_block"].reference(*case.args), _block_written_out(*case.args),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_hidden_cases_come_with_expected_outputs():
+    hidden = hidden_cases(7)
+    assert set(hidden) == set(TASKS)
+    assert all(isinstance(h, Hidden) and len(h.cases) == len(h.expected) >= 2 for h in hidden.values())
