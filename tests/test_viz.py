@@ -191,12 +191,11 @@ def test_bias_heatmaps_equal_table_at_index(M, heads, shown):
     fig = viz.plot_relative_position_bias(table, M, heads=shown)
     shown = list(range(heads)) if shown is None else shown
     bias = table[relative_position_index(M)].permute(2, 0, 1)  # (heads, Mh*Mw, Mh*Mw)
-    grid = [ax for ax in fig.axes if ax.get_images()]
-    top, bottom = grid[: len(shown)], grid[len(shown):]
-    for h, t, b in zip(shown, top, bottom):
-        np.testing.assert_allclose(data(b), bias[h].numpy())
-        np.testing.assert_allclose(data(t), table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy())
-        assert b.get_title() == f"head {h}: table[index]"
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_images()}
+    assert len(panels) == 2 * len(shown)
+    for h in shown:
+        np.testing.assert_allclose(data(panels[f"head {h}: table[index]"]), bias[h].numpy())
+        np.testing.assert_allclose(data(panels[f"head {h}: table"]), table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy())
     with pytest.raises(ValueError, match="table must have shape"):
         viz.plot_relative_position_bias(torch.zeros(5, heads), M)
 

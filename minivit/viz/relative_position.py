@@ -73,9 +73,10 @@ def plot_relative_position_bias(
 ) -> Figure:
     """A bias table and the (M*M, M*M) bias each head adds to its attention logits.
 
-    Top row: each head's column of the table, laid out as the (2Mh-1) x (2Mw-1) grid of relative
-    offsets (dy, dx). Bottom row: the same numbers gathered by the index, table[index], the bias of
-    every (query, key) pair of a window; equal offsets give equal bias, whatever the position.
+    For each head: its column of the table, laid out as the (2Mh-1) x (2Mw-1) grid of relative
+    offsets (dy, dx), and the same numbers gathered by the index, table[index], the bias of every
+    (query, key) pair of a window; equal offsets give equal bias, whatever the position. Tables are
+    on top and biases below (one column per head), or side by side for one or two heads.
 
     Args:
         table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
@@ -83,7 +84,7 @@ def plot_relative_position_bias(
         heads: which heads to draw (all when None).
 
     Returns:
-        the Figure; the bottom-row images' data equal table[index].permute(2, 0, 1)[head].
+        the Figure; the image titled "head h: table[index]" holds table[index].permute(2, 0, 1)[h].
     """
     index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
@@ -101,10 +102,13 @@ def plot_relative_position_bias(
     limit = float(table[:, heads].abs().max()) or 1.0
 
     panel = float(np.clip(10.0 / len(heads), 2.2, 3.6))
-    fig = new_figure(panel * len(heads) + 1.2, 2 * panel + 0.9)
-    axes = fig.subplots(2, len(heads), squeeze=False)
-    for column, h in enumerate(heads):
-        top, bottom = axes[0, column], axes[1, column]
+    if len(heads) <= 2:  # one row per head: the table beside the bias it fills
+        fig = new_figure(2 * panel + 1.4, len(heads) * panel + 0.9)
+        pairs = fig.subplots(len(heads), 2, squeeze=False)
+    else:  # one column per head: tables on top, the gathered biases below
+        fig = new_figure(panel * len(heads) + 1.2, 2 * panel + 0.9)
+        pairs = fig.subplots(2, len(heads), squeeze=False).T
+    for column, (h, (top, bottom)) in enumerate(zip(heads, pairs)):
         image = top.imshow(table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy(), cmap=DIVERGING,
                            vmin=-limit, vmax=limit, interpolation="nearest",
                            extent=(-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5))
@@ -115,11 +119,12 @@ def plot_relative_position_bias(
         bottom.imshow(bias[h].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
         bottom.set_title(f"head {h}: table[index]")
         bottom.set_xlabel("key token")
-        if column == 0:
-            top.set_ylabel("dy = i1 - i2")
-            bottom.set_ylabel("query token")
         bottom.set_xticks(range(0, Mh * Mw, Mw))
         bottom.set_yticks(range(0, Mh * Mw, Mw))
+        if column == 0 or len(heads) <= 2:
+            top.set_ylabel("dy = i1 - i2")
+            bottom.set_ylabel("query token")
+    axes = pairs
     fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
     fig.suptitle(f"relative position bias, window {Mh}x{Mw}: {table_size} numbers per head fill "
                  f"{Mh * Mw}x{Mh * Mw} pairs")
