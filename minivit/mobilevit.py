@@ -150,6 +150,8 @@ class MobileViT(nn.Module):
             the output of every stage (strides 2, 4, 8, 16, 32 for XXS/XS/S), the last one taken
             after the final 1x1 conv, as timm's features_only gives them. For XXS at 256x256:
             (B, 16, 128, 128), (B, 24, 64, 64), (B, 48, 32, 32), (B, 64, 16, 16), (B, 320, 8, 8).
+            The maps are in channels-last memory: index them freely, but call .contiguous()
+            before .view().
         """
         self._check_images(x)
         # Channels-last memory (each pixel's C values side by side) is the layout the CPU's
