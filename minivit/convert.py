@@ -128,16 +128,15 @@ def _mobilevit_from_timm(model: nn.Module) -> nn.Module:
     channels, strides, mv2_blocks, dims, depths = [], [], [], [], []
     for i, stage in enumerate(model.stages):
         mv2 = list(stage)
-        last = mv2.pop() if isinstance(mv2[-1], MobileVitBlock) else None
+        if isinstance(mv2[-1], MobileVitBlock):
+            vit = mv2.pop()  # the settings shared by all MobileViT blocks are read from the last one
+            dims.append(vit.conv_1x1.out_channels)
+            depths.append(len(vit.transformer))
         if not mv2 or not all(isinstance(b, BottleneckBlock) for b in mv2):
             raise ValueError(f"stage {i} of the timm model is not MV2 blocks, optionally followed by a MobileVitBlock")
         channels.append(mv2[0].conv3_1x1.conv.out_channels)
         strides.append(mv2[0].conv2_kxk.conv.stride[0])
         mv2_blocks.append(len(mv2))
-        if last is not None:
-            vit = last
-            dims.append(vit.conv_1x1.out_channels)
-            depths.append(len(vit.transformer))
     first = model.stages[0][0].conv1_1x1.conv
     config = MobileViTConfig(
         channels=tuple(channels),
