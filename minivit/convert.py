@@ -45,11 +45,109 @@ def from_timm(model: nn.Module) -> nn.Module:
 
 
 def _swin_from_torchvision(model: nn.Module) -> nn.Module:
-    raise NotImplementedError("Swin conversion from torchvision: coming with minivit.swin")
+    import re
+
+    import torch
+    from torchvision.models.swin_transformer import PatchMerging, ShiftedWindowAttention, SwinTransformerBlock
+
+    from minivit.relative_position import relative_position_index
+    from minivit.swin import SwinConfig, SwinTransformer
+
+    stem, stages, merges = model.features[0], list(model.features[1::2]), list(model.features[2::2])
+    blocks = [block for stage in stages for block in stage]
+    M = blocks[0].attn.window_size[0]
+    if (
+        not all(type(b) is SwinTransformerBlock and type(b.attn) is ShiftedWindowAttention for b in blocks)
+        or not all(type(m) is PatchMerging for m in merges)
+        or any(b.attn.window_size != [M, M] for b in blocks)
+        or any(b.attn.shift_size != [0, 0] if j % 2 == 0 else b.attn.shift_size != [M // 2, M // 2]
+               for stage in stages for j, b in enumerate(stage))
+    ):
+        raise ValueError(
+            "from_torchvision converts Swin v1 (swin_t, swin_s, swin_b): one square window M for all blocks, "
+            "shifts alternating 0 and M // 2; this model is Swin v2 or has another layout"
+        )
+    config = SwinConfig(
+        in_chans=stem[0].in_channels,
+        num_classes=model.head.out_features,
+        patch_size=stem[0].kernel_size[0],
+        embed_dim=stem[0].out_channels,
+        depths=tuple(len(stage) for stage in stages),
+        num_heads=tuple(stage[0].attn.num_heads for stage in stages),
+        window_size=M,
+        mlp_ratio=blocks[0].mlp[0].out_features / stem[0].out_channels,
+        norm_eps=model.norm.eps,
+    )
+    renames = [(r"^features\.0\.0\.", "patch_embed.proj."), (r"^features\.0\.2\.", "patch_embed.norm.")]
+    for i in range(len(stages)):  # torchvision's features: stem, stage 0, merge, stage 1, merge, ...
+        block = rf"^features\.{2 * i + 1}\.(\d+)\."
+        renames += [
+            (block + r"mlp\.0\.", rf"stages.{i}.blocks.\1.mlp.fc1."),
+            (block + r"mlp\.3\.", rf"stages.{i}.blocks.\1.mlp.fc2."),
+            (block, rf"stages.{i}.blocks.\1."),  # norm1, attn.qkv, attn.proj, attn.*_table, norm2
+            (rf"^features\.{2 * i + 2}\.", rf"stages.{i + 1}.merge."),
+        ]
+    renames += [(r"^norm\.", "norm."), (r"^head\.", "head.")]
+
+    swin = SwinTransformer(config)
+    state = {}
+    for name, tensor in model.state_dict().items():
+        if name.endswith(".relative_position_index"):  # torchvision stores it; minivit computes it
+            if not torch.equal(tensor.flatten().cpu(), relative_position_index(M).flatten()):
+                raise ValueError(f"{name} differs from minivit.relative_position_index({M})")
+            continue
+        for pattern, replacement in renames:
+            new_name, found = re.subn(pattern, replacement, name)
+            if found:
+                state[new_name] = tensor
+                break
+        else:
+            raise ValueError(f"no minivit name for torchvision's tensor {name!r}")
+    swin.load_state_dict(state)  # strict: every minivit tensor filled, no name unknown, every shape equal
+    return swin.train(model.training)
 
 
 def _swin_from_timm(model: nn.Module) -> nn.Module:
-    raise NotImplementedError("Swin conversion from timm: coming with minivit.swin")
+    """timm's Swin v1. The logits equal timm's where no stage needs padding (224 x 224, 224 x 448,
+    448 x 448 for window 7): elsewhere timm rolls before padding and shrinks windows, minivit pads
+    first and keeps M, as torchvision does."""
+    from timm.models.swin_transformer import PatchMerging
+
+    from minivit.swin import SwinConfig, SwinTransformer
+
+    stem, stages = model.patch_embed, list(model.layers)
+    blocks = [block for stage in stages for block in stage.blocks]
+    M = blocks[0].attn.window_size[0]
+    if (
+        any(b.attn.window_size != (M, M) or b.attn.qkv.out_features != 3 * b.norm1.normalized_shape[0]
+            or b.attn.qkv.bias is None for b in blocks)
+        or not all(type(s.downsample) is PatchMerging for s in stages[1:])
+        or not isinstance(stem.norm, nn.LayerNorm)
+        or model.global_pool != "avg"
+    ):
+        raise ValueError(
+            "from_timm converts Swin v1 (swin_tiny/small/base_patch4_window7_224) with one square window M "
+            "in every stage, qkv bias, heads of C / nh channels, a normed patch embedding and average pooling"
+        )
+    config = SwinConfig(
+        in_chans=stem.proj.in_channels,
+        num_classes=model.num_classes,
+        patch_size=stem.proj.kernel_size[0],
+        embed_dim=stem.proj.out_channels,
+        depths=tuple(len(stage.blocks) for stage in stages),
+        num_heads=tuple(stage.blocks[0].attn.num_heads for stage in stages),
+        window_size=M,
+        mlp_ratio=blocks[0].mlp.fc1.out_features / stem.proj.out_channels,
+        norm_eps=model.norm.eps,
+    )
+    renames = [
+        (r"^patch_embed\.", "patch_embed."),  # proj, norm
+        (r"^layers\.(\d+)\.downsample\.", r"stages.\1.merge."),
+        (r"^layers\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.blocks.\2."),  # norm1, attn.*, norm2, mlp.fc1/fc2
+        (r"^norm\.", "norm."),
+        (r"^head\.fc\.", "head."),
+    ]
+    return _copy_renamed(model, SwinTransformer(config), renames)
 
 
 # --- ViT --------------------------------------------------------------------------------------------

@@ -1,0 +1,236 @@
+"""minivit's Swin against torchvision's and timm's: same logits, gradients, parameters, FLOPs and
+feature maps, at the reference size and at sizes that need padding."""
+
+import pytest
+import timm
+import torch
+import torchvision
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.utils.flop_counter import FlopCounterMode
+
+from minivit.convert import from_timm, from_torchvision
+from minivit.swin import SwinConfig, SwinTransformer, swin_b, swin_s, swin_t, swin_tiny
+
+
+def perturb_(model: torch.nn.Module) -> torch.nn.Module:
+    """Move every parameter off its initial value: the references start biases at zero and norms at
+    one, which would hide a swapped or missing tensor."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if not p.any():
+                p.normal_(std=0.02)
+            elif p.dim() == 1:
+                p.add_(torch.randn_like(p) * 0.1)
+    return model
+
+
+def max_diff(model: torch.nn.Module, reference: torch.nn.Module, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        expected, got = reference(x), model(x)
+    assert expected.abs().max() > 0.1  # a zero head would make any two models agree
+    return (got - expected).abs().max().item()
+
+
+@pytest.fixture(scope="module", params=["swin_t", "swin_s", "swin_b"])
+def torchvision_pair(request):
+    torch.manual_seed(0)
+    reference = perturb_(getattr(torchvision.models, request.param)()).eval()
+    return request.param, reference, from_torchvision(reference)
+
+
+@pytest.fixture(scope="module", params=["tiny", "small", "base"])
+def timm_pair(request):
+    torch.manual_seed(0)
+    reference = perturb_(timm.create_model(f"swin_{request.param}_patch4_window7_224")).eval()
+    return reference, from_timm(reference)
+
+
+def small_torchvision_swin(window: int = 4) -> torchvision.models.SwinTransformer:
+    torch.manual_seed(1)
+    model = torchvision.models.SwinTransformer(
+        patch_size=[2, 2], embed_dim=16, depths=[2, 2, 2], num_heads=[2, 2, 4], window_size=[window, window],
+        stochastic_depth_prob=0.0, num_classes=10,
+    )
+    return perturb_(model).eval()
+
+
+@pytest.fixture(scope="module")
+def small():
+    reference = small_torchvision_swin()
+    return reference, from_torchvision(reference)
+
+
+# --- the same numbers as the references -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(224, 224), (250, 190)])
+def test_logits_equal_torchvision(torchvision_pair, size):
+    # 250 x 190 pads every stage, merges an odd width and has a single window along the width in stage 4
+    name, reference, model = torchvision_pair
+    assert not model.training
+    batch = 2 if name == "swin_t" else 1
+    assert max_diff(model, reference, torch.randn(batch, 3, *size)) <= 1e-5
+
+
+def test_logits_equal_timm_at_224_and_224x448(timm_pair):
+    # timm is built for one size; 224 x 448 needs no padding in any stage, where timm and minivit agree
+    reference, model = timm_pair
+    assert max_diff(model, reference, torch.randn(1, 3, 224, 224)) <= 1e-5
+    reference.set_input_size(img_size=(224, 448), window_size=7)
+    try:
+        assert all(block.attn.window_size == (7, 7) for stage in reference.layers for block in stage.blocks)
+        assert max_diff(model, reference, torch.randn(1, 3, 224, 448)) <= 1e-5
+    finally:
+        reference.set_input_size(img_size=(224, 224), window_size=7)
+
+
+@settings(max_examples=20)
+@given(height=st.integers(8, 60), width=st.integers(8, 60))
+def test_any_size_equals_torchvision(small, height, width):
+    # patch 2, window 4, three stages: sizes from one token per stage up, odd and not divisible
+    reference, model = small
+    x = torch.randn(1, 3, height, width)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-5)
+
+
+def test_training_mode_gives_torchvision_gradients(small):
+    reference, model = small
+    x = torch.randn(2, 3, 30, 44)
+    xr, xm = x.clone().requires_grad_(), x.clone().requires_grad_()
+    reference.train(), model.train()
+    try:
+        reference(xr).square().sum().backward()
+        model(xm).square().sum().backward()
+        torch.testing.assert_close(xm.grad, xr.grad, rtol=1e-4, atol=1e-6)
+        for (i, j), (stage, block) in {(1, 1): (0, 1), (3, 1): (1, 1), (5, 0): (2, 0)}.items():
+            ours = model.stages[stage].blocks[block].attn.relative_position_bias_table.grad
+            theirs = reference.features[i][j].attn.relative_position_bias_table.grad
+            assert ours.abs().max() > 0  # the bias table learns through the combined mask
+            torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(model.stages[1].merge.reduction.weight.grad,
+                                   reference.features[2].reduction.weight.grad, rtol=1e-4, atol=1e-6)
+    finally:
+        reference.eval(), model.eval()
+        reference.zero_grad(set_to_none=True), model.zero_grad(set_to_none=True)
+
+
+def test_cached_mask_follows_the_input_size(torchvision_pair):
+    # 224 -> 256 -> 224: stage 1 has 8 x 8 windows, then 10 x 10 (padded), then 8 x 8 again
+    name, reference, model = torchvision_pair
+    if name != "swin_t":
+        pytest.skip("one model is enough")
+    for size in (224, 256, 224):
+        assert max_diff(model, reference, torch.randn(1, 3, size, size)) <= 1e-5
+    assert model.stages[0].blocks[1].attn._shift_mask.shape == (64, 1, 49, 49)
+
+
+def test_cached_mask_follows_dtype_and_new_weights(small):
+    reference, model = small
+    tables = [model.stages[0].blocks[1].attn.relative_position_bias_table,
+              reference.features[1][1].attn.relative_position_bias_table]
+    saved = [t.detach().clone() for t in tables]
+    x = torch.randn(2, 3, 36, 28)
+    try:
+        with torch.no_grad():
+            model(x)  # caches the shift masks for this size
+            for table in tables:  # new weights after that: the bias is read from the table on every call
+                table.add_(1.0)
+            torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-5)
+            torch.testing.assert_close(model.double()(x.double()), reference.double()(x.double()), rtol=0, atol=1e-10)
+    finally:
+        model.float(), reference.float()
+        with torch.no_grad():
+            for table, value in zip(tables, saved):
+                table.copy_(value)
+
+
+# --- size of the models -----------------------------------------------------------------------------
+
+
+def test_parameter_counts():
+    with torch.device("meta"):  # count without allocating
+        counts = [sum(p.numel() for p in make().parameters()) for make in (swin_t, swin_s, swin_b)]
+    assert counts == [28_288_354, 49_606_258, 87_768_224]
+
+
+@pytest.mark.parametrize("name, make, macs", [("swin_t", swin_t, 4.491e9), ("swin_s", swin_s, 8.741e9), ("swin_b", swin_b, 15.431e9)])
+def test_flops_equal_torchvision(name, make, macs):
+    flops = []
+    with torch.device("meta"):  # the counter needs shapes only
+        x = torch.empty(1, 3, 224, 224)
+        for model in (make(), getattr(torchvision.models, name)()):
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                model.eval()(x)
+            flops.append(counter.get_total_flops())
+    assert flops[0] == flops[1]
+    # torchvision's _ops, in multiply-adds; the counter counts a multiply-add as 2 FLOPs
+    assert abs(flops[0] / 2 - macs) < 0.001 * macs
+
+
+# --- a backbone ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(224, 224), (250, 190)])
+def test_feature_maps_equal_torchvision_stages(torchvision_pair, size):
+    name, reference, model = torchvision_pair
+    if name != "swin_t":
+        pytest.skip("one model is enough")
+    x = torch.randn(1, 3, *size)
+    expected = []
+    with torch.no_grad():
+        y = x
+        for i, layer in enumerate(reference.features):
+            y = layer(y)
+            if i % 2 == 1:  # the output of each stage, before the next patch merging
+                expected.append(y.permute(0, 3, 1, 2))  # (B, C, H, W)
+        maps = model.feature_maps(x)
+    h, w = size[0] // 4, size[1] // 4  # stage 1 at stride 4; each merge halves, rounding up
+    assert [m.shape for m in maps] == [(1, 96 * 2**i, -(-h // 2**i), -(-w // 2**i)) for i in range(4)]
+    for got, want in zip(maps, expected):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+def test_swin_tiny_for_the_notebooks():
+    torch.manual_seed(0)
+    for in_chans in (1, 3):
+        model = swin_tiny(num_classes=10, in_chans=in_chans)
+        x = torch.randn(4, in_chans, 32, 32)
+        assert model(x).shape == (4, 10)
+        assert [m.shape for m in model.feature_maps(x)] == [(4, 32, 16, 16), (4, 64, 8, 8), (4, 128, 4, 4)]
+    model = swin_tiny()
+    x, y = torch.randn(16, 1, 32, 32), torch.arange(16) % 10
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.2 * losses[0]
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(3, 224, 224), (1, 1, 224, 224), (1, 3, 224, 16), (1, 3, 224, 224, 1)])
+def test_bad_input_raises_value_error_naming_the_shape(shape):
+    with torch.device("meta"):
+        model = swin_t()
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\) = \(B, 3, H, W\) with H, W >= 32") as error:
+        model(torch.zeros(shape))
+    assert str(tuple(shape)) in str(error.value)
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        model.feature_maps(torch.zeros(shape))
+
+
+def test_unsupported_configs_and_models_raise():
+    with pytest.raises(ValueError, match="not a multiple of 5 heads"):
+        SwinConfig(embed_dim=96, num_heads=(5, 6, 12, 24))
+    with pytest.raises(ValueError, match="one entry per stage"):
+        SwinConfig(depths=(2, 2))
+    with pytest.raises(ValueError, match="Swin v2"):
+        from_torchvision(torchvision.models.swin_v2_t())
+    assert isinstance(from_torchvision(small_torchvision_swin(window=3)), SwinTransformer)
