@@ -1,0 +1,63 @@
+"""Segmentation and classification metrics: accuracy, intersection over union per class, mean IoU.
+
+Glossary: K classes. Masks hold one class index per pixel, any shape (H, W), (B, H, W), ...
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minivit._checks import check_size
+
+
+def _check_masks(pred: torch.Tensor, target: torch.Tensor) -> None:
+    for name, t in (("pred", pred), ("target", target)):
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor of class indices, got {type(t).__name__}")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+
+
+def accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Fraction of entries where pred equals target: labels (N,) or masks (pixel accuracy)."""
+    _check_masks(pred, target)
+    return (pred == target).float().mean().item()
+
+
+def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(K, K) int64 counts: entry [t, p] is how many pixels of true class t were predicted p."""
+    check_size(num_classes, "num_classes")
+    _check_masks(pred, target)
+    for name, t in (("pred", pred), ("target", target)):
+        if t.numel() and (t.min() < 0 or t.max() >= num_classes):
+            raise ValueError(f"{name} must hold class indices in [0, {num_classes}), got values in [{int(t.min())}, {int(t.max())}]")
+    pairs = target.reshape(-1).long() * num_classes + pred.reshape(-1).long()
+    return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def iou_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Intersection over union of each class: |pred == k and target == k| / |pred == k or target == k|.
+
+    A class absent from both pred and target has no IoU (0 / 0): its entry is NaN, and `mean_iou`
+    leaves it out. A class present in only one of them has IoU 0.
+
+    Pass all masks of a data set stacked, (N, H, W), to get the data set's IoU (pixels counted over
+    all images, as PASCAL VOC does); that is not the mean of per-image IoUs.
+
+    Args:
+        pred: predicted class indices, any shape.
+        target: true class indices, the same shape.
+        num_classes: K.
+
+    Returns:
+        (K,) float64, NaN for classes absent from both.
+    """
+    cm = confusion_matrix(pred, target, num_classes).double()
+    intersection = cm.diagonal()
+    union = cm.sum(0) + cm.sum(1) - intersection  # predicted k + truly k - both
+    return intersection / union  # 0 / 0 = NaN where the class is absent from both
+
+
+def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
+    """Mean of `iou_per_class` over the classes present in pred or target (NaN if there are none)."""
+    return iou_per_class(pred, target, num_classes).nanmean().item()

@@ -1,0 +1,208 @@
+"""Small models for the lessons on conv vs attention (notebook 01), training (07) and weakly
+supervised segmentation (08): small enough to train in seconds on a CPU.
+
+- `PixelSelfAttention`: self-attention with every pixel a token; maps (B, C, H, W) to (B, C', H, W)
+  like a conv layer does, but each output pixel may look at every input pixel.
+- `SmallCNN`: conv-BN-ReLU stages, global average pooling, one Linear; a digit classifier, and
+  the CNN that fails the two-marks task when built without downsampling.
+- `AttentionClassifier`: a patch embedding, a position embedding and one transformer block; it
+  solves the two-marks task.
+- `class_activation_map`: where a classifier's last feature map supports each class (CAM).
+
+Glossary: B batch, C channels, H x W image, h x w feature map, N tokens, D token size, K classes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minivit._checks import check_size, check_tensor, to_pair
+from minivit.attention import attention
+from minivit.layers import TransformerBlock
+
+
+class PixelSelfAttention(nn.Module):
+    """Single-head self-attention over the pixels of an image: (B, C_in, H, W) -> (B, C_out, H, W).
+
+    Each pixel is a token of C_in numbers, so the tokens are (B, H*W, C_in). Flattening the map into
+    (B, C*H*W) instead would make one long vector per image, not a sequence: there would be nothing
+    to attend between (a mistake in a widely copied snippet).
+
+    Like a 3x3 conv it computes each output pixel from input pixels, with weights shared by all
+    positions; unlike the conv it looks at every pixel, with weights that depend on the pixels.
+
+    Args:
+        in_channels: C_in.
+        out_channels: C_out, the size of the values and so of each output pixel.
+        dim: size of the queries and keys; out_channels when None.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, dim: int | None = None):
+        super().__init__()
+        dim = out_channels if dim is None else dim
+        self.query = nn.Linear(in_channels, dim)
+        self.key = nn.Linear(in_channels, dim)
+        self.value = nn.Linear(in_channels, out_channels)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixels as tokens: (B, C, H, W) -> (B, H*W, C), in row-major pixel order."""
+        check_tensor(x, "x", "(B, C, H, W)")
+        if x.shape[1] != self.query.in_features:
+            raise ValueError(f"x must have {self.query.in_features} channels, shape (B, C, H, W), got shape {tuple(x.shape)}")
+        return x.flatten(2).transpose(1, 2)  # (B, H*W, C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.tokens(x)
+        B, _, H, W = x.shape
+        out, _ = attention(self.query(t), self.key(t), self.value(t))  # (B, H*W, C_out)
+        return out.transpose(1, 2).reshape(B, -1, H, W)
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention weights of images x (B, C, H, W): (B, H*W, H*W), row i = how pixel i looks at all pixels."""
+        t = self.tokens(x)
+        return attention(self.query(t), self.key(t), self.value(t))[1]
+
+
+def receptive_field(layers: nn.Module) -> int:
+    """Side of the square input window one output of `layers` sees: walks the Conv2d and pooling
+    layers in order (r grows by (kernel - 1) * jump, jump multiplies by the stride)."""
+    r, jump = 1, 1
+    for m in layers.modules():
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k, s = m.kernel_size, m.stride
+            k, s = (k[0] if isinstance(k, tuple) else k), (s[0] if isinstance(s, tuple) else s)
+            r, jump = r + (k - 1) * jump, jump * s
+    return r
+
+
+class SmallCNN(nn.Module):
+    """Stages of 3x3 conv -> BatchNorm -> ReLU (each followed by 2x2 max pooling when downsample),
+    global average pooling, one Linear.
+
+    `features` gives the last feature map (B, C, h, w) and `head` the Linear, so that a class
+    activation map can be read off them (`cam`).
+
+    Args:
+        in_channels: C of the input images (1 for digits, 3 for RGB).
+        num_classes: K.
+        widths: output channels of each stage.
+        downsample: halve the map after each stage. Without it the map keeps its size and the
+            receptive field stays small: 1 + 2 * len(widths) pixels.
+    """
+
+    def __init__(
+        self, in_channels: int = 1, num_classes: int = 10, widths: tuple[int, ...] = (16, 32, 64), downsample: bool = True
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip((in_channels, *widths), widths):
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+            if downsample:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(widths[-1], num_classes)
+
+    @property
+    def receptive_field(self) -> int:
+        """Side of the input window that one feature of the last map sees, in pixels."""
+        return receptive_field(self.features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=(2, 3)))  # (B, C, h, w) -> (B, C) -> (B, K)
+
+    def cam(self, x: torch.Tensor) -> torch.Tensor:
+        """Class activation maps of images x (B, C_in, H, W): (B, K, H, W), see `class_activation_map`."""
+        return class_activation_map(self.features(x), self.head.weight, size=x.shape[-2:])
+
+
+class AttentionClassifier(nn.Module):
+    """A one-block vision transformer: patch embedding, position embedding, one transformer block,
+    LayerNorm, average over tokens, Linear.
+
+    Args:
+        in_channels: C of the input images.
+        num_classes: K.
+        image_size: H = W; the position embedding has one entry per patch, so the size is fixed.
+        patch_size: P; each P x P patch is one token (P = 1: every pixel is a token).
+        dim: D, the token size.
+        num_heads: heads of the attention.
+        position_embedding: without it, attention sees the tokens as a set, with no idea where
+            each one is (try it on the two-marks task).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 2,
+        image_size: int = 24,
+        patch_size: int = 3,
+        dim: int = 32,
+        num_heads: int = 2,
+        position_embedding: bool = True,
+    ):
+        super().__init__()
+        check_size(image_size, "image_size")
+        check_size(patch_size, "patch_size")
+        if image_size % patch_size != 0:
+            raise ValueError(f"image_size ({image_size}) must be a multiple of patch_size ({patch_size})")
+        num_tokens = (image_size // patch_size) ** 2
+        self.image_size = image_size
+        self.patch_embed = nn.Conv2d(in_channels, dim, patch_size, stride=patch_size)  # = patchify + Linear
+        self.pos_embed = nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02) if position_embedding else None
+        self.block = TransformerBlock(dim, num_heads, mlp_dim=2 * dim)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedded patches of images x (B, C, H, W): (B, N, D), N = (H/P)(W/P)."""
+        check_tensor(x, "x", "(B, C, H, W)")
+        if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
+            raise ValueError(
+                f"x must have shape (B, C, {self.image_size}, {self.image_size}) to match the position embedding, "
+                f"got shape {tuple(x.shape)}"
+            )
+        t = self.patch_embed(x).flatten(2).transpose(1, 2)  # (B, N, D)
+        return t if self.pos_embed is None else t + self.pos_embed
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.norm(self.block(self.tokens(x)))  # (B, N, D)
+        return self.head(t.mean(dim=1))  # (B, K)
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's attention weights for images x: (B, nh, N, N), each row summing to 1."""
+        return self.block.attn.weights(self.block.norm1(self.tokens(x)))
+
+
+def class_activation_map(
+    features: torch.Tensor, weight: torch.Tensor, size: int | tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Class activation maps (Zhou et al., 2016) of a classifier that ends in global average
+    pooling and one Linear: how much each place of the last feature map adds to each class.
+
+    CAM[b, k] = sum_c weight[k, c] * features[b, c]. Averaging CAM[b, k] over the map and adding the
+    head's bias gives exactly the logit of class k, because pooling and the Linear commute. The map
+    must be taken from the features before pooling: a classifier's logits (B, K) are one number per
+    class and image, not a feature map, and have no places left to show. The map is h x w (1/8 of
+    the input for SmallCNN), so it is upsampled (bilinear) to the input size to compare with a mask.
+
+    Args:
+        features: the last feature map, shape (B, C, h, w).
+        weight: the Linear head's weight, shape (K, C).
+        size: (H, W) (or an int for H = W) to upsample the maps to; kept at h x w when None.
+
+    Returns:
+        maps, shape (B, K, H, W) (or (B, K, h, w) when size is None).
+    """
+    check_tensor(features, "features", "(B, C, h, w)")
+    check_tensor(weight, "weight", "(K, C)")
+    if weight.shape[1] != features.shape[1]:
+        raise ValueError(
+            f"weight must have shape (K, {features.shape[1]}) for features of shape {tuple(features.shape)}, "
+            f"got shape {tuple(weight.shape)}"
+        )
+    cam = torch.einsum("kc,bchw->bkhw", weight, features)  # (B, K, h, w)
+    if size is None:
+        return cam
+    return F.interpolate(cam, size=to_pair(size, "size"), mode="bilinear", align_corners=False)

@@ -1,0 +1,169 @@
+"""A short training loop and its evaluation: AdamW, a cosine learning-rate schedule, optional label
+smoothing, a progress bar, and a history to plot.
+
+    seed_everything(0)
+    model = SmallCNN()
+    history = fit(model, train_loader, test_loader, epochs=10, lr=3e-3)
+    print(history)
+
+Results repeat exactly on a CPU: `fit` seeds the shuffling of the loader (and anything random
+during training), and `seed_everything` before building the model fixes its initial weights.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from minivit._checks import check_size
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's random number generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters of `model` (only those that require grad when trainable_only)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@dataclass
+class History:
+    """What `fit` measured, one entry per epoch."""
+
+    train_loss: list[float] = field(default_factory=list)  # mean loss over the epoch's batches
+    train_accuracy: list[float] = field(default_factory=list)  # on the batches, while the model learned
+    test_accuracy: list[float] = field(default_factory=list)  # after the epoch; empty without a test loader
+    seconds: list[float] = field(default_factory=list)  # wall time of the epoch, evaluation included
+
+    def __str__(self) -> str:
+        lines = ["epoch  train loss  train acc  test acc  seconds"]
+        for i, (loss, acc, sec) in enumerate(zip(self.train_loss, self.train_accuracy, self.seconds)):
+            test = f"{self.test_accuracy[i]:8.3f}" if self.test_accuracy else "       -"
+            lines.append(f"{i + 1:5d}  {loss:10.4f}  {acc:9.3f}  {test}  {sec:7.1f}")
+        return "\n".join(lines)
+
+
+def _loss(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool, label_smoothing: float) -> torch.Tensor:
+    if multi_label:  # targets (B, K) of 0/1: K independent yes/no questions
+        return F.binary_cross_entropy_with_logits(logits, targets.float())
+    return F.cross_entropy(logits, targets, label_smoothing=label_smoothing)  # targets (B,) class indices
+
+
+def _correct(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool) -> int:
+    if multi_label:  # right only when the whole set of predicted classes is right
+        return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum())
+    return int((logits.argmax(dim=1) == targets).sum())  # also per pixel, for (B, K, H, W) logits
+
+
+def _count(targets: torch.Tensor, multi_label: bool) -> int:
+    return len(targets) if multi_label else targets.numel()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, multi_label: bool = False) -> float:
+    """Accuracy of `model` over `loader`, in eval mode (BatchNorm uses its running statistics).
+
+    Args:
+        model: maps inputs (B, ...) to logits (B, K) (or (B, K, H, W) for per-pixel targets).
+        loader: yields (inputs, targets, ...) batches; items after the targets are ignored.
+        multi_label: targets are multi-hot (B, K); an image counts as right only when every class
+            is predicted right (logit > 0 means present).
+
+    Returns:
+        the fraction of right predictions, in [0, 1].
+    """
+    was_training = model.training
+    model.eval()
+    correct = total = 0
+    for batch in loader:
+        x, y = batch[0], batch[1]
+        correct += _correct(model(x), y, multi_label)
+        total += _count(y, multi_label)
+    model.train(was_training)
+    return correct / total
+
+
+def fit(
+    model: nn.Module,
+    train_loader: DataLoader,
+    test_loader: DataLoader | None = None,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    label_smoothing: float = 0.0,
+    seed: int = 0,
+    multi_label: bool = False,
+    progress: bool = True,
+) -> History:
+    """Train `model` with AdamW and a cosine learning-rate schedule; evaluate after each epoch.
+
+    The learning rate falls from `lr` to 0 along half a cosine, one step per batch
+    (torch.optim.lr_scheduler.CosineAnnealingLR). Weight decay applies to every parameter.
+
+    Args:
+        model: maps inputs (B, ...) to logits (B, K) (or (B, K, H, W) for per-pixel targets).
+        train_loader: yields (inputs, targets, ...) batches; items after the targets (such as a
+            canvas's masks) are ignored.
+        test_loader: evaluated after every epoch when given.
+        epochs: passes over the training data.
+        lr: the peak learning rate.
+        weight_decay: AdamW's decoupled weight decay.
+        label_smoothing: for cross-entropy: the target puts 1 - label_smoothing on the true class
+            and spreads label_smoothing over all classes.
+        seed: seeds torch before training, which fixes the order of the batches.
+        multi_label: targets are multi-hot (B, K) and the loss is binary cross-entropy per class
+            (an image may hold several classes); otherwise targets are class indices and the
+            loss is cross-entropy.
+        progress: show a tqdm progress bar (in a notebook or a terminal).
+
+    Returns:
+        a History of per-epoch train loss, train accuracy, test accuracy and seconds.
+    """
+    check_size(epochs, "epochs")
+    if multi_label and label_smoothing:
+        raise ValueError(f"label_smoothing applies to cross-entropy only, got {label_smoothing} with multi_label=True")
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
+    history = History()
+    bar = tqdm(total=epochs * len(train_loader), disable=not progress, unit="batch")
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        loss_sum, seen, correct, total = 0.0, 0, 0, 0
+        for batch in train_loader:
+            x, y = batch[0], batch[1]
+            logits = model(x)
+            loss = _loss(logits, y, multi_label, label_smoothing)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.item() * len(y)
+            seen += len(y)
+            correct += _correct(logits.detach(), y, multi_label)
+            total += _count(y, multi_label)
+            bar.update()
+        history.train_loss.append(loss_sum / seen)
+        history.train_accuracy.append(correct / total)
+        if test_loader is not None:
+            history.test_accuracy.append(evaluate(model, test_loader, multi_label))
+        history.seconds.append(time.perf_counter() - start)
+        shown = {"loss": f"{history.train_loss[-1]:.3f}"}
+        if history.test_accuracy:
+            shown["test acc"] = f"{history.test_accuracy[-1]:.3f}"
+        bar.set_postfix(shown)
+    bar.close()
+    return history

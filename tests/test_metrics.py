@@ -1,0 +1,82 @@
+import math
+
+import pytest
+import torch
+
+from minivit.metrics import accuracy, confusion_matrix, iou_per_class, mean_iou
+
+# A 3x3 hand-worked case with classes 0, 1, 2 (and 3, absent from both):
+#   target      pred
+#   0 0 1       0 1 1
+#   0 1 1       0 1 1
+#   2 2 2       2 2 0
+TARGET = torch.tensor([[0, 0, 1], [0, 1, 1], [2, 2, 2]])
+PRED = torch.tensor([[0, 1, 1], [0, 1, 1], [2, 2, 0]])
+# class 0: target at (0,0) (0,1) (1,0); pred at (0,0) (1,0) (2,2) -> both 2, either 4 -> 2/4
+# class 1: target at (0,2) (1,1) (1,2); pred at (0,1) (0,2) (1,1) (1,2) -> both 3, either 4 -> 3/4
+# class 2: target at (2,0) (2,1) (2,2); pred at (2,0) (2,1) -> both 2, either 3 -> 2/3
+# class 3: in neither -> no IoU (NaN), left out of the mean
+HAND_IOU = [2 / 4, 3 / 4, 2 / 3]
+
+
+def test_iou_per_class_matches_hand_worked_case():
+    iou = iou_per_class(PRED, TARGET, num_classes=4)
+    assert iou.shape == (4,)
+    torch.testing.assert_close(iou[:3], torch.tensor(HAND_IOU, dtype=torch.float64))
+    assert math.isnan(iou[3])
+
+
+def test_mean_iou_leaves_out_classes_absent_from_both():
+    assert mean_iou(PRED, TARGET, num_classes=4) == pytest.approx(sum(HAND_IOU) / 3)
+    assert mean_iou(PRED, TARGET, num_classes=3) == pytest.approx(sum(HAND_IOU) / 3)
+
+
+def test_class_in_only_one_mask_has_iou_zero():
+    target = torch.tensor([[0, 0], [0, 0]])
+    pred = torch.tensor([[0, 0], [0, 1]])  # class 1 predicted once, never true
+    iou = iou_per_class(pred, target, num_classes=2)
+    # class 0: both 3, either 4; class 1: both 0, either 1
+    torch.testing.assert_close(iou, torch.tensor([3 / 4, 0.0], dtype=torch.float64))
+    assert mean_iou(pred, target, num_classes=2) == pytest.approx((3 / 4 + 0) / 2)
+
+
+def test_perfect_prediction_has_iou_one():
+    assert mean_iou(TARGET, TARGET, num_classes=3) == 1.0
+
+
+def test_stacked_masks_count_pixels_over_the_data_set():
+    # Image a: class 1 is 1 pixel, predicted right. Image b: class 1 is 3 pixels, predicted on 1.
+    # Per image: IoU 1 and 1/3, mean 2/3. Over both: both 2, either 4 -> 1/2.
+    target = torch.tensor([[[1, 0, 0, 0]], [[1, 1, 1, 0]]])
+    pred = torch.tensor([[[1, 0, 0, 0]], [[1, 0, 0, 0]]])
+    assert iou_per_class(pred, target, 2)[1].item() == pytest.approx(1 / 2)
+    per_image = [iou_per_class(p, t, 2)[1].item() for p, t in zip(pred, target)]
+    assert per_image == pytest.approx([1.0, 1 / 3])
+
+
+def test_confusion_matrix_rows_are_truth_columns_are_predictions():
+    cm = confusion_matrix(PRED, TARGET, num_classes=3)
+    # true 0 -> predicted 0 twice, 1 once; true 1 -> 1 three times; true 2 -> 2 twice, 0 once
+    assert cm.tolist() == [[2, 1, 0], [0, 3, 0], [1, 0, 2]]
+    assert cm.sum() == TARGET.numel()
+
+
+def test_accuracy_hand_worked():
+    assert accuracy(PRED, TARGET) == pytest.approx(7 / 9)
+    assert accuracy(torch.tensor([1, 2, 3, 4]), torch.tensor([1, 2, 0, 0])) == 0.5
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: iou_per_class(PRED, TARGET[:2], 3), "same shape"),
+        (lambda: iou_per_class(PRED, TARGET, 2), "class indices in [0, 2)"),
+        (lambda: iou_per_class(PRED - 1, TARGET, 3), "pred must hold class indices"),
+        (lambda: iou_per_class(PRED, TARGET, 0), "num_classes must be a positive int"),
+        (lambda: accuracy([1], TARGET), "pred must be a torch.Tensor"),
+    ],
+)
+def test_bad_input_names_the_problem(call, words):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert words in str(err.value)
