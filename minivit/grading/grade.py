@@ -22,7 +22,7 @@ import nbformat
 import torch
 
 from minivit.grading.compare import case_problem, describe_case, not_implemented
-from minivit.grading.runner import Limits, execute
+from minivit.grading.runner import Limits, execute, is_memory_error
 from minivit.grading.tasks import NOTEBOOKS, TASKS, Case, Draw, Task
 
 
@@ -100,18 +100,29 @@ def hidden_cases(seed: int, names: list[str] | None = None) -> dict[str, Hidden]
     return hidden
 
 
-def tasks_in(path: Path, nb: nbformat.NotebookNode | None) -> list[Task]:
+def tasks_in(path: Path, grade_ids: list[str]) -> list[Task]:
     """The tasks of a notebook: those of the course notebook with its number (NN_...), and any cell's grade_id."""
-    names = set()
+    names = set(grade_ids) & set(TASKS)
     number = re.match(r"(\d\d)_", path.name)
     for stem, task_names in NOTEBOOKS.items():
         if number and stem.startswith(number.group(0)):
             names.update(task_names)
-    for cell in nb.cells if nb is not None else []:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id in TASKS:
-            names.add(grade_id)
     return [task for task in TASKS.values() if task.name in names]
+
+
+def _read(data: bytes) -> tuple[list[str], list[str]]:
+    """The code cells' sources and the cells' nbgrader grade_ids of a notebook file, whatever its state."""
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    cells, grade_ids = [], []
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        if cell.get("cell_type") == "code":
+            cells.append(str(cell.get("source", "")))
+        grading = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
+        if isinstance(grading, dict) and isinstance(grading.get("grade_id"), str):
+            grade_ids.append(grading["grade_id"])
+    return cells, grade_ids
 
 
 def _defining_cell(name: str, cells: list[str]) -> int | None:
@@ -124,7 +135,7 @@ def _defining_cell(name: str, cells: list[str]) -> int | None:
 def _status(result: dict) -> str:
     if "raised" not in result:
         return "failed"
-    if result["raised"] == "MemoryError" or "allocate memory" in result.get("message", ""):
+    if is_memory_error(f"{result['raised']}: {result.get('message', '')}"):
         return "memory"  # the kernel's data limit stopped an allocation
     return "error"
 
@@ -161,47 +172,52 @@ def grade_notebook(submission: Submission, path: Path, hidden: dict[str, Hidden]
     """Run one notebook of a submission and judge each of its tasks; never raises."""
     start = time.monotonic()
     shown = str(path.relative_to(submission.root)) if path != submission.root else path.name
-    notes: list[str] = []
     try:
-        data = path.read_bytes()  # the only access to the submission
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except Exception as error:
-        nb, data = None, None
-        notes.append(f"the notebook could not be read: {type(error).__name__}: {str(error)[:200]}")
-    tasks = tasks_in(path, nb)
-    if not tasks:
-        notes.append("no task of the course was found in this notebook (is it one of the exercise notebooks?)")
-    if nb is None or not tasks:
-        rows = [Row(submission.name, t.name, 0, t.points, "error", notes[0]) for t in tasks]
-        return NotebookResult(submission.name, shown, rows, notes, time.monotonic() - start)
-
-    cells = [cell.source for cell in nb.cells if cell.cell_type == "code"]
-    try:
-        with tempfile.TemporaryDirectory(prefix="minivit-grade-") as tmp:
-            workdir, iodir = Path(tmp) / "work", Path(tmp) / "io"
-            workdir.mkdir()
-            iodir.mkdir()
-            (workdir / path.name).write_bytes(data)  # a copy, where the notebook's relative paths lead
-            run = execute(cells, {t.name: [c.args for c in hidden[t.name].cases] for t in tasks}, workdir, iodir, limits)
+        rows, notes = _grade(submission.name, path, hidden, limits)
     except Exception as error:  # the grader's own trouble (e.g. no kernel could start): say so, go on
-        rows = [Row(submission.name, t.name, 0, t.points, "error", f"grader error: {type(error).__name__}: {error}")
-                for t in tasks]
-        return NotebookResult(submission.name, shown, rows, [f"grader error: {error}"], time.monotonic() - start)
+        message = f"grader error: {type(error).__name__}: {str(error)[:300]}"
+        rows = [Row(submission.name, t.name, 0, t.points, "error", message) for t in tasks_in(path, [])]
+        notes = [message]
+    return NotebookResult(submission.name, shown, rows, notes, time.monotonic() - start)
+
+
+def _grade(name: str, path: Path, hidden: dict[str, Hidden], limits: Limits) -> tuple[list[Row], list[str]]:
+    data = path.read_bytes()  # the only access to the submission
+    try:
+        cells, grade_ids = _read(data)
+    except Exception as error:
+        why = f"the notebook could not be read: {type(error).__name__}: {str(error)[:200]}"
+        return [Row(name, t.name, 0, t.points, "error", why) for t in tasks_in(path, [])], [why]
+    tasks = tasks_in(path, grade_ids)
+    if not tasks:
+        return [], ["no task of the course was found in this notebook (is it one of the exercise notebooks?)"]
+
+    with tempfile.TemporaryDirectory(prefix="minivit-grade-") as tmp:
+        workdir, iodir = Path(tmp) / "work", Path(tmp) / "io"
+        workdir.mkdir()
+        iodir.mkdir()
+        (workdir / path.name).write_bytes(data)  # a copy, where the notebook's relative paths lead
+        run = execute(cells, {t.name: [c.args for c in hidden[t.name].cases] for t in tasks}, workdir, iodir, limits)
 
     rows = []
     for task in tasks:
         if task.name in run.failures:
             status, message = run.failures[task.name]
-            rows.append(Row(submission.name, task.name, 0, task.points, status, message))
+            rows.append(Row(name, task.name, 0, task.points, status, message))
             continue
-        cell = _defining_cell(task.name, cells)
+        note = run.cell_notes.get(_defining_cell(task.name, cells), "")
         try:
-            rows.append(judge(task, hidden[task.name], run.outcomes[task.name], submission.name, run.cell_notes.get(cell, "")))
+            rows.append(judge(task, hidden[task.name], run.outcomes[task.name], name, note))
         except Exception as error:  # values the comparison cannot handle
-            rows.append(Row(submission.name, task.name, 0, task.points, "invalid output",
+            rows.append(Row(name, task.name, 0, task.points, "invalid output",
                             f"the results could not be compared: {type(error).__name__}: {str(error)[:200]}"))
-    notes += [f"cell {number} {note}" for number, note in sorted(run.cell_notes.items())]
-    return NotebookResult(submission.name, shown, rows, notes, time.monotonic() - start)
+    return rows, [f"code cell {number} (`{_first_line(cells[number - 1])}`) {note}"
+                  for number, note in sorted(run.cell_notes.items())]
+
+
+def _first_line(source: str) -> str:
+    line = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    return line if len(line) <= 60 else line[:57] + "..."
 
 
 def grade(paths: list[Path], *, jobs: int = 2, limits: Limits | None = None, seed: int | None = None,

@@ -1,18 +1,19 @@
 """Run a submitted notebook in a fresh kernel, in a child process, within limits; then call the
 learner's functions there on the grader's cases and bring the results back as plain tensors.
 
-Every limit is enforced from outside the kernel, so code in the notebook cannot lift it:
+The limits are watched from outside the kernel, by the grader:
 - time: a cell (or the grader's call of one task) gets `cell` seconds, then an interrupt, then a
   kill GRACE seconds later; the whole notebook, restarts included, gets `total` seconds.
-- memory: the kernel's RLIMIT_DATA (an allocation beyond it raises MemoryError in the notebook),
-  and the resident memory of the kernel's session (the kernel and anything it starts), polled:
-  above the limit the session is killed. RLIMIT_AS is not used: the CUDA build of torch reserves
-  about 3 GB of address space at import, most of it never touched.
+- memory: the kernel's RLIMIT_DATA, set from outside (an allocation beyond it fails inside the
+  notebook), and the resident memory of the kernel's session (the kernel and all it starts, shared
+  memory included), polled: above the limit the session is killed, even if the notebook lifted its
+  rlimit. RLIMIT_AS is not used: the CUDA build of torch reserves about 3 GB of address space at
+  import, most of it never touched.
 - output: nobody listens to the kernel's output channel, so printed text is dropped at the source;
   the kernel's own stdout and stderr go to /dev/null; the grader reads back at most `output_mb`
   per task, with torch.load(weights_only=True), which cannot run code.
-A cell that kills or hangs the kernel is skipped and the notebook runs again, from the start, in a
-fresh kernel, so that one bad cell costs only its own task.
+A cell that kills or hangs the kernel, or runs out of memory, is skipped and the notebook runs again,
+from the start, in a fresh kernel, so that one bad cell costs only its own task.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import minivit
 
 GRACE = 3.0  # seconds between the interrupt of an overdue cell and the kill of its kernel
 POLL = 0.1  # seconds between two looks at the kernel while a cell runs
+MEMORY_POLL = 0.3  # seconds between two measures of its memory (a scan of /proc)
+STARTUP = 120.0  # seconds for a kernel to start and import torch, within the notebook's total
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 WARM_UP = "import torch, minivit.grading.child"
@@ -77,10 +80,15 @@ class Run:
 FATAL_WORDS = {
     "hung": "did not stop when interrupted and was killed",
     "crashed": "crashed the kernel",
-    "memory": "went over the memory limit and was killed",
+    "memory": "went over the memory limit",
     "out of time": "was running when the notebook's total time ran out",
 }
 TASK_STATUS = {"hung": "timeout", "crashed": "crashed", "memory": "memory", "out of time": "timeout"}
+
+
+def is_memory_error(error: str) -> bool:
+    """Whether an exception, "Name: message", is an allocation refused by the kernel's data limit."""
+    return error.startswith("MemoryError") or "allocate memory" in error
 
 
 # --- the kernel's session, seen from outside ---------------------------------------------------------
@@ -156,19 +164,24 @@ class Kernel:
             extra_arguments=["--HistoryManager.enabled=False"],
         )
         self.pid = self.manager.provisioner.process.pid  # leader of its own session (start_new_session)
-        _limit_data(self.pid, limits.memory_mb)
-        self.client = self.manager.client()
-        self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
-        self.started = self._wait(self.client.kernel_info(), deadline, deadline)
-        if self.started.status == "ok":  # torch's import is the grader's time, not the first cell's
-            self.started = self.run(WARM_UP, limits.total, deadline)
+        self.client = None
+        try:
+            _limit_data(self.pid, limits.memory_mb)
+            self.client = self.manager.client()
+            self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+            self.started = self._wait(self.client.kernel_info(), min(time.monotonic() + STARTUP, deadline), deadline)
+            if self.started.status == "ok":  # torch's import is the grader's time, not the first cell's
+                self.started = self.run(WARM_UP, STARTUP, deadline)
+        except BaseException:
+            self.close()
+            raise
 
     def run(self, code: str, seconds: float, deadline: float) -> Reply:
         msg_id = self.client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         return self._wait(msg_id, min(time.monotonic() + seconds, deadline), deadline)
 
     def _wait(self, msg_id: str, cell_deadline: float, deadline: float) -> Reply:
-        interrupted_at = None
+        interrupted_at, memory_checked = None, 0.0
         while True:
             try:
                 msg = self.client.get_shell_msg(timeout=POLL)
@@ -186,9 +199,11 @@ class Kernel:
             now = time.monotonic()
             if not self.manager.is_alive():
                 return Reply("crashed")
-            if sum(rss for _, rss in _session(self.pid)) > self.limits.memory_mb * 2**20:
-                _kill_session(self.pid)
-                return Reply("memory")
+            if now > memory_checked + MEMORY_POLL:
+                memory_checked = now
+                if sum(rss for _, rss in _session(self.pid)) > self.limits.memory_mb * 2**20:
+                    _kill_session(self.pid)
+                    return Reply("memory")
             if now > deadline:
                 _kill_session(self.pid)
                 return Reply("out of time")
@@ -202,7 +217,8 @@ class Kernel:
     def close(self) -> None:
         _kill_session(self.pid)  # and anything the notebook started
         try:
-            self.client.stop_channels()
+            if self.client is not None:
+                self.client.stop_channels()
             self.manager.shutdown_kernel(now=True)
         except Exception:
             pass
@@ -271,6 +287,8 @@ def _run_cells(kernel: Kernel, cells: list[str], run: Run, limits: Limits, deadl
         if number in run.skipped or not source.strip():
             continue
         reply = kernel.run(source, limits.cell, deadline)
+        if reply.status == "error" and is_memory_error(reply.error):
+            reply = Reply("memory", reply.error)  # what it did allocate may stay taken: start again without it
         if reply.status == "error":
             run.cell_notes.setdefault(number, f"raised {reply.error}")
         elif reply.status == "interrupted":

@@ -1,0 +1,251 @@
+"""The grader, end to end: one graded run (`python -m minivit.grading ... --jobs 2`) of a folder of
+submissions made in tmp_path: the solutions, the exercises, every task wrong, and hostile or broken
+notebooks. Shared by all tests of this module, since each notebook costs a kernel."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from test_grading_variants import EXERCISES, SOLUTIONS, edit, solution_cell, solution_notebook, wrong_notebook
+
+from minivit.grading import NOTEBOOKS, TASKS
+from minivit.grading.runner import Limits, execute
+
+BEGIN = "    ### BEGIN SOLUTION\n"
+CELL_TIMEOUT = 4
+
+
+def _hostile(stem: str, changes: dict[str, list[tuple[str, str]]]) -> nbformat.NotebookNode:
+    nb = copy.deepcopy(solution_notebook(stem))
+    for task, edits in changes.items():
+        cell = solution_cell(nb, task)
+        cell.source = edit(cell.source, edits)
+    return nb
+
+
+def _with_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    nb.cells.insert(-1, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def _submissions(root: Path, marker: Path) -> dict[str, dict[str, nbformat.NotebookNode]]:
+    payload = f'''
+class Payload:  # unpickling this would run a shell command
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch {marker}",))
+'''
+    return {
+        "alice": {stem: solution_notebook(stem) for stem in NOTEBOOKS},
+        "bob": {stem: nbformat.read(EXERCISES / f"{stem}.ipynb", as_version=4) for stem in NOTEBOOKS},
+        "carol": {stem: wrong_notebook(stem) for stem in NOTEBOOKS},
+        # megabytes of printing (a correct function that prints, a cell that prints 50 MB), and code that
+        # patches torch and minivit's checker so that a wrong answer looks right inside the kernel
+        "hostile_a": {"01_conv_vs_attention": _hostile("01_conv_vs_attention", {
+            "conv1x1": [(BEGIN, BEGIN + '    for _ in range(20):\n        print("spam " * 200_000)\n')],
+            "receptive_field": [(BEGIN, BEGIN + "    return 0\n"), ("### END SOLUTION", "### END SOLUTION\n\n" + (
+                "import torch, minivit.grading.compare, minivit.grading.check\n"
+                "torch.equal = lambda *a, **k: True\n"
+                "torch.allclose = lambda *a, **k: True\n"
+                "torch.isclose = lambda a, b, *args, **kw: torch.ones_like(a, dtype=torch.bool)\n"
+                "torch.testing.assert_close = lambda *a, **k: None\n"
+                "minivit.grading.compare.compare = lambda *a, **k: []\n"
+                "minivit.grading.check.case_problem = lambda *a, **k: []\n"
+                'print("x" * 50_000_000)'))],
+        })},
+        # an infinite loop in a function; a syntax error
+        "hostile_b": {"03_windows_shift_mask": _hostile("03_windows_shift_mask", {
+            "window_partition": [(BEGIN, BEGIN + "    while True:\n        pass\n")],
+            "cyclic_shift": [("return torch.roll(x,", "return torch.roll((x,")],
+        })},
+        # a function that kills its kernel
+        "hostile_c": {"02_patch_partition": _hostile("02_patch_partition", {
+            "patchify": [(BEGIN, BEGIN + "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n")],
+        })},
+        # a cell that ignores the interrupt and loops forever
+        "hostile_d": {"04_relative_position": _hostile("04_relative_position", {
+            "relative_coordinates": [("def relative_coordinates", "import time\nwhile True:\n    try:\n"
+                                      "        time.sleep(0.2)\n    except KeyboardInterrupt:\n        pass\n\n"
+                                      "def relative_coordinates")],
+        })},
+        # a huge allocation in a function; shared memory filled past the limit (RLIMIT_DATA does not
+        # count it: the memory watch kills the kernel); a cell that fills memory up to the limit and keeps it
+        "hostile_e": {"05_swin_stages": _with_cell(_hostile("05_swin_stages", {
+            "merge_patches": [(BEGIN, BEGIN + "    big = torch.ones(2**36)\n")],
+            "patch_merging": [("def patch_merging", "import mmap\nshared = mmap.mmap(-1, 4 * 2**30)\n"
+                               "for start in range(0, len(shared), 2**24):\n"
+                               "    shared[start:start + 2**24] = bytes(range(256)) * 2**16\n\n"
+                               "def patch_merging")],
+        }), "blocks = []\nwhile True:\n    blocks.append(torch.ones(25_000_000))")},
+        # pickled payloads: a function returns one; the grader's results file is replaced by one
+        "hostile_f": {"06_mobilevit_unfold_fold": _hostile("06_mobilevit_unfold_fold", {
+            "mobilevit_unfold": [("def mobilevit_unfold", payload + "\n\ndef mobilevit_unfold"),
+                                 (BEGIN, BEGIN + "    return Payload()\n")],
+            "mobilevit_fold": [("### END SOLUTION", "### END SOLUTION\n" + payload + (
+                "\n_save = torch.save\n"
+                "def _evil_save(obj, f, *args, **kwargs):\n"
+                "    _save({'missing': Payload()} if 'mobilevit_fold' in str(f) else obj, f, *args, **kwargs)\n"
+                "torch.save = _evil_save"))],
+        })},
+    }
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file()} | {str(p.relative_to(root)) + "/": "dir" for p in root.rglob("*") if p.is_dir()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grading")
+    subs, out, tmp = base / "submissions", base / "out", base / "tmp"
+    marker = base / "PAYLOAD_RAN"
+    tmp.mkdir()
+    for student, notebooks in _submissions(subs, marker).items():
+        (subs / student).mkdir(parents=True)
+        for stem, nb in notebooks.items():
+            nbformat.write(nb, subs / student / f"{stem}.ipynb")
+    (subs / "alice" / "scratch.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    (subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb").chmod(0o444)
+    before = _digest(subs)
+
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "minivit.grading", str(subs), "--out", str(out), "--jobs", "2", "--timeout", "120",
+         "--cell-timeout", str(CELL_TIMEOUT), "--memory-mb", "1500", "--seed", "1"],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    wall = time.monotonic() - start
+    (base / "cli-output.txt").write_text(proc.stdout + proc.stderr)  # for a look after a failure
+    with open(out / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return dict(proc=proc, rows=rows, out=out, subs=subs, before=before, marker=marker, tmp=tmp, wall=wall,
+                grid={(r["submission"], r["task"]): r for r in rows})
+
+
+def _tasks(stem: str) -> list[str]:
+    return NOTEBOOKS[stem]
+
+
+def test_the_grader_finishes_and_writes_the_gradebook(graded):
+    assert graded["proc"].returncode == 0, graded["proc"].stderr[-3000:]
+    assert list(graded["rows"][0]) == ["submission", "task", "score", "max_score", "status", "message"]
+    submissions = ["alice", "bob", "carol", "hostile_a", "hostile_b", "hostile_c", "hostile_d", "hostile_e", "hostile_f"]
+    assert sorted({r["submission"] for r in graded["rows"]}) == submissions
+    for name in submissions:
+        assert (graded["out"] / "feedback" / f"{name}.md").is_file()
+    assert "no task of the course was found" in (graded["out"] / "feedback" / "alice.md").read_text()
+
+
+def test_solutions_score_full_marks(graded):
+    rows = [r for r in graded["rows"] if r["submission"] == "alice"]
+    assert [r["task"] for r in rows] == list(TASKS)
+    assert all(r["status"] == "passed" and r["score"] == r["max_score"] for r in rows), rows
+    assert f"**{sum(t.points for t in TASKS.values())} of {sum(t.points for t in TASKS.values())} points.**" in (
+        graded["out"] / "feedback" / "alice.md").read_text()
+
+
+def test_exercises_score_zero_with_not_implemented(graded):
+    rows = [r for r in graded["rows"] if r["submission"] == "bob"]
+    assert len(rows) == len(TASKS)
+    assert all(r["score"] == "0" and r["status"] == "not implemented" and "not implemented" in r["message"] for r in rows)
+    assert "While running the notebook" not in (graded["out"] / "feedback" / "bob.md").read_text()  # no cell raised
+
+
+def test_every_wrong_implementation_loses_its_points(graded):
+    rows = [r for r in graded["rows"] if r["submission"] == "carol"]
+    assert len(rows) == len(TASKS)
+    for row in rows:
+        assert row["score"] == "0" and row["status"] in {"failed", "error"}, row
+        assert "hidden cases passed; case" in row["message"]
+    feedback = (graded["out"] / "feedback" / "carol.md").read_text()
+    assert feedback.count("- Hint:") == len(TASKS) and "known mistake" in feedback
+
+
+def _only(graded, student: str, stem: str, expected: dict[str, tuple[str, str]]):
+    """The tasks in `expected` have that status and message words; every other task of the notebook passed."""
+    for task in _tasks(stem):
+        row = graded["grid"][(student, task)]
+        if task in expected:
+            status, words = expected[task]
+            assert row["score"] == "0" and row["status"] == status and words.lower() in row["message"].lower(), row
+        else:
+            assert row["status"] == "passed" and row["score"] == row["max_score"], row
+
+
+def test_printing_and_patching_torch_or_minivit_change_nothing(graded):
+    _only(graded, "hostile_a", "01_conv_vs_attention", {"receptive_field": ("failed", "expected ")})
+
+
+def test_an_infinite_loop_and_a_syntax_error_cost_only_their_tasks(graded):
+    _only(graded, "hostile_b", "03_windows_shift_mask", {
+        "window_partition": ("timeout", f"did not finish the hidden cases within {CELL_TIMEOUT} s"),
+        "cyclic_shift": ("missing", "raised SyntaxError"),
+    })
+    assert "interrupted" in (graded["out"] / "feedback" / "hostile_b.md").read_text()
+
+
+def test_a_kernel_crash_costs_only_its_task(graded):
+    _only(graded, "hostile_c", "02_patch_partition", {"patchify": ("crashed", "crashed the kernel")})
+    assert "crashed the kernel; the notebook was run again without it" in (
+        graded["out"] / "feedback" / "hostile_c.md").read_text()
+
+
+def test_a_cell_that_ignores_the_interrupt_is_killed_and_skipped(graded):
+    _only(graded, "hostile_d", "04_relative_position", {
+        "relative_coordinates": ("missing", "did not stop when interrupted and was killed")})
+
+
+def test_huge_allocations_are_stopped(graded):
+    _only(graded, "hostile_e", "05_swin_stages", {
+        "merge_patches": ("memory", "allocate memory"),
+        "patch_merging": ("missing", "went over the memory limit"),
+    })
+    notes = (graded["out"] / "feedback" / "hostile_e.md").read_text().split("### While running the notebook")[1]
+    assert notes.count("went over the memory limit; the notebook was run again without it") == 2
+
+
+def test_pickled_payloads_are_never_run(graded):
+    _only(graded, "hostile_f", "06_mobilevit_unfold_fold", {
+        "mobilevit_unfold": ("failed", "returned a Payload"),
+        "mobilevit_fold": ("invalid output", "could not be read as plain tensors"),
+    })
+    assert not graded["marker"].exists()
+
+
+def test_submissions_are_byte_identical_and_nothing_is_left_running(graded):
+    assert _digest(graded["subs"]) == graded["before"]
+    assert list(graded["tmp"].iterdir()) == []  # every temporary folder removed
+    for proc in Path("/proc").iterdir():  # no kernel still working in them
+        try:
+            assert not os.readlink(proc / "cwd").startswith(str(graded["tmp"]))
+        except OSError:
+            pass
+
+
+def test_notebooks_are_graded_in_parallel(graded):
+    seconds = [float(s) for s in re.findall(r"points \((\d+\.\d) s\)$", graded["proc"].stdout, re.MULTILINE)]
+    assert len(seconds) == 6 * 3 + 6 + 1  # alice (and her scratch notebook), bob, carol, six hostile notebooks
+    assert sum(seconds) > 1.3 * graded["wall"], (sum(seconds), graded["wall"])
+    assert "with --jobs 2" in graded["proc"].stdout
+
+
+def test_the_total_time_limit_stops_a_notebook(tmp_path):
+    cells = ["import time"] + ["time.sleep(2)"] * 8 + ["def to_tokens(x):\n    return x.flatten(2).transpose(1, 2)"]
+    case = TASKS["to_tokens"].public()[0]
+    (tmp_path / "work").mkdir()
+    (tmp_path / "io").mkdir()
+    start = time.monotonic()
+    run = execute(cells, {"to_tokens": [case.args]}, tmp_path / "work", tmp_path / "io", Limits(total=12, cell=3))
+    assert time.monotonic() - start < 20
+    assert run.failures["to_tokens"] == ("timeout", "the notebook used up its 12 s")
