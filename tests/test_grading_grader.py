@@ -4,10 +4,12 @@ notebooks. Shared by all tests of this module, since each notebook costs a kerne
 
 from __future__ import annotations
 
+import base64
 import copy
 import csv
 import hashlib
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -100,6 +102,14 @@ class Payload:  # unpickling this would run a shell command
     }
 
 
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
 def _digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
             if p.is_file()} | {str(p.relative_to(root)) + "/": "dir" for p in root.rglob("*") if p.is_dir()}
@@ -116,6 +126,11 @@ def graded(tmp_path_factory):
         for stem, nb in notebooks.items():
             nbformat.write(nb, subs / student / f"{stem}.ipynb")
     (subs / "alice" / "scratch.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    # a pickled payload among the stored outputs of a cell: the grader never reads outputs
+    evil = nbformat.read(subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb", as_version=4)
+    evil.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
+        "application/octet-stream": base64.b64encode(pickle.dumps(_Payload(marker))).decode()})]
+    nbformat.write(evil, subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb")
     (subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb").chmod(0o444)
     before = _digest(subs)
 

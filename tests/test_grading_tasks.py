@@ -117,3 +117,13 @@ def test_hidden_cases_come_with_expected_outputs():
     hidden = hidden_cases(7)
     assert set(hidden) == set(TASKS)
     assert all(isinstance(h, Hidden) and len(h.cases) == len(h.expected) >= 2 for h in hidden.values())
+
+
+def test_minivits_own_function_and_a_missing_function_score_nothing():
+    hidden = hidden_cases(3, ["window_partition"])["window_partition"]
+    task = TASKS["window_partition"]
+    handed_in = judge(task, hidden, {"module": "minivit.windows", "results": []}, "test")
+    assert (handed_in.score, handed_in.status) == (0, "not own code")
+    missing = judge(task, hidden, {"missing": "is not defined"}, "test", "raised SyntaxError: invalid syntax")
+    assert (missing.status, missing.message) == (
+        "missing", "window_partition is not defined in the notebook; its cell raised SyntaxError: invalid syntax")
