@@ -31,7 +31,7 @@ def grade_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=float, default=30, metavar="SECONDS",
                         help="time for one cell, and for the hidden cases of one task (default 30)")
     parser.add_argument("--memory-mb", type=int, default=2048, metavar="MB",
-                        help="memory of one notebook's kernel and what it starts (default 2048; torch alone takes ~600)")
+                        help="memory of one notebook's kernel and all it starts (default 2048; torch takes ~900)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the hidden cases (default: a new one)")
     args = parser.parse_args(argv)
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 
 from minivit.grading.child import call
-from minivit.grading.compare import case_problem, describe_case, not_implemented
+from minivit.grading.compare import case_problem, case_report, not_implemented
 from minivit.grading.tasks import TASKS
 
 
@@ -54,12 +54,8 @@ def feedback(name: str, fn: Any) -> tuple[bool, list[str]]:
     passed = sum(not p for p in problems)
     if passed == len(cases):
         return True, [f"{name}: all {len(cases)} cases passed."]
-    lines = [f"{name}: {passed} of {len(cases)} cases passed."]
-    for number, (case, problem) in enumerate(zip(cases, problems), start=1):
-        lines.append(f"  case {number}, {describe_case(task, case)}: {'FAILED' if problem else 'passed'}")
-        lines += [f"      {line}" for line in problem]
-    lines.append(f"  Hint: {task.hint}")
-    return False, lines
+    return False, [f"{name}: {passed} of {len(cases)} cases passed."] + [
+        f"  {line}" for line in case_report(task, cases, problems)]
 
 
 def check(task_or_fn: str | Callable, fn: Callable | None = None) -> None:

@@ -122,3 +122,13 @@ def case_problem(task: Task, case: Case, expected: Any, result: dict) -> list[st
 
 def not_implemented(results: list[dict]) -> bool:
     return bool(results) and all(r.get("raised") == "NotImplementedError" for r in results)
+
+
+def case_report(task: Task, cases: list[Case], problems: list[list[str]]) -> list[str]:
+    """One line per case, passed or FAILED, what went wrong indented under each failure, then the hint."""
+    lines = []
+    for number, (case, problem) in enumerate(zip(cases, problems), start=1):
+        lines.append(f"case {number}, {describe_case(task, case)}: {'FAILED' if problem else 'passed'}")
+        lines += [f"    {line}" for line in problem]
+    lines.append(f"Hint: {task.hint}")
+    return lines

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import nbformat
 import torch
 
-from minivit.grading.compare import case_problem, describe_case, not_implemented
+from minivit.grading.compare import case_problem, case_report, describe_case, not_implemented
 from minivit.grading.runner import Limits, execute, is_memory_error
 from minivit.grading.tasks import NOTEBOOKS, TASKS, Case, Draw, Task
 
@@ -41,7 +41,8 @@ class Row:
     task: str
     score: int
     max_score: int
-    status: str  # passed, failed, error, not implemented, missing, timeout, crashed, memory, invalid output, not own code
+    # passed, failed, error, not implemented, missing, timeout, crashed, memory, invalid output, not own code
+    status: str
     message: str
     details: list[str] = field(default_factory=list)
 
@@ -74,7 +75,8 @@ def find_submissions(paths: list[Path]) -> list[Submission]:
                 if entry.name.startswith("."):
                     continue
                 if entry.is_dir():
-                    notebooks = sorted(p for p in entry.rglob("*.ipynb") if not any(part.startswith(".") for part in p.relative_to(entry).parts))
+                    notebooks = sorted(p for p in entry.rglob("*.ipynb")
+                                       if not any(part.startswith(".") for part in p.relative_to(entry).parts))
                     found.append(Submission(entry.name, entry, notebooks))
                 elif entry.suffix == ".ipynb":
                     found.append(Submission(entry.stem, entry, [entry]))
@@ -146,9 +148,11 @@ def judge(task: Task, hidden: Hidden, outcome: dict, submission: str, cell_note:
         return Row(submission, task.name, score, task.points, status, message, details or [])
 
     if "missing" in outcome:
-        return row(0, "missing", f"{task.name} {outcome['missing']} in the notebook" + (f"; its cell {cell_note}" if cell_note else ""))
+        why = f"; its cell {cell_note}" if cell_note else ""
+        return row(0, "missing", f"{task.name} {outcome['missing']} in the notebook{why}")
     if outcome["module"].startswith("minivit"):
-        return row(0, "not own code", f"{task.name} is minivit's own function ({outcome['module']}); write it in the notebook")
+        return row(0, "not own code",
+                   f"{task.name} is minivit's own function ({outcome['module']}); write it in the notebook")
     results = outcome["results"]
     if not_implemented(results):
         return row(0, "not implemented", f"{task.name} is not implemented (it raises NotImplementedError)")
@@ -158,14 +162,9 @@ def judge(task: Task, hidden: Hidden, outcome: dict, submission: str, cell_note:
         return row(task.points, "passed", f"all {total} hidden cases passed")
     first = next(i for i, p in enumerate(problems) if p)
     status = _status(results[first])
-    message = (f"{passed} of {total} hidden cases passed; case {first + 1} ({describe_case(task, hidden.cases[first])}): "
-               + "; ".join(line.strip() for line in problems[first]))
-    details = []
-    for number, (case, problem) in enumerate(zip(hidden.cases, problems), start=1):
-        details.append(f"case {number}, {describe_case(task, case)}: {'FAILED' if problem else 'passed'}")
-        details += [f"    {line.strip()}" for line in problem]
-    details.append(f"Hint: {task.hint}")
-    return row(0, status, message, details)
+    message = (f"{passed} of {total} hidden cases passed; case {first + 1} "
+               f"({describe_case(task, hidden.cases[first])}): " + "; ".join(line.strip() for line in problems[first]))
+    return row(0, status, message, case_report(task, hidden.cases, problems))
 
 
 def grade_notebook(submission: Submission, path: Path, hidden: dict[str, Hidden], limits: Limits) -> NotebookResult:
@@ -220,8 +219,14 @@ def _first_line(source: str) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
-def grade(paths: list[Path], *, jobs: int = 2, limits: Limits | None = None, seed: int | None = None,
-          progress: Callable[[NotebookResult], None] | None = None) -> tuple[list[Submission], list[NotebookResult], int]:
+def grade(
+    paths: list[Path],
+    *,
+    jobs: int = 2,
+    limits: Limits | None = None,
+    seed: int | None = None,
+    progress: Callable[[NotebookResult], None] | None = None,
+) -> tuple[list[Submission], list[NotebookResult], int]:
     """Grade every notebook of every submission, `jobs` kernels at a time.
 
     Returns the submissions, one result per notebook (in submission order) and the seed of the hidden cases.

@@ -33,7 +33,8 @@ def feedback(submission: Submission, results: list[NotebookResult], seed: int, l
         lines += [f"## {result.notebook}: {got} of {out_of} points", ""]
         if result.rows:
             lines += ["| task | points | status | message |", "|---|---|---|---|"]
-            lines += [f"| `{r.task}` | {r.score} / {r.max_score} | {r.status} | {_cell(r.message)} |" for r in result.rows]
+            lines += [f"| `{r.task}` | {r.score} / {r.max_score} | {r.status} | {_cell(r.message)} |"
+                      for r in result.rows]
             lines.append("")
         for row in result.rows:
             if row.details:

@@ -889,7 +889,8 @@ def _block_written_out(x, weights, num_heads, *, pre_norm=True, mlp=True, act=F.
         return F.linear(out.transpose(1, 2).reshape(B, N, D), w["attn.proj.weight"], w["attn.proj.bias"])
 
     def ffn(t):
-        return F.linear(act(F.linear(t, w["mlp.fc1.weight"], w["mlp.fc1.bias"])), w["mlp.fc2.weight"], w["mlp.fc2.bias"])
+        hidden = act(F.linear(t, w["mlp.fc1.weight"], w["mlp.fc1.bias"]))
+        return F.linear(hidden, w["mlp.fc2.weight"], w["mlp.fc2.bias"])
 
     if not pre_norm:
         x = norm(x + attn(x), "norm1")
