@@ -256,11 +256,11 @@ def test_notebooks_are_graded_in_parallel(graded):
 
 
 def test_the_total_time_limit_stops_a_notebook(tmp_path):
-    cells = ["import time"] + ["time.sleep(2)"] * 8 + ["def to_tokens(x):\n    return x.flatten(2).transpose(1, 2)"]
+    cells = ["import time"] + ["time.sleep(2)"] * 6 + ["def to_tokens(x):\n    return x.flatten(2).transpose(1, 2)"]
     case = TASKS["to_tokens"].public()[0]
     (tmp_path / "work").mkdir()
     (tmp_path / "io").mkdir()
     start = time.monotonic()
-    run = execute(cells, {"to_tokens": [case.args]}, tmp_path / "work", tmp_path / "io", Limits(total=12, cell=3))
-    assert time.monotonic() - start < 20
-    assert run.failures["to_tokens"] == ("timeout", "the notebook used up its 12 s")
+    run = execute(cells, {"to_tokens": [case.args]}, tmp_path / "work", tmp_path / "io", Limits(total=8, cell=3))
+    assert time.monotonic() - start < 14  # the kernel killed at 8 s, not left to finish the cells
+    assert run.failures["to_tokens"] == ("timeout", "the notebook used up its 8 s")
