@@ -149,7 +149,9 @@ class DigitCanvas(Dataset):
 
     def placements(self, i: int) -> list[tuple[int, int, int, int]]:
         """Where item i's digits are: a list of (label, top, left, index into load_digits)."""
-        return [(int(self.digit_labels[j]), top, left, int(self.digit_indices[j])) for j, top, left in self._placements[i]]
+        return [
+            (int(self.digit_labels[j]), top, left, int(self.digit_indices[j])) for j, top, left in self._placements[i]
+        ]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         S, s = self.canvas_size, self.digit_pixels.shape[-1]
@@ -253,13 +255,14 @@ def two_marks(
     marks are at least receptive_field - 1 pixels from every border, so that no window that sees a
     mark reaches the zero padding either.
 
-    Why a small CNN cannot solve it: each of its output features sees one window of the image. A
-    window holding a mark looks the same wherever the mark is, and a window holding no mark looks
-    the same in every image. So global pooling receives the same bag of features from an image and
-    from its twin with the two marks swapped, whose label is the opposite: the CNN gives both the
-    same answer and is right on exactly one. Swapping is as likely as not, so its accuracy is 50%,
-    however long it trains. One attention layer with a position embedding relates the two marks
-    across the whole image and solves it.
+    Why a small CNN cannot solve it: each output feature of a stride-1 CNN with receptive field R
+    (such as SmallCNN(3, 2, widths, downsample=False)) sees one R x R window of the image. A window
+    holding a mark looks the same wherever the mark is, and a window holding no mark looks the same
+    in every image. So global pooling receives the same bag of features from an image and from its
+    twin with the two marks swapped, whose label is the opposite: the CNN gives both the same answer
+    and is right on exactly one. Swapping is as likely as not, so its accuracy is 50%, however long
+    it trains and whatever head follows the pooling. One attention layer relates the two marks
+    across the whole image and, with a position embedding to tell it where each token is, solves it.
 
     Args:
         split: "train" or "test" (independent draws).

@@ -30,7 +30,9 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     _check_masks(pred, target)
     for name, t in (("pred", pred), ("target", target)):
         if t.numel() and (t.min() < 0 or t.max() >= num_classes):
-            raise ValueError(f"{name} must hold class indices in [0, {num_classes}), got values in [{int(t.min())}, {int(t.max())}]")
+            raise ValueError(
+                f"{name} must hold class indices in [0, {num_classes}), got values in [{int(t.min())}, {int(t.max())}]"
+            )
     pairs = target.reshape(-1).long() * num_classes + pred.reshape(-1).long()
     return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
 

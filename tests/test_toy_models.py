@@ -6,12 +6,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from minivit.data import two_marks
+from minivit.data import digit_canvas, two_marks
+from minivit.metrics import mean_iou
 from minivit.toy_models import (
     AttentionClassifier,
     PixelSelfAttention,
     SmallCNN,
     class_activation_map,
+    masks_from_cams,
     receptive_field,
 )
 from minivit.train import evaluate, fit, seed_everything
@@ -64,7 +66,9 @@ def test_attention_sees_far_pixels_a_conv_does_not():
     assert not torch.allclose(attn(x)[..., 0, 0], attn(y)[..., 0, 0])
 
 
-@pytest.mark.parametrize("widths, downsample, expected", [((8, 8, 8), False, 7), ((8, 8), False, 5), ((16, 32, 64), True, 22)])
+@pytest.mark.parametrize(
+    "widths, downsample, expected", [((8, 8, 8), False, 7), ((8, 8), False, 5), ((16, 32, 64), True, 22)]
+)
 def test_receptive_field_is_where_the_gradient_reaches(widths, downsample, expected):
     model = SmallCNN(1, 2, widths, downsample=downsample).eval()
     assert model.receptive_field == expected == receptive_field(model.features)
@@ -74,7 +78,8 @@ def test_receptive_field_is_where_the_gradient_reaches(widths, downsample, expec
     x = torch.randn(1, 1, 21, 21, requires_grad=True)
     model.features(x)[0, :, 10, 10].sum().backward()
     rows, cols = (x.grad[0, 0] != 0).nonzero().unbind(1)
-    assert (rows.min(), rows.max(), cols.min(), cols.max()) == tuple(10 + d for d in (-(expected // 2), expected // 2) * 2)
+    half = expected // 2
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (10 - half, 10 + half, 10 - half, 10 + half)
 
 
 def test_small_cnn_shapes():
@@ -115,11 +120,12 @@ def test_one_attention_layer_solves_two_marks_where_the_cnn_fails(one_thread):
     test_loader = DataLoader(test, batch_size=250)
     seed_everything(0)
     attn = AttentionClassifier(in_channels=3, num_classes=2, image_size=24, patch_size=3, dim=32, num_heads=2)
-    history = fit(attn, DataLoader(train, 32, shuffle=True), test_loader, epochs=5, lr=3e-3, weight_decay=0.01, progress=False)
+    train_loader = DataLoader(train, 32, shuffle=True)
+    history = fit(attn, train_loader, test_loader, epochs=5, lr=3e-3, weight_decay=0.01, progress=False)
     assert history.test_accuracy[-1] >= 0.9
     seed_everything(0)
     cnn = SmallCNN(3, 2, widths=(16, 16, 16), downsample=False)
-    fit(cnn, DataLoader(train, 32, shuffle=True), epochs=2, lr=3e-3, weight_decay=0.01, progress=False)
+    fit(cnn, train_loader, epochs=2, lr=3e-3, weight_decay=0.01, progress=False)
     assert evaluate(cnn, test_loader) <= 0.6
 
 
@@ -158,15 +164,34 @@ def test_cam_averages_to_the_logits():
     assert model.cam(x).shape == (3, 10, 64, 64)
 
 
+def test_masks_from_cams_hand_worked():
+    cams = torch.tensor([[[[2.0, 1.0], [0.0, -1.0]], [[0.0, 4.0], [3.0, 1.0]]]])  # (1, 2, 2, 2)
+    # scaled: class 0 [[1, .5], [0, 0]], class 1 [[0, 1], [.75, .25]]; the highest wins if >= 0.6
+    both = torch.tensor([[True, True]])
+    assert masks_from_cams(cams, both, threshold=0.6).tolist() == [[[1, 2], [2, 0]]]
+    # class 1 not in the image: its map is ignored
+    assert masks_from_cams(cams, torch.tensor([[1, 0]]), threshold=0.6).tolist() == [[[1, 0], [0, 0]]]
+    assert masks_from_cams(cams, both, threshold=0.2).tolist() == [[[1, 2], [2, 2]]]
+
+
+def test_masks_from_perfect_cams_are_the_canvas_masks():
+    canvas = digit_canvas("test", num_samples=8)
+    _, labels, masks = (torch.stack(items) for items in zip(*(canvas[i] for i in range(8))))
+    cams = F.one_hot(masks, 11).permute(0, 3, 1, 2)[:, 1:].float()  # (B, 10, H, W): 1 on each digit
+    assert torch.equal(masks_from_cams(cams, labels), masks)
+    assert mean_iou(masks_from_cams(cams, labels), masks, 11) == 1.0
+
+
 @pytest.mark.parametrize(
     "call, words",
     [
         (lambda: PixelSelfAttention(3, 4)(torch.randn(3, 8, 8)), "(B, C, H, W)"),
         (lambda: PixelSelfAttention(3, 4)(torch.randn(1, 2, 8, 8)), "x must have 3 channels"),
         (lambda: AttentionClassifier()(torch.randn(1, 3, 32, 32)), "(B, C, 24, 24)"),
-        (lambda: AttentionClassifier(image_size=24, patch_size=5), "image_size (24) must be a multiple of patch_size (5)"),
+        (lambda: AttentionClassifier(image_size=24, patch_size=5), "image_size (24) must be a multiple of patch_size"),
         (lambda: class_activation_map(torch.randn(1, 4, 2, 2), torch.randn(3, 5)), "weight must have shape (K, 4)"),
         (lambda: class_activation_map(torch.randn(4, 2, 2), torch.randn(3, 4)), "(B, C, h, w)"),
+        (lambda: masks_from_cams(torch.randn(2, 3, 4, 4), torch.ones(2, 4)), "present must have shape (2, 3)"),
     ],
 )
 def test_bad_input_raises_value_error(call, words):
