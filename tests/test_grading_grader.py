@@ -66,7 +66,7 @@ class Payload:  # unpickling this would run a shell command
                 'print("x" * 50_000_000)'))],
         })},
         # an infinite loop in a function; a syntax error
-        "hostile_b": {"03_windows_shift_mask": _hostile("03_windows_shift_mask", {
+        "hostile_b": {"03_window_shift_mask": _hostile("03_window_shift_mask", {
             "window_partition": [(BEGIN, BEGIN + "    while True:\n        pass\n")],
             "cyclic_shift": [("return torch.roll(x,", "return torch.roll((x,")],
         })},
@@ -75,7 +75,7 @@ class Payload:  # unpickling this would run a shell command
             "patchify": [(BEGIN, BEGIN + "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n")],
         })},
         # a cell that ignores the interrupt and loops forever
-        "hostile_d": {"04_relative_position": _hostile("04_relative_position", {
+        "hostile_d": {"04_relative_position_bias": _hostile("04_relative_position_bias", {
             "relative_coordinates": [("def relative_coordinates", "import time\nwhile True:\n    try:\n"
                                       "        time.sleep(0.2)\n    except KeyboardInterrupt:\n        pass\n\n"
                                       "def relative_coordinates")],
@@ -203,7 +203,7 @@ def test_printing_and_patching_torch_or_minivit_change_nothing(graded):
 
 
 def test_an_infinite_loop_and_a_syntax_error_cost_only_their_tasks(graded):
-    _only(graded, "hostile_b", "03_windows_shift_mask", {
+    _only(graded, "hostile_b", "03_window_shift_mask", {
         "window_partition": ("timeout", f"did not finish the hidden cases within {CELL_TIMEOUT} s"),
         "cyclic_shift": ("missing", "raised SyntaxError"),
     })
@@ -217,7 +217,7 @@ def test_a_kernel_crash_costs_only_its_task(graded):
 
 
 def test_a_cell_that_ignores_the_interrupt_is_killed_and_skipped(graded):
-    _only(graded, "hostile_d", "04_relative_position", {
+    _only(graded, "hostile_d", "04_relative_position_bias", {
         "relative_coordinates": ("missing", "did not stop when interrupted and was killed")})
 
 

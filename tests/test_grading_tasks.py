@@ -20,8 +20,8 @@ SEEDS = [0, 1, 2, 3, 4]
 
 def test_at_least_15_tasks_over_notebooks_01_to_06():
     assert len(TASKS) >= 15
-    assert sorted(NOTEBOOKS) == ["01_conv_vs_attention", "02_patch_partition", "03_windows_shift_mask",
-                                 "04_relative_position", "05_swin_stages", "06_mobilevit_unfold_fold"]
+    assert sorted(NOTEBOOKS) == ["01_conv_vs_attention", "02_patch_partition", "03_window_shift_mask",
+                                 "04_relative_position_bias", "05_swin_stages", "06_mobilevit_unfold_fold"]
     assert all(task.points >= 1 and task.hint and task.pitfalls for task in TASKS.values())
 
 

@@ -52,7 +52,7 @@ class Pitfall:
 @dataclass(frozen=True)
 class Task:
     name: str  # the function the learner writes; also nbgrader's grade_id of its cell
-    notebook: str  # stem of the notebook it belongs to, e.g. "03_windows_shift_mask"
+    notebook: str  # stem of the notebook it belongs to, e.g. "03_window_shift_mask"
     points: int
     params: tuple[str, ...]  # the function's parameter names, to describe cases
     reference: Callable[..., Any]  # computes the expected output from the same arguments
@@ -397,7 +397,7 @@ _task(
 
 # --- 03 windows, shift and mask ----------------------------------------------------------------------
 
-NB03 = "03_windows_shift_mask"
+NB03 = "03_window_shift_mask"
 
 
 def _window_sizes(d: Draw) -> tuple[int, int, int, int, int]:
@@ -556,7 +556,7 @@ _task(
 
 # --- 04 relative position bias -----------------------------------------------------------------------
 
-NB04 = "04_relative_position"
+NB04 = "04_relative_position_bias"
 
 
 def _relative_coordinates(window_size: int) -> torch.Tensor:

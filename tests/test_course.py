@@ -1,0 +1,59 @@
+"""The course notebooks: in order, each built on minivit, none reaching the network.
+(nbval re-executes them and compares every stored output; this file checks what nbval cannot.)"""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPECTED = [
+    "00_getting_started",
+    "01_conv_vs_attention",
+    "02_patch_partition",
+    "03_window_shift_mask",
+    "04_relative_position_bias",
+    "05_swin_stages",
+    "06_mobilevit_unfold_fold",
+]
+NOTEBOOKS = sorted((ROOT / "course").glob("[0-9][0-9]_*.ipynb"))
+NETWORK = re.compile(
+    r"urllib|requests\.|http[s]?://|socket|download|pretrained\s*=\s*True|weights\s*=\s*['\"A-Z]"
+    r"|load_state_dict_from_url|torch\.hub|hf_hub|fetch_openml|wget|curl"
+)
+
+
+def code_of(path: Path) -> str:
+    notebook = nbformat.read(path, as_version=4)
+    return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def test_notebooks_exist_in_order():
+    names = [p.stem for p in NOTEBOOKS]
+    assert names[: len(EXPECTED)] == EXPECTED
+    numbers = [int(name[:2]) for name in names]
+    assert numbers == list(range(len(numbers)))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_imports_minivit(path):
+    assert re.search(r"^\s*(import minivit|from minivit[\w.]* import)", code_of(path), re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_never_reaches_the_network(path):
+    found = NETWORK.findall(code_of(path))
+    assert not found, f"{path.name} looks like it reaches the network: {found}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_starts_with_goals_and_ends_with_questions_and_exercise(path):
+    notebook = nbformat.read(path, as_version=4)
+    markdown = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    assert markdown and markdown[0].lstrip().startswith("# ")
+    assert re.search(r"goal", markdown[0] + (markdown[1] if len(markdown) > 1 else ""), re.IGNORECASE)
+    tail = "\n".join(markdown[-3:])
+    assert re.search(r"check your understanding", "\n".join(markdown), re.IGNORECASE)
+    if path.stem[:2] in {"01", "02", "03", "04", "05", "06"}:
+        assert "exercises/" in tail
