@@ -70,7 +70,7 @@ class PixelSelfAttention(nn.Module):
 
 def receptive_field(layers: nn.Module) -> int:
     """Side of the square input window one output of `layers` sees: walks the Conv2d and pooling
-    layers in order (r grows by (kernel - 1) * jump, jump multiplies by the stride)."""
+    layers in order (r grows by (kernel - 1) * jump, jump multiplies by the stride; no dilation)."""
     r, jump = 1, 1
     for m in layers.modules():
         if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):

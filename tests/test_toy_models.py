@@ -56,6 +56,16 @@ def test_pixel_attention_equals_brute_force_over_pixels():
     torch.testing.assert_close(weights.sum(-1), torch.ones(1, 12))
 
 
+def test_pixel_attention_has_no_idea_of_position():
+    # shuffle the pixels and the output pixels shuffle the same way: attention sees a set of tokens
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4, 5)
+    attn = PixelSelfAttention(3, 4)
+    order = torch.randperm(20)
+    shuffled = x.flatten(2)[..., order].reshape(2, 3, 4, 5)
+    torch.testing.assert_close(attn(shuffled).flatten(2), attn(x).flatten(2)[..., order], rtol=1e-5, atol=1e-6)
+
+
 def test_attention_sees_far_pixels_a_conv_does_not():
     torch.manual_seed(0)
     x = torch.randn(1, 3, 8, 8)
