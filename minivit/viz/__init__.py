@@ -11,6 +11,8 @@ the models do. One module per topic:
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
     receptive_field    receptive_field, plot_receptive_fields
     cost               msa_cost, window_msa_cost, plot_attention_cost
+    segmentation       plot_masks, plot_cams
+    training           plot_digits, plot_training_curves
 """
 
 from minivit.viz._common import NotebookFigure, to_png
@@ -19,6 +21,8 @@ from minivit.viz.cost import msa_cost, plot_attention_cost, window_msa_cost
 from minivit.viz.patches import plot_patches
 from minivit.viz.receptive_field import plot_receptive_fields, receptive_field
 from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
+from minivit.viz.segmentation import plot_cams, plot_masks
+from minivit.viz.training import plot_digits, plot_training_curves
 from minivit.viz.unfold import plot_mobilevit_unfold
 from minivit.viz.windows import plot_shift_regions, plot_token_reach, plot_window_masks, plot_windows
 
@@ -29,6 +33,9 @@ __all__ = [
     "plot_attention_cost",
     "plot_attention_map",
     "plot_attention_maps",
+    "plot_cams",
+    "plot_digits",
+    "plot_masks",
     "plot_mobilevit_unfold",
     "plot_model_attention",
     "plot_patches",
@@ -37,6 +44,7 @@ __all__ = [
     "plot_relative_position_index",
     "plot_shift_regions",
     "plot_token_reach",
+    "plot_training_curves",
     "plot_window_masks",
     "plot_windows",
     "receptive_field",

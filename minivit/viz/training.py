@@ -1,0 +1,131 @@
+"""Figures for training a classifier: a grid of images with their labels (and a model's predictions),
+and the training curves of several models side by side.
+
+`plot_digits` draws a batch as a DataLoader gives it, (B, C, H, W) images and (B,) labels;
+`plot_training_curves` draws the History that minivit.train.fit returns, one line per model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from minivit.viz._common import as_image, new_figure
+
+WRONG = "red"  # title colour of an image whose prediction differs from its label
+
+
+def _as_ints(values: object, name: str, count: int) -> list[int]:
+    array = np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values)
+    if array.shape != (count,):
+        raise ValueError(f"{name} must have shape ({count},), one per image, got {array.shape}")
+    return [int(v) for v in array]
+
+
+def plot_digits(
+    images: torch.Tensor,
+    labels: object,
+    predictions: object | None = None,
+    columns: int = 8,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A grid of images, each titled with its label, or with its label and a model's prediction.
+
+    Args:
+        images: shape (B, C, H, W), C = 1 or 3, as a DataLoader gives them (normalised values are
+            rescaled to [0, 1] image by image, for display only).
+        labels: shape (B,), class indices.
+        predictions: shape (B,), class indices, or None. Titles then read "label -> prediction",
+            in red where the two differ.
+        columns: images per row.
+        class_names: names of the classes, indexed by class; the indices themselves when None.
+        title: the figure's title; a default says how many images (and how many are wrong).
+
+    Returns:
+        the Figure: one axes per image, in batch order (row-major); axes i shows as_image(images[i])
+        and its title names labels[i] (and predictions[i]). Unused axes of the last row are hidden.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] not in (1, 3):
+        got = f"shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a tensor of shape (B, C, H, W) with C = 1 or 3, got {got}")
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive int, got {columns!r}")
+    B = images.shape[0]
+    truth = _as_ints(labels, "labels", B)
+    guess = None if predictions is None else _as_ints(predictions, "predictions", B)
+    name = (lambda k: str(k)) if class_names is None else (lambda k: str(class_names[k]))
+
+    cols = min(columns, B)
+    rows = math.ceil(B / cols)
+    fig = new_figure(1.3 * cols, 1.45 * rows + 0.5)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= B:
+            ax.set_visible(False)
+            continue
+        ax.imshow(as_image(images[i]), cmap="gray", interpolation="nearest")
+        if guess is None:
+            ax.set_title(name(truth[i]), fontsize=10)
+        else:
+            wrong = guess[i] != truth[i]
+            ax.set_title(f"{name(truth[i])} -> {name(guess[i])}", fontsize=10, color=WRONG if wrong else "black",
+                         fontweight="bold" if wrong else "normal")
+    if title is None:
+        title = f"{B} images and their labels"
+        if guess is not None:
+            wrong = sum(g != t for g, t in zip(guess, truth))
+            title = f"{B} images, titled label -> prediction; {wrong} wrong, in red"
+    fig.suptitle(title)
+    return fig
+
+
+def plot_training_curves(histories: Mapping[str, object], title: str = "training curves") -> Figure:
+    """Training loss and test accuracy per epoch of several models, one line (and colour) per model.
+
+    Args:
+        histories: model name -> a History of minivit.train.fit (anything with lists `train_loss`
+            and `test_accuracy`, one entry per epoch; test_accuracy may be empty).
+        title: the figure's title.
+
+    Returns:
+        the Figure with two axes: left, the training loss per epoch; right, the test accuracy per
+        epoch (empty if no history has one). Each line's x is 1..epochs, its y the history's list,
+        its label the model's name, in the order of `histories`.
+    """
+    if not isinstance(histories, Mapping) or not histories:
+        raise ValueError(f"histories must be a non-empty mapping of model name -> History, got {histories!r}")
+    for key, history in histories.items():
+        if not hasattr(history, "train_loss") or not hasattr(history, "test_accuracy"):
+            raise ValueError(f"histories[{key!r}] must have train_loss and test_accuracy lists, "
+                             f"got {type(history).__name__}")
+
+    fig = new_figure(12.0, 4.4)
+    loss_ax, accuracy_ax = fig.subplots(1, 2)
+    for k, (key, history) in enumerate(histories.items()):
+        colour = f"C{k % 10}"
+        loss = list(history.train_loss)
+        loss_ax.plot(range(1, len(loss) + 1), loss, marker="o", markersize=4, color=colour, label=key)
+        accuracy = list(history.test_accuracy)
+        if accuracy:
+            accuracy_ax.plot(range(1, len(accuracy) + 1), accuracy, marker="o", markersize=4, color=colour, label=key)
+    loss_ax.set_title("training loss (mean over each epoch's batches)")
+    loss_ax.set_ylabel("cross-entropy loss")
+    loss_ax.set_ylim(bottom=0)
+    accuracy_ax.set_title("test accuracy after each epoch")
+    accuracy_ax.set_ylabel("accuracy")
+    accuracy_ax.set_ylim(top=1.0)
+    for ax in (loss_ax, accuracy_ax):
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, alpha=0.4)
+        if ax.lines:
+            ax.legend()
+    fig.suptitle(title)
+    return fig

@@ -1,0 +1,86 @@
+"""The training figures draw what they are given: each digit in its own axes with its label (and the
+prediction, in red when wrong), and one line per model and epoch in the training curves."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (only to check that no figure is left open in pyplot)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from minivit import viz  # noqa: E402
+from minivit.train import History  # noqa: E402
+from minivit.viz._common import as_image  # noqa: E402
+
+
+def shown(ax):
+    return np.asarray(ax.get_images()[0].get_array())
+
+
+def test_digits_are_drawn_in_batch_order_with_their_labels():
+    images = torch.randn(10, 1, 8, 8)
+    labels = torch.arange(10) % 7
+    fig = viz.plot_digits(images, labels, columns=4)
+    assert isinstance(fig, Figure)
+    axes = fig.axes
+    assert len(axes) == 12  # 3 rows of 4; the last two hidden
+    for i in range(10):
+        assert axes[i].get_visible()
+        np.testing.assert_array_equal(shown(axes[i]), as_image(images[i]))
+        assert axes[i].get_title() == str(int(labels[i]))
+    assert [ax.get_visible() for ax in axes[10:]] == [False, False]
+    assert "10 images" in fig.get_suptitle()
+    assert plt.get_fignums() == []  # never registered in pyplot
+
+
+def test_wrong_predictions_are_titled_in_red():
+    images = torch.rand(4, 3, 6, 6)
+    labels = torch.tensor([0, 1, 2, 3])
+    predictions = np.array([0, 2, 2, 1])
+    fig = viz.plot_digits(images, labels, predictions, class_names=["a", "b", "c", "d"])
+    titles = [ax.title for ax in fig.axes]
+    assert [t.get_text() for t in titles] == ["a -> a", "b -> c", "c -> c", "d -> b"]
+    red = to_rgba("red")
+    assert [to_rgba(t.get_color()) == red for t in titles] == [False, True, False, True]
+    assert "2 wrong" in fig.get_suptitle()
+    np.testing.assert_allclose(shown(fig.axes[1]), images[1].permute(1, 2, 0).numpy())
+
+
+def test_digits_check_their_arguments():
+    with pytest.raises(ValueError, match="images"):
+        viz.plot_digits(torch.rand(4, 8, 8), [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="labels"):
+        viz.plot_digits(torch.rand(4, 1, 8, 8), [0, 1, 2])
+    with pytest.raises(ValueError, match="predictions"):
+        viz.plot_digits(torch.rand(4, 1, 8, 8), [0, 1, 2, 3], [0, 1])
+    with pytest.raises(ValueError, match="columns"):
+        viz.plot_digits(torch.rand(4, 1, 8, 8), [0, 1, 2, 3], columns=0)
+
+
+def test_training_curves_draw_one_line_per_model_and_epoch():
+    a = History(train_loss=[2.0, 1.0, 0.5], train_accuracy=[0.2, 0.6, 0.8], test_accuracy=[0.5, 0.7, 0.9],
+                seconds=[1.0, 1.0, 1.0])
+    b = History(train_loss=[2.2, 0.9], train_accuracy=[0.3, 0.7], test_accuracy=[0.6, 0.95], seconds=[2.0, 2.0])
+    fig = viz.plot_training_curves({"ViT": a, "CNN": b})
+    loss_ax, accuracy_ax = fig.axes[:2]
+    for ax, key in ((loss_ax, "train_loss"), (accuracy_ax, "test_accuracy")):
+        assert [line.get_label() for line in ax.lines] == ["ViT", "CNN"]
+        for line, history in zip(ax.lines, (a, b)):
+            values = getattr(history, key)
+            np.testing.assert_array_equal(line.get_xdata(), np.arange(1, len(values) + 1))
+            np.testing.assert_array_equal(line.get_ydata(), values)
+        assert ax.lines[0].get_color() != ax.lines[1].get_color()
+    assert plt.get_fignums() == []
+
+
+def test_training_curves_without_test_accuracy_and_bad_input():
+    fig = viz.plot_training_curves({"m": History(train_loss=[1.0, 0.5], train_accuracy=[0.5, 0.6])})
+    assert len(fig.axes[0].lines) == 1 and len(fig.axes[1].lines) == 0
+    with pytest.raises(ValueError, match="histories"):
+        viz.plot_training_curves({})
+    with pytest.raises(ValueError, match="histories"):
+        viz.plot_training_curves({"m": [0.1, 0.2]})
