@@ -1,0 +1,147 @@
+"""Figures for dense prediction: images above their segmentation masks, and class activation maps
+over the images they explain.
+
+Masks hold one class index per pixel, 0 for the background (as `minivit.data.digit_canvas` numbers
+them: digit d is class d + 1). The background is drawn light grey and every other class in its own
+colour, the same colour in every panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.figure import Figure
+
+from minivit.viz._common import CONTINUOUS, as_image, categorical, legend_patches, new_figure
+
+BACKGROUND_COLOUR = (0.92, 0.92, 0.92)
+
+
+def mask_colours(num_classes: int) -> ListedColormap:
+    """Colours of classes 0..K-1: light grey for the background (0), then categorical colours."""
+    return ListedColormap([BACKGROUND_COLOUR, *categorical(num_classes - 1).colors])
+
+
+def _images(images: object, name: str) -> list[np.ndarray]:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{name} must be a tensor of shape (B, C, H, W), got {got}")
+    return [as_image(image) for image in images]
+
+
+def plot_masks(
+    images: torch.Tensor,
+    masks: Mapping[str, torch.Tensor],
+    classes: Sequence[str] | None = None,
+) -> Figure:
+    """Images above one or more masks of each (e.g. the true mask and two predictions).
+
+    Args:
+        images: (B, C, H, W), drawn in grey (or colour); normalised values are rescaled for display.
+        masks: row title -> masks of shape (B, H, W), class indices, 0 for the background.
+        classes: names of the K classes, background first; K = the largest class index + 1 and
+            names "0", "1", ... when None.
+
+    Returns:
+        the Figure: one column per image; row 0 the images, row 1 + j the masks given j-th, so the
+        image data of row 1 + j, column b is masks[j][b]. The legend names the classes present in
+        any mask.
+    """
+    pictures = _images(images, "images")
+    if not masks:
+        raise ValueError("masks must map at least one title to masks of shape (B, H, W), got an empty mapping")
+    B, _, H, W = images.shape
+    for title, m in masks.items():
+        if not isinstance(m, torch.Tensor) or tuple(m.shape) != (B, H, W):
+            got = tuple(m.shape) if isinstance(m, torch.Tensor) else type(m).__name__
+            raise ValueError(f"masks[{title!r}] must have shape (B, H, W) = {(B, H, W)}, got {got}")
+    largest = max(int(m.max()) for m in masks.values())
+    K = len(classes) if classes is not None else largest + 1
+    if largest >= K:
+        raise ValueError(f"masks hold class {largest}, but classes names only {K} classes")
+    names = list(classes) if classes is not None else [str(k) for k in range(K)]
+    cmap = mask_colours(K)
+    norm = BoundaryNorm(np.arange(-0.5, K), cmap.N)
+
+    rows = 1 + len(masks)
+    panel = 2.0
+    fig = new_figure(panel * W / H * B + 2.0, panel * rows + 0.2)
+    axes = np.array(fig.subplots(rows, B, squeeze=False))
+    for b in range(B):
+        axes[0, b].imshow(pictures[b], cmap="gray", interpolation="nearest")
+        for j, m in enumerate(masks.values(), start=1):
+            axes[j, b].imshow(m[b].numpy(), cmap=cmap, norm=norm, interpolation="nearest")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for j, title in enumerate(["image", *masks]):
+        axes[j, 0].set_ylabel(title, fontsize=11)
+    present = sorted(set().union(*(torch.unique(m).tolist() for m in masks.values())))
+    fig.legend(
+        handles=legend_patches([cmap(k) for k in present], [names[k] for k in present]),
+        loc="outside right center", title="class",
+    )
+    return fig
+
+
+def plot_cams(
+    images: torch.Tensor,
+    cams: torch.Tensor,
+    present: torch.Tensor,
+    classes: Sequence[str] | None = None,
+) -> Figure:
+    """Class activation maps of the classes present in each image, over the image.
+
+    Each map is clipped at 0 and divided by its maximum, as `minivit.toy_models.masks_from_cams`
+    scales them, so that 1 marks where the class is most strongly seen.
+
+    Args:
+        images: (B, C, H, W).
+        cams: (B, K, H, W), e.g. from `minivit.toy_models.class_activation_map(..., size=(H, W))`.
+        present: (B, K) bool or 0/1: which maps to draw for each image (e.g. its image-level labels).
+        classes: names of the K classes of the maps; "0", "1", ... when None.
+
+    Returns:
+        the Figure: one row per image, its picture then one panel per present class, in class
+        order; a panel's second image layer holds that scaled map. Unused panels are blank.
+    """
+    pictures = _images(images, "images")
+    B, _, H, W = images.shape
+    if not isinstance(cams, torch.Tensor) or cams.dim() != 4 or cams.shape[0] != B or tuple(cams.shape[2:]) != (H, W):
+        got = tuple(cams.shape) if isinstance(cams, torch.Tensor) else type(cams).__name__
+        raise ValueError(f"cams must have shape (B, K, H, W) = ({B}, K, {H}, {W}), got {got}")
+    K = cams.shape[1]
+    if not isinstance(present, torch.Tensor) or tuple(present.shape) != (B, K):
+        got = tuple(present.shape) if isinstance(present, torch.Tensor) else type(present).__name__
+        raise ValueError(f"present must have shape (B, K) = ({B}, {K}), got {got}")
+    names = list(classes) if classes is not None else [str(k) for k in range(K)]
+    if len(names) != K:
+        raise ValueError(f"classes must name the {K} maps, got {len(names)} names")
+    scaled = cams.detach().float().clamp(min=0)
+    scaled = scaled / scaled.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
+    shown = [present[b].bool().nonzero().flatten().tolist() for b in range(B)]
+
+    columns = 1 + max(1, max(len(ks) for ks in shown))
+    panel = 2.0
+    fig = new_figure(panel * columns + 1.0, panel * H / W * B + 0.6)
+    axes = np.array(fig.subplots(B, columns, squeeze=False))
+    image = None
+    for b in range(B):
+        axes[b, 0].imshow(pictures[b], cmap="gray", interpolation="nearest")
+        axes[b, 0].set_title("image" if b == 0 else "")
+        for j, k in enumerate(shown[b], start=1):
+            axes[b, j].imshow(pictures[b], cmap="gray", interpolation="nearest")
+            image = axes[b, j].imshow(scaled[b, k].numpy(), cmap=CONTINUOUS, vmin=0, vmax=1, alpha=0.6,
+                                      interpolation="nearest")
+            axes[b, j].set_title(f"CAM of {names[k]}")
+        for j, ax in enumerate(axes[b]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j > len(shown[b]):
+                ax.set_axis_off()
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.8, label="activation / its maximum")
+    return fig

@@ -1,0 +1,151 @@
+"""The segmentation head and model: scores at the input size for any backbone and any image shape,
+every stage used, a training step that learns; class activation maps turned into masks by hand."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from minivit.data import digit_canvas
+from minivit.mobilevit import mobilevit_tiny
+from minivit.segmentation import ResNetBackbone, SegmentationHead, SegmentationModel, feature_channels
+from minivit.swin import swin_tiny
+from minivit.toy_models import class_activation_map, masks_from_cams
+
+BACKBONES = {"swin_tiny": swin_tiny, "mobilevit_tiny": mobilevit_tiny}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Models this small run no faster on two threads, and two threads that wait on each other
+    # slow down many times over when other processes share the CPU.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def model_with(name, num_classes=11, dim=16):
+    torch.manual_seed(0)
+    backbone = BACKBONES[name]()
+    return SegmentationModel(backbone, SegmentationHead(feature_channels(backbone, 1), num_classes, dim))
+
+
+@pytest.mark.parametrize("name", BACKBONES)
+@pytest.mark.parametrize("H, W", [(32, 48), (40, 24), (36, 52)])
+def test_scores_have_the_input_size_for_non_square_images(name, H, W):
+    model = model_with(name).eval()
+    with torch.no_grad():
+        scores = model(torch.randn(2, 1, H, W))
+    assert scores.shape == (2, 11, H, W)
+
+
+def test_feature_channels_of_the_tiny_backbones_and_mode_restored():
+    swin, mvit = swin_tiny(), mobilevit_tiny().train()
+    assert feature_channels(swin, 1) == [32, 64, 128]
+    assert feature_channels(mvit, 1, size=(32, 48)) == [16, 24, 32, 128]
+    assert mvit.training
+
+
+def test_head_is_projection_upsampling_concat_fuse_classify():
+    torch.manual_seed(0)
+    head = SegmentationHead([3, 5], num_classes=4, dim=6).eval()
+    fine, coarse = torch.randn(2, 3, 8, 12), torch.randn(2, 5, 4, 6)
+    up = F.interpolate(head.project[1](coarse), size=(8, 12), mode="bilinear", align_corners=False)
+    mixed = torch.cat([head.project[0](fine), up], dim=1)  # (2, 12, 8, 12)
+    expected = head.classify(head.fuse(mixed))  # (2, 4, 8, 12)
+    expected = F.interpolate(expected, size=(16, 24), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(head([fine, coarse], size=(16, 24)), expected)
+
+
+def test_head_uses_every_stage():
+    torch.manual_seed(0)
+    maps = [torch.randn(2, c, s, s, requires_grad=True) for c, s in ((8, 16), (16, 8), (32, 4), (64, 2))]
+    head = SegmentationHead([8, 16, 32, 64], num_classes=3, dim=8)
+    scores = head(maps, size=32)
+    (scores * torch.randn_like(scores)).sum().backward()
+    for m in maps:
+        assert m.grad is not None and m.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", BACKBONES)
+def test_gradient_reaches_every_stage_of_the_backbone(name):
+    model = model_with(name)
+    scores = model(torch.randn(2, 1, 32, 32))
+    (scores * torch.randn_like(scores)).sum().backward()
+    for i, stage in enumerate(model.backbone.stages):
+        grads = [p.grad for p in stage.parameters()]
+        assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0, f"stage {i}"
+    assert model.backbone.head.weight.grad is None  # the classifier's head is never used
+
+
+def test_a_frozen_backbone_gets_no_gradient_and_keeps_its_batchnorm_statistics():
+    torch.manual_seed(0)
+    backbone = mobilevit_tiny()
+    model = SegmentationModel(backbone, SegmentationHead(feature_channels(backbone, 1), 11, 16), freeze_backbone=True)
+    model.train()
+    assert not backbone.training and model.head.training
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    model(torch.randn(4, 1, 32, 32)).sum().backward()
+    assert all(p.grad is None for p in backbone.parameters())
+    assert all(p.grad is not None for p in model.head.parameters())
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())  # running means unchanged
+
+
+def test_a_few_training_steps_lower_the_loss():
+    canvas = digit_canvas("train", num_samples=16, canvas_size=32, digit_size=16)
+    images, _, masks = (torch.stack(items) for items in zip(*(canvas[i] for i in range(16))))
+    model = model_with("swin_tiny")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(6):
+        loss = F.cross_entropy(model(images), masks)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.9 * losses[0]
+
+
+def test_resnet_without_pool_and_fc_gives_the_stride_32_map():
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18().eval()  # random weights: nothing to fetch
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert resnet(x).shape == (1, 1000)  # the classifier's output has no places left
+        trunk = nn.Sequential(*list(resnet.children())[:-2])  # drop avgpool and fc
+        maps = ResNetBackbone(resnet).feature_maps(x)
+        assert [tuple(m.shape) for m in maps] == [(1, 64, 16, 24), (1, 128, 8, 12), (1, 256, 4, 6), (1, 512, 2, 3)]
+        torch.testing.assert_close(maps[-1], trunk(x))
+
+
+def test_cam_to_mask_hand_worked():
+    # Two feature channels on a 2 x 3 map; class 0 reads channel 0, class 1 reads channel 1 minus channel 0.
+    features = torch.tensor([[[[4.0, 2.0, 0.0], [1.0, 0.0, 0.0]], [[4.0, 2.0, 1.0], [1.0, 3.0, 0.0]]]])
+    weight = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])  # (K, C)
+    cams = class_activation_map(features, weight)
+    assert cams.tolist() == [[[[4.0, 2.0, 0.0], [1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0], [0.0, 3.0, 0.0]]]]
+    # scaled by each map's maximum: class 0 [[1, .5, 0], [.25, 0, 0]], class 1 [[0, 0, 1/3], [0, 1, 0]]
+    both = torch.tensor([[1, 1]])
+    assert masks_from_cams(cams, both, threshold=0.3).tolist() == [[[1, 1, 2], [0, 2, 0]]]
+    assert masks_from_cams(cams, both, threshold=0.5).tolist() == [[[1, 1, 0], [0, 2, 0]]]
+    assert masks_from_cams(cams, torch.tensor([[1, 0]]), threshold=0.2).tolist() == [[[1, 1, 0], [1, 0, 0]]]
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: SegmentationHead([], 3), "in_channels must give"),
+        (lambda: SegmentationHead([8, 0], 3), "in_channels must be a positive int"),
+        (lambda: SegmentationHead([4], 3)([torch.randn(1, 5, 2, 2)], 8), "maps of shapes (B, 4, H_0, W_0)"),
+        (lambda: SegmentationHead([4, 8], 3)([torch.randn(1, 4, 2, 2)], 8), "2 maps"),
+        (lambda: SegmentationModel(nn.Conv2d(1, 4, 3), SegmentationHead([4], 3)), "feature_maps"),
+        (lambda: ResNetBackbone(nn.Conv2d(1, 4, 3)), "resnet must be a torchvision ResNet"),
+        (lambda: model_with("swin_tiny")(torch.randn(1, 32, 32)), "images must have shape (B, C, H, W)"),
+    ],
+)
+def test_bad_input_raises_value_error(call, words):
+    with pytest.raises(ValueError) as error:
+        call()
+    assert words in str(error.value)

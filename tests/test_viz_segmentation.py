@@ -1,0 +1,90 @@
+"""The segmentation figures draw what they are given: masks in fixed class colours beside their
+images, class activation maps scaled as masks_from_cams scales them. No screen needed."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from minivit import viz  # noqa: E402
+from minivit.viz.segmentation import BACKGROUND_COLOUR, mask_colours  # noqa: E402
+
+
+def data(ax, k=0):
+    return np.asarray(ax.get_images()[k].get_array())
+
+
+def masks_and_images():
+    masks = torch.zeros(2, 6, 8, dtype=torch.int64)
+    masks[0, 1:3, 1:4] = 4  # digit 3
+    masks[1, 2:5, 5:7] = 1  # digit 0
+    masks[1, 0, 0] = 10  # digit 9
+    images = (masks > 0).float()[:, None] * 2 - 1  # (2, 1, 6, 8), bright where a digit is
+    return images, masks
+
+
+def test_masks_are_drawn_below_their_images_in_the_order_given():
+    images, masks = masks_and_images()
+    predicted = torch.roll(masks, 1, dims=2)
+    fig = viz.plot_masks(images, {"true mask": masks, "predicted": predicted})
+    axes = np.array(fig.axes).reshape(3, 2)  # rows: images, then the masks; one column per image
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["image", "true mask", "predicted"]
+    for b in range(2):
+        np.testing.assert_array_equal(data(axes[0, b]), images[b, 0].numpy() * 0.5 + 0.5)  # rescaled to [0, 1]
+        np.testing.assert_array_equal(data(axes[1, b]), masks[b].numpy())
+        np.testing.assert_array_equal(data(axes[2, b]), predicted[b].numpy())
+    assert plt.get_fignums() == []
+
+
+def test_every_class_keeps_its_colour_and_the_legend_names_the_present_ones():
+    images, masks = masks_and_images()
+    classes = ("background", *map(str, range(10)))
+    fig = viz.plot_masks(images, {"true mask": masks}, classes=classes)
+    image = fig.axes[2].get_images()[0]  # row 1, column 0
+    assert image.cmap(image.norm(0))[:3] == BACKGROUND_COLOUR
+    assert image.cmap(image.norm(4)) == mask_colours(11)(4)  # digit 3, whatever else is in the figure
+    assert len({mask_colours(11)(k) for k in range(11)}) == 11
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["background", "0", "3", "9"]
+
+
+def test_cams_are_drawn_for_the_present_classes_scaled_to_their_maximum():
+    images, _ = masks_and_images()
+    cams = torch.zeros(2, 10, 6, 8)
+    cams[0, 3, 1, 2] = 4.0
+    cams[0, 3, 2, 2] = 2.0
+    cams[0, 3, 5, 7] = -3.0  # negative evidence is clipped to 0
+    cams[1, 0, 3, 5] = 0.5
+    cams[1, 9, 0, 0] = 1.0
+    present = torch.zeros(2, 10, dtype=torch.bool)
+    present[0, 3] = present[1, 0] = present[1, 9] = True
+    fig = viz.plot_cams(images, cams, present)
+    axes = np.array(fig.axes[:6]).reshape(2, 3)  # the last axes is the colour bar
+    assert [ax.get_title() for ax in axes[1]] == ["", "CAM of 0", "CAM of 9"]
+    expected = torch.zeros(6, 8)
+    expected[1, 2], expected[2, 2] = 1.0, 0.5
+    np.testing.assert_allclose(data(axes[0, 1], 1), expected.numpy())
+    np.testing.assert_allclose(data(axes[1, 1], 1), (cams[1, 0] / 0.5).numpy())
+    np.testing.assert_allclose(data(axes[1, 2], 1), cams[1, 9].numpy())
+    assert not axes[0, 2].axison and axes[0, 2].get_images() == []  # image 0 holds one class only
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: viz.plot_masks(torch.zeros(1, 4, 4), {"m": torch.zeros(1, 4, 4, dtype=torch.long)}), "images must"),
+        (lambda: viz.plot_masks(torch.zeros(1, 1, 4, 4), {"m": torch.zeros(1, 4, 5, dtype=torch.long)}), "masks['m']"),
+        (lambda: viz.plot_masks(torch.zeros(1, 1, 4, 4), {}), "at least one"),
+        (lambda: viz.plot_masks(torch.zeros(1, 1, 2, 2), {"m": torch.full((1, 2, 2), 3)}, ["a", "b"]), "class 3"),
+        (lambda: viz.plot_cams(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 4, 3), torch.ones(1, 2)), "cams must"),
+        (lambda: viz.plot_cams(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 4, 4), torch.ones(1, 3)), "present must"),
+    ],
+)
+def test_bad_input_raises_value_error(call, words):
+    with pytest.raises(ValueError) as error:
+        call()
+    assert words in str(error.value)
