@@ -15,6 +15,7 @@ same thing in training too. timm runs with its fused attention (F.scaled_dot_pro
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import time
@@ -83,8 +84,10 @@ def report(title: str, times: dict[str, list[float]], ratios: dict[str, list[flo
     for name, ts in times.items():
         print(f"  {name:12s} median {statistics.median(ts) * 1e3:7.1f} ms   (min {min(ts) * 1e3:.1f})")
     for ref, rs in ratios.items():
+        q1, _, q3 = statistics.quantiles(rs, n=4)
+        best = min(times["minivit"]) / min(times[ref])
         print(f"  minivit / {ref:12s} median of paired ratios {statistics.median(rs):.3f}"
-              f"   (quartiles {statistics.quantiles(rs, n=4)[0]:.3f} .. {statistics.quantiles(rs, n=4)[2]:.3f})")
+              f"   (quartiles {q1:.3f} .. {q3:.3f}; ratio of best times {best:.3f})")
 
 
 def main() -> None:
@@ -95,7 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, timm {timm.__version__}, "
-          f"{torch.get_num_threads()} threads")
+          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} (other processes share the CPU)")
 
     models = build_models()
     x = torch.randn(args.batch, 3, 224, 224)
@@ -118,6 +121,7 @@ def main() -> None:
         calls[name] = lambda m=model, o=optimizer: train_step(m, o, xt, yt)
     report(f"training step (forward + backward + AdamW), batch {args.train_batch}, 224 x 224",
            *paired_ratios(calls, args.repeats))
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
