@@ -62,10 +62,11 @@ def _swin_from_torchvision(model: nn.Module) -> nn.Module:
         or any(b.attn.window_size != [M, M] for b in blocks)
         or any(b.attn.shift_size != [0, 0] if j % 2 == 0 else b.attn.shift_size != [M // 2, M // 2]
                for stage in stages for j, b in enumerate(stage))
+        or stem[0].kernel_size[0] != stem[0].kernel_size[1]
     ):
         raise ValueError(
-            "from_torchvision converts Swin v1 (swin_t, swin_s, swin_b): one square window M for all blocks, "
-            "shifts alternating 0 and M // 2; this model is Swin v2 or has another layout"
+            "from_torchvision converts Swin v1 (swin_t, swin_s, swin_b): square patches, one square window M "
+            "for all blocks, shifts alternating 0 and M // 2; this model is Swin v2 or has another layout"
         )
     config = SwinConfig(
         in_chans=stem[0].in_channels,

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 import minivit.swin
-
 from minivit.convert import from_timm, from_torchvision
 from minivit.swin import SwinConfig, SwinTransformer, swin_b, swin_s, swin_t, swin_tiny
 
@@ -78,7 +77,7 @@ def small():
 @pytest.mark.parametrize("size", [(224, 224), (250, 190)])
 def test_logits_equal_torchvision(torchvision_pair, size):
     # 250 x 190 pads every stage, merges an odd width and has a single window along the width in stage 4;
-    # a batch of 3 runs stage 1 of swin_t in two chunks (2 + 1 images)
+    # a batch of 3 runs stage 1 of swin_t in three chunks of one image (TOKENS_PER_CHUNK)
     name, reference, model = torchvision_pair
     assert not model.training
     batch = 3 if name == "swin_t" else 1
@@ -132,9 +131,9 @@ def test_training_mode_gives_torchvision_gradients(small, monkeypatch):
 def test_cached_mask_follows_the_input_size(swin_t_pair):
     # 224 -> 256 -> 224: stage 1 has 8 x 8 windows, then 10 x 10 (padded), then 8 x 8 again
     reference, model = swin_t_pair
-    for size in (224, 256, 224):
+    for size, windows in ((224, 64), (256, 100), (224, 64)):
         assert max_diff(model, reference, torch.randn(1, 3, size, size)) <= 1e-5
-    assert model.stages[0].blocks[1].attn._shift_mask.shape == (64, 1, 49, 49)
+        assert model.stages[0].blocks[1].attn._shift_mask.shape == (windows, 1, 49, 49)
 
 
 def test_cached_mask_follows_dtype_and_new_weights(small):
@@ -247,4 +246,8 @@ def test_unsupported_configs_and_models_raise():
         SwinConfig(depths=(2, 2))
     with pytest.raises(ValueError, match="Swin v2"):
         from_torchvision(torchvision.models.swin_v2_t())
+    small_timm = dict(img_size=32, patch_size=2, embed_dim=8, depths=(1, 1), num_heads=(1, 2), window_size=4)
+    with pytest.raises(ValueError, match="qkv bias"):
+        from_timm(timm.models.swin_transformer.SwinTransformer(**small_timm, qkv_bias=False))
+    assert isinstance(from_timm(timm.models.swin_transformer.SwinTransformer(**small_timm)), SwinTransformer)
     assert isinstance(from_torchvision(small_torchvision_swin(window=3)), SwinTransformer)
