@@ -66,7 +66,9 @@ class WindowAttention(nn.Module):
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         self.register_buffer("relative_position_index", relative_position_index(window_size), persistent=False)
-        self._shift_mask_key: tuple | None = None  # the (Hp, Wp, shift, device, dtype) _shift_mask is for
+        self._mask_key: tuple | None = None  # what the cached attn_mask was built for
+        self._mask: torch.Tensor | None = None
+        self._shift_mask_key: tuple | None = None  # what the cached shift mask was built for
         self._shift_mask: torch.Tensor | None = None
 
     def relative_position_bias(self) -> torch.Tensor:
@@ -75,24 +77,37 @@ class WindowAttention(nn.Module):
         return bias.permute(2, 0, 1)  # (nh, N, N)
 
     def attn_mask(self, height: int, width: int, shift: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        """Everything added to the attention logits of a padded (height, width) map: the relative
-        position bias, plus the shifted-window mask (0 or -100) if shifted.
+        """Everything added to the attention logits of a padded (height, width) map, as one float mask:
+        the relative position bias, plus the shifted-window mask (0 or -100) if shifted.
+
+        Built once per map size, device and dtype, and reused. While the bias table is learning, the
+        bias is gathered on every call so that it gets gradients; only the shift mask is reused.
 
         Returns:
             (nW, nh, N, N) when shifted, (1, nh, N, N) otherwise (the same for every window).
         """
-        bias = self.relative_position_bias().to(like.dtype)  # gathered on every call: the table learns
-        if shift == (0, 0):
-            return bias.unsqueeze(0)
-        # The shift mask depends only on the map size: built once per size, device and dtype, reused
-        # in training and eval alike. The bias is not cached: gathering it is cheap, and it changes
-        # with every optimizer step or load_state_dict.
+        table = self.relative_position_bias_table
+        learning = torch.is_grad_enabled() and table.requires_grad
+        # the table's storage and version counter change with every optimizer step or load_state_dict
+        key = (height, width, shift, like.device, like.dtype, table.data_ptr(), table._version)
+        if learning or key != self._mask_key:
+            bias = self.relative_position_bias().to(like.dtype)  # (nh, N, N)
+            if shift == (0, 0):
+                mask = bias.unsqueeze(0)  # (1, nh, N, N)
+            else:
+                mask = self.shift_mask(height, width, shift, like) + bias  # (nW, nh, N, N)
+            if learning:
+                return mask
+            self._mask, self._mask_key = mask, key
+        return self._mask
+
+    def shift_mask(self, height: int, width: int, shift: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """minivit.windows.shifted_window_mask as (nW, 1, N, N), built once per size, device and dtype."""
         key = (height, width, shift, like.device, like.dtype)
         if key != self._shift_mask_key:
             mask = shifted_window_mask(height, width, self.window_size, shift)  # (nW, N, N)
-            self._shift_mask = mask.to(like.device, like.dtype).unsqueeze(1)  # (nW, 1, N, N)
-            self._shift_mask_key = key
-        return self._shift_mask + bias  # (nW, nh, N, N)
+            self._shift_mask, self._shift_mask_key = mask.to(like.device, like.dtype).unsqueeze(1), key
+        return self._shift_mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x, shape (B, H, W, C). Returns: shape (B, H, W, C)."""
@@ -198,7 +213,8 @@ class SwinStage(nn.Module):
         (B, H', W', C), with H' = ceil(H/2) and W' = ceil(W/2) after a merge."""
         tokens = x.shape[1] * x.shape[2] // (4 if isinstance(self.merge, PatchMerging) else 1)  # per image
         images = max(1, TOKENS_PER_CHUNK // tokens)  # per chunk
-        return torch.cat([self.blocks(self.merge(chunk)) for chunk in x.split(images)])  # (B, H', W', C)
+        chunks = [self.blocks(self.merge(chunk)) for chunk in x.split(images)]
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)  # (B, H', W', C)
 
 
 class SwinTransformer(nn.Module):

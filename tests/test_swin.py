@@ -131,9 +131,10 @@ def test_training_mode_gives_torchvision_gradients(small, monkeypatch):
 def test_cached_mask_follows_the_input_size(swin_t_pair):
     # 224 -> 256 -> 224: stage 1 has 8 x 8 windows, then 10 x 10 (padded), then 8 x 8 again
     reference, model = swin_t_pair
+    attn = model.stages[0].blocks[1].attn
     for size, windows in ((224, 64), (256, 100), (224, 64)):
         assert max_diff(model, reference, torch.randn(1, 3, size, size)) <= 1e-5
-        assert model.stages[0].blocks[1].attn._shift_mask.shape == (windows, 1, 49, 49)
+        assert attn._mask.shape == (windows, 3, 49, 49) and attn._shift_mask.shape == (windows, 1, 49, 49)
 
 
 def test_cached_mask_follows_dtype_and_new_weights(small):
@@ -144,10 +145,14 @@ def test_cached_mask_follows_dtype_and_new_weights(small):
     x = torch.randn(2, 3, 36, 28)
     try:
         with torch.no_grad():
-            model(x)  # caches the shift masks for this size
-            for table in tables:  # new weights after that: the bias is read from the table on every call
+            model(x)  # caches the masks for this size
+            for table in tables:  # new weights after that: the cached bias must not be used
                 table.add_(1.0)
             torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-5)
+            twin = SwinTransformer(model.config).eval()
+            twin(x)  # caches masks built from its own initial weights
+            twin.load_state_dict(model.state_dict())
+            torch.testing.assert_close(twin(x), model(x), rtol=0, atol=0)
             torch.testing.assert_close(model.double()(x.double()), reference.double()(x.double()), rtol=0, atol=1e-10)
     finally:
         model.float(), reference.float()
