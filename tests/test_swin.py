@@ -168,7 +168,7 @@ def test_parameter_counts():
     with torch.device("meta"):  # count without allocating
         counts = [sum(p.numel() for p in make().parameters()) for make in (swin_t, swin_s, swin_b)]
     assert counts == [28_288_354, 49_606_258, 87_768_224]
-    assert sum(p.numel() for p in swin_tiny().parameters()) == 320_990
+    assert sum(p.numel() for p in swin_tiny().parameters()) == 566_790
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_swin_tiny_for_the_notebooks():
         model = swin_tiny(num_classes=10, in_chans=in_chans)
         x = torch.randn(4, in_chans, 32, 32)
         assert model(x).shape == (4, 10)
-        assert [m.shape for m in model.feature_maps(x)] == [(4, 24, 16, 16), (4, 48, 8, 8), (4, 96, 4, 4)]
+        assert [m.shape for m in model.feature_maps(x)] == [(4, 32, 16, 16), (4, 64, 8, 8), (4, 128, 4, 4)]
     model = swin_tiny()
     x, y = torch.randn(16, 1, 32, 32), torch.arange(16) % 10
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
