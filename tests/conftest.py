@@ -1,6 +1,8 @@
 import os
 
+import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import settings
 
 # Property tests run the same examples on every machine, and stay fast on a 2-core CPU.
@@ -8,3 +10,22 @@ settings.register_profile("minivit", max_examples=60, deadline=None, derandomize
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minivit"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def train_on_one_batch():
+    """train(model, x, y, steps) -> the cross-entropy loss before each of `steps` AdamW steps (lr 3e-3)
+    on the one batch x, y: class indices (B,) for logits (B, K), or (B, H, W) for scores (B, K, H, W)."""
+
+    def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> list[float]:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+        losses = []
+        for _ in range(steps):
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    return train

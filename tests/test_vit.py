@@ -157,19 +157,12 @@ def test_bad_input_raises_value_error_naming_the_shape(b16, shape):
     assert str(tuple(shape)) in str(error.value)
 
 
-def test_vit_tiny_learns_a_small_batch():
+def test_vit_tiny_learns_a_small_batch(train_on_one_batch):
     torch.manual_seed(0)
     model = vit_tiny(num_classes=10, in_chans=1)
     x, y = torch.randn(16, 1, 32, 32), torch.arange(16) % 10
     assert model(x).shape == (16, 10)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(20):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_on_one_batch(model, x, y, steps=20)
     assert losses[-1] < 0.2 * losses[0]
 
 
