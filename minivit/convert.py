@@ -45,8 +45,6 @@ def from_timm(model: nn.Module) -> nn.Module:
 
 
 def _swin_from_torchvision(model: nn.Module) -> nn.Module:
-    import re
-
     import torch
     from torchvision.models.swin_transformer import PatchMerging, ShiftedWindowAttention, SwinTransformerBlock
 
@@ -90,22 +88,12 @@ def _swin_from_torchvision(model: nn.Module) -> nn.Module:
         ]
     renames += [(r"^norm\.", "norm."), (r"^head\.", "head.")]
 
-    swin = SwinTransformer(config)
-    state = {}
-    for name, tensor in model.state_dict().items():
-        if name.endswith(".relative_position_index"):  # torchvision stores it; minivit computes it
-            if not torch.equal(tensor.flatten().cpu(), relative_position_index(M).flatten()):
-                raise ValueError(f"{name} differs from minivit.relative_position_index({M})")
-            continue
-        for pattern, replacement in renames:
-            new_name, found = re.subn(pattern, replacement, name)
-            if found:
-                state[new_name] = tensor
-                break
-        else:
-            raise ValueError(f"no minivit name for torchvision's tensor {name!r}")
-    swin.load_state_dict(state)  # strict: every minivit tensor filled, no name unknown, every shape equal
-    return swin.train(model.training)
+    tensors = model.state_dict()
+    for name in [n for n in tensors if n.endswith(".relative_position_index")]:
+        # torchvision stores the index; minivit computes it
+        if not torch.equal(tensors.pop(name).flatten().cpu(), relative_position_index(M).flatten()):
+            raise ValueError(f"{name} differs from minivit.relative_position_index({M})")
+    return _copy_renamed(model, SwinTransformer(config), renames, tensors)
 
 
 def _swin_from_timm(model: nn.Module) -> nn.Module:
@@ -190,16 +178,19 @@ def _vit_from_torchvision(model: nn.Module) -> nn.Module:
     return _copy_renamed(model, VisionTransformer(config), renames)
 
 
-def _copy_renamed(source: nn.Module, target: nn.Module, renames: list[tuple[str, str]]) -> nn.Module:
+def _copy_renamed(
+    source: nn.Module, target: nn.Module, renames: list[tuple[str, str]], tensors: dict | None = None
+) -> nn.Module:
     """Copy every tensor of `source` into `target`, renamed by the first matching (regex, replacement).
 
+    `tensors` is the source's state dict minus what the caller has already dealt with; by default all of it.
     Raises if a source tensor matches no rule, or if the renamed tensors are not exactly the tensors
     of `target` with their shapes. Returns `target` in the training mode of `source`.
     """
     import re
 
     state = {}
-    for name, tensor in source.state_dict().items():
+    for name, tensor in (source.state_dict() if tensors is None else tensors).items():
         for pattern, replacement in renames:
             new_name, found = re.subn(pattern, replacement, name)
             if found:
