@@ -99,6 +99,11 @@ def _arange(*shape: int) -> torch.Tensor:
     return torch.arange(math.prod(shape), dtype=torch.float32).reshape(shape)
 
 
+def _three(d: Draw, sizes: Callable[[Draw], tuple]) -> list[tuple]:
+    """Three draws of `sizes`, one per hidden case."""
+    return [sizes(d) for _ in range(3)]
+
+
 # --- 01 conv vs attention ----------------------------------------------------------------------------
 
 NB01 = "01_conv_vs_attention"
@@ -265,12 +270,9 @@ def _patch_sizes(d: Draw) -> tuple[int, int, int, int, int]:
     return d.size(1, 2), d.size(2, 4), d.size(2, 3), d.size(2, 3), d.size(2, 4)
 
 
-def _patchify_hidden(d: Draw) -> list[Case]:
-    cases = []
-    for _ in range(3):
-        B, C, p, nh, nw = _patch_sizes(d)
-        cases.append(Case((d.randn(B, C, nh * p, nw * p), p)))
-    return cases
+def _image_and_patch_size_hidden(d: Draw) -> list[Case]:
+    """Cases (x, patch_size) for patchify and mobilevit_unfold: (B, C, H, W) images, H and W multiples of p."""
+    return [Case((d.randn(B, C, nh * p, nw * p), p)) for B, C, p, nh, nw in _three(d, _patch_sizes)]
 
 
 _task(
@@ -283,7 +285,7 @@ _task(
         Case((_arange(1, 1, 4, 4), 2), "x of shape (1, 1, 4, 4) holding 0..15, patch_size=2"),
         Case((Draw(0).randn(2, 3, 6, 4), 2)),
     ],
-    hidden=_patchify_hidden,
+    hidden=_image_and_patch_size_hidden,
     hint="Split H into (H/p, p) and W into (W/p, p), permute to (B, H/p, W/p, p, p, C), then reshape to "
     "(B, N, p*p*C): patches left to right then top to bottom, each token's values in (row, column, channel) order.",
     pitfalls=(
@@ -304,11 +306,7 @@ def _unpatchify_channel_first(tokens: torch.Tensor, patch_size: int, height: int
 
 
 def _unpatchify_hidden(d: Draw) -> list[Case]:
-    cases = []
-    for _ in range(3):
-        B, C, p, nh, nw = _patch_sizes(d)
-        cases.append(Case((d.randn(B, nh * nw, p * p * C), p, nh * p, nw * p)))
-    return cases
+    return [Case((d.randn(B, nh * nw, p * p * C), p, nh * p, nw * p)) for B, C, p, nh, nw in _three(d, _patch_sizes)]
 
 
 _task(
@@ -416,11 +414,7 @@ def _partition_column_major(x: torch.Tensor, window_size: int) -> torch.Tensor:
 
 
 def _window_partition_hidden(d: Draw) -> list[Case]:
-    cases = []
-    for _ in range(3):
-        B, M, nh, nw, C = _window_sizes(d)
-        cases.append(Case((d.randn(B, nh * M, nw * M, C), M)))
-    return cases
+    return [Case((d.randn(B, nh * M, nw * M, C), M)) for B, M, nh, nw, C in _three(d, _window_sizes)]
 
 
 _task(
@@ -450,11 +444,7 @@ def _reverse_without_permute(windows: torch.Tensor, window_size: int, height: in
 
 
 def _window_reverse_hidden(d: Draw) -> list[Case]:
-    cases = []
-    for _ in range(3):
-        B, M, nh, nw, C = _window_sizes(d)
-        cases.append(Case((d.randn(B * nh * nw, M, M, C), M, nh * M, nw * M)))
-    return cases
+    return [Case((d.randn(B * nh * nw, M, M, C), M, nh * M, nw * M)) for B, M, nh, nw, C in _three(d, _window_sizes)]
 
 
 _task(
@@ -806,14 +796,6 @@ def _fold_patch_per_sequence(tokens: torch.Tensor, patch_size: int, height: int,
     return x.reshape(-1, C, height, width)
 
 
-def _unfold_hidden(d: Draw) -> list[Case]:
-    cases = []
-    for _ in range(3):
-        B, C, p, nh, nw = _patch_sizes(d)
-        cases.append(Case((d.randn(B, C, nh * p, nw * p), p)))
-    return cases
-
-
 _task(
     name="mobilevit_unfold",
     notebook=NB06,
@@ -824,7 +806,7 @@ _task(
         Case((_arange(1, 1, 4, 4), 2), "x of shape (1, 1, 4, 4) holding 0..15, patch_size=2"),
         Case((Draw(0).randn(2, 3, 4, 6), 2)),
     ],
-    hidden=_unfold_hidden,
+    hidden=_image_and_patch_size_hidden,
     hint="Reshape to (B, C, H/p, p, W/p, p), permute to (B, p, p, H/p, W/p, C) so that the position inside "
     "the patch comes first, then reshape to (B*P, N, C): sequence r*p + c holds pixel (r, c) of every patch.",
     pitfalls=(
@@ -835,11 +817,7 @@ _task(
 
 
 def _fold_hidden(d: Draw) -> list[Case]:
-    cases = []
-    for _ in range(3):
-        B, C, p, nh, nw = _patch_sizes(d)
-        cases.append(Case((d.randn(B * p * p, nh * nw, C), p, nh * p, nw * p)))
-    return cases
+    return [Case((d.randn(B * p * p, nh * nw, C), p, nh * p, nw * p)) for B, C, p, nh, nw in _three(d, _patch_sizes)]
 
 
 _task(
