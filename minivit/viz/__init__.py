@@ -9,7 +9,7 @@ the models do. One module per topic:
     patches            plot_patches
     unfold             plot_mobilevit_unfold
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
-    receptive_field    receptive_field, plot_receptive_fields
+    receptive_field    receptive_field_map, plot_receptive_fields
     cost               msa_cost, window_msa_cost, plot_attention_cost
     segmentation       plot_masks, plot_cams
     training           plot_digits, plot_training_curves
@@ -19,7 +19,7 @@ from minivit.viz._common import NotebookFigure, to_png
 from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
 from minivit.viz.cost import msa_cost, plot_attention_cost, window_msa_cost
 from minivit.viz.patches import plot_patches
-from minivit.viz.receptive_field import plot_receptive_fields, receptive_field
+from minivit.viz.receptive_field import plot_receptive_fields, receptive_field_map
 from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
 from minivit.viz.segmentation import plot_cams, plot_masks
 from minivit.viz.training import plot_digits, plot_training_curves
@@ -47,7 +47,7 @@ __all__ = [
     "plot_training_curves",
     "plot_window_masks",
     "plot_windows",
-    "receptive_field",
+    "receptive_field_map",
     "to_png",
     "window_msa_cost",
 ]

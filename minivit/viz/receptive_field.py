@@ -17,7 +17,7 @@ from torch import nn
 from minivit.viz._common import CONTINUOUS, new_figure
 
 
-def receptive_field(module: nn.Module, x: torch.Tensor, position: tuple[int, int]) -> torch.Tensor:
+def receptive_field_map(module: nn.Module, x: torch.Tensor, position: tuple[int, int]) -> torch.Tensor:
     """How strongly each input pixel moves the output at one position, from gradients.
 
     Sums |d y[c, i, j] / d x[c', :, :]| over the output channels c and the input channels c'. Each
@@ -53,7 +53,7 @@ def plot_receptive_fields(
 ) -> Figure:
     """Side-by-side receptive fields of several modules at one output position.
 
-    Each panel shows receptive_field(module, x, position) divided by its largest value, on a log
+    Each panel shows receptive_field_map(module, x, position) divided by its largest value, on a log
     scale from 1e-4 to 1; pixels with exactly zero gradient, which cannot influence the output, are grey.
 
     Args:
@@ -66,7 +66,7 @@ def plot_receptive_fields(
     """
     if not modules:
         raise ValueError("modules must name at least one module, got an empty mapping")
-    fields = {name: receptive_field(module, x, position) for name, module in modules.items()}
+    fields = {name: receptive_field_map(module, x, position) for name, module in modules.items()}
     H, W = next(iter(fields.values())).shape
     panel = 4.0 if len(fields) <= 3 else 12.0 / len(fields)
     fig = new_figure(panel * len(fields) + 1.2, panel * H / W + 0.9)
