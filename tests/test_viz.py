@@ -296,6 +296,8 @@ def test_attention_map_draws_the_weights_given():
     assert len(with_gid(fig.axes[1].patches, "query")) == 1
     fig = viz.plot_attention_map(np.zeros((20, 20)), np.arange(4.0).reshape(2, 2))
     np.testing.assert_array_equal(data(fig.axes[1]), [[0, 1], [2, 3]])
+    for ticks in (fig.axes[1].get_xticks(), fig.axes[1].get_yticks()):  # on patches, not between them
+        assert [t for t in ticks if -0.5 <= t <= 1.5] == [0, 1]
     with pytest.raises(ValueError, match="tokens do not tile"):
         viz.plot_attention_map(np.zeros((20, 20)), np.ones(7))
 

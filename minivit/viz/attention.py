@@ -74,6 +74,9 @@ def plot_attention_map(
     for ax in (left, right):
         ax.set_xlabel("pixel column")
         ax.set_ylabel("pixel row")
+    for ax in (left, middle, right):  # ticks on patches and pixels, never between them
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.get_major_locator().set_params(integer=True)
     if query is not None:
         r, c = query
         outline(middle, r, c, r, c, gid="query", edgecolor="red", linewidth=2.5)
