@@ -12,8 +12,15 @@ def count_multiply_adds(model: nn.Module, x: torch.Tensor) -> int:
     """Multiply-adds of one forward pass of `model` on `x`, as torchvision's `_ops` and papers count them.
 
     FlopCounterMode counts a multiply-add as 2 FLOPs, and has no formula for the CPU's fused attention
-    kernel; so the pass runs with PyTorch's plain (math) attention, whose matrix products it counts.
+    kernels; so the pass runs with PyTorch's plain (math) attention, whose matrix products it counts,
+    and with nn.MultiheadAttention's fast path off (torchvision's ViT takes it in eval mode without
+    gradients, and the counter would miss its attention and projections).
     """
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        model(x)
+    fast_path = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast_path)
     return counter.get_total_flops() // 2

@@ -17,3 +17,16 @@ class FusedAttention(torch.nn.Module):
 def test_fused_attention_is_counted():
     # q k^T: 5 x 5 scores of 8 products; weights @ v: 5 x 8 outputs of 5 products -> 200 + 200, per head
     assert count_multiply_adds(FusedAttention(), torch.randn(1, 2, 5, 8)) == 2 * 400
+
+
+def test_multihead_attention_fast_path_is_counted():
+    # nn.MultiheadAttention in eval mode without gradients takes a fused path the counter cannot see;
+    # by hand: q, k, v and output projections 4 x (5 tokens x 8 x 8) = 1280, attention 2 x (5 x 5 x 8) = 400
+    mha = torch.nn.MultiheadAttention(8, num_heads=2, batch_first=True).eval()
+
+    class SelfAttention(torch.nn.Module):
+        def forward(self, x):
+            return mha(x, x, x, need_weights=False)[0]
+
+    assert count_multiply_adds(SelfAttention(), torch.randn(1, 5, 8)) == 1280 + 400
+    assert torch.backends.mha.get_fastpath_enabled()  # switched back on afterwards

@@ -9,22 +9,7 @@ from timm.models.byobnet import ByobNet
 from minivit.convert import from_timm
 from minivit.flops import count_multiply_adds
 from minivit.mobilevit import MobileViTBlock, mobilevit_s, mobilevit_tiny, mobilevit_xs, mobilevit_xxs
-
-
-def perturb_(model: torch.nn.Module) -> torch.nn.Module:
-    """Move norms, biases and batch-norm statistics off their initial values (ones and zeros), which
-    would hide a swapped or missing tensor."""
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 1:
-                p.add_(torch.randn_like(p) * 0.1)
-        for name, b in model.named_buffers():
-            if name.endswith("running_mean"):
-                b.normal_(std=0.1)
-            elif name.endswith("running_var"):
-                b.uniform_(0.5, 1.5)
-    return model
+from perturb import perturb_  # tests/perturb.py
 
 
 @pytest.fixture(scope="module", params=["mobilevit_xxs", "mobilevit_xs", "mobilevit_s"])

@@ -7,23 +7,12 @@ import torch
 import torchvision
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.utils.flop_counter import FlopCounterMode
 
 import minivit.swin
 from minivit.convert import from_timm, from_torchvision
+from minivit.flops import count_multiply_adds
 from minivit.swin import SwinConfig, SwinTransformer, swin_b, swin_s, swin_t, swin_tiny
-
-
-def perturb_(model: torch.nn.Module) -> torch.nn.Module:
-    """Move every parameter off its initial value: the references start biases at zero and norms at
-    one, which would hide a swapped or missing tensor."""
-    with torch.no_grad():
-        for p in model.parameters():
-            if not p.any():
-                p.normal_(std=0.02)
-            elif p.dim() == 1:
-                p.add_(torch.randn_like(p) * 0.1)
-    return model
+from perturb import perturb_  # tests/perturb.py
 
 
 def max_diff(model: torch.nn.Module, reference: torch.nn.Module, x: torch.Tensor) -> float:
@@ -177,16 +166,11 @@ def test_parameter_counts():
     ids=["swin_t", "swin_s", "swin_b"],
 )
 def test_flops_equal_torchvision(name, make, macs):
-    flops = []
     with torch.device("meta"):  # the counter needs shapes only
         x = torch.empty(1, 3, 224, 224)
-        for model in (make(), getattr(torchvision.models, name)()):
-            with torch.no_grad(), FlopCounterMode(display=False) as counter:
-                model.eval()(x)
-            flops.append(counter.get_total_flops())
-    assert flops[0] == flops[1]
-    # torchvision's _ops, in multiply-adds; the counter counts a multiply-add as 2 FLOPs
-    assert abs(flops[0] / 2 - macs) < 0.001 * macs
+        counts = [count_multiply_adds(model.eval(), x) for model in (make(), getattr(torchvision.models, name)())]
+    assert counts[0] == counts[1]
+    assert abs(counts[0] - macs) < 0.001 * macs  # torchvision's _ops
 
 
 # --- a backbone ---------------------------------------------------------------------------------------
@@ -210,7 +194,7 @@ def test_feature_maps_equal_torchvision_stages(swin_t_pair, size):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
 
 
-def test_swin_tiny_for_the_notebooks():
+def test_swin_tiny_for_the_notebooks(train_on_one_batch):
     torch.manual_seed(0)
     for in_chans in (1, 3):
         model = swin_tiny(num_classes=10, in_chans=in_chans)
@@ -219,14 +203,7 @@ def test_swin_tiny_for_the_notebooks():
         assert [m.shape for m in model.feature_maps(x)] == [(4, 32, 16, 16), (4, 64, 8, 8), (4, 128, 4, 4)]
     model = swin_tiny()
     x, y = torch.randn(16, 1, 32, 32), torch.arange(16) % 10
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(25):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_on_one_batch(model, x, y, steps=25)
     assert losses[-1] < 0.2 * losses[0]
 
 

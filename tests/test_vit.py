@@ -3,24 +3,11 @@
 import pytest
 import torch
 import torchvision
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 from minivit.convert import from_torchvision
+from minivit.flops import count_multiply_adds
 from minivit.vit import VisionTransformer, ViTConfig, vit_b_16, vit_tiny
-
-
-def perturb_(model: torch.nn.Module) -> torch.nn.Module:
-    """Move every parameter off its initial value: torchvision starts the head, the class token and
-    the biases at zero and the norms at one, which would hide a swapped or missing tensor."""
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            if not p.any():
-                p.normal_(std=0.02)
-            elif p.dim() == 1:
-                p.add_(torch.randn_like(p) * 0.1)
-    return model
+from perturb import perturb_  # tests/perturb.py
 
 
 def small_torchvision_vit(image_size: int, patch_size: int) -> torchvision.models.VisionTransformer:
@@ -85,20 +72,12 @@ def test_parameter_counts(b16):
     assert sum(p.numel() for p in vit_tiny().parameters()) == 139_978
 
 
-def count_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
-    # The math backend writes attention out as matmuls, which the counter sees; it has no formula
-    # for the CPU's fused kernel. Gradients stay on so that torchvision skips its own fused path.
-    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        model(x)
-    return counter.get_total_flops()
-
-
 def test_flops_equal_torchvision(b16):
     reference, model = b16
     x = torch.randn(1, 3, 224, 224)
-    flops = count_flops(model, x)
-    assert flops == count_flops(reference, x)
-    assert abs(flops / 2 - 17.56e9) < 0.01e9  # the counter counts a multiply-add as 2 FLOPs
+    macs = count_multiply_adds(model, x)
+    assert macs == count_multiply_adds(reference, x)
+    assert abs(macs - 17.56e9) < 0.01e9  # COURSE.md: 17.56 G multiply-adds at 224
 
 
 def test_attention_maps_equal_torchvision_attention_weights(small):
