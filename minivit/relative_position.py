@@ -11,7 +11,7 @@ from minivit._checks import to_pair
 def relative_position_index(window_size: int | tuple[int, int]) -> torch.Tensor:
     """Index into the relative position bias table for every (query, key) pair of a window.
 
-    For tokens at (i1, j1) and (i2, j2): dy = i1 - i2 + Mh - 1 and dx = j1 - j2 + Mw - 1 (both now
+    For a query at (i1, j1) and a key at (i2, j2): dy = i1 - i2 + Mh - 1 and dx = j1 - j2 + Mw - 1 (both now
     >= 0), and the index is dy * (2Mw - 1) + dx, a row-major position in a (2Mh-1) x (2Mw-1) grid.
 
     Args:

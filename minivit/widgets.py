@@ -159,7 +159,7 @@ def explore_attention(model: torch.nn.Module, image: object) -> Explorer:
     maps = viz.model_attention_maps(model, image)
     L, nh, T = len(maps), maps[0].shape[1], maps[0].shape[-1]
     controls = {
-        "layer": _slider("layer", L - 1, 0, L - 1),
+        "layer": _slider("layer (0 = first)", L - 1, 0, L - 1),
         "head": widgets.Dropdown(options=[("mean", None)] + [(str(h), h) for h in range(nh)], value=None,
                                  description="head"),
         "query": _slider("query (0 = class)", 0, 0, T - 1),

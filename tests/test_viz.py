@@ -196,6 +196,9 @@ def test_bias_heatmaps_equal_table_at_index(M, heads, shown):
     for h in shown:
         np.testing.assert_allclose(data(panels[f"head {h}: table[index]"]), bias[h].numpy())
         np.testing.assert_allclose(data(panels[f"head {h}: table"]), table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy())
+    first = panels[f"head {shown[0]}: table"]  # offsets in the words of relative_position_index: query minus key
+    assert first.get_xlabel() == "dx = column of query - column of key"
+    assert first.get_ylabel() == "dy = row of query - row of key"
     with pytest.raises(ValueError, match="table must have shape"):
         viz.plot_relative_position_bias(torch.zeros(5, heads), M)
 
@@ -302,6 +305,17 @@ def test_attention_map_draws_the_weights_given():
         viz.plot_attention_map(np.zeros((20, 20)), np.ones(7))
 
 
+def test_attention_map_names_its_tokens():
+    fig = viz.plot_attention_map(np.zeros((4, 4)), np.ones(16), query=(1, 2))
+    assert fig.axes[0].get_title() == "input image, query patch (1, 2) in red"
+    assert fig.axes[1].get_title() == "weights on the 4x4 patches"
+    assert (fig.axes[1].get_xlabel(), fig.axes[1].get_ylabel()) == ("patch column", "patch row")
+    fig = viz.plot_attention_map(np.zeros((4, 4)), np.ones(16), query=(1, 2), token_name="pixel")
+    assert fig.axes[0].get_title() == "input image, query pixel (1, 2) in red"
+    assert fig.axes[1].get_title() == "weights on the 4x4 pixels"
+    assert (fig.axes[1].get_xlabel(), fig.axes[1].get_ylabel()) == ("pixel column", "pixel row")
+
+
 @pytest.mark.parametrize("layer, head, query", [(-1, None, 0), (0, 2, 5), (1, 0, 12)])
 def test_model_attention_shows_the_models_weights(layer, head, query):
     torch.manual_seed(0)
@@ -315,7 +329,9 @@ def test_model_attention_shows_the_models_weights(layer, head, query):
     row = attn[:, query].mean(0) if head is None else attn[head, query]
     np.testing.assert_allclose(data(fig.axes[1]), row[1:].reshape(3, 4).numpy(), rtol=1e-6)
     assert len(with_gid(fig.axes[1].patches, "query")) == (query > 0)
-    assert f"{float(row[0]):.3f}" in fig.texts[0].get_text() or f"{float(row[0]):.3f}" in fig._suptitle.get_text()
+    title = fig.get_suptitle()
+    assert f"{float(row[0]):.3f}" in title
+    assert title.startswith(f"block {layer % 2 + 1} of 2, ")  # counted from 1, as the text says "last block"
 
 
 def test_model_attention_checks_its_arguments():

@@ -32,15 +32,19 @@ def plot_attention_map(
     weights: torch.Tensor | np.ndarray,
     query: tuple[int, int] | None = None,
     title: str = "attention weights",
+    token_name: str = "patch",
 ) -> Figure:
-    """The weights of one query over the patches of an image: the image, the weights, and both overlaid.
+    """The weights of one query over the tokens of an image: the image, the weights, and both overlaid.
 
     Args:
         image: (H, W, C) array or (C, H, W) / (1, C, H, W) tensor.
-        weights: shape (N,) (patches in row-major order; the grid follows the image's aspect ratio) or
+        weights: shape (N,) (tokens in row-major order; the grid follows the image's aspect ratio) or
             (rows, columns).
-        query: the query's patch (row, column), outlined; None for a query that is no patch (class token).
+        query: the query's token (row, column), outlined; None for a query that is no token of the grid
+            (class token).
         title: the figure's title.
+        token_name: what one token is, for the panel titles and axes: "patch", or "pixel" when every
+            pixel is a token.
 
     Returns:
         the Figure; the middle panel's image data is the (rows, columns) grid of weights.
@@ -60,12 +64,13 @@ def plot_attention_map(
     left, middle, right = fig.subplots(1, 3)
     cell_h, cell_w = H / rows, W / cols
     left.imshow(picture, cmap="gray")
-    left.set_title("input image" + ("" if query is None else f", query patch {tuple(query)} in red"))
+    left.set_title("input image" + ("" if query is None else f", query {token_name} {tuple(query)} in red"))
     low, high = float(grid.min()), float(grid.max())  # one colour scale for both weight panels
     image = middle.imshow(grid, cmap=CONTINUOUS, vmin=low, vmax=high, interpolation="nearest")
-    middle.set_title(f"weights on the {rows}x{cols} patches")
-    middle.set_xlabel("patch column")
-    middle.set_ylabel("patch row")
+    plural = token_name + ("es" if token_name.endswith(("s", "x", "ch", "sh")) else "s")  # patches, pixels
+    middle.set_title(f"weights on the {rows}x{cols} {plural}")
+    middle.set_xlabel(f"{token_name} column")
+    middle.set_ylabel(f"{token_name} row")
     fig.colorbar(image, ax=middle, shrink=0.8, label="attention weight")
     right.imshow(picture, cmap="gray")
     right.imshow(grid, cmap=CONTINUOUS, vmin=low, vmax=high, alpha=0.6, interpolation="nearest",
@@ -74,7 +79,7 @@ def plot_attention_map(
     for ax in (left, right):
         ax.set_xlabel("pixel column")
         ax.set_ylabel("pixel row")
-    for ax in (left, middle, right):  # ticks on patches and pixels, never between them
+    for ax in (left, middle, right):  # ticks on tokens and pixels, never between them
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.yaxis.get_major_locator().set_params(integer=True)
     if query is not None:
@@ -116,7 +121,8 @@ def plot_attention_maps(
     Args:
         maps: one (B, nh, N+1, N+1) tensor per layer, token 0 the class token; image 0 of the batch is drawn.
         image: the input image (drawn under the weights).
-        layer: which layer (negative counts from the end).
+        layer: which layer, 0 for the first (negative counts from the end); the title counts blocks
+            from 1, "block 4 of 4" for layer -1 of four.
         head: which head; None averages the heads.
         query: the query token, 0 for the class token, 1 + n for patch n.
 
@@ -141,7 +147,7 @@ def plot_attention_maps(
     rows, cols = token_grid_shape(T - 1, *picture.shape[:2])
     where = None if query == 0 else divmod(query - 1, cols)
     who = "class token" if query == 0 else f"patch {query - 1} {where}"
-    title = (f"layer {layer % L}, {'mean of the heads' if head is None else f'head {head}'}: query = {who}; "
+    title = (f"block {layer % L + 1} of {L}, {'mean of the heads' if head is None else f'head {head}'}: query = {who}; "
              f"weight on the class token {float(row[0]):.3f}")
     return plot_attention_map(picture, row[1:].reshape(rows, cols), query=where, title=title)
 

@@ -115,14 +115,14 @@ def plot_relative_position_bias(
         top.set_title(f"head {h}: table")
         top.set_xticks(_offsets(Mw))
         top.set_yticks(_offsets(Mh))
-        top.set_xlabel("dx = j1 - j2")
+        top.set_xlabel("dx = column of query - column of key")
         bottom.imshow(bias[h].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
         bottom.set_title(f"head {h}: table[index]")
         bottom.set_xlabel("key token")
         bottom.set_xticks(range(0, Mh * Mw, Mw))
         bottom.set_yticks(range(0, Mh * Mw, Mw))
         if column == 0 or len(heads) <= 2:
-            top.set_ylabel("dy = i1 - i2")
+            top.set_ylabel("dy = row of query - row of key")
             bottom.set_ylabel("query token")
     axes = pairs
     fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
