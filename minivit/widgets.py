@@ -153,19 +153,19 @@ def explore_attention(model: torch.nn.Module, image: object) -> Explorer:
         model: has attention_maps(x) -> list of (B, nh, N+1, N+1), token 0 the class token.
         image: the input, (C, H, W) or (1, C, H, W) tensor as the model takes it.
 
-    The model runs once; the controls "layer", "head" ("mean" or one head) and "query" (0 = class
-    token, 1 + n = patch n) only pick from its maps.
+    The model runs once; the controls "block" (1 = first, as the figure titles count), "head" ("mean"
+    or one head) and "query" (0 = class token, 1 + n = patch n) only pick from its maps.
     """
     maps = viz.model_attention_maps(model, image)
     L, nh, T = len(maps), maps[0].shape[1], maps[0].shape[-1]
     controls = {
-        "layer": _slider("layer (0 = first)", L - 1, 0, L - 1),
+        "block": _slider("block", L, 1, L),
         "head": widgets.Dropdown(options=[("mean", None)] + [(str(h), h) for h in range(nh)], value=None,
                                  description="head"),
         "query": _slider("query (0 = class)", 0, 0, T - 1),
     }
 
-    def draw(layer, head, query):
-        return viz.plot_attention_maps(maps, image, layer, head, query)
+    def draw(block, head, query):
+        return viz.plot_attention_maps(maps, image, block - 1, head, query)
 
     return Explorer(controls, draw)

@@ -105,12 +105,13 @@ def test_explore_attention_runs_the_model_once():
     model = StandIn(patch=8, heads=3, layers=2)
     explorer = explorers.explore_attention(model, torch.rand(3, 16, 24))  # 2 x 3 patches
     assert model.calls == 1
-    assert set(explorer.controls) == {"layer", "head", "query"}
-    assert explorer.controls["layer"].max == 1 and explorer.controls["query"].max == 6
+    assert set(explorer.controls) == {"block", "head", "query"}
+    assert explorer.controls["block"].value == explorer.controls["block"].max == 2  # the last of 2 blocks
+    assert explorer.controls["block"].min == 1 and explorer.controls["query"].max == 6
     assert [value for _, value in explorer.controls["head"].options] == [None, 0, 1, 2]
     assert_drawn(explorer)
     seen = set(pictures(explorer))
-    for name, value in [("layer", 0), ("head", 2), ("query", 4)]:
+    for name, value in [("block", 1), ("head", 2), ("query", 4)]:
         explorer.controls[name].value = value
         assert_drawn(explorer)
         seen |= set(pictures(explorer))
@@ -127,3 +128,17 @@ def test_explorer_shows_only_value_errors_as_messages():
     assert_refused(explorer, "n must be &gt;= 0")
     with pytest.raises(RuntimeError):
         explorer.controls["n"].value = 0  # a real bug is not hidden behind a message
+
+
+def test_explore_attention_counts_blocks_from_one(monkeypatch):
+    # the figure titles say "block 1 of 2" for maps[0]: the slider must mean the same block
+    drawn, plot = [], explorers.viz.plot_attention_maps
+
+    def recording(maps, image, layer, *rest):
+        drawn.append(layer)
+        return plot(maps, image, layer, *rest)
+
+    monkeypatch.setattr(explorers.viz, "plot_attention_maps", recording)
+    explorer = explorers.explore_attention(StandIn(patch=8, heads=3, layers=2), torch.rand(3, 16, 24))
+    explorer.controls["block"].value = 1
+    assert drawn == [1, 0]  # the last block first, then the first
