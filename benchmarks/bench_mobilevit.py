@@ -9,28 +9,19 @@ and a training step (forward, cross entropy, backward, AdamW step). Below 1 mean
 
 from __future__ import annotations
 
-import argparse
-
 import timm
 import torch
 
 from minivit.convert import from_timm
-from pairing import compare  # same folder
+from pairing import main  # same folder
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=11)
-    parser.add_argument("--batch", type=int, default=8, help="batch of the eval forward")
-    parser.add_argument("--train-batch", type=int, default=8, help="batch of the training step")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
+def build_models() -> dict[str, torch.nn.Module]:
+    print(f"timm {timm.__version__}")
     torch.manual_seed(0)
     reference = timm.create_model("mobilevit_xxs", drop_path_rate=0.0)
-    print(f"timm {timm.__version__}")
-    models = {"minivit": from_timm(reference), "timm": reference}
-    compare(models, (256, 256), args.batch, args.train_batch, args.repeats)
+    return {"minivit": from_timm(reference), "timm": reference}
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], build_models, (256, 256), repeats=11, train_batch=8)

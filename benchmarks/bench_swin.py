@@ -12,7 +12,6 @@ same thing in training too. timm runs with its fused attention (F.scaled_dot_pro
 
 from __future__ import annotations
 
-import argparse
 import re
 
 import timm
@@ -21,10 +20,11 @@ import torchvision
 from torchvision.ops import StochasticDepth
 
 from minivit.convert import from_torchvision
-from pairing import compare  # same folder
+from pairing import main  # same folder
 
 
 def build_models() -> dict[str, torch.nn.Module]:
+    print(f"torchvision {torchvision.__version__}, timm {timm.__version__}")
     torch.manual_seed(0)
     tv = torchvision.models.swin_t()
     for module in tv.modules():
@@ -45,16 +45,5 @@ def build_models() -> dict[str, torch.nn.Module]:
     return {"minivit": mini, "torchvision": tv, "timm": tm}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--batch", type=int, default=8, help="batch of the eval forward")
-    parser.add_argument("--train-batch", type=int, default=4, help="batch of the training step")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-    print(f"torchvision {torchvision.__version__}, timm {timm.__version__}")
-    compare(build_models(), (224, 224), args.batch, args.train_batch, args.repeats)
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], build_models, (224, 224), repeats=15, train_batch=4)

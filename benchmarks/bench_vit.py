@@ -10,28 +10,19 @@ minivit is faster. The issue sets no target for ViT; the numbers are here for co
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torchvision
 
 from minivit.convert import from_torchvision
-from pairing import compare  # same folder
+from pairing import main  # same folder
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=8, help="batch of the eval forward")
-    parser.add_argument("--train-batch", type=int, default=4, help="batch of the training step")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
+def build_models() -> dict[str, torch.nn.Module]:
+    print(f"torchvision {torchvision.__version__}")
     torch.manual_seed(0)
     reference = torchvision.models.vit_b_16()  # dropout 0 by default: training computes the same in both
-    print(f"torchvision {torchvision.__version__}")
-    models = {"minivit": from_torchvision(reference), "torchvision": reference}
-    compare(models, (224, 224), args.batch, args.train_batch, args.repeats)
+    return {"minivit": from_torchvision(reference), "torchvision": reference}
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__.splitlines()[0], build_models, (224, 224), repeats=7, train_batch=4)

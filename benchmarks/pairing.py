@@ -6,6 +6,7 @@ repeat alike, so the median of these paired ratios is steadier than a ratio of s
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import time
@@ -91,3 +92,21 @@ def compare(
     report(f"training step (forward + backward + AdamW), batch {train_batch}, {size[0]} x {size[1]}",
            *paired_ratios(calls, repeats))
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def main(
+    description: str,
+    build: Callable[[], dict[str, torch.nn.Module]],
+    size: tuple[int, int],
+    repeats: int,
+    train_batch: int,
+) -> None:
+    """The command line every benchmark shares: --repeats, --batch, --train-batch; then, on 2 threads,
+    `compare` the models that `build` returns (minivit's under the name "minivit")."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--batch", type=int, default=8, help="batch of the eval forward")
+    parser.add_argument("--train-batch", type=int, default=train_batch, help="batch of the training step")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    compare(build(), size, args.batch, args.train_batch, args.repeats)
