@@ -3,6 +3,7 @@ and the house rule that the ground floor imports only torch."""
 
 import ast
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -31,23 +32,27 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test$", ci, re.MULTILINE)
 
 
-def test_environment_yml_names_the_same_packages_as_pyproject():
+def requirement_floor(spec: str) -> str:
+    return spec.strip()[len(requirement_name(spec)):].strip()
+
+
+def test_environment_yml_names_the_same_packages_and_floors_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_names = {requirement_name(s) for s in project["dependencies"]}
+    specs = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
-        pip_names |= {requirement_name(s) for s in extra}
-    pip_names.discard("minivit")  # the test extra includes the course extra by name
+        specs += extra
+    pip_floors = {requirement_name(s): requirement_floor(s) for s in specs if requirement_name(s) != "minivit"}
 
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda_names, pip_section = set(), []
+    conda_floors, pip_section = {}, []
     for entry in env["dependencies"]:
         if isinstance(entry, dict):
             pip_section += entry["pip"]
         else:
             name = requirement_name(entry)
-            conda_names.add(CONDA_TO_PYPI.get(name, name))
-    conda_names -= {"python", "pip"}
-    assert conda_names == pip_names
+            conda_floors[CONDA_TO_PYPI.get(name, name)] = requirement_floor(entry)
+    conda_floors.pop("python"), conda_floors.pop("pip")
+    assert conda_floors == pip_floors
     assert "-e ." in pip_section
 
 
@@ -72,3 +77,13 @@ def test_public_names_are_importable_from_the_package():
     for name in ["patchify", "unpatchify", "window_partition", "window_reverse", "shifted_window_mask",
                  "relative_position_index", "mobilevit_unfold", "mobilevit_fold", "attention", "merge_patches"]:
         assert callable(getattr(minivit, name)), name
+
+
+def test_make_test_lowest_pins_the_declared_floors_of_torch_torchvision_and_timm():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + project["optional-dependencies"]["course"]
+    floors = {requirement_name(s): requirement_floor(s).removeprefix(">=") for s in specs}
+    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "--always-make", "test-lowest"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+    pins = re.search(r"printf '%s\\n' (.*) >", dry_run).group(1).split()
+    assert pins == [f"{name}=={floors[name]}" for name in ("torch", "torchvision", "timm")]
