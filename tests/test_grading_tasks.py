@@ -14,6 +14,7 @@ from minivit.grading.child import call
 from minivit.grading.compare import case_problem
 from minivit.grading.grade import Hidden, hidden_cases, judge
 from minivit.grading.tasks import Draw, _block_written_out, _relative_position_bias
+from minivit.grading.tracing import Tracer
 
 SEEDS = [0, 1, 2, 3, 4]
 
@@ -36,9 +37,12 @@ def test_hidden_cases_are_random_and_not_the_public_ones(name):
 
 
 def _run(task_name: str, fn, seed: int) -> str:
-    """The grader's status for `fn` on the hidden cases of `seed`, judged in this process."""
+    """The grader's status for `fn` on the hidden cases of `seed`, judged in this process, with the minivit
+    functions it entered."""
     hidden = hidden_cases(seed, [task_name])[task_name]
-    outcome = {"module": "__main__", "results": call(fn, [case.args for case in hidden.cases])}
+    tracer = Tracer()
+    results = call(fn, [case.args for case in hidden.cases], tracer)
+    outcome = {"results": results, "entered": sorted(tracer.entered), "refused": tracer.refused}
     return judge(TASKS[task_name], hidden, outcome, "test").status
 
 
@@ -122,8 +126,10 @@ def test_hidden_cases_come_with_expected_outputs():
 def test_minivits_own_function_and_a_missing_function_score_nothing():
     hidden = hidden_cases(3, ["window_partition"])["window_partition"]
     task = TASKS["window_partition"]
-    handed_in = judge(task, hidden, {"module": "minivit.windows", "results": []}, "test")
+    handed_in = judge(task, hidden, {"results": [], "entered": ["minivit.windows.window_partition"], "refused": []},
+                      "test")
     assert (handed_in.score, handed_in.status) == (0, "not own code")
+    assert "runs minivit's own minivit.windows.window_partition" in handed_in.message
     missing = judge(task, hidden, {"missing": "is not defined"}, "test", "raised SyntaxError: invalid syntax")
     assert (missing.status, missing.message) == (
         "missing", "window_partition is not defined in the notebook; its cell raised SyntaxError: invalid syntax")

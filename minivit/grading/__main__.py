@@ -1,6 +1,7 @@
 """Command line: grade submissions, or release the exercises.
 
     minivit-grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--cell-timeout SECONDS] [--memory-mb MB] [--seed N]
+                  [--sandbox bwrap|none]
     python -m minivit.grading PATH... --out DIR ...          (the same)
     python -m minivit.grading release [--check]              (solutions/ -> exercises/; also minivit-release)
 """
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from minivit.grading import release as releasing
+from minivit.grading.sandbox import KINDS, describe, unavailable
 
 
 def grade_main(argv: list[str] | None = None) -> int:
@@ -33,30 +35,44 @@ def grade_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=2048, metavar="MB",
                         help="memory of one notebook's kernel and all it starts (default 2048; torch takes ~900)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the hidden cases (default: a new one)")
+    parser.add_argument("--sandbox", choices=KINDS, default="bwrap",
+                        help="bwrap (default): each kernel in a bubblewrap sandbox, with a read-only system, its own "
+                        "working copy, no network, no other submission; none: kernels run as your user (only the "
+                        "time and memory limits hold), for where bwrap cannot run")
     args = parser.parse_args(argv)
+    if args.sandbox == "bwrap":
+        why = unavailable()
+        if why:
+            print(f"minivit-grade: the sandbox cannot run: {why}.\nGrade with --sandbox none to run the notebooks "
+                  "without it, as your user (only the time and memory limits hold).", file=sys.stderr)
+            return 2
+    print(describe(args.sandbox), flush=True)
 
     import torch
 
     from minivit.grading.grade import grade
     from minivit.grading.report import write_report
-    from minivit.grading.runner import Limits
+    from minivit.grading.runner import Limits, adopt_orphans
 
     torch.set_num_threads(1)  # the references are small; the cores go to the kernels
+    adopt_orphans()  # a process that escapes its notebook comes back here, and is killed
     limits = Limits(total=args.timeout, cell=min(args.cell_timeout, args.timeout), memory_mb=args.memory_mb)
     start = time.monotonic()
 
     def progress(result):
         got = sum(r.score for r in result.rows)
         out_of = sum(r.max_score for r in result.rows)
-        print(f"{result.submission}/{result.notebook}: {got} of {out_of} points ({result.seconds:.1f} s)", flush=True)
+        print(f"{result.submission}/{result.notebook}: {got} of {out_of} points ({result.seconds:.1f} s, "
+              f"{result.cpu:.1f} s of CPU)", flush=True)
 
     try:
-        submissions, results, seed = grade(args.paths, jobs=args.jobs, limits=limits, seed=args.seed, progress=progress)
+        submissions, results, seed = grade(args.paths, jobs=args.jobs, limits=limits, seed=args.seed, progress=progress,
+                                           sandbox=args.sandbox)
     except FileNotFoundError as error:
         parser.error(str(error))
     csv_path = write_report(args.out, submissions, results, seed, limits)
     print(f"Graded {len(submissions)} submissions ({len(results)} notebooks) in {time.monotonic() - start:.1f} s "
-          f"with --jobs {args.jobs}: {csv_path} and {args.out / 'feedback'}/ (seed {seed})")
+          f"with --jobs {args.jobs}: {csv_path} and {args.out / 'feedback'}/ (seed {seed}); {describe(args.sandbox)}")
     return 0
 
 

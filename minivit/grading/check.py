@@ -17,8 +17,9 @@ from typing import Any, Callable
 import torch
 
 from minivit.grading.child import call
-from minivit.grading.compare import case_problem, case_report, not_implemented
+from minivit.grading.compare import allowed_helpers, case_problem, case_report, not_implemented
 from minivit.grading.tasks import TASKS
+from minivit.grading.tracing import Tracer, borrowed
 
 
 def _find(task_or_fn: str | Callable, fn: Callable | None, caller_globals: dict) -> tuple[str, Any]:
@@ -43,13 +44,18 @@ def feedback(name: str, fn: Any) -> tuple[bool, list[str]]:
     cases = task.public()
     with torch.no_grad():
         expected = [task.reference(*case.args) for case in cases]
-    results = call(fn, [copy.deepcopy(case.args) for case in cases])  # the learner may change its inputs
+    tracer = Tracer()
+    results = call(fn, [copy.deepcopy(case.args) for case in cases], tracer)  # the learner may change its inputs
     if not_implemented(results):
         return False, [
             f"{name}: not implemented yet. Replace `raise NotImplementedError()` in its cell with your code, "
             "run that cell, then run this one again."
         ]
 
+    taken = borrowed(tracer.entered, task.helpers)
+    if taken:
+        return False, [f"{name}: it runs minivit's own {', '.join(taken)}, which the grader does not accept "
+                       f"for this task: write it yourself ({allowed_helpers(task)})."]
     problems = [case_problem(task, case, want, got) for case, want, got in zip(cases, expected, results)]
     passed = sum(not p for p in problems)
     if passed == len(cases):

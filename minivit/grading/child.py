@@ -2,7 +2,8 @@
 
 This runs where the learner's code runs: in the notebook for the check cell, and in the grader's
 child kernel for hidden cases. The grader trusts nothing recorded here: it reads the records back
-with torch.load(weights_only=True), checks their form, and compares them in its own process.
+with torch.load(weights_only=True), checks their form, and compares them in its own process, where
+it also decides which of the minivit functions that the learner's function entered were allowed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Callable
 import torch
 
 import minivit
+from minivit.grading.tracing import Tracer
 
 _LIBRARIES = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, minivit))
 
@@ -44,12 +46,15 @@ def record(value: Any) -> dict:
     return {"unsupported": type(value).__name__}
 
 
-def call(fn: Callable[..., Any], cases: list[tuple]) -> list[dict]:
-    """Call `fn(*args)` for each case; one record per case, an exception recorded in plain words."""
+def call(fn: Callable[..., Any], cases: list[tuple], tracer: Tracer | None = None) -> list[dict]:
+    """Call `fn(*args)` for each case, under `tracer` if given; one record per case, an exception
+    recorded in plain words."""
+    tracer = tracer or Tracer()
     results = []
     for args in cases:
         try:
-            value = fn(*args)
+            with tracer:
+                value = fn(*args)
         except NotImplementedError as error:
             results.append({"raised": "NotImplementedError", "message": str(error)[:300]})
         except (Exception, SystemExit) as error:
@@ -61,12 +66,15 @@ def call(fn: Callable[..., Any], cases: list[tuple]) -> list[dict]:
 
 def run_task(namespace: dict, name: str, cases_path: str, results_path: str) -> None:
     """The grader's call, made in the learner's kernel after the notebook ran: load the cases, call
-    the function `name` of the notebook on each, and save the records."""
+    the function `name` of the notebook on each, and save the records, with the minivit functions
+    it entered and what the tracer refused."""
     fn = namespace.get(name)
     if not callable(fn):
         found = "is not defined" if name not in namespace else f"is a {type(fn).__name__}, not a function"
         outcome = {"missing": found}
     else:
         cases = torch.load(cases_path, weights_only=True)
-        outcome = {"module": str(getattr(fn, "__module__", "")), "results": call(fn, cases)}
+        tracer = Tracer()
+        results = call(fn, cases, tracer)
+        outcome = {"results": results, "entered": sorted(tracer.entered), "refused": tracer.refused[:20]}
     torch.save(outcome, results_path)

@@ -120,6 +120,13 @@ def case_problem(task: Task, case: Case, expected: Any, result: dict) -> list[st
     return lines
 
 
+def allowed_helpers(task: Task) -> str:
+    """Which minivit functions the task's function may call, in plain words."""
+    if not task.helpers:
+        return "it may call no minivit function"
+    return "it may call " + ", ".join(f"minivit.{helper.__name__}" for helper in task.helpers)
+
+
 def not_implemented(results: list[dict]) -> bool:
     return bool(results) and all(r.get("raised") == "NotImplementedError" for r in results)
 

@@ -21,9 +21,10 @@ from typing import Any, Callable
 import nbformat
 import torch
 
-from minivit.grading.compare import case_problem, case_report, describe_case, not_implemented
+from minivit.grading.compare import allowed_helpers, case_problem, case_report, describe_case, not_implemented
 from minivit.grading.runner import Limits, execute, is_memory_error
 from minivit.grading.tasks import NOTEBOOKS, TASKS, Case, Draw, Task
+from minivit.grading.tracing import borrowed
 
 
 @dataclass
@@ -54,6 +55,7 @@ class NotebookResult:
     rows: list[Row]
     notes: list[str]  # what happened to cells while running, in plain words
     seconds: float
+    cpu: float = 0.0  # seconds of CPU of its kernels and all they started, restarts included
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ def _status(result: dict) -> str:
     return "error"
 
 
+def _words(items: list[str]) -> str:
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
 def judge(task: Task, hidden: Hidden, outcome: dict, submission: str, cell_note: str = "") -> Row:
     """Score one task from the child's record, comparing in this process with the expected outputs."""
     def row(score: int, status: str, message: str, details: list[str] | None = None) -> Row:
@@ -150,9 +156,13 @@ def judge(task: Task, hidden: Hidden, outcome: dict, submission: str, cell_note:
     if "missing" in outcome:
         why = f"; its cell {cell_note}" if cell_note else ""
         return row(0, "missing", f"{task.name} {outcome['missing']} in the notebook{why}")
-    if outcome["module"].startswith("minivit"):
-        return row(0, "not own code",
-                   f"{task.name} is minivit's own function ({outcome['module']}); write it in the notebook")
+    if outcome["refused"]:
+        return row(0, "not own code", f"{task.name} tried {_words(outcome['refused'])} while the grader called it, "
+                   "which would hide whose code runs")
+    taken = borrowed(outcome["entered"], task.helpers)
+    if taken:
+        return row(0, "not own code", f"{task.name} runs minivit's own {_words(taken)}; write it in the notebook "
+                   f"({allowed_helpers(task)})")
     results = outcome["results"]
     if not_implemented(results):
         return row(0, "not implemented", f"{task.name} is not implemented (it raises NotImplementedError)")
@@ -167,36 +177,39 @@ def judge(task: Task, hidden: Hidden, outcome: dict, submission: str, cell_note:
     return row(0, status, message, case_report(task, hidden.cases, problems))
 
 
-def grade_notebook(submission: Submission, path: Path, hidden: dict[str, Hidden], limits: Limits) -> NotebookResult:
+def grade_notebook(submission: Submission, path: Path, hidden: dict[str, Hidden], limits: Limits,
+                   sandbox: str = "bwrap") -> NotebookResult:
     """Run one notebook of a submission and judge each of its tasks; never raises."""
     start = time.monotonic()
     shown = str(path.relative_to(submission.root)) if path != submission.root else path.name
     try:
-        rows, notes = _grade(submission.name, path, hidden, limits)
+        rows, notes, cpu = _grade(submission.name, path, hidden, limits, sandbox)
     except Exception as error:  # the grader's own trouble (e.g. no kernel could start): say so, go on
         message = f"grader error: {type(error).__name__}: {str(error)[:300]}"
         rows = [Row(submission.name, t.name, 0, t.points, "error", message) for t in tasks_in(path, [])]
-        notes = [message]
-    return NotebookResult(submission.name, shown, rows, notes, time.monotonic() - start)
+        notes, cpu = [message], 0.0
+    return NotebookResult(submission.name, shown, rows, notes, time.monotonic() - start, cpu)
 
 
-def _grade(name: str, path: Path, hidden: dict[str, Hidden], limits: Limits) -> tuple[list[Row], list[str]]:
+def _grade(name: str, path: Path, hidden: dict[str, Hidden], limits: Limits,
+           sandbox: str) -> tuple[list[Row], list[str], float]:
     data = path.read_bytes()  # the only access to the submission
     try:
         cells, grade_ids = _read(data)
     except Exception as error:
         why = f"the notebook could not be read: {type(error).__name__}: {str(error)[:200]}"
-        return [Row(name, t.name, 0, t.points, "error", why) for t in tasks_in(path, [])], [why]
+        return [Row(name, t.name, 0, t.points, "error", why) for t in tasks_in(path, [])], [why], 0.0
     tasks = tasks_in(path, grade_ids)
     if not tasks:
-        return [], ["no task of the course was found in this notebook (is it one of the exercise notebooks?)"]
+        return [], ["no task of the course was found in this notebook (is it one of the exercise notebooks?)"], 0.0
 
     with tempfile.TemporaryDirectory(prefix="minivit-grade-") as tmp:
         workdir, iodir = Path(tmp) / "work", Path(tmp) / "io"
         workdir.mkdir()
         iodir.mkdir()
         (workdir / path.name).write_bytes(data)  # a copy, where the notebook's relative paths lead
-        run = execute(cells, {t.name: [c.args for c in hidden[t.name].cases] for t in tasks}, workdir, iodir, limits)
+        cases = {t.name: [c.args for c in hidden[t.name].cases] for t in tasks}
+        run = execute(cells, cases, workdir, iodir, limits, sandbox)
 
     rows = []
     for task in tasks:
@@ -210,8 +223,9 @@ def _grade(name: str, path: Path, hidden: dict[str, Hidden], limits: Limits) -> 
         except Exception as error:  # values the comparison cannot handle
             rows.append(Row(name, task.name, 0, task.points, "invalid output",
                             f"the results could not be compared: {type(error).__name__}: {str(error)[:200]}"))
-    return rows, [f"code cell {number} (`{_first_line(cells[number - 1])}`) {note}"
-                  for number, note in sorted(run.cell_notes.items())]
+    notes = [f"code cell {number} (`{_first_line(cells[number - 1])}`) {note}"
+             for number, note in sorted(run.cell_notes.items())]
+    return rows, notes, run.cpu
 
 
 def _first_line(source: str) -> str:
@@ -226,8 +240,9 @@ def grade(
     limits: Limits | None = None,
     seed: int | None = None,
     progress: Callable[[NotebookResult], None] | None = None,
+    sandbox: str = "bwrap",
 ) -> tuple[list[Submission], list[NotebookResult], int]:
-    """Grade every notebook of every submission, `jobs` kernels at a time.
+    """Grade every notebook of every submission, `jobs` kernels at a time, each in `sandbox` ("bwrap" or "none").
 
     Returns the submissions, one result per notebook (in submission order) and the seed of the hidden cases.
     """
@@ -236,7 +251,7 @@ def grade(
     submissions = find_submissions(paths)
     hidden = hidden_cases(seed)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_notebook, s, p, hidden, limits) for s in submissions for p in s.notebooks]
+        futures = [pool.submit(grade_notebook, s, p, hidden, limits, sandbox) for s in submissions for p in s.notebooks]
         results = []
         for future in futures:
             results.append(future.result())

@@ -1,14 +1,18 @@
 """Run a submitted notebook in a fresh kernel, in a child process, within limits; then call the
 learner's functions there on the grader's cases and bring the results back as plain tensors.
 
+The kernel runs in a sandbox (sandbox.py: bubblewrap) unless the instructor chose `--sandbox none`, and
+under a keeper (keeper.py). Its processes form a closed tree under the first process the grader
+started (processes.py): nothing the notebook starts can leave it, and closing the kernel kills it all.
+
 The limits are watched from outside the kernel, by the grader:
 - time: a cell (or the grader's call of one task) gets `cell` seconds, then an interrupt, then a
   kill GRACE seconds later; the whole notebook, restarts included, gets `total` seconds.
-- memory: the kernel's RLIMIT_DATA, set from outside (an allocation beyond it fails inside the
-  notebook), and the resident memory of the kernel's session (the kernel and all it starts, shared
-  memory included), polled: above the limit the session is killed, even if the notebook lifted its
-  rlimit. RLIMIT_AS is not used: the CUDA build of torch reserves about 3 GB of address space at
-  import, most of it never touched.
+- memory: the kernel's RLIMIT_DATA, set by the keeper before the kernel starts (an allocation beyond
+  it fails inside the notebook), and the resident memory of the kernel's tree (the kernel and all it
+  starts, shared memory included), polled: above the limit the tree is killed, whatever the notebook
+  did to its rlimit. RLIMIT_AS is not used: the CUDA build of torch reserves about 3 GB of address
+  space at import, most of it never touched.
 - output: nobody listens to the kernel's output channel, so printed text is dropped at the source;
   the kernel's own stdout and stderr go to /dev/null; the grader reads back at most `output_mb`
   per task, with torch.load(weights_only=True), which cannot run code.
@@ -21,9 +25,9 @@ from __future__ import annotations
 import io
 import os
 import queue
-import signal
 import stat
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,16 +35,20 @@ from pathlib import Path
 
 import torch
 from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 import minivit
+from minivit.grading import processes
+from minivit.grading.sandbox import kernel_command
 
 GRACE = 3.0  # seconds between the interrupt of an overdue cell and the kill of its kernel
 POLL = 0.1  # seconds between two looks at the kernel while a cell runs
 MEMORY_POLL = 0.3  # seconds between two measures of its memory (a scan of /proc)
 STARTUP = 120.0  # seconds for a kernel to start and import torch, within the notebook's total
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+PASSED_ON = {"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT"}  # and LC_*: the kernel's env
 
-WARM_UP = "import torch, minivit.grading.child"
+# Before any cell: torch's import, and the tracer's guard (see tracing.py), which must come first.
+WARM_UP = "import torch, minivit.grading.child\nminivit.grading.tracing.guard()"
 HARNESS = """\
 import minivit.grading.child as _minivit_grading_child
 _minivit_grading_child.run_task(globals(), {name!r}, {cases!r}, {results!r})
@@ -75,6 +83,7 @@ class Run:
     failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # task -> (status, message)
     cell_notes: dict[int, str] = field(default_factory=dict)  # code cell number (from 1) -> what went wrong
     skipped: set[int] = field(default_factory=set)  # cells that killed or hung the kernel
+    cpu: float = 0.0  # seconds of CPU of its kernels and all they started, restarts included
 
 
 FATAL_WORDS = {
@@ -91,82 +100,85 @@ def is_memory_error(error: str) -> bool:
     return error.startswith("MemoryError") or "allocate memory" in error
 
 
-# --- the kernel's session, seen from outside ---------------------------------------------------------
+# --- the kernel's processes, seen from outside ------------------------------------------------------
+
+_LAUNCHING = threading.Lock()  # held while a kernel starts, and while strays are swept
+_ROOTS: set[int] = set()  # the first process of each kernel alive now (bwrap, or the keeper)
+_adopting = False
 
 
-def _session(sid: int) -> list[tuple[int, int]]:
-    """(pid, resident bytes) of every process in session `sid`: the kernel and all it started."""
-    found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:  # no /proc (not Linux): no memory watch, the rlimit and time limits remain
-        return found
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                line = f.read()
-        except OSError:
-            continue
-        fields = line[line.rindex(b")") + 2 :].split()  # from field 3 (state) on
-        if int(fields[3]) == sid:  # field 6, session
-            found.append((int(entry), int(fields[21]) * PAGE))  # field 24, rss in pages
-    return found
+def adopt_orphans() -> bool:
+    """Make this process a subreaper (Linux), so that a process that escaped its notebook's tree (without
+    the sandbox, by killing its keeper) is given to it, and killed when the next notebook closes. For a
+    process whose only children are kernels, as the command line's: any other child is killed."""
+    global _adopting
+    _adopting = processes.become_subreaper()
+    return _adopting
 
 
-def _kill_session(sid: int) -> None:
-    for pid in [sid] + [pid for pid, _ in _session(sid)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+def _sweep() -> None:
+    """Kill every child of this process that is not a kernel's first process: orphans it adopted."""
+    if not _adopting:
+        return
+    with _LAUNCHING:
+        for pid, proc in processes.snapshot().items():
+            if proc.ppid == os.getpid() and pid not in _ROOTS:
+                processes.kill_tree(pid)
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
 
 
-def _limit_data(pid: int, megabytes: int) -> None:
-    try:
-        import resource
-
-        limit = megabytes * 2**20
-        resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
-    except (ImportError, AttributeError, OSError, ValueError):
-        pass  # not Linux: the memory watch and time limits remain
-
-
-def _kernel_env(workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
+def _kernel_env(workdir: Path, sandbox: str) -> dict[str, str]:
+    """The kernel's environment: a few variables of the grader's (no tokens, no paths of the class), and ours."""
+    env = {k: v for k, v in os.environ.items() if k in PASSED_ON or k.startswith("LC_")}
     package_root = str(Path(minivit.__file__).resolve().parents[1])  # the kernel imports this same minivit
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
     env.update(
+        HOME=str(workdir),
         IPYTHONDIR=str(workdir / ".ipython"),  # no profile or startup files of the grader's user
+        MPLCONFIGDIR=str(workdir / ".matplotlib"),
         OMP_NUM_THREADS="1",  # one core per kernel: --jobs decides how many run at once
         MKL_NUM_THREADS="1",
         MPLBACKEND="Agg",
         PYTHONDONTWRITEBYTECODE="1",
         PYDEVD_DISABLE_FILE_VALIDATION="1",
     )
+    if sandbox == "none":  # in the sandbox, /tmp is its own
+        env["TMPDIR"] = str(workdir)
     return env
 
 
-class Kernel:
-    """A fresh IPython kernel in its own session; the grader listens only for replies, never output."""
+class _OneSpec(KernelSpecManager):
+    """Hands jupyter_client a single kernel spec: the command of one notebook's kernel."""
 
-    def __init__(self, workdir: Path, iodir: Path, limits: Limits, deadline: float):
+    def __init__(self, argv: list[str]):
+        super().__init__()
+        self.spec = KernelSpec(argv=argv, display_name="minivit grader", language="python",
+                               interrupt_mode="message")  # a signal to bwrap would not reach the kernel
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return self.spec
+
+
+class Kernel:
+    """A fresh IPython kernel under its keeper, in the sandbox unless `sandbox` is "none"; the grader
+    listens only for replies, never output."""
+
+    def __init__(self, workdir: Path, iodir: Path, limits: Limits, deadline: float, sandbox: str = "bwrap"):
         self.limits = limits
         name = f"kernel-{uuid.uuid4().hex[:8]}"  # unix sockets in the grader's folder: no TCP port is opened
-        self.manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(iodir / name),
-                                     connection_file=str(iodir / f"{name}.json"))
-        self.manager.start_kernel(
-            cwd=str(workdir),
-            env=_kernel_env(workdir),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            extra_arguments=["--HistoryManager.enabled=False"],
-        )
-        self.pid = self.manager.provisioner.process.pid  # leader of its own session (start_new_session)
+        argv = kernel_command(sandbox, workdir, iodir, limits.memory_mb)
+        self.manager = KernelManager(kernel_name="minivit-grader", kernel_spec_manager=_OneSpec(argv),
+                                     transport="ipc", ip=str(iodir / name), connection_file=str(iodir / f"{name}.json"))
+        with _LAUNCHING:
+            self.manager.start_kernel(cwd=str(workdir), env=_kernel_env(workdir, sandbox),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.pid = self.manager.provisioner.process.pid  # bwrap or the keeper: the root of the tree
+            _ROOTS.add(self.pid)
         self.client = None
         try:
-            _limit_data(self.pid, limits.memory_mb)
             self.client = self.manager.client()
             self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
             self.started = self._wait(self.client.kernel_info(), min(time.monotonic() + STARTUP, deadline), deadline)
@@ -179,6 +191,11 @@ class Kernel:
     def run(self, code: str, seconds: float, deadline: float) -> Reply:
         msg_id = self.client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         return self._wait(msg_id, min(time.monotonic() + seconds, deadline), deadline)
+
+    def _kill(self) -> None:
+        processes.kill_tree(self.pid)
+        if not processes.HAS_PROC:  # no /proc to walk: the keeper's session is the best guess
+            processes.kill_session(self.pid)
 
     def _wait(self, msg_id: str, cell_deadline: float, deadline: float) -> Reply:
         interrupted_at, memory_checked = None, 0.0
@@ -201,27 +218,32 @@ class Kernel:
                 return Reply("crashed")
             if now > memory_checked + MEMORY_POLL:
                 memory_checked = now
-                if sum(rss for _, rss in _session(self.pid)) > self.limits.memory_mb * 2**20:
-                    _kill_session(self.pid)
+                if processes.resident_bytes(self.pid) > self.limits.memory_mb * 2**20:
+                    self._kill()
                     return Reply("memory")
             if now > deadline:
-                _kill_session(self.pid)
+                self._kill()
                 return Reply("out of time")
             if interrupted_at is None and now > cell_deadline:
                 self.manager.interrupt_kernel()
                 interrupted_at = now
             elif interrupted_at is not None and now > interrupted_at + GRACE:
-                _kill_session(self.pid)
+                self._kill()
                 return Reply("hung")
 
-    def close(self) -> None:
-        _kill_session(self.pid)  # and anything the notebook started
+    def close(self) -> float:
+        """Kill the kernel and everything the notebook started; the CPU seconds they had used."""
+        cpu = processes.cpu_seconds(self.pid)
+        self._kill()
         try:
             if self.client is not None:
                 self.client.stop_channels()
             self.manager.shutdown_kernel(now=True)
         except Exception:
             pass
+        _ROOTS.discard(self.pid)
+        _sweep()
+        return cpu
 
 
 # --- reading results back ----------------------------------------------------------------------------
@@ -238,7 +260,10 @@ def checked(outcome: object, n_cases: int) -> dict | None:
     if set(outcome) == {"missing"}:
         return outcome if isinstance(outcome["missing"], str) else None
     results = outcome.get("results")
-    if set(outcome) != {"module", "results"} or not isinstance(outcome["module"], str):
+    if set(outcome) != {"results", "entered", "refused"}:
+        return None
+    if not all(isinstance(outcome[key], list) and all(isinstance(v, str) for v in outcome[key])
+               for key in ("entered", "refused")):
         return None
     if not isinstance(results, list) or len(results) != n_cases:
         return None
@@ -327,9 +352,10 @@ def _call_tasks(kernel: Kernel, todo: list[str], cases: dict[str, Path], counts:
     return None
 
 
-def execute(cells: list[str], cases: dict[str, list[tuple]], workdir: Path, iodir: Path, limits: Limits) -> Run:
+def execute(cells: list[str], cases: dict[str, list[tuple]], workdir: Path, iodir: Path, limits: Limits,
+            sandbox: str = "bwrap") -> Run:
     """Run `cells` (the notebook's code) in a fresh kernel in `workdir`, then call each task's function
-    on its cases there; restart without a cell that kills or hangs the kernel."""
+    on its cases there; restart without a cell that kills or hangs the kernel. `sandbox`: "bwrap" or "none"."""
     deadline = time.monotonic() + limits.total
     paths, counts = {}, {}
     for name, task_cases in cases.items():
@@ -340,13 +366,13 @@ def execute(cells: list[str], cases: dict[str, list[tuple]], workdir: Path, iodi
     while todo:
         kernel = None
         try:
-            kernel = Kernel(workdir, iodir, limits, deadline)
+            kernel = Kernel(workdir, iodir, limits, deadline, sandbox)
             stop = kernel.started if kernel.started.status != "ok" else None
             stop = stop or _run_cells(kernel, cells, run, limits, deadline)
             stop = stop or _call_tasks(kernel, todo, paths, counts, iodir, run, limits, deadline)
         finally:
             if kernel is not None:
-                kernel.close()
+                run.cpu += kernel.close()
         if stop is None:
             break
         if stop.status == "out of time" or kernel.started.status != "ok":

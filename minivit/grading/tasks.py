@@ -2,8 +2,9 @@
 
 A task knows its points, the minivit reference that computes the expected output, a few public
 cases (what the check cell in the notebook runs), a generator of hidden cases with random sizes and
-values (what the grader runs), a hint, and the known mistakes ("pitfalls") whose output it can
-recognise and name.
+values (what the grader runs), a hint, the known mistakes ("pitfalls") whose output it can
+recognise and name, and the minivit helpers the learner may call: calling any other minivit
+function, the task's own implementation above all, makes the task "not own code" (see tracing.py).
 
 Glossary as in the course: B batch, C channels, H x W map, M window size, s shift, p patch size,
 N tokens, D embedding size, nh heads.
@@ -60,6 +61,7 @@ class Task:
     hidden: Callable[[Draw], list[Case]]
     hint: str
     pitfalls: tuple[Pitfall, ...] = ()
+    helpers: tuple[Callable, ...] = ()  # the minivit functions it may call; any other makes it "not own code"
     rtol: float = 1e-4
     atol: float = 1e-5
 
@@ -350,6 +352,7 @@ _task(
     name="patch_embedding",
     notebook=NB02,
     points=2,
+    helpers=(patchify,),
     params=("x", "weight", "bias"),
     reference=_patch_embedding,
     public=lambda: _patch_embedding_cases(Draw(0), [(1, 3, 2, 2, 2, 5), (2, 2, 3, 2, 3, 4)]),
@@ -527,6 +530,7 @@ _task(
     name="shifted_window_mask",
     notebook=NB03,
     points=3,
+    helpers=(window_partition,),
     params=("height", "width", "window_size", "shift_size"),
     reference=shifted_window_mask,
     public=lambda: [Case(args) for args in _MASK_PUBLIC],
@@ -622,6 +626,7 @@ _task(
     name="relative_position_bias",
     notebook=NB04,
     points=2,
+    helpers=(relative_position_index,),
     params=("table", "window_size"),
     reference=_relative_position_bias,
     public=lambda: _bias_cases(Draw(0), [(2, 2), (3, 3)]),
@@ -687,6 +692,7 @@ _task(
     name="patch_merging",
     notebook=NB05,
     points=2,
+    helpers=(merge_patches,),
     params=("x", "norm_weight", "norm_bias", "reduction_weight"),
     reference=_patch_merging,
     public=lambda: _patch_merging_cases(Draw(0), [(1, 4, 4, 2), (2, 4, 6, 3)]),
@@ -756,6 +762,7 @@ _task(
     name="shifted_window_attention",
     notebook=NB05,
     points=3,
+    helpers=(attention, window_partition, window_reverse, shifted_window_mask, relative_position_index),
     params=("x", "weights", "window_size", "shift_size", "num_heads"),
     reference=_shifted_window_attention,
     public=lambda: _swin_attention_cases(Draw(0), [(1, 2, 2, 2, 1, 2, 2), (2, 2, 2, 4, 2, 3, 2)]),
@@ -897,6 +904,7 @@ _task(
     name="transformer_block",
     notebook=NB06,
     points=3,
+    helpers=(attention,),
     params=("x", "weights", "num_heads"),
     reference=_transformer_block,
     public=lambda: _block_cases(Draw(0), [(1, 4, 2, 4), (2, 6, 3, 4)]),
