@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from test_grading_variants import WRONG, functions_of, solution_notebook, wrong_notebook
+from grading_helpers import WRONG, functions_of, solution_notebook, wrong_notebook
 
 from minivit.grading import check
 from minivit.grading.check import feedback

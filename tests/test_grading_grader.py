@@ -5,9 +5,7 @@ notebooks. Shared by all tests of this module, since each notebook costs a kerne
 from __future__ import annotations
 
 import base64
-import copy
 import csv
-import hashlib
 import os
 import pickle
 import re
@@ -18,26 +16,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_grading_variants import EXERCISES, SOLUTIONS, edit, solution_cell, solution_notebook, wrong_notebook
+from grading_helpers import BEGIN, EXERCISES, SANDBOX, digest, hostile, solution_notebook, with_cell, wrong_notebook
 
 from minivit.grading import NOTEBOOKS, TASKS
 from minivit.grading.runner import Limits, execute
 
-BEGIN = "    ### BEGIN SOLUTION\n"
 CELL_TIMEOUT = 4
-
-
-def _hostile(stem: str, changes: dict[str, list[tuple[str, str]]]) -> nbformat.NotebookNode:
-    nb = copy.deepcopy(solution_notebook(stem))
-    for task, edits in changes.items():
-        cell = solution_cell(nb, task)
-        cell.source = edit(cell.source, edits)
-    return nb
-
-
-def _with_cell(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
-    nb.cells.insert(-1, nbformat.v4.new_code_cell(source))
-    return nb
 
 
 def _submissions(root: Path, marker: Path) -> dict[str, dict[str, nbformat.NotebookNode]]:
@@ -53,7 +37,7 @@ class Payload:  # unpickling this would run a shell command
         "carol": {stem: wrong_notebook(stem) for stem in NOTEBOOKS},
         # megabytes of printing (a correct function that prints, a cell that prints 50 MB), and code that
         # patches torch and minivit's checker so that a wrong answer looks right inside the kernel
-        "hostile_a": {"01_conv_vs_attention": _hostile("01_conv_vs_attention", {
+        "hostile_a": {"01_conv_vs_attention": hostile("01_conv_vs_attention", {
             "conv1x1": [(BEGIN, BEGIN + '    for _ in range(20):\n        print("spam " * 200_000)\n')],
             "receptive_field": [(BEGIN, BEGIN + "    return 0\n"), ("### END SOLUTION", "### END SOLUTION\n\n" + (
                 "import torch, minivit.grading.compare, minivit.grading.check\n"
@@ -66,23 +50,23 @@ class Payload:  # unpickling this would run a shell command
                 'print("x" * 50_000_000)'))],
         })},
         # an infinite loop in a function; a syntax error
-        "hostile_b": {"03_window_shift_mask": _hostile("03_window_shift_mask", {
+        "hostile_b": {"03_window_shift_mask": hostile("03_window_shift_mask", {
             "window_partition": [(BEGIN, BEGIN + "    while True:\n        pass\n")],
             "cyclic_shift": [("return torch.roll(x,", "return torch.roll((x,")],
         })},
         # a function that kills its kernel
-        "hostile_c": {"02_patch_partition": _hostile("02_patch_partition", {
+        "hostile_c": {"02_patch_partition": hostile("02_patch_partition", {
             "patchify": [(BEGIN, BEGIN + "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n")],
         })},
         # a cell that ignores the interrupt and loops forever
-        "hostile_d": {"04_relative_position_bias": _hostile("04_relative_position_bias", {
+        "hostile_d": {"04_relative_position_bias": hostile("04_relative_position_bias", {
             "relative_coordinates": [("def relative_coordinates", "import time\nwhile True:\n    try:\n"
                                       "        time.sleep(0.2)\n    except KeyboardInterrupt:\n        pass\n\n"
                                       "def relative_coordinates")],
         })},
         # a huge allocation in a function; shared memory filled past the limit (RLIMIT_DATA does not
         # count it: the memory watch kills the kernel); a cell that fills memory up to the limit and keeps it
-        "hostile_e": {"05_swin_stages": _with_cell(_hostile("05_swin_stages", {
+        "hostile_e": {"05_swin_stages": with_cell(hostile("05_swin_stages", {
             "merge_patches": [(BEGIN, BEGIN + "    big = torch.ones(2**36)\n")],
             "patch_merging": [("def patch_merging", "import mmap\nshared = mmap.mmap(-1, 4 * 2**30)\n"
                                "for start in range(0, len(shared), 2**24):\n"
@@ -90,7 +74,7 @@ class Payload:  # unpickling this would run a shell command
                                "def patch_merging")],
         }), "blocks = []\nwhile True:\n    blocks.append(torch.ones(25_000_000))")},
         # pickled payloads: a function returns one; the grader's results file is replaced by one
-        "hostile_f": {"06_mobilevit_unfold_fold": _hostile("06_mobilevit_unfold_fold", {
+        "hostile_f": {"06_mobilevit_unfold_fold": hostile("06_mobilevit_unfold_fold", {
             "mobilevit_unfold": [("def mobilevit_unfold", payload + "\n\ndef mobilevit_unfold"),
                                  (BEGIN, BEGIN + "    return Payload()\n")],
             "mobilevit_fold": [("### END SOLUTION", "### END SOLUTION\n" + payload + (
@@ -110,11 +94,6 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
-            if p.is_file()} | {str(p.relative_to(root)) + "/": "dir" for p in root.rglob("*") if p.is_dir()}
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("grading")
@@ -132,12 +111,12 @@ def graded(tmp_path_factory):
         "application/octet-stream": base64.b64encode(pickle.dumps(_Payload(marker))).decode()})]
     nbformat.write(evil, subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb")
     (subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb").chmod(0o444)
-    before = _digest(subs)
+    before = digest(subs)
 
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "minivit.grading", str(subs), "--out", str(out), "--jobs", "2", "--timeout", "120",
-         "--cell-timeout", str(CELL_TIMEOUT), "--memory-mb", "1500", "--seed", "1"],
+         "--cell-timeout", str(CELL_TIMEOUT), "--memory-mb", "1500", "--seed", "1", "--sandbox", SANDBOX],
         capture_output=True, text=True, timeout=900, env={**os.environ, "TMPDIR": str(tmp)},
     )
     wall = time.monotonic() - start
@@ -239,7 +218,7 @@ def test_pickled_payloads_are_never_run(graded):
 
 
 def test_submissions_are_byte_identical_and_nothing_is_left_running(graded):
-    assert _digest(graded["subs"]) == graded["before"]
+    assert digest(graded["subs"]) == graded["before"]
     assert list(graded["tmp"].iterdir()) == []  # every temporary folder removed
     for proc in Path("/proc").iterdir():  # no kernel still working in them
         try:
@@ -261,6 +240,7 @@ def test_the_total_time_limit_stops_a_notebook(tmp_path):
     (tmp_path / "work").mkdir()
     (tmp_path / "io").mkdir()
     start = time.monotonic()
-    run = execute(cells, {"to_tokens": [case.args]}, tmp_path / "work", tmp_path / "io", Limits(total=8, cell=3))
+    run = execute(cells, {"to_tokens": [case.args]}, tmp_path / "work", tmp_path / "io", Limits(total=8, cell=3),
+                  SANDBOX)
     assert time.monotonic() - start < 14  # the kernel killed at 8 s, not left to finish the cells
     assert run.failures["to_tokens"] == ("timeout", "the notebook used up its 8 s")

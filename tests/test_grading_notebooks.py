@@ -7,7 +7,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from test_grading_variants import EXERCISES
+from grading_helpers import EXERCISES
 
 from minivit.grading import NOTEBOOKS
 

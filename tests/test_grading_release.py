@@ -8,7 +8,7 @@ import tomllib
 
 import nbformat
 import pytest
-from test_grading_variants import EXERCISES, ROOT, SOLUTIONS, solution_cell
+from grading_helpers import EXERCISES, ROOT, SOLUTIONS, solution_cell
 
 from minivit.grading import NOTEBOOKS, TASKS
 from minivit.grading.__main__ import main

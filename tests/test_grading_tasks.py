@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_grading_variants import MORE_WRONG, WRONG, functions_of, solution_notebook, wrong_notebook
+from grading_helpers import MORE_WRONG, WRONG, functions_of, solution_notebook, wrong_notebook
 from torchvision.models.swin_transformer import PatchMerging
 from torchvision.models.swin_transformer import shifted_window_attention as torchvision_shifted_window_attention
 

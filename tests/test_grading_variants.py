@@ -1,96 +1,12 @@
-"""Wrong implementations of every graded task, made by editing the solution notebooks, and the helpers
-the grading tests share. The tests here check that each edit applies to its solution exactly once."""
+"""The wrong implementations of tests/grading_helpers.py: one per task, and each edit applies to its
+solution exactly once."""
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
-import nbformat
 import pytest
+from grading_helpers import MORE_WRONG, WRONG, solution_cell, solution_notebook, wrong_notebook
 
 from minivit.grading import NOTEBOOKS, TASKS
-
-ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
-
-# task -> (the mistake, [(text in the solution cell, its replacement), ...]); the first list is graded by
-# the child-kernel test, both lists in process.
-WRONG = {
-    "to_tokens": ("channels not moved last", [("x.flatten(2).transpose(1, 2)", "x.reshape(x.shape[0], -1, x.shape[1])")]),
-    "conv1x1": ("missing bias", [("pixels @ weight.T + bias", "pixels @ weight.T")]),
-    "receptive_field": ("off by one", [("field, jump = 1, 1", "field, jump = 0, 1")]),
-    "self_attention": ("softmax over the queries", [("softmax(dim=-1)", "softmax(dim=-2)")]),
-    "patchify": ("channel-first token order", [("x.permute(0, 2, 4, 3, 5, 1)", "x.permute(0, 2, 4, 1, 3, 5)")]),
-    "unpatchify": ("rows and columns of patches swapped", [("x.permute(0, 5, 1, 3, 2, 4)", "x.permute(0, 5, 2, 3, 1, 4)")]),
-    "patch_embedding": ("weight not reordered", [("weight.permute(0, 2, 3, 1).reshape(D, p * p * C)", "weight.reshape(D, p * p * C)")]),
-    "add_class_token": ("wrong concat order", [("torch.cat([cls, tokens], dim=1)", "torch.cat([tokens, cls], dim=1)")]),
-    "window_partition": ("no permute", [("x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/M, W/M, M, M, C)", "")]),
-    "window_reverse": ("window grid transposed", [("x.permute(0, 1, 3, 2, 4, 5)", "x.permute(0, 2, 3, 1, 4, 5)")]),
-    "cyclic_shift": ("wrong roll direction", [("(-shift_size, -shift_size)", "(shift_size, shift_size)")]),
-    "shifted_window_mask": ("missing mask", [("torch.where(same, 0.0, -100.0)", "torch.zeros(same.shape)")]),
-    "relative_coordinates": ("key minus query", [("coords[:, None, :] - coords[None, :, :]", "coords[None, :, :] - coords[:, None, :]")]),
-    "relative_position_index": ("transposed index", [("rows[:, None] - rows[None, :]", "rows[None, :] - rows[:, None]"),
-                                                     ("cols[:, None] - cols[None, :]", "cols[None, :] - cols[:, None]")]),
-    "relative_position_bias": ("each head's matrix transposed", [("permute(2, 0, 1)", "permute(2, 1, 0)")]),
-    "merge_patches": ("wrong concat order", [("torch.cat([x0, x1, x2, x3], dim=-1)", "torch.cat([x0, x2, x1, x3], dim=-1)")]),
-    "patch_merging": ("missing LayerNorm", [("merged = F.layer_norm(merged, merged.shape[-1:], norm_weight, norm_bias, eps=1e-5)", "")]),
-    "shifted_window_attention": ("missing mask", [("bias[None] + mask[:, None]", "bias[None] + 0 * mask[:, None]")]),
-    "mobilevit_unfold": ("one patch per sequence", [("x.permute(0, 3, 5, 2, 4, 1)", "x.permute(0, 2, 4, 3, 5, 1)")]),
-    "mobilevit_fold": ("positions inside the patch swapped", [("x.permute(0, 5, 3, 1, 4, 2)", "x.permute(0, 5, 3, 2, 4, 1)")]),
-    "transformer_block": ("norm2(x) added, no MLP", [('return x + linear(F.silu(linear(norm(x, "norm2"), "mlp.fc1")), "mlp.fc2")',
-                                                      'return x + norm(x, "norm2")')]),
-}
-
-# More mistakes, checked in process only.
-MORE_WRONG = {
-    "to_tokens": ("flattened to one vector", [("x.flatten(2).transpose(1, 2)", "x.flatten(1)")]),
-    "receptive_field": ("strides ignored", [("field += (k - 1) * jump", "field += k - 1")]),
-    "self_attention": ("no scaling", [(" / math.sqrt(q.shape[-1])", "")]),
-    "patchify": ("patches in column-major order", [("x.permute(0, 2, 4, 3, 5, 1)", "x.permute(0, 4, 2, 3, 5, 1)")]),
-    "window_partition": ("windows in column-major order", [("x.permute(0, 1, 3, 2, 4, 5)", "x.permute(0, 3, 1, 2, 4, 5)")]),
-    "cyclic_shift": ("one axis only", [("shifts=(-shift_size, -shift_size), dims=(1, 2)", "shifts=-shift_size, dims=1")]),
-    "shifted_window_mask": ("regions off by one", [("slice(-M, -s), slice(-s, None)", "slice(-M, -s + 1), slice(-s + 1, None)")]),
-    "relative_position_index": ("scaled by M", [("dy * (2 * M - 1) + dx", "dy * M + dx")]),
-    "shifted_window_attention": ("no roll back", [("return torch.roll(x, shifts=(s, s), dims=(1, 2))", "return x")]),
-    "transformer_block": ("GELU instead of SiLU", [("F.silu(", "F.gelu(")]),
-}
-
-
-def solution_notebook(stem: str) -> nbformat.NotebookNode:
-    return nbformat.read(SOLUTIONS / f"{stem}.ipynb", as_version=4)
-
-
-def solution_cell(nb: nbformat.NotebookNode, task: str):
-    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == task]
-    return cell
-
-
-def edit(source: str, edits: list[tuple[str, str]]) -> str:
-    for old, new in edits:
-        assert source.count(old) == 1, f"{old!r} is not exactly once in:\n{source}"
-        source = source.replace(old, new)
-    return source
-
-
-def wrong_notebook(stem: str, wrong: dict = WRONG) -> nbformat.NotebookNode:
-    """The solution notebook `stem` with every task that has a wrong variant replaced by it."""
-    nb = copy.deepcopy(solution_notebook(stem))
-    for task in NOTEBOOKS[stem]:
-        if task in wrong:
-            cell = solution_cell(nb, task)
-            cell.source = edit(cell.source, wrong[task][1])
-    return nb
-
-
-def functions_of(nb: nbformat.NotebookNode) -> dict:
-    """Run a notebook's code cells, except the check cells, in this process; return its namespace."""
-    namespace: dict = {}
-    for number, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and not cell.source.startswith("check("):
-            exec(compile(cell.source, f"<cell {number}>", "exec"), namespace)
-    return namespace
 
 
 def test_every_task_has_a_wrong_variant():

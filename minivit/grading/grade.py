@@ -9,6 +9,7 @@ read: each notebook runs from a copy in a temporary folder.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import tempfile
@@ -22,7 +23,7 @@ import nbformat
 import torch
 
 from minivit.grading.compare import allowed_helpers, case_problem, case_report, describe_case, not_implemented
-from minivit.grading.runner import Limits, execute, is_memory_error
+from minivit.grading.runner import SOCKETS, Limits, execute, is_memory_error
 from minivit.grading.tasks import NOTEBOOKS, TASKS, Case, Draw, Task
 from minivit.grading.tracing import borrowed
 
@@ -203,7 +204,7 @@ def _grade(name: str, path: Path, hidden: dict[str, Hidden], limits: Limits,
     if not tasks:
         return [], ["no task of the course was found in this notebook (is it one of the exercise notebooks?)"], 0.0
 
-    with tempfile.TemporaryDirectory(prefix="minivit-grade-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="minivit-grade-", dir=_temporary_root()) as tmp:
         workdir, iodir = Path(tmp) / "work", Path(tmp) / "io"
         workdir.mkdir()
         iodir.mkdir()
@@ -226,6 +227,14 @@ def _grade(name: str, path: Path, hidden: dict[str, Hidden], limits: Limits,
     notes = [f"code cell {number} (`{_first_line(cells[number - 1])}`) {note}"
              for number, note in sorted(run.cell_notes.items())]
     return rows, notes, run.cpu
+
+
+def _temporary_root() -> str | None:
+    """Where notebooks' temporary folders go: the usual place (TMPDIR), unless its path is too long for
+    the kernel's sockets in them (.../minivit-grade-xxxxxxxx/io/kxxxx-N), then /tmp."""
+    if len(tempfile.gettempdir()) + 34 > SOCKETS and os.path.isdir("/tmp"):
+        return "/tmp"
+    return None
 
 
 def _first_line(source: str) -> str:

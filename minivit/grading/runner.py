@@ -45,6 +45,7 @@ GRACE = 3.0  # seconds between the interrupt of an overdue cell and the kill of 
 POLL = 0.1  # seconds between two looks at the kernel while a cell runs
 MEMORY_POLL = 0.3  # seconds between two measures of its memory (a scan of /proc)
 STARTUP = 120.0  # seconds for a kernel to start and import torch, within the notebook's total
+SOCKETS = 100  # the longest path of a kernel's Unix socket: the system allows 107 bytes
 PASSED_ON = {"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT"}  # and LC_*: the kernel's env
 
 # Before any cell: torch's import, and the tracer's guard (see tracing.py), which must come first.
@@ -168,7 +169,7 @@ class Kernel:
 
     def __init__(self, workdir: Path, iodir: Path, limits: Limits, deadline: float, sandbox: str = "bwrap"):
         self.limits = limits
-        name = f"kernel-{uuid.uuid4().hex[:8]}"  # unix sockets in the grader's folder: no TCP port is opened
+        name = f"k{uuid.uuid4().hex[:4]}"  # unix sockets in the grader's folder (no TCP port), short: see SOCKETS
         argv = kernel_command(sandbox, workdir, iodir, limits.memory_mb)
         self.manager = KernelManager(kernel_name="minivit-grader", kernel_spec_manager=_OneSpec(argv),
                                      transport="ipc", ip=str(iodir / name), connection_file=str(iodir / f"{name}.json"))
