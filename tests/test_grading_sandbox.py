@@ -23,7 +23,8 @@ import pytest
 from grading_helpers import BEGIN, NO_SANDBOX, ROOT, digest, hostile, solution_notebook
 
 import minivit
-from minivit.grading import NOTEBOOKS, processes
+from minivit.grading import NOTEBOOKS, processes, sandbox
+from minivit.grading.__main__ import grade_main
 
 needs_bwrap = pytest.mark.skipif(bool(NO_SANDBOX), reason=f"the grader's sandbox cannot run here: {NO_SANDBOX}")
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
@@ -318,3 +319,71 @@ def test_without_the_sandbox_no_process_outlives_its_notebook(tmp_path):
     time.sleep(0.5)
     assert (graded["out"] / "grades.csv").read_bytes() == graded["grades"]
     assert digest(graded["subs"]) == graded["before"]
+
+
+# What a process in the sandbox sees: run with only the standard library (python -S), in well under a second.
+# Of the home folder, only the way to Python, where Python lies in it (here /root/.pyenv).
+LOOK = """
+import os, socket, sys
+work, secret_folder, home = sys.argv[1], sys.argv[2], sys.argv[3]
+def writable(path):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        return True
+    except OSError:
+        return False
+def fits(path, megabytes):
+    try:
+        with open(path, "wb") as f:
+            f.write(bytes(megabytes * 2**20))
+        return True
+    except OSError:
+        return False
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=1)
+    network = True
+except OSError:
+    network = False
+print(dict(work=writable(os.path.join(work, "x")), usr=writable("/usr/x"), root=writable("/x"), tmp=writable("/tmp/x"),
+           secret=os.path.exists(secret_folder), home=sorted(os.listdir(home)) if os.path.isdir(home) else [],
+           processes=sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), network=network,
+           tmp_small=fits("/tmp/big", {small}), tmp_big=fits("/tmp/big", {big}), shm_big=fits("/dev/shm/big", {big}),
+           uid=os.getuid()))
+"""
+
+
+@needs_bwrap
+def test_the_sandbox_shows_a_read_only_system_its_working_copy_and_a_small_private_tmp(tmp_path):
+    work, io, secret = tmp_path / "work", tmp_path / "io", tmp_path / "class"
+    for folder in (work, io, secret):
+        folder.mkdir()
+    look = LOOK.format(small=sandbox.TMP_MB // 2, big=sandbox.TMP_MB + 1)
+    home = str(Path.home())
+    command = [*sandbox.bwrap_arguments(work, io), "--", sys.executable, "-S", "-c", look, str(work), str(secret), home]
+    seen = eval(subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout)
+    on_the_way = sorted({Path(p).relative_to(home).parts[0] for p in sandbox._python_paths() if p.startswith(home + "/")})
+    assert seen == dict(work=True, usr=False, root=False, tmp=True, secret=False, home=on_the_way, processes=[1, 2],
+                        network=False, tmp_small=True, tmp_big=False, shm_big=False,
+                        uid=65534 if os.geteuid() == 0 else os.geteuid())
+    assert (work / "x").exists() and not (tmp_path / "x").exists()
+
+
+def test_where_bwrap_is_missing_or_cannot_start_the_grader_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    if not sys.platform.startswith("linux"):
+        assert "Linux" in sandbox.unavailable()
+        return
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap
+    assert "apt-get install bubblewrap" in sandbox.unavailable()
+    assert grade_main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "Grade with --sandbox none" in capsys.readouterr().err
+    fake = tmp_path / "bwrap"  # a bwrap that cannot make namespaces
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    sandbox._bwrap_help.cache_clear()
+    why = sandbox.unavailable()
+    assert "No permissions to creating new namespace" in why and "user namespaces" in why
+    sandbox._bwrap_help.cache_clear()
