@@ -11,17 +11,18 @@ import sys
 import uuid
 
 import pytest
+from grading_helpers import alive
 
 from minivit.grading import processes
 from minivit.grading.sandbox import KEEPER
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
 
-# Prints the pid of a grandchild that left its session (double fork, setsid) and sleeps with `marker`
-# on its command line; then sleeps itself (`stay` seconds) or exits at once.
+# Prints the pid of a grandchild that left its session (double fork, setsid) and sleeps with MARKER (from
+# the environment) on its command line; then sleeps itself (`stay` seconds) or exits at once.
 ESCAPE = """
 import os, sys, time
-marker, stay = sys.argv[1], float(sys.argv[2])
+marker, stay = os.environ["MARKER"], float(sys.argv[1])
 read, write = os.pipe()
 if os.fork() == 0:
     os.setsid()
@@ -34,23 +35,10 @@ time.sleep(stay)
 """
 
 
-def _alive(marker: str) -> list[int]:
-    """The live processes whose command line is `sleep marker`."""
-    found = []
-    for pid in processes.snapshot():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if f.read() == f"sleep\0{marker}\0".encode():
-                    found.append(pid)
-        except OSError:
-            pass
-    return found
-
-
 def _keeper(stay: float, marker: str) -> tuple[subprocess.Popen, int]:
     keeper = subprocess.Popen([sys.executable, "-S", str(KEEPER), "--data-mb", "512", "--reap", "--",
-                               sys.executable, "-c", ESCAPE, marker, str(stay)], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True)
+                               sys.executable, "-c", ESCAPE, str(stay)], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True, env={**os.environ, "MARKER": marker})
     return keeper, int(keeper.stdout.readline())
 
 
@@ -62,12 +50,12 @@ def test_a_process_that_left_its_session_stays_in_the_keepers_tree_and_dies_when
     marker = _marker()
     keeper, escaped = _keeper(60, marker)
     try:
-        assert _alive(marker) == [escaped]
+        assert alive(marker) == [escaped]
         assert escaped in processes.tree(keeper.pid)  # given to the keeper, a subreaper
         assert processes.snapshot()[escaped].session != os.getsid(keeper.pid)  # a session kill would miss it
         keeper.send_signal(signal.SIGTERM)  # what the keeper gets when the grader dies
         keeper.wait(timeout=10)
-        assert _alive(marker) == []
+        assert alive(marker) == []
     finally:
         processes.kill_tree(keeper.pid)
 
@@ -77,7 +65,7 @@ def test_when_the_kernel_ends_the_keeper_ends_what_it_left_behind():
     keeper, escaped = _keeper(0, marker)
     try:
         assert keeper.wait(timeout=10) == 0
-        assert _alive(marker) == []
+        assert alive(marker) == []
     finally:
         processes.kill_tree(keeper.pid)
 
@@ -87,7 +75,7 @@ def test_kill_tree_ends_a_keeper_and_everything_below_it():
     keeper, escaped = _keeper(60, marker)
     processes.kill_tree(keeper.pid)
     keeper.wait(timeout=10)
-    assert _alive(marker) == []
+    assert alive(marker) == []
     assert keeper.returncode == -signal.SIGKILL
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import BEGIN, NO_SANDBOX, ROOT, digest, hostile, solution_notebook
+from grading_helpers import BEGIN, NO_SANDBOX, ROOT, alive, digest, hostile, solution_notebook
 
 import minivit
 from minivit.grading import NOTEBOOKS, processes, sandbox
@@ -165,19 +165,6 @@ def _guarded(stem: str, guards: dict[str, str], proof: str, *attacks: str) -> nb
     return _after_imports(nb, LEAKS, *attacks)
 
 
-def _alive(marker: str) -> list[int]:
-    """Live processes with `marker` among their arguments."""
-    found = []
-    for pid in processes.snapshot():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read().split(b"\0"):
-                    found.append(pid)
-        except OSError:
-            pass
-    return found
-
-
 def _grade(base: Path, notebooks: dict[str, dict[str, nbformat.NotebookNode]], sandbox: str, env: dict) -> dict:
     subs, out, tmp = base / "class", base / "out", base / "tmp"
     for path in (out, tmp):
@@ -278,7 +265,7 @@ def test_no_network(attacked):
 @needs_bwrap
 def test_a_process_that_leaves_its_session_dies_with_its_notebook(attacked):
     _check(attacked, "oscar", "02_patch_partition", {})  # patchify asserts that the escaped process ran
-    assert _alive(attacked["marker"]) == []
+    assert alive(attacked["marker"]) == []
     assert not (attacked["base"] / "ran").exists()  # nor could it write outside
     time.sleep(0.5)  # it would rewrite grades.csv every 0.1 s
     assert (attacked["out"] / "grades.csv").read_bytes() == attacked["grades"]
@@ -315,7 +302,7 @@ def test_without_the_sandbox_no_process_outlives_its_notebook(tmp_path):
     _check(graded, "oscar", "02_patch_partition", {})
     _check(graded, "peggy", "04_relative_position_bias", {})  # its kernel outlived its keeper, up to the sweep
     assert (tmp_path / "escaped").exists() and (tmp_path / "escaped-from-peggy").exists()  # both ran
-    assert _alive(marker) == [] and _alive(killer) == []
+    assert alive(marker) == [] and alive(killer) == []
     time.sleep(0.5)
     assert (graded["out"] / "grades.csv").read_bytes() == graded["grades"]
     assert digest(graded["subs"]) == graded["before"]

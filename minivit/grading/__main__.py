@@ -72,7 +72,9 @@ def grade_main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     csv_path = write_report(args.out, submissions, results, seed, limits)
     print(f"Graded {len(submissions)} submissions ({len(results)} notebooks) in {time.monotonic() - start:.1f} s "
-          f"with --jobs {args.jobs}: {csv_path} and {args.out / 'feedback'}/ (seed {seed}); {describe(args.sandbox)}")
+          f"with --jobs {args.jobs} (CPU: {sum(r.cpu for r in results):.1f} s in the kernels, "
+          f"{time.process_time():.1f} s in the grader): {csv_path} and {args.out / 'feedback'}/ (seed {seed}); "
+          f"{describe(args.sandbox)}")
     return 0
 
 
