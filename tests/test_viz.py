@@ -155,6 +155,30 @@ def test_token_reach_is_same_shifted_window_and_same_region(H, W, M, s):
                 assert original[i, j] == expected, (token, i, j)
 
 
+def test_windows_are_grey_and_regions_coloured_so_no_colour_means_both():
+    windows = viz.plot_windows(8, 8, 4, 2)
+    for ax in windows.axes:  # the tint of every token: a grey, r = g = b
+        tint = data(ax, -1)
+        assert tint.shape == (8, 8, 4) and np.allclose(tint[..., 0], tint[..., 1]) and np.allclose(tint[..., 1], tint[..., 2])
+    # neighbouring windows differ, on the plain and on the rolled map
+    plain = data(windows.axes[0], -1)[..., 0]
+    assert len({plain[0, 0], plain[0, 4], plain[4, 0], plain[4, 4]}) == 4
+    regions = viz.plot_shift_regions(8, 8, 4, 2)
+    colours = [tuple(p.get_facecolor()[:3]) for p in regions.legends[0].get_patches()]
+    assert len(set(colours)) == 9
+    assert all(not (np.isclose(r, g) and np.isclose(g, b)) for r, g, b in colours)  # no region is grey
+
+
+def test_token_reach_shows_the_shifted_window_across_w_msa_borders():
+    fig = viz.plot_token_reach(8, 8, 4, 2, (3, 3))
+    original = data(fig.axes[1])
+    assert (original[2:6, 2:6] >= 2).all() and (original == 2).sum() == 15  # the whole middle block
+    windows = with_gid(fig.axes[1].patches, "window")  # the 4 W-MSA windows, which the middle block straddles
+    assert sorted(b.get_xy() for b in windows) == [(-0.5, -0.5), (-0.5, 3.5), (3.5, -0.5), (3.5, 3.5)]
+    (piece,) = with_gid(fig.axes[1].patches, "piece")
+    assert piece.get_xy() == (1.5, 1.5) and (piece.get_height(), piece.get_width()) == (4, 4)
+
+
 def test_window_members_are_window_partition_of_the_rolled_coordinates():
     members = window_members(8, 8, 4, 2)  # (nW, 16, 2)
     assert members.shape == (4, 16, 2)

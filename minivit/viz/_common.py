@@ -21,6 +21,10 @@ from matplotlib.patches import Patch, Rectangle
 CONTINUOUS = "viridis"  # weights, indices, magnitudes: perceptually uniform, readable in grey
 DIVERGING = "RdBu_r"  # signed values such as a relative position bias
 OUTLINE = "black"
+# Swin's 9 shift regions get hues; windows get greys (window_shades), so that no colour means a
+# window in one figure and a region in the next: tab10 without its grey.
+REGION_COLOURS = tuple(c for k, c in enumerate(colormaps["tab10"].colors) if k != 7)
+WINDOW_GREYS = (0.96, 0.86, 0.78, 0.68)  # a 2 x 2 checkerboard over the grid of windows
 
 
 class NotebookFigure(Figure):
@@ -114,9 +118,21 @@ def categorical(n: int) -> ListedColormap:
     return ListedColormap([base[k % len(base)] for k in range(n)])
 
 
-def show_labels(ax: Axes, labels: np.ndarray, n: int, **kwargs):
-    """Draw an int array with values 0..n-1 in n categorical colours; the image keeps the ints."""
-    cmap = categorical(n)
+def window_shades(rows: int, cols: int) -> list[tuple[float, float, float, float]]:
+    """A grey for each window of a rows x cols grid of windows (row-major), as RGBA: neighbours,
+    diagonal ones too, always differ, and the greys never look like a region's colour."""
+    shades = []
+    for w in range(rows * cols):
+        row, col = divmod(w, cols)
+        grey = WINDOW_GREYS[2 * (row % 2) + col % 2]
+        shades.append((grey, grey, grey, 1.0))
+    return shades
+
+
+def show_labels(ax: Axes, labels: np.ndarray, n: int, colours=None, **kwargs):
+    """Draw an int array with values 0..n-1 in n colours (categorical ones unless `colours` are
+    given); the image keeps the ints."""
+    cmap = categorical(n) if colours is None else ListedColormap(list(colours)[:n])
     norm = BoundaryNorm(np.arange(-0.5, n), cmap.N)
     return ax.imshow(labels, cmap=cmap, norm=norm, interpolation="nearest", **kwargs)
 

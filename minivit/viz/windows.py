@@ -1,6 +1,9 @@
 """Figures of Swin's windows: the windows before and after the cyclic shift, the 9 regions of the
 shifted map, the attention mask of every window, and which tokens one token may attend to.
 
+Windows are greys (a checkerboard, window_shades) and the 9 regions are colours (REGION_COLOURS), in
+every figure: a colour never means a window in one figure and a region in the next.
+
 All data comes from minivit.windows: a map of token coordinates is cut by `window_partition`, so
 each window's outline and number are the ones the model uses.
 """
@@ -14,8 +17,8 @@ from matplotlib.figure import Figure
 
 from minivit._checks import to_pair
 from minivit.viz._common import (
+    REGION_COLOURS,
     as_image,
-    categorical,
     grid_position,
     label_size,
     legend_patches,
@@ -24,6 +27,7 @@ from minivit.viz._common import (
     outline,
     show_labels,
     token_grid,
+    window_shades,
 )
 from minivit.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition
 
@@ -78,16 +82,13 @@ def _owner(height: int, width: int, members: torch.Tensor) -> np.ndarray:
     return owner.numpy()
 
 
-def _content(ax, height: int, width: int, picture: np.ndarray | None, owner: np.ndarray | None, nW: int) -> None:
-    """Draw the picture (or a plain grid) with each token tinted by the window it belongs to."""
+def _content(ax, height: int, width: int, picture: np.ndarray | None, owner: np.ndarray, shades: list) -> None:
+    """Draw the picture (or a plain grid) with each token shaded by the grey of the window it belongs to."""
+    tint = np.asarray(shades)[owner]  # (H, W, 4)
     if picture is not None:
         ax.imshow(picture, cmap="gray", extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
-    else:
-        ax.imshow(np.full((height, width), 0.93), cmap="gray", vmin=0, vmax=1)
-    if owner is not None:
-        tint = categorical(nW)(owner)  # (H, W, 4)
-        tint[..., 3] = 0.35 if picture is not None else 0.45
-        ax.imshow(tint, interpolation="nearest")
+        tint[..., 3] = 0.3  # a veil: the photo stays visible under it
+    ax.imshow(tint, interpolation="nearest")
 
 
 def _token_numbers(ax, height: int, width: int, numbers: np.ndarray, size: float) -> None:
@@ -142,10 +143,11 @@ def plot_windows(
     small = label_size(PANEL, max(height, width), 0.3)
     index = np.arange(height * width).reshape(height, width)
     numbered = picture is None and height * width <= MAX_TOKEN_NUMBERS  # small numbers: the tokens
-    colours = categorical(nW).colors
+    Mh, Mw = to_pair(window_size, "window_size")
+    shades = window_shades(height // Mh, width // Mw)  # window w's grey, the same in all three panels
 
     ax = axes[0]
-    _content(ax, height, width, picture, None, nW)
+    _content(ax, height, width, picture, _owner(height, width, plain), shades)
     token_grid(ax, height, width, f"W-MSA: {nW} windows")
     if numbered:
         _token_numbers(ax, height, width, index, small)
@@ -156,7 +158,7 @@ def plot_windows(
             number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge="0.3")
 
     ax = axes[1]
-    _content(ax, height, width, picture, _owner(height, width, shifted), nW)
+    _content(ax, height, width, picture, _owner(height, width, shifted), shades)
     token_grid(ax, height, width, f"SW-MSA: windows shifted by ({sh}, {sw})")
     if numbered:
         _token_numbers(ax, height, width, index, small)
@@ -164,13 +166,13 @@ def plot_windows(
         for r0, c0, r1, c1 in _pieces(m):
             outline(ax, r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
             if nW <= MAX_NUMBERED:
-                number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big * 0.8, gid="window-number", badge=colours[w])
+                number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big * 0.8, gid="window-number", badge="0.3")
 
     ax = axes[2]
     after = np.arange(nW).repeat(plain.shape[1])  # window w owns its Mh*Mw slots of the rolled map
     owner_after = np.empty((height, width), dtype=int)
     owner_after[plain[..., 0].flatten().numpy(), plain[..., 1].flatten().numpy()] = after
-    _content(ax, height, width, rolled_picture, owner_after, nW)
+    _content(ax, height, width, rolled_picture, owner_after, shades)
     token_grid(ax, height, width, f"after torch.roll by ({-sh}, {-sw})")
     if numbered:
         rolled_index = np.empty((height, width), dtype=int)  # which original token sits in each slot
@@ -182,7 +184,7 @@ def plot_windows(
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
         outline(ax, r0, c0, r1, c1, gid="window")
         if nW <= MAX_NUMBERED:
-            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge=colours[w])
+            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge="0.3")
     fig.suptitle(
         f"{height}x{width} tokens, window {window_size}, shift {shift_size}. "
         + ("Boxed numbers: windows" if nW <= MAX_NUMBERED else f"{nW} windows, too many to number")
@@ -218,7 +220,7 @@ def plot_shift_regions(
         (axes[0], labels, f"regions of the shifted map (after torch.roll by ({-sh}, {-sw}))"),
         (axes[1], back, "the same regions on the original map"),
     ):
-        show_labels(ax, data.numpy(), 9)
+        show_labels(ax, data.numpy(), 9, colours=REGION_COLOURS)
         token_grid(ax, height, width, title)
         if height * width <= 256:
             for i in range(height):
@@ -235,9 +237,8 @@ def plot_shift_regions(
         for r0, c0, r1, c1 in _pieces(m):
             outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
     present = sorted(set(labels.flatten().tolist()))
-    colours = categorical(9).colors
     fig.legend(
-        handles=legend_patches([colours[k] for k in present], [f"region {k}" for k in present]),
+        handles=legend_patches([REGION_COLOURS[k] for k in present], [f"region {k}" for k in present]),
         loc="outside right center", title="label",
     )
     fig.suptitle(
@@ -305,7 +306,9 @@ def plot_token_reach(
 
     Returns:
         the Figure; each panel's image holds 0 (another window), 1 (same window, masked), 2 (may attend)
-        or 3 (the query token) per token.
+        or 3 (the query token) per token. Both panels outline the regular (W-MSA) windows with
+        Rectangles of gid "window"; the right one also the pieces of the token's shifted window (gid
+        "piece"), so a shifted window that straddles W-MSA borders shows what the shift buys.
     """
     mask = shifted_window_mask(height, width, window_size, shift_size)  # (nW, Mh*Mw, Mh*Mw)
     shifted = window_members(height, width, window_size, shift_size)  # (nW, Mh*Mw, 2) original positions
@@ -318,22 +321,23 @@ def plot_token_reach(
         m = where[w]
         grid[m[:, 0], m[:, 1]] = np.where(allowed.numpy(), 2, 1)
         grid[m[k, 0], m[k, 1]] = 3
-    fig = new_figure(2 * PANEL + 0.4, PANEL * height / width + 1.4)
+    fig = new_figure(2 * PANEL + 1.0, PANEL * height / width + 1.6)
     axes = fig.subplots(1, 2)
     colours = ["#eeeeee", "#e59866", "#58d68d", "#1b2631"]
     cmap = ListedColormap(colours)
     sh, sw = to_pair(shift_size, "shift_size", minimum=0)
     for ax, grid, title in (
-        (axes[0], reach[1], f"shifted map: window {w}, query at {tuple(plain[w, k].tolist())}"),
-        (axes[1], reach[0], "original map"),
+        (axes[0], reach[1], f"shifted map: window {w}\nquery at {tuple(plain[w, k].tolist())}"),
+        (axes[1], reach[0], "original map\nsolid: W-MSA windows; dashed: its SW-MSA window"),
     ):
         ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
         token_grid(ax, height, width, title)
-    for m in plain:
+    for m in plain:  # on the shifted map the windows of SW-MSA; on the original map those of W-MSA
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
-        outline(axes[0], r0, c0, r1, c1, gid="window", linewidth=1.5)
+        for ax in axes:
+            outline(ax, r0, c0, r1, c1, gid="window", linewidth=1.5)
     for r0, c0, r1, c1 in _pieces(shifted[w]):
-        outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
+        outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2.5, edgecolor="#1f4e9c")
     names = ["other windows", "same window, masked (other region)", "may attend", "query token"]
     fig.legend(handles=legend_patches(colours, names), loc="outside lower center", ncols=2)
     fig.suptitle(
