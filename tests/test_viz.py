@@ -197,6 +197,15 @@ def test_relative_position_index_figure_hand_worked_2x2():
     assert [int(t.get_text()) for t in fig.axes[0].texts] == expected.flatten().tolist()
 
 
+def test_relative_position_index_is_drawn_in_one_colour_per_table_row():
+    fig = viz.plot_relative_position_index(3, query=4)  # 25 table rows
+    left, right = (ax.get_images()[0] for ax in fig.axes[:2])
+    for image in (left, right):
+        colours = {tuple(image.cmap(image.norm(k))) for k in range(25)}
+        assert len(colours) == 25  # categorical: every row its own colour, no continuous ramp
+    assert all(left.cmap(left.norm(k)) == right.cmap(right.norm(k)) for k in range(25))  # the same colour in both
+
+
 @pytest.mark.parametrize("M", [3, (2, 4), 7])
 def test_relative_position_index_figure_equals_index(M):
     Mh, Mw = window_grid(M)
@@ -221,8 +230,8 @@ def test_bias_heatmaps_equal_table_at_index(M, heads, shown):
         np.testing.assert_allclose(data(panels[f"head {h}: table[index]"]), bias[h].numpy())
         np.testing.assert_allclose(data(panels[f"head {h}: table"]), table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy())
     first = panels[f"head {shown[0]}: table"]  # offsets in the words of relative_position_index: query minus key
-    assert first.get_xlabel() == "dx = column of query - column of key"
-    assert first.get_ylabel() == "dy = row of query - row of key"
+    assert first.get_xlabel() == "dx = column of query - column of key\n(dx > 0: key left of the query)"
+    assert first.get_ylabel() == "dy = row of query - row of key\n(dy > 0: key above the query)"
     with pytest.raises(ValueError, match="table must have shape"):
         viz.plot_relative_position_bias(torch.zeros(5, heads), M)
 

@@ -113,8 +113,12 @@ def _few_ticks(n: int) -> list[int]:
 
 
 def categorical(n: int) -> ListedColormap:
-    """n clearly different colours: tab10 up to 10, then tab20, repeating beyond 20."""
-    base = colormaps["tab10"].colors if n <= 10 else colormaps["tab20"].colors
+    """n clearly different colours: tab10 up to 10, tab20 up to 20, then tab20, tab20b and tab20c
+    together (60 colours), repeating beyond."""
+    if n <= 20:
+        base = colormaps["tab10"].colors if n <= 10 else colormaps["tab20"].colors
+    else:
+        base = colormaps["tab20"].colors + colormaps["tab20b"].colors + colormaps["tab20c"].colors
     return ListedColormap([base[k % len(base)] for k in range(n)])
 
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from minivit._checks import to_pair
 from minivit.relative_position import relative_position_index
-from minivit.viz._common import CONTINUOUS, DIVERGING, label_size, new_figure, number, outline
+from minivit.viz._common import DIVERGING, label_size, new_figure, number, outline, show_labels
 
 
 def plot_relative_position_index(window_size: int | tuple[int, int], query: int = 0) -> Figure:
@@ -22,7 +22,8 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
 
     Returns:
         the Figure; the left image's data equals relative_position_index(window_size), the right
-        image's equals its row `query` reshaped to (Mh, Mw).
+        image's equals its row `query` reshaped to (Mh, Mw). The index is drawn in categorical
+        colours, one per table row (it is a label, not a quantity: row 12 is not "more" than row 11).
     """
     index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
@@ -33,7 +34,7 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
     fig = new_figure(10.5, 5.2)
     left, right = fig.subplots(1, 2, width_ratios=[1.35, 1])
 
-    image = left.imshow(index.numpy(), cmap=CONTINUOUS, vmin=0, vmax=table_size - 1, interpolation="nearest")
+    image = show_labels(left, index.numpy(), table_size)
     left.set_title(f"relative position index, {N}x{N} (row {query} in red)")
     left.set_xlabel("key token (row-major in the window)")
     left.set_ylabel("query token")
@@ -46,10 +47,11 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
         for i in range(N):
             for j in range(N):
                 number(left, j, i, int(index[i, j]), size)
-    fig.colorbar(image, ax=left, label=f"row of the bias table (0 .. {table_size - 1})", shrink=0.85)
+    bar = fig.colorbar(image, ax=left, label="row of the bias table: one colour each", shrink=0.85)
+    bar.set_ticks(_few(table_size))
 
     row = index[query].reshape(Mh, Mw)  # keys of the window in their (row, column) places
-    right.imshow(row.numpy(), cmap=CONTINUOUS, vmin=0, vmax=table_size - 1, interpolation="nearest")
+    show_labels(right, row.numpy(), table_size)
     qi, qj = divmod(query, Mw)
     right.set_title(f"row {query} on the window: query ({qi}, {qj}) in red")
     right.set_xlabel("key column")
@@ -115,20 +117,26 @@ def plot_relative_position_bias(
         top.set_title(f"head {h}: table")
         top.set_xticks(_offsets(Mw))
         top.set_yticks(_offsets(Mh))
-        top.set_xlabel("dx = column of query - column of key")
+        top.set_xlabel("dx = column of query - column of key\n(dx > 0: key left of the query)")
         bottom.imshow(bias[h].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
         bottom.set_title(f"head {h}: table[index]")
         bottom.set_xlabel("key token")
         bottom.set_xticks(range(0, Mh * Mw, Mw))
         bottom.set_yticks(range(0, Mh * Mw, Mw))
         if column == 0 or len(heads) <= 2:
-            top.set_ylabel("dy = row of query - row of key")
+            top.set_ylabel("dy = row of query - row of key\n(dy > 0: key above the query)")
             bottom.set_ylabel("query token")
     axes = pairs
     fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
     fig.suptitle(f"relative position bias, window {Mh}x{Mw}: {table_size} numbers per head fill "
                  f"{Mh * Mw}x{Mh * Mw} pairs")
     return fig
+
+
+def _few(n: int) -> list[int]:
+    """At most about 8 ticks among 0 .. n-1, always with both ends."""
+    step = max(1, int(np.ceil((n - 1) / 7)))
+    return sorted({*range(0, n, step), n - 1})
 
 
 def _offsets(M: int) -> list[int]:
