@@ -456,6 +456,33 @@ def test_cost_curves_equal_the_formulas():
     np.testing.assert_array_equal(wmsa.get_ydata(), [4 * 4 * 16 + 2 * 4 * 4 * 4, 4 * 16 * 16 + 2 * 4 * 16 * 4])
 
 
+# --- feature pyramid ---------------------------------------------------------------------------------
+
+
+def test_pyramid_faces_are_the_maps_and_labels_give_strides_and_windows():
+    maps = [torch.zeros(1, 96, 56, 56), torch.zeros(1, 192, 28, 28), torch.zeros(1, 384, 14, 14), (768, 7, 7)]
+    fig = viz.plot_feature_pyramid(maps, image_size=224, window_size=7)
+    ax = fig.axes[0]
+    faces = with_gid(ax.patches, "stage")
+    assert [(f.get_height(), f.get_width()) for f in faces] == [(56, 56), (28, 28), (14, 14), (7, 7)]
+    assert [f.get_x() for f in faces] == sorted(f.get_x() for f in faces)  # left to right, stage 1 first
+    labels = [t.get_text() for t in with_gid(ax.texts, "stage-label")]
+    assert labels[0].splitlines() == ["stage 1", "56 x 56 tokens, C = 96", "3,136 tokens", "stride 4", "64 windows of 7 x 7"]
+    assert labels[3].splitlines()[-2:] == ["stride 32", "1 window of 7 x 7"]
+    # window lines: 7 + 7 inside stage 1, 3 + 3 in stage 2, 1 + 1 in stage 3, none in stage 4
+    assert len(with_gid(ax.lines, "window-line")) == 14 + 6 + 2
+
+
+def test_pyramid_of_a_wide_image_and_without_options():
+    fig = viz.plot_feature_pyramid([(96, 56, 80), (768, 7, 10)], image_size=(224, 320), window_size=7)
+    labels = [t.get_text().splitlines() for t in with_gid(fig.axes[0].texts, "stage-label")]
+    assert labels[0][-1] == "96 windows of 7 x 7" and labels[1][-1] == "2 windows of 7 x 7"  # 80 and 10 padded
+    plain = viz.plot_feature_pyramid([(8, 4, 4)])
+    assert [t.get_text() for t in plain.axes[0].texts] == ["stage 1\n4 x 4 tokens, C = 8\n16 tokens"]
+    with pytest.raises(ValueError, match=r"maps\[0\]"):
+        viz.plot_feature_pyramid([(4, 4)])
+
+
 # --- all figures -------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ the models do. One module per topic:
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach
     relative_position  plot_relative_position_index, plot_relative_position_bias
     patches            plot_patches
+    pyramid            plot_feature_pyramid
     unfold             plot_mobilevit_unfold
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
     receptive_field    receptive_field_map, plot_receptive_fields
@@ -19,6 +20,7 @@ from minivit.viz._common import NotebookFigure, to_png
 from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
 from minivit.viz.cost import msa_cost, plot_attention_cost, window_msa_cost
 from minivit.viz.patches import plot_patches
+from minivit.viz.pyramid import plot_feature_pyramid
 from minivit.viz.receptive_field import plot_receptive_fields, receptive_field_map
 from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
 from minivit.viz.segmentation import plot_cams, plot_masks
@@ -35,6 +37,7 @@ __all__ = [
     "plot_attention_maps",
     "plot_cams",
     "plot_digits",
+    "plot_feature_pyramid",
     "plot_masks",
     "plot_mobilevit_unfold",
     "plot_model_attention",
