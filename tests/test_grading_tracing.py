@@ -6,6 +6,7 @@ hook cannot be removed, so it runs in a child Python)."""
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ import types
 
 import pytest
 import torch
-from grading_helpers import functions_of, solution_notebook
+from grading_helpers import ROOT, functions_of, solution_notebook
 
 import minivit
 import minivit.unfold as renamed
@@ -170,3 +171,11 @@ def test_the_guard_refuses_switching_the_tracer_off_or_starting_a_process():
         "forks [] ['os.fork']",
         "after: allowed",
     ]
+
+
+def test_the_readme_says_which_helpers_each_task_may_call():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## For instructors: grading"):]
+    listed = dict(re.findall(r"^\| `(\w+)` \| (`minivit\.[^|]*?) \|$", section, re.MULTILINE))
+    assert listed == {name: ", ".join(f"`minivit.{helper.__name__}`" for helper in task.helpers)
+                      for name, task in TASKS.items() if task.helpers}

@@ -60,7 +60,11 @@ def kernel_command(kind: str, workdir: Path, iodir: Path, memory_mb: int) -> lis
 
 @functools.cache
 def _bwrap_help() -> str:
-    return subprocess.run(["bwrap", "--help"], capture_output=True, text=True).stdout
+    """bwrap's list of options, to leave out those an older bwrap lacks ("" if there is no bwrap)."""
+    try:
+        return subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 def bwrap_arguments(workdir: Path, iodir: Path) -> list[str]:
