@@ -91,6 +91,15 @@ def _content(ax, height: int, width: int, picture: np.ndarray | None, owner: np.
     ax.imshow(tint, interpolation="nearest")
 
 
+def _boxed_windows(ax, members: torch.Tensor, size: float | None) -> None:
+    """Outline the regular windows (gid "window"), numbered in a dark badge unless size is None."""
+    for w, m in enumerate(members):
+        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
+        outline(ax, r0, c0, r1, c1, gid="window")
+        if size is not None:
+            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, size, gid="window-number", badge="0.3")
+
+
 def _token_numbers(ax, height: int, width: int, numbers: np.ndarray, size: float) -> None:
     for i in range(height):
         for j in range(width):
@@ -143,6 +152,7 @@ def plot_windows(
     small = label_size(PANEL, max(height, width), 0.3)
     index = np.arange(height * width).reshape(height, width)
     numbered = picture is None and height * width <= MAX_TOKEN_NUMBERS  # small numbers: the tokens
+    badge = big if nW <= MAX_NUMBERED else None  # window numbers, while they stay readable
     Mh, Mw = to_pair(window_size, "window_size")
     shades = window_shades(height // Mh, width // Mw)  # window w's grey, the same in all three panels
 
@@ -151,11 +161,7 @@ def plot_windows(
     token_grid(ax, height, width, f"W-MSA: {nW} windows")
     if numbered:
         _token_numbers(ax, height, width, index, small)
-    for w, m in enumerate(plain):
-        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
-        outline(ax, r0, c0, r1, c1, gid="window")
-        if nW <= MAX_NUMBERED:
-            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge="0.3")
+    _boxed_windows(ax, plain, badge)
 
     ax = axes[1]
     _content(ax, height, width, picture, _owner(height, width, shifted), shades)
@@ -165,8 +171,8 @@ def plot_windows(
     for w, m in enumerate(shifted):
         for r0, c0, r1, c1 in _pieces(m):
             outline(ax, r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
-            if nW <= MAX_NUMBERED:
-                number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big * 0.8, gid="window-number", badge="0.3")
+            if badge is not None:
+                number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, badge * 0.8, gid="window-number", badge="0.3")
 
     ax = axes[2]
     after = np.arange(nW).repeat(plain.shape[1])  # window w owns its Mh*Mw slots of the rolled map
@@ -180,11 +186,7 @@ def plot_windows(
             shifted[..., 0] * width + shifted[..., 1]
         ).flatten().numpy()
         _token_numbers(ax, height, width, rolled_index, small)
-    for w, m in enumerate(plain):
-        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
-        outline(ax, r0, c0, r1, c1, gid="window")
-        if nW <= MAX_NUMBERED:
-            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, big, gid="window-number", badge="0.3")
+    _boxed_windows(ax, plain, badge)
     fig.suptitle(
         f"{height}x{width} tokens, window {window_size}, shift {shift_size}. "
         + ("Boxed numbers: windows" if nW <= MAX_NUMBERED else f"{nW} windows, too many to number")
@@ -230,9 +232,7 @@ def plot_shift_regions(
             for k in data.unique().tolist():
                 rows, cols = torch.nonzero(data == k, as_tuple=True)
                 number(ax, (cols.min() + cols.max()).item() / 2, (rows.min() + rows.max()).item() / 2, k, 13)
-    for m in plain:
-        (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
-        outline(axes[0], r0, c0, r1, c1, gid="window")
+    _boxed_windows(axes[0], plain, None)
     for m in window_members(height, width, window_size, shift_size):
         for r0, c0, r1, c1 in _pieces(m):
             outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
