@@ -24,3 +24,26 @@ def count_multiply_adds(model: nn.Module, x: torch.Tensor) -> int:
     finally:
         torch.backends.mha.set_fastpath_enabled(fast_path)
     return counter.get_total_flops() // 2
+
+
+def op_kind(name: str) -> str:
+    """The kind of a PyTorch operator, by its name: "convolution", "BatchNorm", "matrix product" or "other"."""
+    name = name.replace("::", ".").removeprefix("aten.").split(".")[0]  # "aten::mm", "aten.mm.default" -> "mm"
+    if "conv" in name:
+        return "convolution"
+    if "batch_norm" in name:
+        return "BatchNorm"
+    if name in ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear") or "dot_product" in name:
+        return "matrix product"
+    return "other"
+
+
+def multiply_adds_by_kind(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
+    """`count_multiply_adds`, split by the kind of operator (see `op_kind`): convolutions and matrix
+    products (Linear layers and attention). BatchNorm, activations and additions count 0, as in papers."""
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        model(x)
+    kinds: dict[str, int] = {}
+    for op, flops in counter.get_flop_counts()["Global"].items():
+        kinds[op_kind(str(op))] = kinds.get(op_kind(str(op)), 0) + flops // 2
+    return kinds

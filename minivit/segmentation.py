@@ -15,21 +15,30 @@ the input size.
 - `ResNetBackbone`: a torchvision ResNet without its average pool and fc, giving its four stages.
 - `feature_channels`: the C_i of a backbone's maps, from one small forward pass.
 
-Class activation maps and the masks made from them (weak supervision) are in minivit.toy_models:
-`class_activation_map`, `masks_from_cams`.
+- `LinearProbeHead`: a 1x1 conv on the last map only, upsampled: the same capacity as a class
+  activation map, trained on masks (what the last map holds, read linearly).
+
+Weak supervision, from image-level labels to masks:
+- `class_activation_map`: where a classifier's last feature map supports each class (CAM);
+- `masks_from_cams`: a mask from those maps and the labels (pseudo-masks to train a head on);
+- `choose_threshold`: the threshold of `masks_from_cams` that fits some masks best, by mean IoU;
+- `pointing_game`: how often a CAM's peak falls on its object;
+- `far_gradient_share`: how much a CAM's value at a place depends on pixels far from that place;
+- `predict_masks`: a segmentation model's masks, in eval mode.
 
 Glossary: B batch, C channels, H x W image, H_i x W_i map of stage i, D head width, K classes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from minivit._checks import check_size, check_tensor, to_pair
+from minivit.metrics import mean_iou
 
 
 class SegmentationHead(nn.Module):
@@ -91,6 +100,41 @@ class SegmentationHead(nn.Module):
             raise ValueError(f"features must be {len(self.in_channels)} maps of shapes {wanted}, got {got}")
 
 
+class LinearProbeHead(nn.Module):
+    """Class scores per pixel from the last feature map only: a 1x1 conv (a Linear at every place),
+    upsampled (bilinear) to the input size. (B, C, h, w) -> (B, K, H, W).
+
+    It has the capacity of a class activation map, which is also a Linear over the channels of the
+    last map: trained on masks, it shows what that map holds about where each class is.
+
+    Args:
+        in_channels: C of the last map (128 for mobilevit_tiny).
+        num_classes: K, background included.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int):
+        super().__init__()
+        check_size(in_channels, "in_channels")
+        check_size(num_classes, "num_classes")
+        self.classify = nn.Conv2d(in_channels, num_classes, 1)
+
+    def forward(self, features: Sequence[torch.Tensor], size: int | tuple[int, int]) -> torch.Tensor:
+        """Args:
+            features: the backbone's maps, finest first; only the last, (B, C, h, w), is read.
+            size: (H, W) of the input images (an int for H = W).
+
+        Returns:
+            class scores (logits), shape (B, K, H, W).
+        """
+        last = features[-1]
+        if last.dim() != 4 or last.shape[1] != self.classify.in_channels:
+            raise ValueError(
+                f"the last map must have shape (B, {self.classify.in_channels}, h, w), got {tuple(last.shape)}"
+            )
+        scores = self.classify(last)  # (B, K, h, w)
+        return F.interpolate(scores, size=to_pair(size, "size"), mode="bilinear", align_corners=False)
+
+
 class SegmentationModel(nn.Module):
     """A backbone's feature maps fed to a segmentation head: images (B, C, H, W) -> scores (B, K, H, W).
 
@@ -99,14 +143,15 @@ class SegmentationModel(nn.Module):
 
     Args:
         backbone: e.g. minivit.swin.swin_tiny(), minivit.mobilevit.mobilevit_tiny(), ResNetBackbone(resnet).
-        head: a SegmentationHead whose in_channels are the backbone's (see `feature_channels`).
+        head: a SegmentationHead whose in_channels are the backbone's (see `feature_channels`), or a
+            LinearProbeHead, or any module taking (features, size).
         freeze_backbone: train the head only: the backbone's parameters get no gradient, and it stays
             in eval mode (its BatchNorm layers keep their running statistics) even when the model
             trains. Cheaper, and it measures what the backbone's features already hold. The
             backbone passed in is frozen in place.
     """
 
-    def __init__(self, backbone: nn.Module, head: SegmentationHead, freeze_backbone: bool = False):
+    def __init__(self, backbone: nn.Module, head: nn.Module, freeze_backbone: bool = False):
         super().__init__()
         if not callable(getattr(backbone, "feature_maps", None)):
             raise ValueError(
@@ -186,3 +231,162 @@ def feature_channels(backbone: nn.Module, in_chans: int, size: int | tuple[int, 
     maps = backbone.feature_maps(torch.zeros(1, in_chans, *to_pair(size, "size")))
     backbone.train(was_training)
     return [m.shape[1] for m in maps]
+
+
+def class_activation_map(
+    features: torch.Tensor, weight: torch.Tensor, size: int | tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Class activation maps (Zhou et al., 2016) of a classifier that ends in global average
+    pooling and one Linear: how much each place of the last feature map adds to each class.
+
+    CAM[b, k] = sum_c weight[k, c] * features[b, c]. Averaging CAM[b, k] over the map and adding the
+    head's bias gives exactly the logit of class k, because pooling and the Linear commute. The map
+    must be taken from the features before pooling: a classifier's logits (B, K) are one number per
+    class and image, not a feature map, and have no places left to show. The map is h x w (1/8 of
+    the input for SmallCNN), so it is upsampled (bilinear) to the input size to compare with a mask.
+
+    Args:
+        features: the last feature map, shape (B, C, h, w).
+        weight: the Linear head's weight, shape (K, C).
+        size: (H, W) (or an int for H = W) to upsample the maps to; kept at h x w when None.
+
+    Returns:
+        maps, shape (B, K, H, W) (or (B, K, h, w) when size is None).
+    """
+    check_tensor(features, "features", "(B, C, h, w)")
+    check_tensor(weight, "weight", "(K, C)")
+    if weight.shape[1] != features.shape[1]:
+        raise ValueError(
+            f"weight must have shape (K, {features.shape[1]}) for features of shape {tuple(features.shape)}, "
+            f"got shape {tuple(weight.shape)}"
+        )
+    cam = torch.einsum("kc,bchw->bkhw", weight, features)  # (B, K, h, w)
+    if size is None:
+        return cam
+    return F.interpolate(cam, size=to_pair(size, "size"), mode="bilinear", align_corners=False)
+
+
+def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float = 0.6) -> torch.Tensor:
+    """Weakly supervised segmentation: turn class activation maps into a mask.
+
+    Each map is clipped at 0 and divided by its maximum, so it runs from 0 to 1; maps of classes not
+    in the image are set to 0. Every pixel takes the class whose map is highest there, or the
+    background where no map reaches `threshold`.
+
+    Args:
+        cams: class activation maps, shape (B, K, H, W) (see `class_activation_map`).
+        present: (B, K) bool (or 0/1), which classes each image holds: the image-level labels, or
+            the classifier's own predictions (logit > 0).
+        threshold: the lowest scaled activation that counts as an object.
+
+    Returns:
+        masks, shape (B, H, W) int64: 0 for background, k + 1 for class k (as `digit_canvas` numbers them).
+    """
+    check_tensor(cams, "cams", "(B, K, H, W)")
+    check_tensor(present, "present", "(B, K)")
+    if present.shape != cams.shape[:2]:
+        raise ValueError(f"present must have shape {tuple(cams.shape[:2])} (B, K), got shape {tuple(present.shape)}")
+    cams = cams.clamp(min=0)
+    cams = cams / cams.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
+    cams = cams * present.bool()[:, :, None, None]
+    score, k = cams.max(dim=1)  # (B, H, W) each
+    return torch.where(score >= threshold, k + 1, 0)
+
+
+def choose_threshold(
+    cams: torch.Tensor, present: torch.Tensor, masks: torch.Tensor, thresholds: Sequence[float], num_classes: int = 11
+) -> tuple[float, dict[float, float]]:
+    """The threshold of `masks_from_cams` whose masks fit `masks` best, by mean IoU.
+
+    Choose it on training images: on the test images it would fit the very masks it is measured on.
+
+    Args:
+        cams: (B, K, H, W) class activation maps at the masks' size.
+        present: (B, K), the classes each image holds.
+        masks: (B, H, W), the true masks (class 0 background, k + 1 for class k).
+        thresholds: the candidates.
+        num_classes: classes of the masks, background included (K + 1).
+
+    Returns:
+        (the best threshold, {threshold: mean IoU} for every candidate).
+    """
+    ious = {t: mean_iou(masks_from_cams(cams, present, t), masks, num_classes) for t in thresholds}
+    return max(ious, key=ious.get), ious
+
+
+def pointing_game(cams: torch.Tensor, masks: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Does each CAM's highest place fall on its object? (The "pointing game" of Zhang et al., 2016.)
+
+    A hit when the pixel where the map of class k peaks lies inside the box around the pixels of
+    class k + 1 in the mask (its bounding box).
+
+    Args:
+        cams: (B, K, H, W), at the masks' size.
+        masks: (B, H, W), 0 background, k + 1 for class k.
+        present: (B, K): which maps to test; each must have its class in the mask.
+
+    Returns:
+        (number of present maps,) bool, in the order of present.nonzero().
+    """
+    check_tensor(cams, "cams", "(B, K, H, W)")
+    if masks.shape != (cams.shape[0], *cams.shape[2:]) or present.shape != cams.shape[:2]:
+        raise ValueError(
+            f"masks must have shape {(cams.shape[0], *cams.shape[2:])} and present {tuple(cams.shape[:2])}, "
+            f"got {tuple(masks.shape)} and {tuple(present.shape)}"
+        )
+    W = cams.shape[-1]
+    hits = []
+    for b, k in present.bool().nonzero().tolist():
+        rows, cols = (masks[b] == k + 1).nonzero(as_tuple=True)
+        if len(rows) == 0:
+            raise ValueError(f"present says image {b} holds class {k}, but its mask has no pixel of class {k + 1}")
+        peak = int(cams[b, k].argmax())
+        r, c = divmod(peak, W)
+        hits.append(bool(rows.min() <= r <= rows.max() and cols.min() <= c <= cols.max()))
+    return torch.tensor(hits, dtype=torch.bool)
+
+
+def far_gradient_share(
+    last_map: Callable[[torch.Tensor], torch.Tensor], weight: torch.Tensor, images: torch.Tensor, classes: torch.Tensor
+) -> float:
+    """How much a class activation map's value at a place depends on pixels far from that place.
+
+    For every place (i, j) of the h x w map, the gradient of CAM[b, classes[b], i, j] with respect to
+    the input pixels; its absolute values are split into near (inside the block of 3 x 3 places
+    centred on (i, j), each place covering H/h x W/w pixels) and far (everything else). Returns the
+    far part's share of the total, summed over all places and images. A CNN whose receptive field
+    fits in that block gives 0; a map that came through global attention can draw on any pixel.
+
+    Args:
+        last_map: images (B, C_in, H, W) -> the last feature map (B, C, h, w) (call it in eval mode).
+        weight: the classifier's Linear weight (K, C).
+        images: (B, C_in, H, W).
+        classes: (B,), the class whose CAM is followed in each image.
+
+    Returns:
+        the far share, in [0, 1].
+    """
+    check_tensor(images, "images", "(B, C, H, W)")
+    images = images.clone().requires_grad_(True)
+    cams = class_activation_map(last_map(images), weight)  # (B, K, h, w)
+    (B, _, h, w), (H, W) = cams.shape, images.shape[-2:]
+    picked = cams[torch.arange(B), classes]  # (B, h, w)
+    sh, sw = H // h, W // w
+    near = far = 0.0
+    for i in range(h):
+        for j in range(w):
+            (grad,) = torch.autograd.grad(picked[:, i, j].sum(), images, retain_graph=True)
+            size = grad.abs().sum(dim=1)  # (B, H, W)
+            block = size[:, max(0, (i - 1) * sh):(i + 2) * sh, max(0, (j - 1) * sw):(j + 2) * sw].sum().item()
+            near, far = near + block, far + size.sum().item() - block
+    return far / (near + far)
+
+
+@torch.no_grad()
+def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 200) -> torch.Tensor:
+    """Masks (B, H, W) of a segmentation model: the argmax of its scores (B, K, H, W), in eval mode."""
+    was_training = model.training
+    model.eval()
+    masks = torch.cat([model(x).argmax(dim=1) for x in images.split(batch_size)])
+    model.train(was_training)
+    return masks

@@ -300,17 +300,19 @@ def swin_b(num_classes: int = 1000) -> SwinTransformer:
     return SwinTransformer(config)
 
 
-def swin_tiny(num_classes: int = 10, in_chans: int = 1) -> SwinTransformer:
+def swin_tiny(num_classes: int = 10, in_chans: int = 1, patch_size: int = 2) -> SwinTransformer:
     """A Swin small enough to train on a laptop CPU in about a minute, for the notebooks.
 
     Made for sklearn's 8x8 digits upscaled to 16 x 16 or 32 x 32 (grey by default; in_chans=3 for
-    colour): patches of 2 and windows of 4, and three stages, since a fourth would be smaller than one
-    window. C 32, depths (2, 2, 2), heads (2, 4, 8): 566,790 parameters. Feature maps at strides 2, 4
-    and 8 with 32, 64 and 128 channels. Course notebook 07 trains it on the digits at 16 x 16, a token
-    per original pixel, to about 95% test accuracy in five epochs.
+    colour): windows of 4 and three stages, since a fourth would be smaller than one window. C 32,
+    depths (2, 2, 2), heads (2, 4, 8): 566,790 parameters with patches of 2 (feature maps at strides
+    2, 4 and 8 with 32, 64 and 128 channels). Course notebook 07 trains it on the digits at 32 x 32,
+    like the other models, with patch_size=4 (567,174 parameters): 8 x 8 tokens, each 2 x 2 pixels of
+    the original digit, then 4 x 4 and 2 x 2 (a 2 x 2 map is padded to one 4 x 4 window, as
+    torchvision pads).
     """
     config = SwinConfig(
-        in_chans=in_chans, num_classes=num_classes, patch_size=2, embed_dim=32,
+        in_chans=in_chans, num_classes=num_classes, patch_size=patch_size, embed_dim=32,
         depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4,
     )
     return SwinTransformer(config)

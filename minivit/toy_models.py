@@ -7,8 +7,8 @@ supervised segmentation (08): small enough to train in seconds on a CPU.
   the CNN that fails the two-marks task when built without downsampling.
 - `AttentionClassifier`: a patch embedding, a position embedding and one transformer block; it
   solves the two-marks task.
-- `class_activation_map`: where a classifier's last feature map supports each class (CAM), and
-  `masks_from_cams`: a segmentation mask from those maps and the image-level labels.
+- `class_activation_map` and `masks_from_cams` live in minivit.segmentation; they are imported here
+  too, as SmallCNN.cam uses the first.
 
 Glossary: B batch, C channels, H x W image, h x w feature map, N tokens, D token size, K classes.
 """
@@ -16,12 +16,14 @@ Glossary: B batch, C channels, H x W image, h x w feature map, N tokens, D token
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from minivit._checks import check_size, check_tensor, to_pair
+from minivit._checks import check_size, check_tensor
 from minivit.attention import attention
 from minivit.layers import TransformerBlock
+from minivit.segmentation import class_activation_map, masks_from_cams
+
+__all__ = ["AttentionClassifier", "PixelSelfAttention", "SmallCNN", "class_activation_map", "masks_from_cams", "receptive_field"]
 
 
 class PixelSelfAttention(nn.Module):
@@ -119,6 +121,11 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))  # (B, C, h, w) -> (B, C) -> (B, K)
 
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The last feature map of images x (B, C_in, H, W), as a list of one: [(B, C, h, w)], the same
+        method the transformers have, so that the CNN can be a backbone or give CAMs the same way."""
+        return [self.features(x)]
+
     def cam(self, x: torch.Tensor) -> torch.Tensor:
         """Class activation maps of images x (B, C_in, H, W): (B, K, H, W), see `class_activation_map`."""
         return class_activation_map(self.features(x), self.head.weight, size=x.shape[-2:])
@@ -181,63 +188,3 @@ class AttentionClassifier(nn.Module):
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
         """The block's attention weights for images x: (B, nh, N, N), each row summing to 1."""
         return self.block.attn.weights(self.block.norm1(self.tokens(x)))
-
-
-def class_activation_map(
-    features: torch.Tensor, weight: torch.Tensor, size: int | tuple[int, int] | None = None
-) -> torch.Tensor:
-    """Class activation maps (Zhou et al., 2016) of a classifier that ends in global average
-    pooling and one Linear: how much each place of the last feature map adds to each class.
-
-    CAM[b, k] = sum_c weight[k, c] * features[b, c]. Averaging CAM[b, k] over the map and adding the
-    head's bias gives exactly the logit of class k, because pooling and the Linear commute. The map
-    must be taken from the features before pooling: a classifier's logits (B, K) are one number per
-    class and image, not a feature map, and have no places left to show. The map is h x w (1/8 of
-    the input for SmallCNN), so it is upsampled (bilinear) to the input size to compare with a mask.
-
-    Args:
-        features: the last feature map, shape (B, C, h, w).
-        weight: the Linear head's weight, shape (K, C).
-        size: (H, W) (or an int for H = W) to upsample the maps to; kept at h x w when None.
-
-    Returns:
-        maps, shape (B, K, H, W) (or (B, K, h, w) when size is None).
-    """
-    check_tensor(features, "features", "(B, C, h, w)")
-    check_tensor(weight, "weight", "(K, C)")
-    if weight.shape[1] != features.shape[1]:
-        raise ValueError(
-            f"weight must have shape (K, {features.shape[1]}) for features of shape {tuple(features.shape)}, "
-            f"got shape {tuple(weight.shape)}"
-        )
-    cam = torch.einsum("kc,bchw->bkhw", weight, features)  # (B, K, h, w)
-    if size is None:
-        return cam
-    return F.interpolate(cam, size=to_pair(size, "size"), mode="bilinear", align_corners=False)
-
-
-def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float = 0.6) -> torch.Tensor:
-    """Weakly supervised segmentation: turn class activation maps into a mask.
-
-    Each map is clipped at 0 and divided by its maximum, so it runs from 0 to 1; maps of classes not
-    in the image are set to 0. Every pixel takes the class whose map is highest there, or the
-    background where no map reaches `threshold`.
-
-    Args:
-        cams: class activation maps, shape (B, K, H, W) (see `class_activation_map`).
-        present: (B, K) bool (or 0/1), which classes each image holds: the image-level labels, or
-            the classifier's own predictions (logit > 0).
-        threshold: the lowest scaled activation that counts as an object.
-
-    Returns:
-        masks, shape (B, H, W) int64: 0 for background, k + 1 for class k (as `digit_canvas` numbers them).
-    """
-    check_tensor(cams, "cams", "(B, K, H, W)")
-    check_tensor(present, "present", "(B, K)")
-    if present.shape != cams.shape[:2]:
-        raise ValueError(f"present must have shape {tuple(cams.shape[:2])} (B, K), got shape {tuple(present.shape)}")
-    cams = cams.clamp(min=0)
-    cams = cams / cams.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
-    cams = cams * present.bool()[:, :, None, None]
-    score, k = cams.max(dim=1)  # (B, H, W) each
-    return torch.where(score >= threshold, k + 1, 0)

@@ -167,3 +167,35 @@ def fit(
         bar.set_postfix(shown)
     bar.close()
     return history
+
+
+def time_by_kind(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int = 3) -> dict[str, float]:
+    """Seconds per training step (forward, backward, AdamW step) spent in each kind of operator,
+    measured with torch.profiler over `steps` steps after one warm-up step; the kinds are those of
+    minivit.flops.op_kind: "convolution", "BatchNorm", "matrix product", "other". The model's weights
+    change (it trains on the batch). Timings vary from run to run and from machine to machine.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    from minivit.flops import op_kind
+
+    check_size(steps, "steps")
+    optimizer = torch.optim.AdamW(model.parameters())
+    model.train()
+
+    def step() -> None:
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            step()
+    seconds: dict[str, float] = {}
+    for event in profiler.key_averages():
+        if event.key.startswith("aten::"):  # self time: each microsecond counted once, where it is spent
+            kind = op_kind(event.key)
+            seconds[kind] = seconds.get(kind, 0.0) + event.self_cpu_time_total / 1e6 / steps
+    return seconds

@@ -9,9 +9,21 @@ from torch import nn
 
 from minivit.data import digit_canvas
 from minivit.mobilevit import mobilevit_tiny
-from minivit.segmentation import ResNetBackbone, SegmentationHead, SegmentationModel, feature_channels
+from minivit.segmentation import (
+    LinearProbeHead,
+    ResNetBackbone,
+    SegmentationHead,
+    SegmentationModel,
+    choose_threshold,
+    class_activation_map,
+    far_gradient_share,
+    feature_channels,
+    masks_from_cams,
+    pointing_game,
+    predict_masks,
+)
 from minivit.swin import swin_tiny
-from minivit.toy_models import class_activation_map, masks_from_cams
+from minivit.toy_models import SmallCNN
 
 BACKBONES = {"swin_tiny": swin_tiny, "mobilevit_tiny": mobilevit_tiny}
 
@@ -125,6 +137,51 @@ def test_cam_to_mask_hand_worked():
     assert masks_from_cams(cams, torch.tensor([[1, 0]]), threshold=0.2).tolist() == [[[1, 1, 0], [1, 0, 0]]]
 
 
+def test_linear_probe_reads_only_the_last_map():
+    torch.manual_seed(0)
+    backbone = mobilevit_tiny()
+    probe = LinearProbeHead(feature_channels(backbone, 1)[-1], 11)
+    assert sum(p.numel() for p in probe.parameters()) == 128 * 11 + 11  # a Linear over the channels, like a CAM
+    model = SegmentationModel(backbone, probe, freeze_backbone=True).eval()
+    x = torch.randn(2, 1, 32, 48)
+    with torch.no_grad():
+        scores = model(x)
+        last = backbone.feature_maps(x)[-1]  # (2, 128, 4, 6)
+    assert scores.shape == (2, 11, 32, 48)
+    expected = F.interpolate(probe.classify(last), size=(32, 48), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(scores, expected)
+    assert predict_masks(model, x).shape == (2, 32, 48) and not model.training
+
+
+def test_choose_threshold_picks_the_best_mean_iou():
+    cams = torch.tensor([[[[1.0, 0.7], [0.4, 0.1]]]])  # one image, one class, scaled maximum 1
+    masks = torch.tensor([[[1, 1], [0, 0]]])
+    best, ious = choose_threshold(cams, torch.tensor([[1]]), masks, (0.3, 0.6, 0.9), num_classes=2)
+    assert best == 0.6 and ious[0.6] == 1.0 and ious[0.3] < 1.0 and ious[0.9] < 1.0
+
+
+def test_pointing_game_hand_worked():
+    masks = torch.zeros(1, 4, 4, dtype=torch.long)
+    masks[0, :2, :2] = 1  # class 0 in the top left
+    masks[0, 3, 3] = 2  # class 1 in the bottom right
+    cams = torch.zeros(1, 2, 4, 4)
+    cams[0, 0, 1, 1] = 1.0  # peak on class 0's box
+    cams[0, 1, 0, 0] = 1.0  # peak far from class 1
+    assert pointing_game(cams, masks, torch.tensor([[1, 1]])).tolist() == [True, False]
+    with pytest.raises(ValueError, match="no pixel of class 2"):
+        pointing_game(cams, torch.zeros_like(masks), torch.tensor([[0, 1]]))
+
+
+def test_far_gradient_share_is_zero_for_a_cnn_and_not_after_global_attention():
+    torch.manual_seed(0)
+    images, classes = torch.randn(2, 1, 32, 32), torch.tensor([3, 7])
+    cnn = SmallCNN(1, 10).eval()  # receptive field 22 pixels: inside the 3 x 3 places (24 x 24 pixels) around
+    assert cnn.receptive_field == 22
+    assert far_gradient_share(lambda x: cnn.feature_maps(x)[-1], cnn.head.weight, images, classes) < 1e-9
+    mvit = mobilevit_tiny().eval()  # its MobileViT blocks attend over the whole map
+    assert far_gradient_share(lambda x: mvit.feature_maps(x)[-1], mvit.head.weight, images, classes) > 0.05
+
+
 @pytest.mark.parametrize(
     "call, words",
     [
@@ -135,6 +192,8 @@ def test_cam_to_mask_hand_worked():
         (lambda: SegmentationModel(nn.Conv2d(1, 4, 3), SegmentationHead([4], 3)), "feature_maps"),
         (lambda: ResNetBackbone(nn.Conv2d(1, 4, 3)), "resnet must be a torchvision ResNet"),
         (lambda: model_with("swin_tiny")(torch.randn(1, 32, 32)), "images must have shape (B, C, H, W)"),
+        (lambda: LinearProbeHead(8, 3)([torch.randn(1, 4, 2, 2)], 8), "the last map must have shape (B, 8, h, w)"),
+        (lambda: pointing_game(torch.rand(1, 2, 4, 4), torch.zeros(1, 4, 4), torch.ones(1, 3)), "present"),
     ],
 )
 def test_bad_input_raises_value_error(call, words):

@@ -158,6 +158,7 @@ def test_parameter_counts():
         counts = [sum(p.numel() for p in make().parameters()) for make in (swin_t, swin_s, swin_b)]
     assert counts == [28_288_354, 49_606_258, 87_768_224]
     assert sum(p.numel() for p in swin_tiny().parameters()) == 566_790
+    assert sum(p.numel() for p in swin_tiny(patch_size=4).parameters()) == 567_174  # 12 more weights per channel
 
 
 @pytest.mark.parametrize(
@@ -201,6 +202,8 @@ def test_swin_tiny_for_the_notebooks(train_on_one_batch):
         x = torch.randn(4, in_chans, 32, 32)
         assert model(x).shape == (4, 10)
         assert [m.shape for m in model.feature_maps(x)] == [(4, 32, 16, 16), (4, 64, 8, 8), (4, 128, 4, 4)]
+    x = torch.randn(4, 1, 32, 32)
+    assert [m.shape for m in swin_tiny(patch_size=4).feature_maps(x)] == [(4, 32, 8, 8), (4, 64, 4, 4), (4, 128, 2, 2)]
     model = swin_tiny()
     x, y = torch.randn(16, 1, 32, 32), torch.arange(16) % 10
     losses = train_on_one_batch(model, x, y, steps=25)

@@ -73,6 +73,23 @@ def test_cams_are_drawn_for_the_present_classes_scaled_to_their_maximum():
     assert not axes[0, 2].axison and axes[0, 2].get_images() == []  # image 0 holds one class only
 
 
+def test_cams_of_several_models_side_by_side():
+    images, _ = masks_and_images()
+    a, b = torch.zeros(2, 10, 6, 8), torch.zeros(2, 10, 6, 8)
+    a[:, :, 0, 0], b[:, :, 5, 7] = 2.0, 3.0
+    present = torch.zeros(2, 10, dtype=torch.bool)
+    present[0, 3] = present[1, 0] = present[1, 9] = True
+    fig = viz.plot_cams(images, {"CNN": a, "ViT": b}, present)
+    axes = np.array(fig.axes[:10]).reshape(2, 5)  # image, then 2 panels per model
+    assert [ax.get_title() for ax in axes[1]] == ["", "CNN: CAM of 0", "CNN: CAM of 9", "ViT: CAM of 0", "ViT: CAM of 9"]
+    assert [ax.get_title() for ax in axes[0, :4:2]] == ["image", ""] and axes[0, 3].get_title() == "ViT: CAM of 3"
+    np.testing.assert_allclose(data(axes[1, 3], 1), (b[1, 0] / 3.0).numpy())
+    np.testing.assert_allclose(data(axes[0, 1], 1), (a[0, 3] / 2.0).numpy())
+    assert not axes[0, 2].axison and not axes[0, 4].axison  # image 0 holds one class only
+    with pytest.raises(ValueError, match=r"cams\['ViT'\] must"):
+        viz.plot_cams(images, {"CNN": a, "ViT": b[:1]}, present)
+
+
 @pytest.mark.parametrize(
     "call, words",
     [

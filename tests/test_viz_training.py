@@ -84,3 +84,25 @@ def test_training_curves_without_test_accuracy_and_bad_input():
         viz.plot_training_curves({})
     with pytest.raises(ValueError, match="histories"):
         viz.plot_training_curves({"m": [0.1, 0.2]})
+
+
+def test_accuracy_against_data_size_draws_mean_and_seed_range_per_model():
+    rows = [
+        dict(model="CNN", train_size=100, test_accuracy=0.5), dict(model="CNN", train_size=100, test_accuracy=0.7),
+        dict(model="CNN", train_size=1000, test_accuracy=0.9), dict(model="CNN", train_size=1000, test_accuracy=0.95),
+        dict(model="ViT", train_size=1000, test_accuracy=0.8), dict(model="ViT", train_size=100, test_accuracy=0.3),
+    ]
+    fig = viz.plot_accuracy_vs_data(rows)
+    ax = fig.axes[0]
+    cnn, vit = ax.containers
+    np.testing.assert_array_equal(cnn.lines[0].get_xdata(), [100, 1000])
+    np.testing.assert_allclose(cnn.lines[0].get_ydata(), [0.6, 0.925])
+    np.testing.assert_allclose([seg[:, 1] for seg in cnn.lines[2][0].get_segments()], [[0.5, 0.7], [0.9, 0.95]])
+    np.testing.assert_allclose(vit.lines[0].get_ydata(), [0.3, 0.8])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CNN (2 seeds)", "ViT"]
+    assert ax.get_xscale() == "log"
+    assert plt.get_fignums() == []
+    with pytest.raises(ValueError, match="rows"):
+        viz.plot_accuracy_vs_data([])
+    with pytest.raises(ValueError, match=r"rows\[0\]"):
+        viz.plot_accuracy_vs_data([dict(model="m")])

@@ -13,7 +13,7 @@ the models do. One module per topic:
     receptive_field    receptive_field_map, plot_receptive_fields
     cost               msa_cost, window_msa_cost, plot_attention_cost
     segmentation       plot_masks, plot_cams
-    training           plot_digits, plot_training_curves
+    training           plot_digits, plot_training_curves, plot_accuracy_vs_data
 """
 
 from minivit.viz._common import NotebookFigure, to_png
@@ -24,7 +24,7 @@ from minivit.viz.pyramid import plot_feature_pyramid
 from minivit.viz.receptive_field import plot_receptive_fields, receptive_field_map
 from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
 from minivit.viz.segmentation import plot_cams, plot_masks
-from minivit.viz.training import plot_digits, plot_training_curves
+from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_training_curves
 from minivit.viz.unfold import plot_mobilevit_unfold
 from minivit.viz.windows import plot_shift_regions, plot_token_reach, plot_window_masks, plot_windows
 
@@ -32,6 +32,7 @@ __all__ = [
     "NotebookFigure",
     "model_attention_maps",
     "msa_cost",
+    "plot_accuracy_vs_data",
     "plot_attention_cost",
     "plot_attention_map",
     "plot_attention_maps",

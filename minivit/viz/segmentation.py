@@ -89,42 +89,53 @@ def plot_masks(
 
 def plot_cams(
     images: torch.Tensor,
-    cams: torch.Tensor,
+    cams: torch.Tensor | Mapping[str, torch.Tensor],
     present: torch.Tensor,
     classes: Sequence[str] | None = None,
 ) -> Figure:
-    """Class activation maps of the classes present in each image, over the image.
+    """Class activation maps of the classes present in each image, over the image; of one model, or
+    of several models side by side (on the same images).
 
-    Each map is clipped at 0 and divided by its maximum, as `minivit.toy_models.masks_from_cams`
+    Each map is clipped at 0 and divided by its maximum, as `minivit.segmentation.masks_from_cams`
     scales them, so that 1 marks where the class is most strongly seen.
 
     Args:
         images: (B, C, H, W).
-        cams: (B, K, H, W), e.g. from `minivit.toy_models.class_activation_map(..., size=(H, W))`.
+        cams: (B, K, H, W), e.g. from `minivit.segmentation.class_activation_map(..., size=(H, W))`;
+            or model name -> such maps, for several models.
         present: (B, K) bool or 0/1: which maps to draw for each image (e.g. its image-level labels).
         classes: names of the K classes of the maps; "0", "1", ... when None.
 
     Returns:
-        the Figure: one row per image, its picture then one panel per present class, in class
-        order; a panel's second image layer holds that scaled map. Unused panels are blank.
+        the Figure: one row per image, its picture then, for each model in order, one panel per
+        present class, in class order; a panel's second image layer holds that scaled map, and its
+        title names the class (after the model's name when there are several). Unused panels are blank.
     """
     pictures = _images(images, "images")
     B, _, H, W = images.shape
-    if not isinstance(cams, torch.Tensor) or cams.dim() != 4 or cams.shape[0] != B or tuple(cams.shape[2:]) != (H, W):
-        got = tuple(cams.shape) if isinstance(cams, torch.Tensor) else type(cams).__name__
-        raise ValueError(f"cams must have shape (B, K, H, W) = ({B}, K, {H}, {W}), got {got}")
-    K = cams.shape[1]
+    by_model = dict(cams) if isinstance(cams, Mapping) else {"": cams}
+    if not by_model:
+        raise ValueError("cams must be a tensor (B, K, H, W) or map at least one model name to one")
+    for name, maps in by_model.items():
+        if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.shape[0] != B or tuple(maps.shape[2:]) != (H, W):
+            got = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+            which = f"cams[{name!r}]" if name else "cams"
+            raise ValueError(f"{which} must have shape (B, K, H, W) = ({B}, K, {H}, {W}), got {got}")
+    K = next(iter(by_model.values())).shape[1]
     if not isinstance(present, torch.Tensor) or tuple(present.shape) != (B, K):
         got = tuple(present.shape) if isinstance(present, torch.Tensor) else type(present).__name__
         raise ValueError(f"present must have shape (B, K) = ({B}, {K}), got {got}")
     names = list(classes) if classes is not None else [str(k) for k in range(K)]
     if len(names) != K:
         raise ValueError(f"classes must name the {K} maps, got {len(names)} names")
-    scaled = cams.detach().float().clamp(min=0)
-    scaled = scaled / scaled.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
+    scaled = {}
+    for name, maps in by_model.items():
+        maps = maps.detach().float().clamp(min=0)
+        scaled[name] = maps / maps.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
     shown = [present[b].bool().nonzero().flatten().tolist() for b in range(B)]
 
-    columns = 1 + max(1, max(len(ks) for ks in shown))
+    per_model = max(1, max(len(ks) for ks in shown))
+    columns = 1 + per_model * len(scaled)
     panel = 2.0
     fig = new_figure(panel * columns + 1.0, panel * H / W * B + 0.6)
     axes = np.array(fig.subplots(B, columns, squeeze=False))
@@ -132,15 +143,19 @@ def plot_cams(
     for b in range(B):
         axes[b, 0].imshow(pictures[b], cmap="gray", interpolation="nearest")
         axes[b, 0].set_title("image" if b == 0 else "")
-        for j, k in enumerate(shown[b], start=1):
-            axes[b, j].imshow(pictures[b], cmap="gray", interpolation="nearest")
-            image = axes[b, j].imshow(scaled[b, k].numpy(), cmap=CONTINUOUS, vmin=0, vmax=1, alpha=0.6,
-                                      interpolation="nearest")
-            axes[b, j].set_title(f"CAM of {names[k]}")
+        used = {0}
+        for m, (name, maps) in enumerate(scaled.items()):
+            for j, k in enumerate(shown[b]):
+                ax = axes[b, 1 + m * per_model + j]
+                used.add(1 + m * per_model + j)
+                ax.imshow(pictures[b], cmap="gray", interpolation="nearest")
+                image = ax.imshow(maps[b, k].numpy(), cmap=CONTINUOUS, vmin=0, vmax=1, alpha=0.6,
+                                  interpolation="nearest")
+                ax.set_title(f"{name}: CAM of {names[k]}" if name else f"CAM of {names[k]}", fontsize=10)
         for j, ax in enumerate(axes[b]):
             ax.set_xticks([])
             ax.set_yticks([])
-            if j > len(shown[b]):
+            if j not in used:
                 ax.set_axis_off()
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.8, label="activation / its maximum")

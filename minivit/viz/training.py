@@ -129,3 +129,47 @@ def plot_training_curves(histories: Mapping[str, object], title: str = "training
             ax.legend()
     fig.suptitle(title)
     return fig
+
+
+def plot_accuracy_vs_data(rows: Sequence[Mapping[str, object]], title: str = "test accuracy against training-set size") -> Figure:
+    """Test accuracy against the number of training images, one line per model: the mean over the
+    seeds, with a bar from the lowest to the highest seed.
+
+    Args:
+        rows: one per training run, each with `model` (a name), `train_size` (images trained on) and
+            `test_accuracy`, e.g. the rows of minivit.experiments.data_size or its CSV file.
+        title: the figure's title.
+
+    Returns:
+        the Figure with one axes (x logarithmic, ticks at the sizes trained on): per model, in order of
+        first appearance, one errorbar container whose line has x = the sorted sizes and y = the mean
+        accuracy at each size, and whose bars run from the lowest to the highest accuracy there.
+    """
+    if not isinstance(rows, Sequence) or not rows:
+        raise ValueError(f"rows must be a non-empty sequence of runs, got {rows!r}")
+    results: dict[str, dict[int, list[float]]] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping) or not {"model", "train_size", "test_accuracy"} <= set(row):
+            raise ValueError(f"rows[{i}] must have model, train_size and test_accuracy, got {row!r}")
+        results.setdefault(str(row["model"]), {}).setdefault(int(row["train_size"]), []).append(float(row["test_accuracy"]))
+
+    fig = new_figure(7.5, 4.6)
+    ax = fig.subplots()
+    sizes = sorted({size for by_size in results.values() for size in by_size})
+    for k, (model, by_size) in enumerate(results.items()):
+        x = sorted(by_size)
+        mean = np.array([np.mean(by_size[s]) for s in x])
+        low = mean - np.array([min(by_size[s]) for s in x])
+        high = np.array([max(by_size[s]) for s in x]) - mean
+        n = min(len(v) for v in by_size.values())
+        ax.errorbar(x, mean, yerr=np.stack([low, high]), marker="o", markersize=4, capsize=4, color=f"C{k % 10}",
+                    label=f"{model} ({n} seeds)" if n > 1 else model)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training images (log scale)")
+    ax.set_ylabel("test accuracy: mean, bar from lowest to highest seed")
+    ax.grid(True, alpha=0.4)
+    ax.legend(loc="lower right")
+    ax.set_title(title)
+    return fig
