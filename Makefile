@@ -4,12 +4,18 @@
 #                 with this CPU's kernels, nbval again with other CPU kernels, and the package tests again
 #                 against the lowest torch, torchvision and timm that pyproject.toml admits
 #   make exercises   regenerate exercises/ from solutions/ (solution code replaced by stubs)
+#   make refresh NOTEBOOK=course/03_...ipynb   replace a learner's working copy by the current version
+#                 (the learner's copy is kept beside it)
+#   make book     the course as a website, from the stored outputs (no notebook is run): out/book/index.html
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 # JupyterLab refuses to run as root unless told to (containers often run as root).
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+# A learner works in working copies under mywork/ (ignored by git; see minivit/workspace.py), so that running
+# and editing the notebooks never changes a tracked file and `git pull` never conflicts with their work.
+WORK ?= mywork
 FIRST_NOTEBOOK := $(firstword $(sort $(wildcard course/00_*.ipynb)) course)
 # Other CPU kernels, as on another learner's machine: every float sum in another order (see tests/other_kernels.env).
 OTHER_KERNELS := $(shell grep -v '^\#' tests/other_kernels.env)
@@ -17,7 +23,7 @@ OTHER_KERNELS := $(shell grep -v '^\#' tests/other_kernels.env)
 LOWEST_VENV ?= .venv-lowest
 LOWEST := $(shell sed -nE 's/^ *"(torch|torchvision|timm)>=([0-9.]+)".*/\1==\2/p' pyproject.toml)
 
-.PHONY: course test test-native test-other-kernels test-lowest setup-course setup-test exercises clean
+.PHONY: course refresh test test-native test-other-kernels test-lowest setup-course setup-test exercises clean
 
 setup-course: $(VENV)/.course-installed
 setup-test: $(VENV)/.test-installed
@@ -34,8 +40,15 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.course-installed
 
+# Rooted at mywork/ (course/ and exercises/ both in reach), opening notebook 00; the address printed (and
+# opened) is that of notebook 00, with NO_BROWSER=1 too.
 course: setup-course
-	$(BIN)/jupyter lab --port=$(PORT) $(AS_ROOT) $(if $(NO_BROWSER),--no-browser) $(FIRST_NOTEBOOK)
+	$(BIN)/python -m minivit.workspace --work $(WORK) prepare
+	$(BIN)/jupyter lab --port=$(PORT) $(AS_ROOT) $(if $(NO_BROWSER),--no-browser) \
+		--ServerApp.root_dir=$(WORK) --LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK)
+
+refresh: setup-course
+	$(BIN)/python -m minivit.workspace --work $(WORK) refresh $(NOTEBOOK)
 
 test: test-native test-other-kernels test-lowest
 

@@ -1,6 +1,8 @@
-"""The README's main command, `make course`, opens JupyterLab on the course: started here without a
-browser on a free port, its page is fetched on localhost, then it is stopped."""
+"""The README's main command, `make course`: JupyterLab on the learner's working copies (mywork/), with
+course/ and exercises/ in reach and notebook 00 opened first; the working copies never overwritten by an
+update, and refreshed on request with the learner's version kept beside the new one."""
 
+import json
 import os
 import re
 import signal
@@ -10,7 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from minivit import workspace
+
 ROOT = Path(__file__).resolve().parents[1]
+FIRST = sorted((ROOT / "course").glob("00_*.ipynb"))[0].name
 
 
 def free_port() -> int:
@@ -19,13 +26,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_make_course_serves_jupyterlab_on_the_course(tmp_path):
-    port = free_port()
+def test_make_course_serves_the_working_copies_and_opens_notebook_00(tmp_path):
+    port, work = free_port(), tmp_path / "mywork"
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
     log = tmp_path / "lab.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            ["make", "--no-print-directory", "course", "NO_BROWSER=1", f"PORT={port}"],
+            ["make", "--no-print-directory", "course", "NO_BROWSER=1", f"PORT={port}", f"WORK={work}"],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     try:
@@ -36,20 +43,68 @@ def test_make_course_serves_jupyterlab_on_the_course(tmp_path):
             match = re.search(rf"http://(?:127\.0\.0\.1|localhost):{port}/lab\S*", log.read_text())
             url = match.group(0) if match else None
         assert url, f"JupyterLab did not start:\n{log.read_text()[-2000:]}"
+        assert f"/lab/tree/course/{FIRST}?token=" in url  # the printed address opens notebook 00
         with urllib.request.urlopen(url, timeout=30) as response:
             assert response.status == 200
             assert "<title>JupyterLab</title>" in response.read().decode()
+        token = url.split("token=")[1]
+        for folder in ["course", "exercises"]:
+            api = f"http://127.0.0.1:{port}/api/contents/{folder}?token={token}"
+            with urllib.request.urlopen(api, timeout=30) as response:
+                names = {item["name"] for item in json.load(response)["content"]}
+            assert {p.name for p in (ROOT / folder).glob("*.ipynb")} <= names
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+    assert (work / "course" / FIRST).read_bytes() == (ROOT / "course" / FIRST).read_bytes()
 
 
-def test_make_course_opens_the_first_notebook():
-    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "course", "NO_BROWSER=1"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
-    launch = [line for line in dry_run.splitlines() if "jupyter lab" in line]
-    assert launch, dry_run
-    first = sorted((ROOT / "course").glob("00_*.ipynb"))
-    expected = f"course/{first[0].name}" if first else "course"
-    assert launch[0].split()[-1] == expected
-    assert "--no-browser" in launch[0]
+def test_mywork_is_ignored_by_git():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "mywork/course/x.ipynb"], cwd=ROOT)
+    assert ignored.returncode == 0
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A small stand-in repository: course/ with a notebook, a README and a results/ folder; exercises/."""
+    root = tmp_path / "repo"
+    (root / "course" / "results").mkdir(parents=True)
+    (root / "exercises").mkdir()
+    (root / "course" / "00_start.ipynb").write_text("version 1")
+    (root / "course" / "README.md").write_text("read me")
+    (root / "course" / "results" / "table.csv").write_text("a,b")
+    (root / "exercises" / "01_task.ipynb").write_text("stub")
+    return root
+
+
+def test_prepare_copies_notebooks_once_and_links_the_rest(repo):
+    work = repo / "mywork"
+    assert workspace.prepare(repo, work) == []
+    assert (work / "course" / "00_start.ipynb").read_text() == "version 1"
+    assert (work / "exercises" / "01_task.ipynb").read_text() == "stub"
+    assert (work / "course" / "README.md").is_symlink()
+    assert (work / "course" / "results" / "table.csv").read_text() == "a,b"  # notebooks read results/
+
+    (work / "exercises" / "01_task.ipynb").write_text("my answer")
+    (repo / "exercises" / "01_task.ipynb").write_text("stub, version 2")  # a `git pull`
+    (repo / "course" / "02_new.ipynb").write_text("new notebook")
+    assert workspace.prepare(repo, work) == ["exercises/01_task.ipynb"]  # named, not overwritten
+    assert (work / "exercises" / "01_task.ipynb").read_text() == "my answer"
+    assert (work / "course" / "02_new.ipynb").read_text() == "new notebook"
+
+
+def test_refresh_takes_the_new_version_and_keeps_the_learners_beside_it(repo):
+    work = repo / "mywork"
+    workspace.prepare(repo, work)
+    (work / "exercises" / "01_task.ipynb").write_text("my answer")
+    (repo / "exercises" / "01_task.ipynb").write_text("stub, version 2")
+
+    kept = workspace.refresh("exercises/01_task.ipynb", repo, work)
+    assert (work / "exercises" / "01_task.ipynb").read_text() == "stub, version 2"
+    assert kept.parent == work / "exercises" and kept.name.startswith("01_task.mine-")
+    assert kept.read_text() == "my answer"
+    assert workspace.prepare(repo, work) == []  # up to date again, and the kept copy is left alone
+    assert kept.read_text() == "my answer"
+
+    with pytest.raises(ValueError, match="name must be a notebook of course/ or exercises/"):
+        workspace.refresh("solutions/01_task.ipynb", repo, work)
