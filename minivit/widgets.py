@@ -8,18 +8,30 @@ below. Its `controls` dict names the controls, so a test (or a curious learner) 
 
 A combination the ground-floor functions refuse (a shift not smaller than the window, a size that is
 not a multiple of the window...) shows their one-line ValueError message instead of the pictures.
+
+Pictures are shown at their natural size (80 screen pixels per figure inch), shrunk only as far as needed
+for the controls and the pictures to fit together on a 1440 x 900 screen beside JupyterLab's bars, and drawn
+with twice as many pixels, so that they stay sharp on a high-DPI screen. An explorer's output also holds a
+plain PNG of its first view: JupyterLab shows it in a notebook that has not run yet (it draws no widget
+there), and so does the course's website.
 """
 
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Callable
 
 import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
+from PIL import Image
 
 from minivit import viz
+
+SCREEN_PIXELS_PER_INCH = 80  # a figure's natural size on screen, in CSS pixels per inch
+DENSITY = 2  # PNG pixels per CSS pixel: sharp on a high-DPI ("retina") screen
+MAX_WIDTH, MAX_HEIGHT = 900, 500  # CSS pixels of pictures that fit under the controls on a 1440 x 900 screen
 
 
 class Explorer(widgets.VBox):
@@ -27,7 +39,7 @@ class Explorer(widgets.VBox):
 
     Attributes:
         controls: name -> control widget; `draw` receives their values under the same names.
-        pictures: a VBox holding one ipywidgets.Image (PNG) per figure drawn.
+        pictures: a Box holding one ipywidgets.Image (PNG) per figure drawn, side by side.
         message: an HTML widget, empty unless the current values are invalid.
     """
 
@@ -36,12 +48,11 @@ class Explorer(widgets.VBox):
         controls: dict[str, widgets.ValueWidget],
         draw: Callable[..., Figure | list[Figure]],
         adjust: Callable[[dict[str, widgets.ValueWidget]], None] | None = None,
-        dpi: int = 80,
     ):
         self.controls = controls
-        self.pictures = widgets.VBox()
+        self.pictures = widgets.Box(layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.message = widgets.HTML()
-        self._draw, self._adjust, self._dpi, self._busy = draw, adjust, dpi, False
+        self._draw, self._adjust, self._busy = draw, adjust, False
         rows = [widgets.HBox(list(controls.values())[k : k + 3]) for k in range(0, len(controls), 3)]
         super().__init__([*rows, self.message, self.pictures])
         for control in controls.values():
@@ -66,9 +77,38 @@ class Explorer(widgets.VBox):
             figures = figures if isinstance(figures, list) else [figures]
             self.message.value = ""
             # Figures made without pyplot are freed with their last reference: nothing to close.
-            self.pictures.children = [widgets.Image(value=viz.to_png(f, self._dpi), format="png") for f in figures]
+            self.pictures.children = [picture(figure, scale) for figure, scale in zip(figures, fit(figures))]
         finally:
             self._busy = False
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, and a PNG of the pictures for a screen without the kernel (see the module's docstring)."""
+        data = super()._repr_mimebundle_(**kwargs)
+        images = [Image.open(io.BytesIO(bytes(image.value))) for image in self.pictures.children]
+        if not images:
+            return data
+        width, height = sum(i.width for i in images), max(i.height for i in images)
+        sheet = Image.new("RGB", (width, height), "white")
+        for k, image in enumerate(images):
+            sheet.paste(image, (sum(i.width for i in images[:k]), 0))
+        buffer = io.BytesIO()
+        sheet.save(buffer, format="png", optimize=True)
+        data["image/png"] = buffer.getvalue()
+        return data, {"image/png": {"width": width // DENSITY, "height": height // DENSITY}}
+
+
+def fit(figures: list[Figure]) -> list[float]:
+    """The scale of each figure's natural size at which they all fit side by side in MAX_WIDTH x MAX_HEIGHT."""
+    sizes = [figure.get_size_inches() * SCREEN_PIXELS_PER_INCH for figure in figures]
+    scale = min(1.0, MAX_WIDTH / sum(w for w, _ in sizes), *(MAX_HEIGHT / h for _, h in sizes))
+    return [scale] * len(figures)
+
+
+def picture(figure: Figure, scale: float) -> widgets.Image:
+    """The figure as an Image of its natural size times `scale` in CSS pixels, drawn at DENSITY times that."""
+    width, height = (figure.get_size_inches() * SCREEN_PIXELS_PER_INCH * scale).round().astype(int)
+    png = viz.to_png(figure, dpi=SCREEN_PIXELS_PER_INCH * scale * DENSITY)
+    return widgets.Image(value=png, format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px"))
 
 
 def _slider(description: str, value: int, low: int, high: int) -> widgets.IntSlider:
@@ -160,12 +200,13 @@ def explore_attention(model: torch.nn.Module, image: object) -> Explorer:
     L, nh, T = len(maps), maps[0].shape[1], maps[0].shape[-1]
     controls = {
         "block": _slider("block", L, 1, L),
-        "head": widgets.Dropdown(options=[("mean", None)] + [(str(h), h) for h in range(nh)], value=None,
+        # "mean" is a value of its own: ipywidgets reads a value of None as "nothing chosen" and shows a blank
+        "head": widgets.Dropdown(options=[("mean", "mean")] + [(str(h), h) for h in range(nh)], value="mean",
                                  description="head"),
         "query": _slider("query (0 = class)", 0, 0, T - 1),
     }
 
     def draw(block, head, query):
-        return viz.plot_attention_maps(maps, image, block - 1, head, query)
+        return viz.plot_attention_maps(maps, image, block - 1, None if head == "mean" else head, query)
 
     return Explorer(controls, draw)

@@ -503,3 +503,19 @@ def test_figures_show_in_a_notebook_without_pyplot():
 def test_invalid_sizes_raise_value_errors(call):
     with pytest.raises(ValueError):
         call()
+
+
+@pytest.mark.parametrize("size, patch", [(8, 1), (8, 2), (8, 4), (16, 4), (4, 4), (16, 2)])
+def test_unfold_draws_readably_at_every_patch_size(size, patch):
+    # the explorer of notebook 06 allows these: no title out of the figure, no pixel labels on top of each other
+    fig = viz.plot_mobilevit_unfold(size, size, patch, pixel=5)
+    fig.draw_without_rendering()
+    renderer = fig._get_renderer()
+    frame = fig.bbox
+    for ax in fig.axes:
+        box = ax.title.get_window_extent(renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1, ax.get_title()
+    labels = [t.get_window_extent(renderer) for t in with_gid(fig.axes[1].texts, "pixel")]
+    assert not any(a.overlaps(b) for k, a in enumerate(labels) for b in labels[k + 1:])
+    ticks = [t.get_window_extent(renderer) for t in fig.axes[1].get_xticklabels() if t.get_text()]
+    assert not any(a.overlaps(b) for k, a in enumerate(ticks) for b in ticks[k + 1:])

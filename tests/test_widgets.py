@@ -5,9 +5,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import io  # noqa: E402
+
 import ipywidgets as widgets  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from minivit import widgets as explorers  # noqa: E402
 
@@ -108,7 +111,8 @@ def test_explore_attention_runs_the_model_once():
     assert set(explorer.controls) == {"block", "head", "query"}
     assert explorer.controls["block"].value == explorer.controls["block"].max == 2  # the last of 2 blocks
     assert explorer.controls["block"].min == 1 and explorer.controls["query"].max == 6
-    assert [value for _, value in explorer.controls["head"].options] == [None, 0, 1, 2]
+    head = explorer.controls["head"]
+    assert head.label == "mean" and [value for _, value in head.options] == ["mean", 0, 1, 2]
     assert_drawn(explorer)
     seen = set(pictures(explorer))
     for name, value in [("block", 1), ("head", 2), ("query", 4)]:
@@ -142,3 +146,38 @@ def test_explore_attention_counts_blocks_from_one(monkeypatch):
     explorer = explorers.explore_attention(StandIn(patch=8, heads=3, layers=2), torch.rand(3, 16, 24))
     explorer.controls["block"].value = 1
     assert drawn == [1, 0]  # the last block first, then the first
+
+
+def css_size(image):
+    return int(image.layout.width.removesuffix("px")), int(image.layout.height.removesuffix("px"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: explorers.explore_shifted_windows(size=8, window=4, shift=2),
+    lambda: explorers.explore_relative_position(window=3, heads=3),
+    lambda: explorers.explore_mobilevit_unfold(size=8, patch=2),
+    lambda: explorers.explore_attention(StandIn(patch=8), torch.rand(3, 32, 32)),
+])
+def test_pictures_fit_the_screen_at_natural_size_and_double_density(make):
+    explorer = make()
+    sizes = [css_size(image) for image in explorer.pictures.children]
+    assert sum(w for w, _ in sizes) <= explorers.MAX_WIDTH and max(h for _, h in sizes) <= explorers.MAX_HEIGHT
+    for image, (w, h) in zip(explorer.pictures.children, sizes):
+        png = Image.open(io.BytesIO(bytes(image.value)))
+        assert abs(png.width - 2 * w) <= 2 and abs(png.height - 2 * h) <= 2  # sharp on a high-DPI screen
+
+
+def test_a_small_figure_keeps_its_natural_size():
+    figure = explorers.viz.plot_windows(4, 4, 2, 1)
+    (scale,) = explorers.fit([figure])
+    natural = figure.get_size_inches() * explorers.SCREEN_PIXELS_PER_INCH
+    assert scale == 1.0 or max(natural[0] / explorers.MAX_WIDTH, natural[1] / explorers.MAX_HEIGHT) > 1
+
+
+def test_the_output_holds_a_picture_for_a_screen_without_the_kernel():
+    explorer = explorers.explore_relative_position(window=2, heads=2)
+    data, metadata = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    sheet = Image.open(io.BytesIO(data["image/png"]))  # both pictures, side by side
+    assert sheet.width == sum(Image.open(io.BytesIO(bytes(i.value))).width for i in explorer.pictures.children)
+    assert metadata["image/png"] == {"width": sheet.width // 2, "height": sheet.height // 2}

@@ -58,8 +58,15 @@ def plot_mobilevit_unfold(
     colour_map = colour_of.reshape(height, width).numpy()
     strip = colour_of[sequences].numpy()  # (P, N): the colour of every token after unfold
 
-    fig = new_figure(9.0, 9.0)
-    top, bottom = fig.subplots(2, 1, height_ratios=[2.3, 1])
+    tall = P >= N  # big patches on a small map: at least as many sequences as tokens, so the strip stands beside the map
+    labelled = N <= (4 if tall else 16) and P <= 16  # room to say which pixel every token is
+    if tall:
+        fig = new_figure(9.0, 7.0)
+        top, bottom = fig.subplots(1, 2, width_ratios=[2.3, 1])
+    else:
+        fig = new_figure(9.0, 9.0)
+        top, bottom = fig.subplots(2, 1, height_ratios=[2.3, 1])
+    strip_aspect = "auto" if tall or N > 32 else "equal"
     show_labels(top, colour_map, P)
     token_grid(top, height, width, f"{height}x{width} map, colour = position inside the patch")
     size = label_size(4.0, max(height, width), 0.5)
@@ -70,19 +77,20 @@ def plot_mobilevit_unfold(
         if N <= 64:
             number(top, (c0 + c1) / 2, (r0 + r1) / 2, n, size, gid="patch-number")
 
-    show_labels(bottom, strip, P, aspect="equal" if N <= 32 else "auto")
-    if N <= 16:  # room to say which pixel every token is
-        size = label_size(7.0, N, 0.6, digits=len(f"{height - 1},{width - 1}"))
+    show_labels(bottom, strip, P, aspect=strip_aspect)
+    if labelled:
+        size = label_size(2.2 if tall else 7.0, N, 0.6, digits=len(f"{height - 1},{width - 1}"))
         for q in range(P):
             for n in range(N):
                 r, c = divmod(int(sequences[q, n]), width)
                 number(bottom, n, q, f"{r},{c}", size, gid="pixel")
-    bottom.set_title(f"unfold: {P} sequences of N = {N} tokens, token n from patch n"
-                     + ("\n(each labelled with its pixel's row,column on the map)" if N <= 16 else ""))
-    bottom.set_xlabel("token n = patch number")
+    gap = "\n" if tall else " "
+    bottom.set_title(f"unfold: {P} sequences{gap}of N = {N} tokens,{gap}token n from patch n"
+                     + (f"\n(each labelled with{gap}its pixel's row,column)" if labelled else ""))
+    bottom.set_xlabel("token n =\npatch number" if tall else "token n = patch number")
     bottom.set_ylabel("sequence p")
-    bottom.set_yticks(range(P))
-    bottom.set_xticks(range(0, N, max(1, int(np.ceil(N / 16)))))
+    bottom.set_yticks(range(0, P, max(1, int(np.ceil(P / 16)))))
+    bottom.set_xticks(range(0, N, max(1, int(np.ceil(N / (4 if tall else 16))))))
     cell_lines(bottom, P, N, linewidth=0.8)
 
     if pixel is not None:
@@ -96,15 +104,17 @@ def plot_mobilevit_unfold(
         veil = np.ones((P, N, 4))
         veil[..., 3] = 0.7
         veil[p, :, 3] = 0.0
-        bottom.imshow(veil, interpolation="nearest", aspect="equal" if N <= 32 else "auto", gid="veil")
+        bottom.imshow(veil, interpolation="nearest", aspect=strip_aspect, gid="veil")
         top.plot([c], [r], marker="*", markersize=14, color="white", markeredgecolor="black", linestyle="none")
         outline(bottom, p, 0, p, N - 1, gid="same-sequence", edgecolor="black", linewidth=2.5)
         outline(bottom, p, n, p, n, gid="pixel-token", edgecolor="white", linewidth=3)
-        top.set_title(f"pixel ({r}, {c}) attends to the {N} pixels of sequence {p} (the others are faded)")
+        top.set_title(f"pixel ({r}, {c}) attends to the {N} pixel{'s' if N > 1 else ''} of sequence {p}\n"
+                      "(the others are faded)")
 
     inside = [divmod(int(sequences[p, 0]), width) for p in range(P)]  # token 0 comes from the top-left patch
     fig.legend(
         handles=legend_patches(categorical(P).colors, [f"{p}: pixel {inside[p]}" for p in range(P)]),
-        loc="outside right center", title="sequence: position\ninside the patch", ncols=1 if P <= 9 else 2,
+        loc="outside lower center" if tall else "outside right center", title="sequence: position inside the patch",
+        ncols=min(P, 4) if tall else 1 if P <= 9 else 2,
     )
     return fig

@@ -328,7 +328,7 @@ def plot_token_reach(
     sh, sw = to_pair(shift_size, "shift_size", minimum=0)
     for ax, grid, title in (
         (axes[0], reach[1], f"shifted map: window {w}\nquery at {tuple(plain[w, k].tolist())}"),
-        (axes[1], reach[0], "original map\nsolid: W-MSA windows; dashed: its SW-MSA window"),
+        (axes[1], reach[0], "original map: W-MSA windows solid,\nits SW-MSA window dashed"),
     ):
         ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
         token_grid(ax, height, width, title)
