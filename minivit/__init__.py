@@ -4,7 +4,7 @@ The ground floor, pure tensor functions that import only torch, is importable fr
     from minivit import window_partition, shifted_window_mask, relative_position_index, ...
 """
 
-from minivit.attention import attention
+from minivit.attention import attention, merge_heads, split_heads
 from minivit.merging import merge_patches
 from minivit.patches import patchify, unpatchify
 from minivit.relative_position import relative_position_index
@@ -13,6 +13,7 @@ from minivit.windows import shift_region_labels, shifted_window_mask, window_par
 
 __all__ = [
     "attention",
+    "merge_heads",
     "merge_patches",
     "mobilevit_fold",
     "mobilevit_unfold",
@@ -20,6 +21,7 @@ __all__ = [
     "relative_position_index",
     "shift_region_labels",
     "shifted_window_mask",
+    "split_heads",
     "unpatchify",
     "window_partition",
     "window_reverse",

@@ -1,4 +1,8 @@
-"""Scaled dot-product attention written out: scores, mask, softmax, weighted sum."""
+"""Scaled dot-product attention written out (scores, mask, softmax, weighted sum), and the two
+reshapes of multi-head attention: split the channels into heads, merge the heads back.
+
+Glossary: B batch, N tokens, D embedding size, nh heads, hs = D / nh head size.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import math
 
 import torch
 
-from minivit._checks import check_tensor
+from minivit._checks import check_size, check_tensor
 
 
 def attention(
@@ -64,3 +68,37 @@ def attention(
             scores = scores + mask
     weights = scores.softmax(dim=-1)
     return weights @ v, weights  # (..., Nq, dv), (..., Nq, Nk)
+
+
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """Cut each token's D channels into nh heads of hs = D / nh consecutive channels.
+
+    Args:
+        x: tokens, shape (B, N, D); D a multiple of num_heads.
+        num_heads: nh.
+
+    Returns:
+        shape (B, nh, N, hs): head h holds channels h*hs .. (h+1)*hs - 1 of every token.
+    """
+    check_size(num_heads, "num_heads")
+    check_tensor(x, "x", "(B, N, D)")
+    B, N, D = x.shape
+    if D % num_heads != 0:
+        raise ValueError(
+            f"x must have shape (B, N, D) with D a multiple of num_heads ({num_heads}), got shape {tuple(x.shape)}"
+        )
+    return x.reshape(B, N, num_heads, D // num_heads).transpose(1, 2)  # (B, nh, N, hs)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """Put the heads side by side again: the inverse of split_heads.
+
+    Args:
+        x: shape (B, nh, N, hs).
+
+    Returns:
+        shape (B, N, D) with D = nh * hs: head 0's hs channels first, then head 1's, ...
+    """
+    check_tensor(x, "x", "(B, nh, N, hs)")
+    B, nh, N, hs = x.shape
+    return x.transpose(1, 2).reshape(B, N, nh * hs)  # (B, N, D)

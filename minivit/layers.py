@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minivit.attention import attention
+from minivit.attention import attention, merge_heads, split_heads
 
 
 class Mlp(nn.Module):
@@ -43,15 +43,12 @@ class SelfAttention(nn.Module):
 
     def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries, keys and values of tokens x (B, N, D), each split into heads: 3 x (B, nh, N, hs)."""
-        B, N, D = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, D // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B, nh, N, hs)
-        return q, k, v
+        q, k, v = self.qkv(x).chunk(3, dim=-1)  # 3 x (B, N, D)
+        return split_heads(q, self.num_heads), split_heads(k, self.num_heads), split_heads(v, self.num_heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, N, D = x.shape
         x = F.scaled_dot_product_attention(*self.heads(x))  # (B, nh, N, hs)
-        return self.proj(x.transpose(1, 2).reshape(B, N, D))
+        return self.proj(merge_heads(x))  # (B, N, D)
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
         """Attention weights of tokens x (B, N, D): shape (B, nh, N, N), each row summing to 1."""

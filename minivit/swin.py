@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minivit.attention import merge_heads, split_heads
 from minivit.layers import Mlp
 from minivit.merging import merge_patches
 from minivit.relative_position import relative_position_index
@@ -125,14 +126,14 @@ class WindowAttention(nn.Module):
         windows = window_partition(x, M).reshape(-1, M * M, C)  # (B*nW, N, C)
         # attend: every head of every window
         Bw, N, _ = windows.shape
-        qkv = self.qkv(windows).view(Bw, N, 3, nh, C // nh)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).contiguous()  # 3 x (B*nW, nh, N, hs), one copy for the matmuls
+        qkv = self.qkv(windows).chunk(3, dim=-1)  # 3 x (B*nW, N, C)
+        q, k, v = (split_heads(t, nh).contiguous() for t in qkv)  # 3 x (B*nW, nh, N, hs), contiguous for the matmuls
         mask = self.attn_mask(Hp, Wp, shift, x)  # (nW or 1, nh, N, N)
         # softmax(q k^T / sqrt(hs) + bias + shift mask) v, written out as minivit.attention does
         scores = (q * (C // nh) ** -0.5) @ k.transpose(-2, -1)  # (B*nW, nh, N, N)
         scores = scores.view(-1, mask.shape[0], nh, N, N) + mask  # one float mask, the same for every image
         out = scores.view(Bw, nh, N, N).softmax(dim=-1) @ v  # (B*nW, nh, N, hs)
-        out = self.proj(out.transpose(1, 2).reshape(Bw, N, C))  # (B*nW, N, C)
+        out = self.proj(merge_heads(out))  # (B*nW, N, C)
         # reverse, roll back, crop
         x = window_reverse(out.view(-1, M, M, C), M, Hp, Wp)  # (B, Hp, Wp, C)
         if shift != (0, 0):

@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from minivit import attention
+from minivit import attention, merge_heads, split_heads
 
 
 @pytest.mark.parametrize("shape_q, shape_kv", [((2, 5, 8), (2, 7, 8)), ((2, 3, 4, 16), (2, 3, 4, 16)), ((1, 1, 4), (1, 9, 4))])
@@ -51,4 +52,59 @@ def test_custom_scale_and_hand_worked_weights():
 def test_bad_input_raises_value_error(args, words):
     with pytest.raises(ValueError) as error:
         attention(*args)
+    assert words in str(error.value)
+
+
+# --- heads -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("B, N, nh, hs", [(2, 5, 3, 4), (1, 1, 1, 6), (3, 7, 4, 1)])
+def test_split_heads_equals_a_loop_over_heads_and_merge_undoes_it(B, N, nh, hs):
+    torch.manual_seed(0)
+    x = torch.randn(B, N, nh * hs)
+    heads = split_heads(x, nh)
+    assert heads.shape == (B, nh, N, hs)
+    for h in range(nh):  # head h is the h-th run of hs consecutive channels of every token
+        assert torch.equal(heads[:, h], x[..., h * hs:(h + 1) * hs])
+    assert torch.equal(merge_heads(heads), x)
+    by_loop = torch.cat([heads[:, h] for h in range(nh)], dim=-1)  # heads side by side
+    assert torch.equal(merge_heads(heads), by_loop)
+
+
+def test_multi_head_attention_from_split_and_merge_equals_nn_multihead_attention():
+    torch.manual_seed(0)
+    B, N, D, nh = 2, 7, 12, 3
+    reference = nn.MultiheadAttention(D, nh, batch_first=True)
+    with torch.no_grad():
+        reference.in_proj_bias.normal_()
+        reference.out_proj.bias.normal_()
+    x = torch.randn(B, N, D)
+    w_q, w_k, w_v = reference.in_proj_weight.chunk(3)  # (D, D) each, rows = output channels
+    b_q, b_k, b_v = reference.in_proj_bias.chunk(3)
+    q, k, v = (split_heads(F.linear(x, w, b), nh) for w, b in ((w_q, b_q), (w_k, b_k), (w_v, b_v)))
+    out, weights = attention(q, k, v)  # (B, nh, N, hs), (B, nh, N, N)
+    out = F.linear(merge_heads(out), reference.out_proj.weight, reference.out_proj.bias)
+    expected, expected_weights = reference(x, x, x, average_attn_weights=False)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(weights, expected_weights, rtol=1e-5, atol=1e-6)
+    # every head on its own, with a loop: head h attends with its own hs channels of q, k and v
+    hs = D // nh
+    for h in range(nh):
+        cut = slice(h * hs, (h + 1) * hs)
+        _, w_h = attention(F.linear(x, w_q[cut], b_q[cut]), F.linear(x, w_k[cut], b_k[cut]), F.linear(x, w_v[cut], b_v[cut]))
+        torch.testing.assert_close(weights[:, h], w_h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: split_heads(torch.zeros(2, 3, 10), 4), "x must have shape (B, N, D) with D a multiple of num_heads (4), got shape (2, 3, 10)"),
+        (lambda: split_heads(torch.zeros(3, 10), 2), "x must have shape (B, N, D) (3 dimensions), got shape (3, 10)"),
+        (lambda: split_heads(torch.zeros(2, 3, 10), 0), "num_heads must be a positive int, got 0"),
+        (lambda: merge_heads(torch.zeros(2, 3, 10)), "x must have shape (B, nh, N, hs) (4 dimensions), got shape (2, 3, 10)"),
+    ],
+)
+def test_heads_bad_input_raises_value_error(call, words):
+    with pytest.raises(ValueError) as error:
+        call()
     assert words in str(error.value)

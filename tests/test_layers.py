@@ -58,3 +58,17 @@ def test_mlp_is_linear_act_linear():
 def test_heads_must_divide_dim():
     with pytest.raises(ValueError, match=r"dim \(30\) must be a multiple of num_heads \(4\)"):
         SelfAttention(30, 4)
+
+
+def test_self_attention_equals_nn_multihead_attention_with_the_same_weights():
+    attn = randomize_(SelfAttention(24, 3)).eval()
+    reference = nn.MultiheadAttention(24, 3, batch_first=True).eval()
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(attn.qkv.weight)  # (3D, D): the q, k and v rows, in that order
+        reference.in_proj_bias.copy_(attn.qkv.bias)
+        reference.out_proj.weight.copy_(attn.proj.weight)
+        reference.out_proj.bias.copy_(attn.proj.bias)
+        x = torch.randn(2, 11, 24)
+        expected, weights = reference(x, x, x, average_attn_weights=False)
+        torch.testing.assert_close(attn(x), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(attn.weights(x), weights, rtol=1e-5, atol=1e-6)

@@ -11,6 +11,7 @@ the models do. One module per topic:
     unfold             plot_mobilevit_unfold
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
     receptive_field    receptive_field_map, plot_receptive_fields
+    softmax            score_spread, plot_softmax_saturation
     cost               msa_cost, window_msa_cost, plot_attention_cost
     segmentation       plot_masks, plot_cams
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data
@@ -24,6 +25,7 @@ from minivit.viz.pyramid import plot_feature_pyramid
 from minivit.viz.receptive_field import plot_receptive_fields, receptive_field_map
 from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
 from minivit.viz.segmentation import plot_cams, plot_masks
+from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_training_curves
 from minivit.viz.unfold import plot_mobilevit_unfold
 from minivit.viz.windows import plot_shift_regions, plot_token_reach, plot_window_masks, plot_windows
@@ -47,11 +49,13 @@ __all__ = [
     "plot_relative_position_bias",
     "plot_relative_position_index",
     "plot_shift_regions",
+    "plot_softmax_saturation",
     "plot_token_reach",
     "plot_training_curves",
     "plot_window_masks",
     "plot_windows",
     "receptive_field_map",
+    "score_spread",
     "to_png",
     "window_msa_cost",
 ]
