@@ -9,6 +9,7 @@ not; another fails unless the attack ran to its end (ATTACKED). What it wrote is
 
 from __future__ import annotations
 
+import ast
 import csv
 import os
 import socket
@@ -351,12 +352,17 @@ def test_the_sandbox_shows_a_read_only_system_its_working_copy_and_a_small_priva
     look = LOOK.format(small=sandbox.TMP_MB // 2, big=sandbox.TMP_MB + 1)
     home = str(Path.home())
     command = [*sandbox.bwrap_arguments(work, io), "--", sys.executable, "-S", "-c", look, str(work), str(secret), home]
-    seen = eval(subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout)
+    seen = ast.literal_eval(subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout)
     on_the_way = sorted({Path(p).relative_to(home).parts[0] for p in sandbox._python_paths() if p.startswith(home + "/")})
     assert seen == dict(work=True, usr=False, root=False, tmp=True, secret=False, home=on_the_way, processes=[1, 2],
                         network=False, tmp_small=True, tmp_big=False, shm_big=False,
                         uid=65534 if os.geteuid() == 0 else os.geteuid())
     assert (work / "x").exists() and not (tmp_path / "x").exists()
+
+
+def test_an_unknown_sandbox_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="sandbox must be one of bwrap, none, got 'docker'"):
+        sandbox.kernel_command("docker", tmp_path, tmp_path, 1024)
 
 
 def test_where_bwrap_is_missing_or_cannot_start_the_grader_says_how_to_get_it(tmp_path, monkeypatch, capsys):

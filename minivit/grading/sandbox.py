@@ -51,6 +51,8 @@ def describe(kind: str) -> str:
 
 def kernel_command(kind: str, workdir: Path, iodir: Path, memory_mb: int) -> list[str]:
     """The command that starts a notebook's kernel; jupyter_client fills in {connection_file}."""
+    if kind not in KINDS:
+        raise ValueError(f"sandbox must be one of {', '.join(KINDS)}, got {kind!r}")
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--HistoryManager.enabled=False"]
     keeper = [sys.executable, "-S", str(KEEPER), "--data-mb", str(memory_mb)]
     if kind == "none":
