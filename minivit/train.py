@@ -12,8 +12,11 @@ during training), and `seed_everything` before building the model fixes its init
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,6 +172,20 @@ def fit(
     return history
 
 
+@contextmanager
+def _quiet_stderr():
+    """Hide what C++ code writes to file descriptor 2 (torch.profiler's start and stop lines)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def time_by_kind(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int = 3) -> dict[str, float]:
     """Seconds per training step (forward, backward, AdamW step) spent in each kind of operator,
     measured with torch.profiler over `steps` steps after one warm-up step; the kinds are those of
@@ -190,7 +207,7 @@ def time_by_kind(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, s
         optimizer.step()
 
     step()
-    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as profiler:
         for _ in range(steps):
             step()
     seconds: dict[str, float] = {}

@@ -13,6 +13,16 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture
+def one_thread():
+    """Run a test on one thread: models this small train no faster on two, and two threads that wait on each
+    other slow down many times over when other processes share the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def train_on_one_batch():
     """train(model, x, y, steps) -> the cross-entropy loss before each of `steps` AdamW steps (lr 3e-3)
     on the one batch x, y: class indices (B,) for logits (B, K), or (B, H, W) for scores (B, K, H, W)."""

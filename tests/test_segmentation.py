@@ -28,14 +28,7 @@ from minivit.toy_models import SmallCNN
 BACKBONES = {"swin_tiny": swin_tiny, "mobilevit_tiny": mobilevit_tiny}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Models this small run no faster on two threads, and two threads that wait on each other
-    # slow down many times over when other processes share the CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def model_with(name, num_classes=11, dim=16):

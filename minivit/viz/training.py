@@ -159,8 +159,8 @@ def plot_accuracy_vs_data(rows: Sequence[Mapping[str, object]], title: str = "te
     for k, (model, by_size) in enumerate(results.items()):
         x = sorted(by_size)
         mean = np.array([np.mean(by_size[s]) for s in x])
-        low = mean - np.array([min(by_size[s]) for s in x])
-        high = np.array([max(by_size[s]) for s in x]) - mean
+        low = np.maximum(mean - np.array([min(by_size[s]) for s in x]), 0)  # >= 0 despite rounding
+        high = np.maximum(np.array([max(by_size[s]) for s in x]) - mean, 0)
         n = min(len(v) for v in by_size.values())
         ax.errorbar(x, mean, yerr=np.stack([low, high]), marker="o", markersize=4, capsize=4, color=f"C{k % 10}",
                     label=f"{model} ({n} seeds)" if n > 1 else model)
