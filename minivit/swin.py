@@ -119,7 +119,8 @@ class WindowAttention(nn.Module):
         if pad_b or pad_r:
             x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))  # (B, Hp, Wp, C)
         Hp, Wp = H + pad_b, W + pad_r
-        # roll, unless an axis holds a single window: shifting it would change nothing but the mask
+        # roll, unless an axis holds a single window (as torchvision does): there the shift and its mask
+        # would only cut that one window into regions that cannot see each other
         shift = (self.shift_size if Hp > M else 0, self.shift_size if Wp > M else 0)
         if shift != (0, 0):
             x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
