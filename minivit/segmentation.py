@@ -14,7 +14,6 @@ the input size.
   through `ResNetBackbone`.
 - `ResNetBackbone`: a torchvision ResNet without its average pool and fc, giving its four stages.
 - `feature_channels`: the C_i of a backbone's maps, from one small forward pass.
-
 - `LinearProbeHead`: a 1x1 conv on the last map only, upsampled: the same capacity as a class
   activation map, trained on masks (what the last map holds, read linearly).
 
