@@ -3,59 +3,29 @@ course/ and exercises/ in reach and notebook 00 opened first; the working copies
 update, and refreshed on request with the learner's version kept beside the new one."""
 
 import json
-import os
-import re
-import signal
-import socket
 import subprocess
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
+from course_helpers import ROOT, make_course
 
 from minivit import workspace
 
-ROOT = Path(__file__).resolve().parents[1]
 FIRST = sorted((ROOT / "course").glob("00_*.ipynb"))[0].name
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_make_course_serves_the_working_copies_and_opens_notebook_00(tmp_path):
-    port, work = free_port(), tmp_path / "mywork"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
-    log = tmp_path / "lab.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            ["make", "--no-print-directory", "course", "NO_BROWSER=1", f"PORT={port}", f"WORK={work}"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )
-    try:
-        url = None
-        deadline = time.monotonic() + 120
-        while url is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-            match = re.search(rf"http://(?:127\.0\.0\.1|localhost):{port}/lab\S*", log.read_text())
-            url = match.group(0) if match else None
-        assert url, f"JupyterLab did not start:\n{log.read_text()[-2000:]}"
+    work = tmp_path / "mywork"
+    with make_course(tmp_path, work) as url:
         assert f"/lab/tree/course/{FIRST}?token=" in url  # the printed address opens notebook 00
         with urllib.request.urlopen(url, timeout=30) as response:
             assert response.status == 200
             assert "<title>JupyterLab</title>" in response.read().decode()
-        token = url.split("token=")[1]
+        base, token = url.split("/lab/")[0], url.split("token=")[1]
         for folder in ["course", "exercises"]:
-            api = f"http://127.0.0.1:{port}/api/contents/{folder}?token={token}"
-            with urllib.request.urlopen(api, timeout=30) as response:
+            with urllib.request.urlopen(f"{base}/api/contents/{folder}?token={token}", timeout=30) as response:
                 names = {item["name"] for item in json.load(response)["content"]}
             assert {p.name for p in (ROOT / folder).glob("*.ipynb")} <= names
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
     assert (work / "course" / FIRST).read_bytes() == (ROOT / "course" / FIRST).read_bytes()
 
 

@@ -1,0 +1,182 @@
+"""The course in a real browser, as a learner meets it: headless Chromium (Debian's package) driven by
+Playwright against JupyterLab started by the README's command, on a 1440 x 900 screen.
+
+Skipped where Chromium is missing (`apt-get install chromium`; `.ci/run` installs it). Screenshots go to
+out/screenshots/ (ignored by git)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from course_helpers import ROOT, make_course
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = ROOT / "out" / "screenshots"
+# As root in a container, without a GPU, and without the background calls a closed network refuses.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+SCREEN = {"width": 1440, "height": 900}
+
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM}: install it with `sudo apt-get install chromium` (Debian, Ubuntu), "
+                "or set CHROMIUM to a Chromium or Chrome binary", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason='Playwright is missing: pip install -e ".[test]"')
+
+CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
+SETTINGS = {  # every cell in the page, so that the test finds it; no question about news in a corner
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+@contextlib.contextmanager
+def shown_on_failure(page, name: str):
+    """On a failure, save what the browser showed, to out/screenshots/failed_<name>.png."""
+    try:
+        yield
+    except BaseException:
+        page.screenshot(path=SHOTS / f"failed_{name}.png")
+        raise
+
+
+def git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+
+
+def first(folder: str, pattern: str = "*.ipynb") -> str:
+    return sorted((ROOT / folder).glob(pattern))[0].name
+
+
+def with_explorer() -> str:
+    """The first course notebook with an explorer (a code cell that imports minivit.widgets)."""
+    return next(p.name for p in sorted((ROOT / "course").glob("*.ipynb"))
+                if any(c.cell_type == "code" and "minivit.widgets" in c.source for c in nbformat.read(p, 4).cells))
+
+
+def open_notebook(page, path: str) -> None:
+    menu(page, "File", "Open from Path…")
+    page.locator(".jp-Dialog input").fill(path)
+    page.keyboard.press("Enter")
+    page.locator(f".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel:text-is('{Path(path).name}')").wait_for()
+    page.locator(f"{CURRENT} .jp-Cell").first.wait_for()
+
+
+def menu(page, top: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{top}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
+
+
+def wait_until_run(page, cells: int, timeout: float = 120_000) -> None:
+    """Every one of the first `cells` code cells of the notebook in front has run (a number in its prompt)."""
+    page.wait_for_function(
+        """([panel, n]) => {
+            const prompts = [...document.querySelector(panel).querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            return prompts.length >= n && prompts.slice(0, n).every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""", arg=[CURRENT, cells], timeout=timeout)
+
+
+def test_the_course_in_jupyterlab(tmp_path, page):
+    before = git_status()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    with make_course(tmp_path, tmp_path / "mywork", SETTINGS) as url, shown_on_failure(page, "jupyterlab"):
+        # notebook 00 opens from the address printed
+        page.goto(url)
+        page.locator(f".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel:text-is('{first('course', '00_*')}')").wait_for()
+        page.locator(f"{CURRENT} .jp-MarkdownOutput h1").first.wait_for()
+        page.screenshot(path=SHOTS / "notebook_00.png")
+
+        # exercises/ is reachable from the file browser (which starts in course/)
+        page.locator(".jp-BreadCrumbs-home").click()
+        page.locator(".jp-DirListing-itemName", has_text=re.compile("^exercises$")).dblclick()
+        page.locator(".jp-DirListing-itemName", has_text=first("exercises")).wait_for()
+
+        # a course notebook with an explorer: its saved picture shows before the kernel runs, then it runs
+        name = with_explorer()
+        open_notebook(page, f"course/{name}")
+        outputs = page.locator(f"{CURRENT} .jp-OutputArea-output")
+        outputs.first.wait_for()
+        assert "Explorer(children=" not in page.locator(CURRENT).inner_text()
+        menu(page, "Run", "Run All Cells")
+        code_cells = sum(c.cell_type == "code" for c in nbformat.read(ROOT / "course" / name, 4).cells)
+        wait_until_run(page, code_cells, timeout=150_000)
+        assert not page.locator(f"{CURRENT} [data-mime-type='application/vnd.jupyter.error']").count()
+        assert "Traceback" not in page.locator(CURRENT).inner_text()
+
+        # moving a slider of the explorer changes its picture; controls and picture fit on the screen together
+        explorer = page.locator(f"{CURRENT} .jp-OutputArea-output > .widget-vbox").last
+        explorer.scroll_into_view_if_needed()
+        picture = explorer.locator("img").first
+        picture.wait_for()
+        box = explorer.bounding_box()
+        assert box["height"] <= SCREEN["height"] - 150 and box["width"] <= SCREEN["width"] - 300, box
+        changed = False
+        for handle in reversed(explorer.locator(".noUi-handle").all()):
+            src, pixels = picture.get_attribute("src"), picture.screenshot()
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+            for _ in range(30):  # every redraw makes new img elements: look again
+                page.wait_for_timeout(100)
+                shown = explorer.locator("img")
+                if shown.count() and shown.first.get_attribute("src") != src:  # redrawn: the same picture?
+                    page.wait_for_timeout(300)
+                    changed = shown.first.screenshot() != pixels
+                    break
+            if changed:
+                break
+            page.keyboard.press("ArrowLeft")  # this slider does not change this view: put it back
+            page.wait_for_timeout(1000)  # and let that redraw arrive
+        assert changed, "no slider of the explorer changed its picture"
+        page.wait_for_timeout(500)  # the new picture decoded
+        explorer.screenshot(path=SHOTS / "explorer.png")
+
+        # an exercise: its check cell explains a wrong answer, and passes a right one
+        exercise = first("exercises")
+        cells = nbformat.read(ROOT / "exercises" / exercise, 4).cells
+        task = next(k for k, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution"))
+        solution = nbformat.read(ROOT / "solutions" / exercise, 4).cells[task].source
+        wrong = cells[task].source.replace("raise NotImplementedError()", "return None")
+        open_notebook(page, f"exercises/{exercise}")
+        cell = page.locator(f"{CURRENT} .jp-Cell").nth(task)
+
+        def answer(source: str) -> str:
+            cell.locator(".cm-content").click()
+            page.keyboard.press("Control+A")
+            page.keyboard.insert_text(source)
+            page.keyboard.press("Shift+Enter")  # run the task's cell, move to its check
+            page.keyboard.press("Shift+Enter")  # run the check
+            feedback = page.locator(f"{CURRENT} .jp-Cell").nth(task + 1).locator(".jp-OutputArea")
+            feedback.get_by_text(re.compile("cases passed")).wait_for()
+            return feedback.inner_text()
+
+        cell.click()
+        menu(page, "Run", "Run All Above Selected Cell")
+        wait_until_run(page, sum(c.cell_type == "code" for c in cells[:task]))
+        assert "FAILED" in answer(wrong)
+        assert re.search(r"all \d+ cases passed", answer(solution))
+    assert not errors, errors
+    assert git_status() == before  # nothing the learner ran or edited touched the repository
