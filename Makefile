@@ -23,7 +23,7 @@ OTHER_KERNELS := $(shell grep -v '^\#' tests/other_kernels.env)
 LOWEST_VENV ?= .venv-lowest
 LOWEST := $(shell sed -nE 's/^ *"(torch|torchvision|timm)>=([0-9.]+)".*/\1==\2/p' pyproject.toml)
 
-.PHONY: course refresh test test-native test-other-kernels test-lowest setup-course setup-test exercises clean
+.PHONY: course refresh book test test-native test-other-kernels test-lowest setup-course setup-test exercises clean
 
 setup-course: $(VENV)/.course-installed
 setup-test: $(VENV)/.test-installed
@@ -49,6 +49,10 @@ course: setup-course
 
 refresh: setup-course
 	$(BIN)/python -m minivit.workspace --work $(WORK) refresh $(NOTEBOOK)
+
+# The course as a website, from the outputs stored in the notebooks (none is run): out/book/index.html.
+book: setup-test
+	$(BIN)/sphinx-build -q -b html book out/book
 
 test: test-native test-other-kernels test-lowest
 

@@ -13,7 +13,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# As root in a container, without a GPU, and without the background calls a closed network refuses.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREEN = {"width": 1440, "height": 900}
+SHOTS = ROOT / "out" / "screenshots"  # ignored by git
+NO_CHROMIUM = (f"no Chromium at {CHROMIUM}: install it with `sudo apt-get install chromium` (Debian, Ubuntu), "
+               "or set CHROMIUM to a Chromium or Chrome binary")
 
 
 def free_port() -> int:
@@ -54,3 +64,24 @@ def make_course(tmp_path: Path, work: Path, settings: dict[str, dict] | None = N
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright (import this fixture into a test module that needs it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A new page on a 1440 x 900 screen, 60 s for anything to show up."""
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()

@@ -7,25 +7,16 @@ out/screenshots/ (ignored by git)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
-from course_helpers import ROOT, make_course
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SHOTS = ROOT / "out" / "screenshots"
-# As root in a container, without a GPU, and without the background calls a closed network refuses.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-SCREEN = {"width": 1440, "height": 900}
+from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SCREEN, SHOTS, browser, make_course, page  # noqa: F401
 
 if not Path(CHROMIUM).is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM}: install it with `sudo apt-get install chromium` (Debian, Ubuntu), "
-                "or set CHROMIUM to a Chromium or Chrome binary", allow_module_level=True)
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason='Playwright is missing: pip install -e ".[test]"')
 
 CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
@@ -33,23 +24,6 @@ SETTINGS = {  # every cell in the page, so that the test finds it; no question a
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=SCREEN)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
 
 
 @contextlib.contextmanager
