@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from typing import NamedTuple
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -82,16 +81,18 @@ def _signal(pids: list[int], signum: int) -> None:
             pass
 
 
-def kill_tree(root: int, *, keep_root: bool = False, rounds: int = 50) -> None:
-    """Kill every process under `root` (and `root` itself unless `keep_root`): stop them all, then
-    kill them, children before the root so that none is orphaned out of the tree while it lives."""
+def kill_tree(root: int, *, keep_root: bool = False, rounds: int = 100) -> None:
+    """Kill every process under `root`, and `root` itself unless `keep_root`: stop them, then kill them,
+    round after round until a round finds none it has not killed (a stopped process cannot fork, so then
+    none is left), children before the root so that none is orphaned out of the tree while it lives."""
+    killed: set[int] = set()
     for _ in range(rounds):
-        below = [pid for pid in tree(root) if pid != root]
+        below = [pid for pid in tree(root) if pid != root and pid not in killed]
         if not below:
             break
-        _signal(below, signal.SIGSTOP)  # a stopped process cannot fork
+        _signal(below, signal.SIGSTOP)
         _signal(below, signal.SIGKILL)
-        time.sleep(0.001 * len(below))  # the kernel removes them; their parents reap them
+        killed.update(below)
     if not keep_root:
         _signal([root], signal.SIGKILL)
 

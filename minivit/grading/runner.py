@@ -194,7 +194,8 @@ class Kernel:
         return self._wait(msg_id, min(time.monotonic() + seconds, deadline), deadline)
 
     def _kill(self) -> None:
-        processes.kill_tree(self.pid)
+        """Kill everything below the root; the root (bwrap, or the keeper) then ends by itself."""
+        processes.kill_tree(self.pid, keep_root=True)
         if not processes.HAS_PROC:  # no /proc to walk: the keeper's session is the best guess
             processes.kill_session(self.pid)
 
@@ -236,10 +237,16 @@ class Kernel:
         """Kill the kernel and everything the notebook started; the CPU seconds they had used."""
         cpu = processes.cpu_seconds(self.pid)
         self._kill()
+        root = self.manager.provisioner.process
+        try:
+            root.wait(timeout=GRACE)  # the root ends by itself, its children reaped, once all below it died
+        except subprocess.TimeoutExpired:  # a keeper that the notebook stopped
+            processes.kill_tree(self.pid)
+            root.wait()
         try:
             if self.client is not None:
                 self.client.stop_channels()
-            self.manager.shutdown_kernel(now=True)
+            self.manager.cleanup_resources()  # its sockets and connection file: the kernel is gone already
         except Exception:
             pass
         _ROOTS.discard(self.pid)
