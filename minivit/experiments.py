@@ -1,14 +1,14 @@
-"""The longer runs behind notebooks 07 and 08, as functions and a command line; results go to small
+"""The longer runs behind notebooks 08 and 09, as functions and a command line; results go to small
 CSV files that the notebooks read and plot.
 
     python -m minivit.experiments data-size --seeds 0 1 2 --out course/results/data_size.csv
     python -m minivit.experiments weak-supervision --seeds 0 1 2 --out course/results/weak_supervision.csv
 
-- `MODELS`: the four classifiers of notebook 07, each built from a seed by the same recipe (`RECIPE`).
+- `MODELS`: the four classifiers of notebook 08, each built from a seed by the same recipe (`RECIPE`).
 - `train_digits`: one model, one seed, one share of the training digits -> its test accuracy.
 - `data_size`: every model on 10%, 25%, 50% and 100% of the training digits, over several seeds.
-- `canvases`: digit canvases as three tensors (images, labels, masks), for notebook 08.
-- `weak_supervision`: notebook 08's pipeline for one seed, every mean IoU of its comparison.
+- `canvases`: digit canvases as three tensors (images, labels, masks), for notebook 09.
+- `weak_supervision`: notebook 09's pipeline for one seed, every mean IoU of its comparison.
 - `summarize`: mean, standard deviation, lowest and highest over the seeds, per group of rows.
 
 The same number of optimizer steps for every training-set size: a model given 10% of the digits
@@ -54,10 +54,10 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "Swin": lambda: swin_tiny(num_classes=10, in_chans=1, patch_size=4),  # 32 x 32 like the others: 8 x 8 tokens
     "MobileViT": lambda: mobilevit_tiny(num_classes=10, in_chans=1),
 }
-RECIPE = dict(epochs=5, lr=2e-3, label_smoothing=0.1)  # notebook 07's recipe, batches of 32
+RECIPE = dict(epochs=5, lr=2e-3, label_smoothing=0.1)  # notebook 08's recipe, batches of 32
 BATCH_SIZE = 32
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # candidates for the CAM threshold of notebook 08
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)  # candidates for the CAM threshold of notebook 09
 
 
 def subset(dataset: DigitsDataset, fraction: float, seed: int) -> DigitsDataset:
@@ -143,7 +143,7 @@ def cams_of(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
 def train_head(
     backbone: nn.Module, head: nn.Module, images: torch.Tensor, masks: torch.Tensor, seed: int, epochs: int = 2
 ) -> SegmentationModel:
-    """A head trained on `masks` over a frozen backbone (notebook 08's recipe: batches of 32, lr 0.01)."""
+    """A head trained on `masks` over a frozen backbone (notebook 09's recipe: batches of 32, lr 0.01)."""
     seed_everything(seed)
     model = SegmentationModel(backbone, head, freeze_backbone=True)
     loader = DataLoader(TensorDataset(images, masks), batch_size=32, shuffle=True)
@@ -154,7 +154,7 @@ def train_head(
 def weak_supervision(
     seed: int, num_train: int = 2000, num_test: int = 200, epochs: int = 5, head_epochs: int = 2
 ) -> dict[str, float | int]:
-    """Notebook 08's comparison for one seed: test mean IoU of every way to get masks.
+    """Notebook 09's comparison for one seed: test mean IoU of every way to get masks.
 
     A mobilevit_tiny and a small CNN are trained as multi-label classifiers on the image-level labels
     of `num_train` canvases; the CAM threshold is chosen on 200 training canvases. Then, over the

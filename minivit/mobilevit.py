@@ -206,7 +206,7 @@ def mobilevit_tiny(num_classes: int = 10, in_chans: int = 1) -> MobileViT:
     transformer has a single token to attend to. Grey images by default (in_chans=1). About 0.17 M
     parameters; on one CPU core an epoch over the 1,437 training digits (batch 64, AdamW, lr 0.002,
     label smoothing 0.1) takes about 3 s, and 5 epochs reach about 98% on the 360 test digits
-    (notebook 07's 5 epochs of batch 32: 98%).
+    (notebook 08's 5 epochs of batch 32: 98%).
     """
     config = MobileViTConfig(
         channels=(16, 24, 32, 48), strides=(1, 2, 1, 2), mv2_blocks=(1, 1, 1, 1), dims=(48, 64), depths=(1, 1),

@@ -308,7 +308,7 @@ def swin_tiny(num_classes: int = 10, in_chans: int = 1, patch_size: int = 2) -> 
     Made for sklearn's 8x8 digits upscaled to 16 x 16 or 32 x 32 (grey by default; in_chans=3 for
     colour): windows of 4 and three stages, since a fourth would be smaller than one window. C 32,
     depths (2, 2, 2), heads (2, 4, 8): 566,790 parameters with patches of 2 (feature maps at strides
-    2, 4 and 8 with 32, 64 and 128 channels). Course notebook 07 trains it on the digits at 32 x 32,
+    2, 4 and 8 with 32, 64 and 128 channels). Course notebook 08 trains it on the digits at 32 x 32,
     like the other models, with patch_size=4 (567,174 parameters): 8 x 8 tokens, each one pixel of the
     original digit, then 4 x 4 and 2 x 2 (a 2 x 2 map is padded to one 4 x 4 window, as
     torchvision pads).

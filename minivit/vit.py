@@ -106,7 +106,7 @@ def vit_tiny(num_classes: int = 10, in_chans: int = 1, image_size: int = 32) -> 
     give a 4x4 grid of 16 tokens, each covering 2x2 pixels of the original digit, plus the class
     token. 4 blocks of D 64 with 4 heads of 16: about 0.14 M parameters. On one CPU core, 8 epochs
     over the 1,437 training digits (batch 64, AdamW, lr 0.002, label smoothing 0.1) take under 10 s and
-    reach about 95% on the 360 test digits (notebook 07's 5 epochs of batch 32: 92%); patches of 4
+    reach about 95% on the 360 test digits (notebook 08's 5 epochs of batch 32: 92%); patches of 4
     would give finer attention maps but four times the tokens and three times the time.
     """
     config = ViTConfig(

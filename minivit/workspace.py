@@ -8,9 +8,9 @@ Other files of those folders (READMEs, `results/`) are linked, not copied, so th
 
 A notebook updated in the repository since it was copied is named at each start. To take the new version:
 
-    python -m minivit.workspace refresh course/03_window_shift_mask.ipynb    # or: make refresh NOTEBOOK=...
+    python -m minivit.workspace refresh course/04_window_shift_mask.ipynb    # or: make refresh NOTEBOOK=...
 
-The learner's copy is kept beside it, renamed `03_window_shift_mask.mine-20261126-1402.ipynb`.
+The learner's copy is kept beside it, renamed `04_window_shift_mask.mine-20261126-1402.ipynb`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def prepare(root: Path = ROOT, work: Path | None = None) -> list[str]:
         root: the repository (holding course/ and exercises/).
         work: the learner's folder; default root / "mywork".
     Returns:
-        names like "course/03_window_shift_mask.ipynb", relative to `work`, that `refresh` would update.
+        names like "course/04_window_shift_mask.ipynb", relative to `work`, that `refresh` would update.
     """
     work = root / WORK if work is None else work
     record, outdated = _record(work), []
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("prepare", help="make the missing working copies (what `make course` runs first)")
     fresh = sub.add_parser("refresh", help="take the repository's current version of one notebook")
-    fresh.add_argument("notebook", help="e.g. course/03_window_shift_mask.ipynb")
+    fresh.add_argument("notebook", help="e.g. course/04_window_shift_mask.ipynb")
     args = parser.parse_args(argv)
     work = args.work.resolve()
     if args.command == "refresh":

@@ -11,11 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = [
     "00_getting_started",
     "01_conv_vs_attention",
-    "02_patch_partition",
-    "03_window_shift_mask",
-    "04_relative_position_bias",
-    "05_swin_stages",
-    "06_mobilevit_unfold_fold",
+    "02_multi_head_attention",
+    "03_patch_partition",
+    "04_window_shift_mask",
+    "05_relative_position_bias",
+    "06_swin_stages",
+    "07_mobilevit_unfold_fold",
+    "08_training",
+    "09_dense_prediction",
 ]
 NOTEBOOKS = sorted((ROOT / "course").glob("[0-9][0-9]_*.ipynb"))
 NETWORK = re.compile(
@@ -55,7 +58,7 @@ def test_notebook_starts_with_goals_and_ends_with_questions_and_exercise(path):
     assert re.search(r"goal", markdown[0] + (markdown[1] if len(markdown) > 1 else ""), re.IGNORECASE)
     tail = "\n".join(markdown[-3:])
     assert re.search(r"check your understanding", "\n".join(markdown), re.IGNORECASE)
-    if path.stem[:2] in {"01", "02", "03", "04", "05", "06"}:
+    if path.stem[:2] in {"01", "02", "03", "04", "05", "06", "07"}:
         assert "exercises/" in tail
 
 

@@ -1,4 +1,4 @@
-"""The longer runs of notebooks 07 and 08 (minivit.experiments), re-run in reduced form: the conclusions the
+"""The longer runs of notebooks 08 and 09 (minivit.experiments), re-run in reduced form: the conclusions the
 notebooks draw from the stored results must hold here too, with margins (trained numbers differ between CPUs)."""
 
 from pathlib import Path
@@ -47,7 +47,7 @@ def test_stored_results_have_every_run():
 
 
 def test_data_size_reduced_the_cnn_needs_few_digits_the_vit_many():
-    """Notebook 07's conclusions on its curve, for two models, two sizes and one seed."""
+    """Notebook 08's conclusions on its curve, for two models, two sizes and one seed."""
     rows = data_size(seeds=(0,), fractions=(0.1, 1.0), models=("small CNN", "ViT"))
     acc = {(r["model"], r["train_size"]): r["test_accuracy"] for r in rows}
     assert {r["epochs"] for r in rows} == {45, 5}  # the same 225 steps at both sizes
@@ -66,7 +66,7 @@ def test_command_line_writes_the_csv(tmp_path, monkeypatch):
 
 
 def test_weak_supervision_reduced_keeps_the_order_of_notebook_08():
-    """Notebook 08's pipeline on half the canvases: all background < CAM masks < the head on their pseudo-masks <
+    """Notebook 09's pipeline on half the canvases: all background < CAM masks < the head on their pseudo-masks <
     the multi-stage head on true masks; the linear probe on true masks no better than the CAM masks; the CNN's
     CAMs point at their digits more often than the MobileViT's."""
     row = weak_supervision(seed=0, num_train=1000, num_test=100, epochs=5, head_epochs=4)

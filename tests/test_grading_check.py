@@ -15,7 +15,7 @@ from minivit.grading.check import feedback
 
 @pytest.fixture(scope="module")
 def windows():
-    return functions_of(solution_notebook("03_window_shift_mask"))
+    return functions_of(solution_notebook("04_window_shift_mask"))
 
 
 def test_a_correct_function_passes_every_case(windows, capsys):
@@ -24,7 +24,7 @@ def test_a_correct_function_passes_every_case(windows, capsys):
 
 
 def test_a_wrong_value_shows_expected_got_first_mismatch_and_hint(capsys):
-    wrong = functions_of(wrong_notebook("03_window_shift_mask"))
+    wrong = functions_of(wrong_notebook("04_window_shift_mask"))
     check("cyclic_shift", wrong["cyclic_shift"])
     out = capsys.readouterr().out
     assert out.startswith("cyclic_shift: 0 of 2 cases passed.\n")
@@ -84,7 +84,7 @@ def test_a_wrong_return_type_and_an_unknown_task_are_explained():
 
 
 def test_every_wrong_variant_fails_its_check():
-    for stem in {"01_conv_vs_attention", "06_mobilevit_unfold_fold"}:
+    for stem in {"01_conv_vs_attention", "07_mobilevit_unfold_fold"}:
         functions = functions_of(wrong_notebook(stem))
         for name in WRONG:
             if name in functions:

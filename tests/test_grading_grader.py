@@ -50,23 +50,23 @@ class Payload:  # unpickling this would run a shell command
                 'print("x" * 50_000_000)'))],
         })},
         # an infinite loop in a function; a syntax error
-        "hostile_b": {"03_window_shift_mask": hostile("03_window_shift_mask", {
+        "hostile_b": {"04_window_shift_mask": hostile("04_window_shift_mask", {
             "window_partition": [(BEGIN, BEGIN + "    while True:\n        pass\n")],
             "cyclic_shift": [("return torch.roll(x,", "return torch.roll((x,")],
         })},
         # a function that kills its kernel
-        "hostile_c": {"02_patch_partition": hostile("02_patch_partition", {
+        "hostile_c": {"03_patch_partition": hostile("03_patch_partition", {
             "patchify": [(BEGIN, BEGIN + "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n")],
         })},
         # a cell that ignores the interrupt and loops forever
-        "hostile_d": {"04_relative_position_bias": hostile("04_relative_position_bias", {
+        "hostile_d": {"05_relative_position_bias": hostile("05_relative_position_bias", {
             "relative_coordinates": [("def relative_coordinates", "import time\nwhile True:\n    try:\n"
                                       "        time.sleep(0.2)\n    except KeyboardInterrupt:\n        pass\n\n"
                                       "def relative_coordinates")],
         })},
         # a huge allocation in a function; shared memory filled past the limit (RLIMIT_DATA does not
         # count it: the memory watch kills the kernel); a cell that fills memory up to the limit and keeps it
-        "hostile_e": {"05_swin_stages": with_cell(hostile("05_swin_stages", {
+        "hostile_e": {"06_swin_stages": with_cell(hostile("06_swin_stages", {
             "merge_patches": [(BEGIN, BEGIN + "    big = torch.ones(2**36)\n")],
             "patch_merging": [("def patch_merging", "import mmap\nshared = mmap.mmap(-1, 4 * 2**30)\n"
                                "for start in range(0, len(shared), 2**24):\n"
@@ -74,7 +74,7 @@ class Payload:  # unpickling this would run a shell command
                                "def patch_merging")],
         }), "blocks = []\nwhile True:\n    blocks.append(torch.ones(25_000_000))")},
         # pickled payloads: a function returns one; the grader's results file is replaced by one
-        "hostile_f": {"06_mobilevit_unfold_fold": hostile("06_mobilevit_unfold_fold", {
+        "hostile_f": {"07_mobilevit_unfold_fold": hostile("07_mobilevit_unfold_fold", {
             "mobilevit_unfold": [("def mobilevit_unfold", payload + "\n\ndef mobilevit_unfold"),
                                  (BEGIN, BEGIN + "    return Payload()\n")],
             "mobilevit_fold": [("### END SOLUTION", "### END SOLUTION\n" + payload + (
@@ -106,11 +106,11 @@ def graded(tmp_path_factory):
             nbformat.write(nb, subs / student / f"{stem}.ipynb")
     (subs / "alice" / "scratch.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
     # a pickled payload among the stored outputs of a cell: the grader never reads outputs
-    evil = nbformat.read(subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb", as_version=4)
+    evil = nbformat.read(subs / "hostile_f" / "07_mobilevit_unfold_fold.ipynb", as_version=4)
     evil.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
         "application/octet-stream": base64.b64encode(pickle.dumps(_Payload(marker))).decode()})]
-    nbformat.write(evil, subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb")
-    (subs / "hostile_f" / "06_mobilevit_unfold_fold.ipynb").chmod(0o444)
+    nbformat.write(evil, subs / "hostile_f" / "07_mobilevit_unfold_fold.ipynb")
+    (subs / "hostile_f" / "07_mobilevit_unfold_fold.ipynb").chmod(0o444)
     before = digest(subs)
 
     start = time.monotonic()
@@ -182,7 +182,7 @@ def test_printing_and_patching_torch_or_minivit_change_nothing(graded):
 
 
 def test_an_infinite_loop_and_a_syntax_error_cost_only_their_tasks(graded):
-    _only(graded, "hostile_b", "03_window_shift_mask", {
+    _only(graded, "hostile_b", "04_window_shift_mask", {
         "window_partition": ("timeout", f"did not finish the hidden cases within {CELL_TIMEOUT} s"),
         "cyclic_shift": ("missing", "raised SyntaxError"),
     })
@@ -190,18 +190,18 @@ def test_an_infinite_loop_and_a_syntax_error_cost_only_their_tasks(graded):
 
 
 def test_a_kernel_crash_costs_only_its_task(graded):
-    _only(graded, "hostile_c", "02_patch_partition", {"patchify": ("crashed", "crashed the kernel")})
+    _only(graded, "hostile_c", "03_patch_partition", {"patchify": ("crashed", "crashed the kernel")})
     assert "crashed the kernel; the notebook was run again without it" in (
         graded["out"] / "feedback" / "hostile_c.md").read_text()
 
 
 def test_a_cell_that_ignores_the_interrupt_is_killed_and_skipped(graded):
-    _only(graded, "hostile_d", "04_relative_position_bias", {
+    _only(graded, "hostile_d", "05_relative_position_bias", {
         "relative_coordinates": ("missing", "did not stop when interrupted and was killed")})
 
 
 def test_huge_allocations_are_stopped(graded):
-    _only(graded, "hostile_e", "05_swin_stages", {
+    _only(graded, "hostile_e", "06_swin_stages", {
         "merge_patches": ("memory", "allocate memory"),
         "patch_merging": ("missing", "went over the memory limit"),
     })
@@ -210,7 +210,7 @@ def test_huge_allocations_are_stopped(graded):
 
 
 def test_pickled_payloads_are_never_run(graded):
-    _only(graded, "hostile_f", "06_mobilevit_unfold_fold", {
+    _only(graded, "hostile_f", "07_mobilevit_unfold_fold", {
         "mobilevit_unfold": ("failed", "returned a Payload"),
         "mobilevit_fold": ("invalid output", "could not be read as plain tensors"),
     })
@@ -229,7 +229,7 @@ def test_submissions_are_byte_identical_and_nothing_is_left_running(graded):
 
 def test_notebooks_are_graded_in_parallel(graded):
     seconds = [float(s) for s in re.findall(r"points \((\d+\.\d) s, ", graded["proc"].stdout)]
-    assert len(seconds) == 6 * 3 + 6 + 1  # alice (and her scratch notebook), bob, carol, six hostile notebooks
+    assert len(seconds) == len(NOTEBOOKS) * 3 + 6 + 1  # alice (and her scratch notebook), bob, carol, six hostile notebooks
     assert sum(seconds) > 1.3 * graded["wall"], (sum(seconds), graded["wall"])
     assert "with --jobs 2" in graded["proc"].stdout
 

@@ -73,11 +73,11 @@ def test_release_writes_the_exercises_and_check_finds_stale_ones(tmp_path, capsy
         assert (exercises / path.name).read_text() == path.read_text()
     assert main(["release", "--check", "--solutions", str(solutions), "--exercises", str(exercises)]) == 0
 
-    nb = nbformat.read(solutions / "03_window_shift_mask.ipynb", as_version=4)
+    nb = nbformat.read(solutions / "04_window_shift_mask.ipynb", as_version=4)
     nb.cells[0].source += "\n\nOne more sentence."
-    nbformat.write(nb, solutions / "03_window_shift_mask.ipynb")
+    nbformat.write(nb, solutions / "04_window_shift_mask.ipynb")
     (exercises / "99_extra.ipynb").write_text((exercises / "01_conv_vs_attention.ipynb").read_text())
-    assert out_of_date(solutions, exercises) == ["03_window_shift_mask.ipynb", "99_extra.ipynb"]
+    assert out_of_date(solutions, exercises) == ["04_window_shift_mask.ipynb", "99_extra.ipynb"]
     capsys.readouterr()
     assert main(["release", "--check", "--solutions", str(solutions), "--exercises", str(exercises)]) == 1
     assert "run `make exercises`" in capsys.readouterr().out

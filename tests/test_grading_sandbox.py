@@ -205,7 +205,7 @@ def attacked(tmp_path_factory):
         pytest.skip(f"the grader's sandbox cannot run here: {NO_SANDBOX}")
     base = tmp_path_factory.mktemp("attacked")
     token, secret, marker = uuid.uuid4().hex, uuid.uuid4().hex, f"minivit-escape-{uuid.uuid4().hex}"
-    victim = base / "class" / "alice" / "03_window_shift_mask.ipynb"
+    victim = base / "class" / "alice" / "04_window_shift_mask.ipynb"
     server = socket.create_server(("0.0.0.0", 0))  # the grader's machine, listening
     server.setblocking(False)
     abstract = socket.socket(socket.AF_UNIX)
@@ -217,16 +217,16 @@ def attacked(tmp_path_factory):
              str(ROOT), os.path.dirname(minivit.__file__), sys.prefix, str(Path.home()), "/tmp"]
     snoop = SNOOP.format(known=known, token=token, terces=secret[::-1], port=server.getsockname()[1], hosts=hosts,
                          fence=str(base))
-    alice = solution_notebook("03_window_shift_mask")
+    alice = solution_notebook("04_window_shift_mask")
     alice.cells.append(nbformat.v4.new_code_cell(f"# {secret}"))
     escape = ESCAPE.format(marker=marker, grades=str(base / "out" / "grades.csv"), proof=str(base / "ran"))
     notebooks = {
-        "alice": {"03_window_shift_mask": alice},
+        "alice": {"04_window_shift_mask": alice},
         "mallory": {"01_conv_vs_attention": _guarded("01_conv_vs_attention", {
             "conv1x1": "read", "receptive_field": "net"}, "self_attention", snoop)},
-        "oscar": {"02_patch_partition": _guarded("02_patch_partition", {}, "patchify", escape)},
-        "trudy": {"03_window_shift_mask": hostile("03_window_shift_mask", DELEGATING_03),
-                  "06_mobilevit_unfold_fold": hostile("06_mobilevit_unfold_fold", DELEGATING_06)},
+        "oscar": {"03_patch_partition": _guarded("03_patch_partition", {}, "patchify", escape)},
+        "trudy": {"04_window_shift_mask": hostile("04_window_shift_mask", DELEGATING_03),
+                  "07_mobilevit_unfold_fold": hostile("07_mobilevit_unfold_fold", DELEGATING_06)},
     }
     graded = _grade(base, notebooks, "bwrap", {"MINIVIT_TEST_SECRET": secret})
     yield dict(graded, base=base, token=token, marker=marker, server=server, abstract=abstract)
@@ -265,7 +265,7 @@ def test_no_network(attacked):
 
 @needs_bwrap
 def test_a_process_that_leaves_its_session_dies_with_its_notebook(attacked):
-    _check(attacked, "oscar", "02_patch_partition", {})  # patchify asserts that the escaped process ran
+    _check(attacked, "oscar", "03_patch_partition", {})  # patchify asserts that the escaped process ran
     assert alive(attacked["marker"]) == []
     assert not (attacked["base"] / "ran").exists()  # nor could it write outside
     time.sleep(0.5)  # it would rewrite grades.csv every 0.1 s
@@ -275,12 +275,12 @@ def test_a_process_that_leaves_its_session_dies_with_its_notebook(attacked):
 
 @needs_bwrap
 def test_delegating_to_minivit_is_not_own_code_and_the_rest_is_graded(attacked):
-    _check(attacked, "trudy", "03_window_shift_mask", {
+    _check(attacked, "trudy", "04_window_shift_mask", {
         "window_partition": ("not own code", "runs minivit's own minivit.windows.window_partition"),
         "window_reverse": ("not own code", "runs minivit's own minivit.windows.window_reverse"),
         "cyclic_shift": ("not own code", "tried sys.setprofile"),
     })  # shifted_window_mask passes: it calls minivit.window_partition, which that task allows
-    _check(attacked, "trudy", "06_mobilevit_unfold_fold", {
+    _check(attacked, "trudy", "07_mobilevit_unfold_fold", {
         "mobilevit_unfold": ("not own code", "runs minivit's own minivit.unfold.mobilevit_unfold"),
         "mobilevit_fold": ("not own code", "tried starting a thread"),
     })  # transformer_block passes: it calls minivit.attention, which that task allows
@@ -294,14 +294,14 @@ def test_without_the_sandbox_no_process_outlives_its_notebook(tmp_path):
     kill_keeper = ESCAPE.format(marker=killer, grades=grades, proof=str(tmp_path / "escaped-from-peggy")) + (
         "import signal\nos.kill(os.getppid(), signal.SIGKILL)  # the keeper, which would have killed it\n")
     graded = _grade(tmp_path, {
-        "oscar": {"02_patch_partition": _guarded("02_patch_partition", {}, "patchify", escape)},
-        "peggy": {"04_relative_position_bias": _after_imports(solution_notebook("04_relative_position_bias"),
+        "oscar": {"03_patch_partition": _guarded("03_patch_partition", {}, "patchify", escape)},
+        "peggy": {"05_relative_position_bias": _after_imports(solution_notebook("05_relative_position_bias"),
                                                               LEAKS, kill_keeper)},
     }, "none", {})
     assert graded["proc"].returncode == 0, graded["proc"].stderr[-3000:]
     assert graded["proc"].stdout.splitlines()[0].startswith("sandbox: none")
-    _check(graded, "oscar", "02_patch_partition", {})
-    _check(graded, "peggy", "04_relative_position_bias", {})  # its kernel outlived its keeper, up to the sweep
+    _check(graded, "oscar", "03_patch_partition", {})
+    _check(graded, "peggy", "05_relative_position_bias", {})  # its kernel outlived its keeper, up to the sweep
     assert (tmp_path / "escaped").exists() and (tmp_path / "escaped-from-peggy").exists()  # both ran
     assert alive(marker) == [] and alive(killer) == []
     time.sleep(0.5)

@@ -19,10 +19,10 @@ from minivit.grading.tracing import Tracer
 SEEDS = [0, 1, 2, 3, 4]
 
 
-def test_at_least_15_tasks_over_notebooks_01_to_06():
+def test_at_least_15_tasks_over_notebooks_01_to_07():
     assert len(TASKS) >= 15
-    assert sorted(NOTEBOOKS) == ["01_conv_vs_attention", "02_patch_partition", "03_window_shift_mask",
-                                 "04_relative_position_bias", "05_swin_stages", "06_mobilevit_unfold_fold"]
+    assert sorted(NOTEBOOKS) == ["01_conv_vs_attention", "02_multi_head_attention", "03_patch_partition", "04_window_shift_mask",
+                                 "05_relative_position_bias", "06_swin_stages", "07_mobilevit_unfold_fold"]
     assert all(task.points >= 1 and task.hint and task.pitfalls for task in TASKS.values())
 
 

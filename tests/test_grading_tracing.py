@@ -93,7 +93,7 @@ def test_solutions_use_only_their_allowed_helpers(stem):
 
 
 def test_an_allowed_helper_is_entered_but_not_borrowed_and_its_own_calls_are_not_entries():
-    functions = functions_of(solution_notebook("05_swin_stages"))
+    functions = functions_of(solution_notebook("06_swin_stages"))
     tracer = Tracer()
     call(functions["shifted_window_attention"], [TASKS["shifted_window_attention"].public()[0].args], tracer)
     assert tracer.entered == {"minivit.attention.attention", "minivit.windows.window_partition",

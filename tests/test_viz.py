@@ -507,7 +507,7 @@ def test_invalid_sizes_raise_value_errors(call):
 
 @pytest.mark.parametrize("size, patch", [(8, 1), (8, 2), (8, 4), (16, 4), (4, 4), (16, 2)])
 def test_unfold_draws_readably_at_every_patch_size(size, patch):
-    # the explorer of notebook 06 allows these: no title out of the figure, no pixel labels on top of each other
+    # the explorer of notebook 07 allows these: no title out of the figure, no pixel labels on top of each other
     fig = viz.plot_mobilevit_unfold(size, size, patch, pixel=5)
     fig.draw_without_rendering()
     renderer = fig._get_renderer()

@@ -7,7 +7,7 @@ recognise and name, and the minivit helpers the learner may call: calling any ot
 function, the task's own implementation above all, makes the task "not own code" (see tracing.py).
 
 Glossary as in the course: B batch, C channels, H x W map, M window size, s shift, p patch size,
-N tokens, D embedding size, nh heads.
+N tokens, D embedding size, nh heads, hs = D / nh head size.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ import torch.nn.functional as F
 
 from minivit import (
     attention,
+    merge_heads,
     merge_patches,
     mobilevit_fold,
     mobilevit_unfold,
     patchify,
     relative_position_index,
     shifted_window_mask,
+    split_heads,
     unpatchify,
     window_partition,
     window_reverse,
@@ -53,7 +55,7 @@ class Pitfall:
 @dataclass(frozen=True)
 class Task:
     name: str  # the function the learner writes; also nbgrader's grade_id of its cell
-    notebook: str  # stem of the notebook it belongs to, e.g. "03_window_shift_mask"
+    notebook: str  # stem of the notebook it belongs to, e.g. "04_window_shift_mask"
     points: int
     params: tuple[str, ...]  # the function's parameter names, to describe cases
     reference: Callable[..., Any]  # computes the expected output from the same arguments
@@ -250,9 +252,145 @@ _task(
     ),
 )
 
-# --- 02 patch partition ------------------------------------------------------------------------------
+# --- 02 multi-head attention and the transformer block ---------------------------------------------
 
-NB02 = "02_patch_partition"
+NB02 = "02_multi_head_attention"
+
+
+def _heads_split_without_transpose(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    B, N, D = x.shape
+    return x.reshape(B, num_heads, N, D // num_heads)
+
+
+def _heads_interleaved(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    B, N, D = x.shape
+    return x.reshape(B, N, D // num_heads, num_heads).permute(0, 3, 1, 2)  # channel c to head c % nh
+
+
+def _heads_cases(d: Draw, sizes: list[tuple[int, int, int, int]]) -> list[Case]:
+    return [Case((d.randn(B, N, nh * hs), nh)) for B, N, nh, hs in sizes]
+
+
+def _heads_sizes(d: Draw) -> tuple[int, int, int, int]:
+    """(B, N, nh, hs) with at least 2 tokens, 2 heads and 2 channels per head, so that every order matters."""
+    return d.size(1, 3), d.size(2, 6), d.size(2, 4), d.size(2, 4)
+
+
+_task(
+    name="split_heads",
+    notebook=NB02,
+    points=1,
+    params=("x", "num_heads"),
+    reference=split_heads,
+    public=lambda: [
+        Case((_arange(1, 3, 8), 2), "x of shape (1, 3, 8) holding 0..23, num_heads=2"),
+        Case((Draw(0).randn(2, 4, 6), 3)),
+    ],
+    hidden=lambda d: _heads_cases(d, _three(d, _heads_sizes)),
+    hint="Head h is channels h*hs .. (h+1)*hs - 1 of every token: reshape (B, N, D) to (B, N, nh, hs), then "
+    "transpose to (B, nh, N, hs) so that the heads come before the tokens.",
+    pitfalls=(
+        Pitfall("reshaping straight to (B, nh, N, hs) takes the values in memory order, so 'head 0' "
+                "holds every channel of the first tokens instead of a few channels of every token: reshape to (B, N, nh, hs), then transpose(1, 2)", _heads_split_without_transpose),
+        Pitfall("the heads are interleaved (channel c in head c % nh); each head is hs consecutive channels: "
+                "reshape to (B, N, nh, hs), not (B, N, hs, nh)", _heads_interleaved),
+        Pitfall("(B, N, nh, hs) is one step short: transpose(1, 2) to (B, nh, N, hs), so that the heads are a "
+                "batch axis", lambda x, num_heads: x.reshape(*x.shape[:2], num_heads, -1)),
+    ),
+)
+
+
+def _merge_heads_hidden(d: Draw) -> list[Case]:
+    return [Case((d.randn(B, nh, N, hs),)) for B, N, nh, hs in _three(d, _heads_sizes)]
+
+
+_task(
+    name="merge_heads",
+    notebook=NB02,
+    points=1,
+    params=("x",),
+    reference=merge_heads,
+    public=lambda: [
+        Case((split_heads(_arange(1, 3, 8), 2),), "the 2 heads of (1, 3, 8) tokens holding 0..23"),
+        Case((Draw(0).randn(2, 3, 4, 2),)),
+    ],
+    hidden=_merge_heads_hidden,
+    hint="Undo split_heads: transpose (B, nh, N, hs) to (B, N, nh, hs), then reshape to (B, N, nh*hs): "
+    "head 0's channels first, then head 1's.",
+    pitfalls=(
+        Pitfall("reshaping (B, nh, N, hs) straight to (B, N, D) mixes tokens and heads: transpose(1, 2) first",
+                lambda x: x.reshape(x.shape[0], x.shape[2], -1)),
+        Pitfall("the heads are interleaved channel by channel; put them side by side: head 0's hs channels, "
+                "then head 1's", lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], x.shape[2], -1)),
+    ),
+)
+
+
+def _multi_head_attention(x: torch.Tensor, weights: dict, num_heads: int) -> torch.Tensor:
+    from minivit.layers import SelfAttention
+
+    attn = SelfAttention(x.shape[-1], num_heads)
+    attn.load_state_dict(weights)
+    with torch.no_grad():
+        return attn(x)
+
+
+def _mha_written_out(x, weights, num_heads, *, heads="split", scale="head", proj=True, softmax_dim=-1):
+    """Multi-head self-attention by hand, with switches for the mistakes the feedback recognises."""
+    w = weights
+    B, N, D = x.shape
+    split = {"split": split_heads, "interleaved": _heads_interleaved, "one": lambda t, nh: t[:, None]}[heads]
+    nh = 1 if heads == "one" else num_heads
+    q, k, v = (split(t, num_heads) for t in F.linear(x, w["qkv.weight"], w["qkv.bias"]).chunk(3, dim=-1))
+    size = {"head": D // nh, "token": D}[scale]
+    weights_ = ((q @ k.transpose(-2, -1)) / math.sqrt(size)).softmax(dim=softmax_dim)  # (B, nh, N, N)
+    out = weights_ @ v  # (B, nh, N, hs)
+    out = out.permute(0, 2, 3, 1).reshape(B, N, D) if heads == "interleaved" else merge_heads(out)
+    return F.linear(out, w["proj.weight"], w["proj.bias"]) if proj else out
+
+
+def _mha_cases(d: Draw, sizes: list[tuple[int, int, int, int]]) -> list[Case]:
+    cases = []
+    for B, N, nh, hs in sizes:
+        D = nh * hs
+        weights = {
+            "qkv.weight": d.randn(3 * D, D, scale=D ** -0.25), "qkv.bias": d.randn(3 * D, scale=0.2),
+            "proj.weight": d.randn(D, D, scale=D ** -0.5), "proj.bias": d.randn(D, scale=0.2),
+        }
+        cases.append(Case((d.randn(B, N, D), weights, nh)))
+    return cases
+
+
+_task(
+    name="multi_head_attention",
+    notebook=NB02,
+    points=3,
+    helpers=(attention, split_heads, merge_heads),
+    params=("x", "weights", "num_heads"),
+    reference=_multi_head_attention,
+    public=lambda: _mha_cases(Draw(0), [(1, 4, 2, 2), (2, 5, 3, 2)]),
+    hidden=lambda d: _mha_cases(d, [(d.size(1, 2), d.size(3, 7), d.pick([2, 3, 4]), d.size(2, 4)) for _ in range(3)]),
+    hint="q, k, v = (x @ W.T + b).chunk(3, dim=-1) with the (3D, D) qkv weight; split each into nh heads "
+    "(B, nh, N, hs); softmax(q k^T / sqrt(hs)) over the keys, times v; merge the heads to (B, N, D); "
+    "then the output projection proj.",
+    pitfalls=(
+        Pitfall("the scores are divided by sqrt(D), the size of a whole token; each head is an attention of its "
+                "own and divides by sqrt(hs), hs = D / nh", lambda *a: _mha_written_out(*a, scale="token")),
+        Pitfall("this is one head over all D channels: split q, k and v into nh heads of hs channels, and let "
+                "each head attend on its own", lambda *a: _mha_written_out(*a, heads="one")),
+        Pitfall("the output projection is missing: after merging the heads, apply proj "
+                "(x @ proj.weight.T + proj.bias)", lambda *a: _mha_written_out(*a, proj=False)),
+        Pitfall("the heads are interleaved (channel c in head c % nh); each head is hs consecutive channels",
+                lambda *a: _mha_written_out(*a, heads="interleaved")),
+        Pitfall("the softmax runs over the queries (dim=-2): each query's weights over the keys must sum to 1, "
+                "so use dim=-1", lambda *a: _mha_written_out(*a, softmax_dim=-2)),
+    ),
+    atol=1e-4,
+)
+
+# --- 03 patch partition ------------------------------------------------------------------------------
+
+NB03 = "03_patch_partition"
 
 
 def _patchify_channel_first(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -279,7 +417,7 @@ def _image_and_patch_size_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="patchify",
-    notebook=NB02,
+    notebook=NB03,
     points=2,
     params=("x", "patch_size"),
     reference=patchify,
@@ -313,7 +451,7 @@ def _unpatchify_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="unpatchify",
-    notebook=NB02,
+    notebook=NB03,
     points=1,
     params=("tokens", "patch_size", "height", "width"),
     reference=unpatchify,
@@ -350,7 +488,7 @@ def _patch_embedding_cases(d: Draw, sizes: list[tuple[int, int, int, int, int, i
 
 _task(
     name="patch_embedding",
-    notebook=NB02,
+    notebook=NB03,
     points=2,
     helpers=(patchify,),
     params=("x", "weight", "bias"),
@@ -383,7 +521,7 @@ def _class_token_cases(d: Draw, sizes: list[tuple[int, int, int]]) -> list[Case]
 
 _task(
     name="add_class_token",
-    notebook=NB02,
+    notebook=NB03,
     points=1,
     params=("tokens", "cls_token", "pos_embedding"),
     reference=_add_class_token,
@@ -396,9 +534,9 @@ _task(
     ),
 )
 
-# --- 03 windows, shift and mask ----------------------------------------------------------------------
+# --- 04 windows, shift and mask ----------------------------------------------------------------------
 
-NB03 = "03_window_shift_mask"
+NB04 = "04_window_shift_mask"
 
 
 def _window_sizes(d: Draw) -> tuple[int, int, int, int, int]:
@@ -422,7 +560,7 @@ def _window_partition_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="window_partition",
-    notebook=NB03,
+    notebook=NB04,
     points=2,
     params=("x", "window_size"),
     reference=window_partition,
@@ -452,7 +590,7 @@ def _window_reverse_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="window_reverse",
-    notebook=NB03,
+    notebook=NB04,
     points=1,
     params=("windows", "window_size", "height", "width"),
     reference=window_reverse,
@@ -486,7 +624,7 @@ def _cyclic_shift_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="cyclic_shift",
-    notebook=NB03,
+    notebook=NB04,
     points=1,
     params=("x", "shift_size"),
     reference=_cyclic_shift,
@@ -528,7 +666,7 @@ def _mask_of_infinities(height, width, window_size, shift_size):
 
 _task(
     name="shifted_window_mask",
-    notebook=NB03,
+    notebook=NB04,
     points=3,
     helpers=(window_partition,),
     params=("height", "width", "window_size", "shift_size"),
@@ -548,9 +686,9 @@ _task(
     ),
 )
 
-# --- 04 relative position bias -----------------------------------------------------------------------
+# --- 05 relative position bias -----------------------------------------------------------------------
 
-NB04 = "04_relative_position_bias"
+NB05 = "05_relative_position_bias"
 
 
 def _relative_coordinates(window_size: int) -> torch.Tensor:
@@ -566,7 +704,7 @@ def _window_sizes_not_public(d: Draw) -> list[Case]:
 
 _task(
     name="relative_coordinates",
-    notebook=NB04,
+    notebook=NB05,
     points=1,
     params=("window_size",),
     reference=_relative_coordinates,
@@ -596,7 +734,7 @@ def _index_without_shift(window_size: int) -> torch.Tensor:
 
 _task(
     name="relative_position_index",
-    notebook=NB04,
+    notebook=NB05,
     points=2,
     params=("window_size",),
     reference=relative_position_index,
@@ -624,7 +762,7 @@ def _bias_cases(d: Draw, sizes: list[tuple[int, int]]) -> list[Case]:
 
 _task(
     name="relative_position_bias",
-    notebook=NB04,
+    notebook=NB05,
     points=2,
     helpers=(relative_position_index,),
     params=("table", "window_size"),
@@ -641,9 +779,9 @@ _task(
     ),
 )
 
-# --- 05 Swin stages ----------------------------------------------------------------------------------
+# --- 06 Swin stages ----------------------------------------------------------------------------------
 
-NB05 = "05_swin_stages"
+NB06 = "06_swin_stages"
 
 
 def _merge_row_major(x: torch.Tensor) -> torch.Tensor:
@@ -656,7 +794,7 @@ def _merge_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="merge_patches",
-    notebook=NB05,
+    notebook=NB06,
     points=2,
     params=("x",),
     reference=merge_patches,
@@ -690,7 +828,7 @@ def _patch_merging_cases(d: Draw, sizes: list[tuple[int, int, int, int]]) -> lis
 
 _task(
     name="patch_merging",
-    notebook=NB05,
+    notebook=NB06,
     points=2,
     helpers=(merge_patches,),
     params=("x", "norm_weight", "norm_bias", "reduction_weight"),
@@ -760,7 +898,7 @@ def _swin_attention_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="shifted_window_attention",
-    notebook=NB05,
+    notebook=NB06,
     points=3,
     helpers=(attention, window_partition, window_reverse, shifted_window_mask, relative_position_index),
     params=("x", "weights", "window_size", "shift_size", "num_heads"),
@@ -784,9 +922,9 @@ _task(
     atol=1e-4,
 )
 
-# --- 06 MobileViT unfold and fold --------------------------------------------------------------------
+# --- 07 MobileViT unfold and fold --------------------------------------------------------------------
 
-NB06 = "06_mobilevit_unfold_fold"
+NB07 = "07_mobilevit_unfold_fold"
 
 
 def _unfold_patch_per_sequence(x: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -805,7 +943,7 @@ def _fold_patch_per_sequence(tokens: torch.Tensor, patch_size: int, height: int,
 
 _task(
     name="mobilevit_unfold",
-    notebook=NB06,
+    notebook=NB07,
     points=2,
     params=("x", "patch_size"),
     reference=mobilevit_unfold,
@@ -829,7 +967,7 @@ def _fold_hidden(d: Draw) -> list[Case]:
 
 _task(
     name="mobilevit_fold",
-    notebook=NB06,
+    notebook=NB07,
     points=1,
     params=("tokens", "patch_size", "height", "width"),
     reference=mobilevit_fold,
@@ -902,7 +1040,7 @@ def _block_cases(d: Draw, sizes: list[tuple[int, int, int, int]]) -> list[Case]:
 
 _task(
     name="transformer_block",
-    notebook=NB06,
+    notebook=NB07,
     points=3,
     helpers=(attention,),
     params=("x", "weights", "num_heads"),
