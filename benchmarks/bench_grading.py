@@ -6,7 +6,7 @@ other work on the machine slows the wall time, not the CPU figures much).
     .venv/bin/python benchmarks/bench_grading.py                    # both, 30 students
     .venv/bin/python benchmarks/bench_grading.py --sandbox bwrap --students 10
 
-A synthetic student hands in all six notebooks; each task is the solution (70% of them) or the
+A synthetic student hands in every graded notebook; each task is the solution (70% of them) or the
 exercise's stub, drawn from --seed, so that the class has passed and "not implemented" tasks, as a
 real one does. The target: 30 submissions in at most 3 minutes with the sandbox on 2 cores.
 """
