@@ -56,6 +56,11 @@ book: setup-test
 
 test: test-native test-other-kernels test-lowest
 
+# Each environment keeps its own matplotlib font cache: a cache shared through ~/.cache names the font files of
+# whichever environment wrote it, and a test run must not depend on another environment's files.
+test-native test-other-kernels: export MPLCONFIGDIR = $(CURDIR)/$(VENV)/matplotlib
+test-lowest: export MPLCONFIGDIR = $(CURDIR)/$(LOWEST_VENV)/matplotlib
+
 test-native: setup-test
 	$(BIN)/python -m pytest
 

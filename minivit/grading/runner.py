@@ -209,6 +209,8 @@ class Kernel:
             if msg is not None:
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue  # a late reply to something earlier
+                if not self.manager.is_alive():
+                    return Reply("crashed")  # the kernel answered, but this code killed its root (the keeper)
                 if interrupted_at is not None:
                     return Reply("interrupted")
                 content = msg["content"]
