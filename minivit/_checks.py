@@ -33,13 +33,40 @@ def check_size(value: int, name: str) -> int:
 
 
 def check_tensor(x: object, name: str, layout: str) -> torch.Tensor:
-    """Check that `x` is a tensor with one dimension per letter group of `layout`, e.g. "(B, H, W, C)"."""
-    ndim = layout.count(",") + 1
+    """Check that `x` is a tensor with one dimension per letter group of `layout`, e.g. "(B, H, W, C)";
+    a "..." in the layout stands for any number of leading dimensions, e.g. "(..., N, d)"."""
+    groups = [g.strip() for g in layout.strip("()").split(",")]
+    named = sum(g != "..." for g in groups)
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor of shape {layout}, got {type(x).__name__}")
-    if x.dim() != ndim:
-        raise ValueError(f"{name} must have shape {layout} ({ndim} dimensions), got shape {tuple(x.shape)}")
+    if "..." in groups and x.dim() < named:
+        raise ValueError(f"{name} must have shape {layout} (at least {named} dimensions), got shape {tuple(x.shape)}")
+    if "..." not in groups and x.dim() != named:
+        raise ValueError(f"{name} must have shape {layout} ({named} dimensions), got shape {tuple(x.shape)}")
     return x
+
+
+def check_images(
+    images: object, in_chans: int, *, size: Pair | None = None, min_size: int = 1, name: str = "images"
+) -> torch.Tensor:
+    """Check that `images` is a (B, in_chans, H, W) tensor, of exactly `size` = (H, W) if given, and
+    at least `min_size` pixels on each side."""
+    H, W = ("H", "W") if size is None else size
+    wanted = f"(B, C, H, W) = (B, {in_chans}, {H}, {W})"
+    if size is not None:
+        wanted += ", the size this model was built for"
+    elif min_size > 1:
+        wanted += f" with H, W >= {min_size}"
+    if (
+        not isinstance(images, torch.Tensor)
+        or images.dim() != 4
+        or images.shape[1] != in_chans
+        or (size is not None and tuple(images.shape[2:]) != tuple(size))
+        or min(images.shape[2:]) < min_size
+    ):
+        got = f"shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{name} must have shape {wanted}, got {got}")
+    return images
 
 
 def check_divisible(size: int, by: int, what: str, by_what: str) -> None:

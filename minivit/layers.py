@@ -1,5 +1,5 @@
-"""Layers shared by the models: the MLP, multi-head self-attention and the pre-norm transformer
-block of ViT and MobileViT. Swin's window attention lives in minivit.swin, beside the model.
+"""Layers shared by the models: the MLP, stochastic depth, multi-head self-attention and the pre-norm
+transformer block of ViT and MobileViT. Swin's window attention lives in minivit.swin, beside the model.
 
 Glossary: B batch, N tokens, D embedding size, nh heads, hs = D / nh head size.
 """
@@ -24,6 +24,32 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al., 2016) on a residual branch: in training, the branch of each
+    sample is dropped with probability p and the kept ones are scaled by 1 / (1 - p), so that its
+    expected value is unchanged; in eval mode it is the identity. The same random draws, in the same
+    order, as torchvision's StochasticDepth(p, "row") and timm's DropPath, so a model that uses it
+    matches them in training too, given the same seed.
+    """
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be a probability in [0, 1), got {p!r}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        # one draw per sample, broadcast over its other dimensions
+        kept = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
+        return x * kept.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class SelfAttention(nn.Module):
