@@ -67,10 +67,10 @@ def _swin_from_torchvision(model: nn.Module) -> nn.Module:
             "for all blocks, shifts alternating 0 and M // 2; this model is Swin v2 or has another layout"
         )
     config = SwinConfig(
-        in_chans=stem[0].in_channels,
+        in_channels=stem[0].in_channels,
         num_classes=model.head.out_features,
         patch_size=stem[0].kernel_size[0],
-        embed_dim=stem[0].out_channels,
+        dim=stem[0].out_channels,
         depths=tuple(len(stage) for stage in stages),
         num_heads=tuple(stage[0].attn.num_heads for stage in stages),
         window_size=M,
@@ -119,10 +119,10 @@ def _swin_from_timm(model: nn.Module) -> nn.Module:
             "in every stage, qkv bias, heads of C / nh channels, a normed patch embedding and average pooling"
         )
     config = SwinConfig(
-        in_chans=stem.proj.in_channels,
+        in_channels=stem.proj.in_channels,
         num_classes=model.num_classes,
         patch_size=stem.proj.kernel_size[0],
-        embed_dim=stem.proj.out_channels,
+        dim=stem.proj.out_channels,
         depths=tuple(len(stage.blocks) for stage in stages),
         num_heads=tuple(stage.blocks[0].attn.num_heads for stage in stages),
         window_size=M,

@@ -51,7 +51,7 @@ from minivit.vit import vit_tiny
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "small CNN": lambda: SmallCNN(in_channels=1, num_classes=10),
     "ViT": lambda: vit_tiny(num_classes=10, in_chans=1),
-    "Swin": lambda: swin_tiny(num_classes=10, in_chans=1, patch_size=4),  # 32 x 32 like the others: 8 x 8 tokens
+    "Swin": lambda: swin_tiny(num_classes=10, in_channels=1, patch_size=4),  # 32 x 32 like the others: 8 x 8 tokens
     "MobileViT": lambda: mobilevit_tiny(num_classes=10, in_chans=1),
 }
 RECIPE = dict(epochs=5, lr=2e-3, label_smoothing=0.1)  # notebook 08's recipe, batches of 32

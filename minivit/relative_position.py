@@ -1,11 +1,11 @@
-"""Relative position index of Swin: which entry of the ((2Mh-1)(2Mw-1), heads) bias table each
+"""Relative position bias of Swin: which entry of the ((2Mh-1)(2Mw-1), heads) bias table each
 pair of tokens in a window reads."""
 
 from __future__ import annotations
 
 import torch
 
-from minivit._checks import to_pair
+from minivit._checks import check_tensor, to_pair
 
 
 def relative_position_index(window_size: int | tuple[int, int]) -> torch.Tensor:
@@ -26,3 +26,26 @@ def relative_position_index(window_size: int | tuple[int, int]) -> torch.Tensor:
     dy = rows[:, None] - rows[None, :] + (Mh - 1)  # (Mh*Mw, Mh*Mw), in [0, 2Mh-2]
     dx = cols[:, None] - cols[None, :] + (Mw - 1)
     return dy * (2 * Mw - 1) + dx
+
+
+def relative_position_bias(table: torch.Tensor, window_size: int | tuple[int, int]) -> torch.Tensor:
+    """What each head adds to the attention logit of every (query, key) pair of a window: the table's
+    entry for their relative position.
+
+    Args:
+        table: the learned bias table, shape ((2Mh-1)(2Mw-1), nh): one row per relative position
+            (dy, dx), one column per head.
+        window_size: M, or (Mh, Mw).
+
+    Returns:
+        bias, shape (nh, N, N) with N = Mh*Mw: bias[h, i, j] = table[index[i, j], h].
+    """
+    Mh, Mw = to_pair(window_size, "window_size")
+    check_tensor(table, "table", "(R, nh)")
+    if table.shape[0] != (2 * Mh - 1) * (2 * Mw - 1):
+        raise ValueError(
+            f"table must have shape ((2Mh-1)(2Mw-1), nh) = ({(2 * Mh - 1) * (2 * Mw - 1)}, nh) for a "
+            f"{Mh}x{Mw} window, got shape {tuple(table.shape)}"
+        )
+    index = relative_position_index((Mh, Mw)).to(table.device)  # (N, N)
+    return table[index].permute(2, 0, 1)  # (nh, N, N)

@@ -29,10 +29,10 @@ TOKENS_PER_CHUNK = 4096  # blocks run on chunks of images of at most this many t
 
 @dataclass
 class SwinConfig:
-    in_chans: int = 3  # channels of the input images
+    in_channels: int = 3  # channels of the input images
     num_classes: int = 1000  # outputs of the head
     patch_size: int = 4  # P: the stem cuts P x P patches (a P x P convolution with stride P)
-    embed_dim: int = 96  # C of stage 1; every later stage doubles it
+    dim: int = 96  # C of stage 1; every later stage doubles it
     depths: tuple[int, ...] = (2, 2, 6, 2)  # blocks per stage; blocks alternate W-MSA and SW-MSA
     num_heads: tuple[int, ...] = (3, 6, 12, 24)  # nh per stage; each stage's C must be a multiple of it
     window_size: int = 7  # M: attention runs inside M x M windows of tokens
@@ -43,8 +43,8 @@ class SwinConfig:
         if len(self.depths) != len(self.num_heads):
             raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} need one entry per stage")
         for i, heads in enumerate(self.num_heads):
-            if (self.embed_dim * 2**i) % heads:
-                raise ValueError(f"stage {i + 1} has C = {self.embed_dim * 2**i}, not a multiple of {heads} heads")
+            if (self.dim * 2**i) % heads:
+                raise ValueError(f"stage {i + 1} has C = {self.dim * 2**i}, not a multiple of {heads} heads")
 
 
 class WindowAttention(nn.Module):
@@ -180,13 +180,13 @@ class PatchEmbed(nn.Module):
     """Cut the image into P x P patches and embed each as a C-vector: a P x P convolution with stride P
     (the same as patchify + one shared Linear), then a LayerNorm. The output is channels-last."""
 
-    def __init__(self, in_chans: int, dim: int, patch_size: int, eps: float):
+    def __init__(self, in_channels: int, dim: int, patch_size: int, eps: float):
         super().__init__()
-        self.proj = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
+        self.proj = nn.Conv2d(in_channels, dim, kernel_size=patch_size, stride=patch_size)
         self.norm = nn.LayerNorm(dim, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x, images (B, in_chans, H, W). Returns: tokens (B, H/P, W/P, C)."""
+        """Args: x, images (B, in_channels, H, W). Returns: tokens (B, H/P, W/P, C)."""
         return self.norm(self.proj(x).permute(0, 2, 3, 1))  # (B, H/P, W/P, C)
 
 
@@ -227,8 +227,8 @@ class SwinTransformer(nn.Module):
     def __init__(self, config: SwinConfig):
         super().__init__()
         self.config = config
-        C = config.embed_dim
-        self.patch_embed = PatchEmbed(config.in_chans, C, config.patch_size, config.norm_eps)
+        C = config.dim
+        self.patch_embed = PatchEmbed(config.in_channels, C, config.patch_size, config.norm_eps)
         self.stages = nn.ModuleList(
             SwinStage(C * 2**i, depth, heads, config, merge=i > 0)
             for i, (depth, heads) in enumerate(zip(config.depths, config.num_heads))
@@ -242,8 +242,8 @@ class SwinTransformer(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Args: images, shape (B, in_chans, H, W). Returns: class scores, shape (B, num_classes)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Args: images, shape (B, in_channels, H, W). Returns: class scores, shape (B, num_classes)."""
         x = self.patch_embed(self._check_images(images))  # (B, H/P, W/P, C)
         for stage in self.stages:
             x = stage(x)  # (B, H_i, W_i, C_i)
@@ -255,7 +255,7 @@ class SwinTransformer(nn.Module):
         `features` gives them).
 
         Args:
-            images: shape (B, in_chans, H, W).
+            images: shape (B, in_channels, H, W).
 
         Returns:
             one map per stage, shape (B, C_i, H_i, W_i), at strides P, 2P, 4P, 8P (4, 8, 16, 32 for
@@ -270,7 +270,7 @@ class SwinTransformer(nn.Module):
         return maps
 
     def _check_images(self, images: torch.Tensor) -> torch.Tensor:
-        c = self.config.in_chans
+        c = self.config.in_channels
         smallest = self.config.patch_size * 2 ** (len(self.stages) - 1)  # one patch of its own per stage
         if (
             not isinstance(images, torch.Tensor)
@@ -298,14 +298,14 @@ def swin_s(num_classes: int = 1000) -> SwinTransformer:
 
 def swin_b(num_classes: int = 1000) -> SwinTransformer:
     """Swin-B: C 128, depths (2, 2, 18, 2), heads (4, 8, 16, 32), M 7. 87,768,224 parameters."""
-    config = SwinConfig(num_classes=num_classes, embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32))
+    config = SwinConfig(num_classes=num_classes, dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32))
     return SwinTransformer(config)
 
 
-def swin_tiny(num_classes: int = 10, in_chans: int = 1, patch_size: int = 2) -> SwinTransformer:
+def swin_tiny(num_classes: int = 10, in_channels: int = 1, patch_size: int = 2) -> SwinTransformer:
     """A Swin small enough to train on a laptop CPU in about a minute, for the notebooks.
 
-    Made for sklearn's 8x8 digits upscaled to 16 x 16 or 32 x 32 (grey by default; in_chans=3 for
+    Made for sklearn's 8x8 digits upscaled to 16 x 16 or 32 x 32 (grey by default; in_channels=3 for
     colour): windows of 4 and three stages, since a fourth would be smaller than one window. C 32,
     depths (2, 2, 2), heads (2, 4, 8): 566,790 parameters with patches of 2 (feature maps at strides
     2, 4 and 8 with 32, 64 and 128 channels). Course notebook 08 trains it on the digits at 32 x 32,
@@ -314,7 +314,7 @@ def swin_tiny(num_classes: int = 10, in_chans: int = 1, patch_size: int = 2) -> 
     torchvision pads).
     """
     config = SwinConfig(
-        in_chans=in_chans, num_classes=num_classes, patch_size=patch_size, embed_dim=32,
+        in_channels=in_channels, num_classes=num_classes, patch_size=patch_size, dim=32,
         depths=(2, 2, 2), num_heads=(2, 4, 8), window_size=4,
     )
     return SwinTransformer(config)

@@ -197,9 +197,9 @@ def test_feature_maps_equal_torchvision_stages(swin_t_pair, size):
 
 def test_swin_tiny_for_the_notebooks(train_on_one_batch):
     torch.manual_seed(0)
-    for in_chans in (1, 3):
-        model = swin_tiny(num_classes=10, in_chans=in_chans)
-        x = torch.randn(4, in_chans, 32, 32)
+    for in_channels in (1, 3):
+        model = swin_tiny(num_classes=10, in_channels=in_channels)
+        x = torch.randn(4, in_channels, 32, 32)
         assert model(x).shape == (4, 10)
         assert [m.shape for m in model.feature_maps(x)] == [(4, 32, 16, 16), (4, 64, 8, 8), (4, 128, 4, 4)]
     x = torch.randn(4, 1, 32, 32)
@@ -226,7 +226,7 @@ def test_bad_input_raises_value_error_naming_the_shape(shape):
 
 def test_unsupported_configs_and_models_raise():
     with pytest.raises(ValueError, match="not a multiple of 5 heads"):
-        SwinConfig(embed_dim=96, num_heads=(5, 6, 12, 24))
+        SwinConfig(dim=96, num_heads=(5, 6, 12, 24))
     with pytest.raises(ValueError, match="one entry per stage"):
         SwinConfig(depths=(2, 2))
     with pytest.raises(ValueError, match="Swin v2"):

@@ -1,0 +1,96 @@
+"""Swin's (shifted-)window attention as one function, in the order of the paper: pad, roll, partition,
+attend with the relative position bias and the shift mask, reverse, roll back, crop. Swin's
+WindowAttention layer calls it; the course and the grader use it as the reference.
+
+Glossary: B batch, H x W map (tokens), C channels, M window size, N = M*M tokens per window,
+nW windows per image, nh heads, hs = C / nh head size, s shift.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from minivit._checks import check_size, check_tensor
+from minivit.attention import merge_heads
+from minivit.windows import shifted_window_mask, window_partition, window_reverse
+
+
+def shifted_window_attention(
+    x: torch.Tensor,
+    qkv_weight: torch.Tensor,
+    qkv_bias: torch.Tensor | None,
+    proj_weight: torch.Tensor,
+    proj_bias: torch.Tensor | None,
+    relative_position_bias: torch.Tensor,
+    window_size: int,
+    shift_size: int,
+    num_heads: int,
+) -> torch.Tensor:
+    """Multi-head self-attention inside M x M windows (W-MSA), or inside windows shifted by s
+    (SW-MSA, s > 0), with a relative position bias. Works on a map of any size, as torchvision's
+    does: the map is padded bottom and right to multiples of M (the window never shrinks; padded
+    tokens are not masked), and the shift is dropped along an axis that holds a single window.
+
+    The attention itself, softmax(q k^T / sqrt(hs) + bias + mask) v, is PyTorch's fused
+    F.scaled_dot_product_attention with the bias and mask added into one float mask; it gives the
+    same numbers as minivit.attention.attention, which writes the steps out (course notebook 06).
+
+    Args:
+        x: the map, shape (B, H, W, C).
+        qkv_weight, qkv_bias: the Linear that gives every token's query, key and value: (3C, C) and
+            (3C,) or None.
+        proj_weight, proj_bias: the output Linear: (C, C) and (C,) or None.
+        relative_position_bias: what each head adds to the logit of each (query, key) pair of a
+            window, shape (nh, N, N); see minivit.relative_position.relative_position_bias.
+        window_size: M.
+        shift_size: s, 0 <= s < M: 0 for W-MSA, M // 2 for SW-MSA.
+        num_heads: nh; C must be a multiple of it.
+
+    Returns:
+        the attended map, shape (B, H, W, C).
+    """
+    M, nh = check_size(window_size, "window_size"), check_size(num_heads, "num_heads")
+    B, H, W, C = check_tensor(x, "x", "(B, H, W, C)").shape
+    N, hs = M * M, C // nh
+    if C % nh or tuple(relative_position_bias.shape) != (nh, N, N) or not 0 <= shift_size < M:
+        raise ValueError(
+            f"need C a multiple of num_heads, relative_position_bias of shape (nh, N, N) = ({nh}, {N}, {N}) "
+            f"and 0 <= shift_size < window_size; got C = {C}, num_heads = {nh}, relative_position_bias of shape "
+            f"{tuple(relative_position_bias.shape)}, shift_size = {shift_size}, window_size = {M}"
+        )
+
+    # 1. pad: bottom and right, up to multiples of the window
+    pad_b, pad_r = -H % M, -W % M
+    if pad_b or pad_r:
+        x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))  # (B, Hp, Wp, C)
+    Hp, Wp = H + pad_b, W + pad_r
+    nW = (Hp // M) * (Wp // M)
+
+    # 2. roll the map up and left by s, so that the next partition cuts windows shifted by s; not along
+    # an axis that holds a single window, where the shift would only cut that window into regions
+    shift = (shift_size if Hp > M else 0, shift_size if Wp > M else 0)
+    if shift != (0, 0):
+        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+
+    # 3. partition into windows of N tokens
+    windows = window_partition(x, M).view(B, nW, N, C)
+
+    # 4. attend inside every window, each head with its own bias; after a roll, the mask keeps tokens
+    # that the roll brought together from opposite edges of the map from attending to each other
+    qkv = F.linear(windows, qkv_weight, qkv_bias).view(B, nW, N, 3, nh, hs)
+    q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, B, nW * nh, N, hs)  # the heads of all windows side by side
+    mask = shifted_window_mask(Hp, Wp, M, shift).to(x.device, x.dtype)  # (nW, N, N), all 0 without a shift
+    logits_bias = relative_position_bias.to(x.dtype) + mask[:, None]  # (nW, nh, N, N), the same for every image
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias.reshape(1, nW * nh, N, N))  # (B, nW*nh, N, hs)
+    out = F.linear(merge_heads(out.view(B * nW, nh, N, hs)), proj_weight, proj_bias)  # (B*nW, N, C)
+
+    # 5. reverse: windows back into the map
+    x = window_reverse(out.view(B * nW, M, M, C), M, Hp, Wp)  # (B, Hp, Wp, C)
+
+    # 6. roll back
+    if shift != (0, 0):
+        x = torch.roll(x, shifts=shift, dims=(1, 2))
+
+    # 7. crop the padding
+    return x[:, :H, :W]  # (B, H, W, C)
