@@ -47,12 +47,12 @@ def check_tensor(x: object, name: str, layout: str) -> torch.Tensor:
 
 
 def check_images(
-    images: object, in_chans: int, *, size: Pair | None = None, min_size: int = 1, name: str = "images"
+    images: object, in_channels: int, *, size: Pair | None = None, min_size: int = 1, name: str = "images"
 ) -> torch.Tensor:
-    """Check that `images` is a (B, in_chans, H, W) tensor, of exactly `size` = (H, W) if given, and
+    """Check that `images` is a (B, in_channels, H, W) tensor, of exactly `size` = (H, W) if given, and
     at least `min_size` pixels on each side."""
     H, W = ("H", "W") if size is None else size
-    wanted = f"(B, C, H, W) = (B, {in_chans}, {H}, {W})"
+    wanted = f"(B, C, H, W) = (B, {in_channels}, {H}, {W})"
     if size is not None:
         wanted += ", the size this model was built for"
     elif min_size > 1:
@@ -60,7 +60,7 @@ def check_images(
     if (
         not isinstance(images, torch.Tensor)
         or images.dim() != 4
-        or images.shape[1] != in_chans
+        or images.shape[1] != in_channels
         or (size is not None and tuple(images.shape[2:]) != tuple(size))
         or min(images.shape[2:]) < min_size
     ):
@@ -73,3 +73,16 @@ def check_divisible(size: int, by: int, what: str, by_what: str) -> None:
     """Raise unless `size` is a multiple of `by`."""
     if size % by != 0:
         raise ValueError(f"{what} ({size}) must be a multiple of {by_what} ({by})")
+
+
+def check_shape(x: object, name: str, layout: str, shape: tuple[int | None, ...]) -> torch.Tensor:
+    """`check_tensor`, and each dimension equal to `shape`'s entry where that is not None, e.g.
+    check_shape(masks, "masks", "(B, H, W)", (4, 32, 32)) or (4, None, 32, 32) to leave one free."""
+    check_tensor(x, name, layout)
+    groups = [g.strip() for g in layout.strip("()").split(",")]
+    if len(groups) != len(shape):
+        raise TypeError(f"layout {layout} and shape {shape} must have one entry per dimension")
+    if any(s is not None and n != s for n, s in zip(x.shape, shape)):
+        wanted = ", ".join(g if s is None else str(s) for g, s in zip(groups, shape))
+        raise ValueError(f"{name} must have shape {layout} = ({wanted}), got shape {tuple(x.shape)}")
+    return x

@@ -9,16 +9,25 @@ minivit model and copies every tensor across by name; nothing is downloaded.
 
 from __future__ import annotations
 
+import re
+from typing import TypeVar
+
+import torch
 from torch import nn
 
+from minivit.mobilevit import MobileViT, MobileViTConfig
+from minivit.relative_position import relative_position_index
+from minivit.swin import SwinConfig, SwinTransformer
+from minivit.vit import VisionTransformer, ViTConfig
 
-def from_torchvision(model: nn.Module) -> nn.Module:
+
+def from_torchvision(model: nn.Module) -> SwinTransformer | VisionTransformer:
     """A minivit model with the weights of torchvision's swin_t/s/b or vit_b_16 (any config of those classes)."""
-    from torchvision.models import SwinTransformer, VisionTransformer
+    import torchvision.models
 
-    if isinstance(model, SwinTransformer):
+    if isinstance(model, torchvision.models.SwinTransformer):
         return _swin_from_torchvision(model)
-    if isinstance(model, VisionTransformer):
+    if isinstance(model, torchvision.models.VisionTransformer):
         return _vit_from_torchvision(model)
     raise ValueError(
         f"from_torchvision knows torchvision's SwinTransformer (swin_t, swin_s, swin_b) and "
@@ -26,14 +35,15 @@ def from_torchvision(model: nn.Module) -> nn.Module:
     )
 
 
-def from_timm(model: nn.Module) -> nn.Module:
+def from_timm(model: nn.Module) -> SwinTransformer | MobileViT:
     """A minivit model with the weights of timm's mobilevit_xxs/xs/s or swin_{tiny,small,base}_patch4_window7_224."""
+    import timm.models.swin_transformer
     from timm.models.byobnet import ByobNet
-    from timm.models.swin_transformer import SwinTransformer
+    from timm.models.mobilevit import MobileVitBlock
 
-    if isinstance(model, SwinTransformer):
+    if isinstance(model, timm.models.swin_transformer.SwinTransformer):
         return _swin_from_timm(model)
-    if isinstance(model, ByobNet) and any("MobileVitBlock" == type(m).__name__ for m in model.modules()):
+    if isinstance(model, ByobNet) and any(isinstance(m, MobileVitBlock) for m in model.modules()):
         return _mobilevit_from_timm(model)
     raise ValueError(
         f"from_timm knows timm's SwinTransformer (swin_tiny/small/base_patch4_window7_224) and MobileViT "
@@ -44,12 +54,8 @@ def from_timm(model: nn.Module) -> nn.Module:
 # --- Swin -------------------------------------------------------------------------------------------
 
 
-def _swin_from_torchvision(model: nn.Module) -> nn.Module:
-    import torch
+def _swin_from_torchvision(model: nn.Module) -> SwinTransformer:
     from torchvision.models.swin_transformer import PatchMerging, ShiftedWindowAttention, SwinTransformerBlock
-
-    from minivit.relative_position import relative_position_index
-    from minivit.swin import SwinConfig, SwinTransformer
 
     stem, stages, merges = model.features[0], list(model.features[1::2]), list(model.features[2::2])
     blocks = [block for stage in stages for block in stage]
@@ -96,13 +102,11 @@ def _swin_from_torchvision(model: nn.Module) -> nn.Module:
     return _copy_renamed(model, SwinTransformer(config), renames, tensors)
 
 
-def _swin_from_timm(model: nn.Module) -> nn.Module:
+def _swin_from_timm(model: nn.Module) -> SwinTransformer:
     """timm's Swin v1. The logits equal timm's where no stage needs padding (224 x 224, 224 x 448,
     448 x 448 for window 7): elsewhere timm rolls before padding and shrinks windows, minivit pads
     first and keeps M, as torchvision does."""
     from timm.models.swin_transformer import PatchMerging
-
-    from minivit.swin import SwinConfig, SwinTransformer
 
     stem, stages = model.patch_embed, list(model.layers)
     blocks = [block for stage in stages for block in stage.blocks]
@@ -142,24 +146,25 @@ def _swin_from_timm(model: nn.Module) -> nn.Module:
 # --- ViT --------------------------------------------------------------------------------------------
 
 
-def _vit_from_torchvision(model: nn.Module) -> nn.Module:
-    from minivit.vit import VisionTransformer, ViTConfig
-
+def _vit_from_torchvision(model: nn.Module) -> VisionTransformer:
     if not isinstance(model.conv_proj, nn.Conv2d) or len(model.heads) != 1 or model.encoder.ln.eps != 1e-6:
         raise ValueError(
             "from_torchvision converts the plain ViT (a conv patch embedding, one Linear head, LayerNorm eps 1e-6); "
             "this VisionTransformer has a conv stem, a representation layer or another norm"
         )
     blocks = model.encoder.layers
+    mlp_ratio = model.mlp_dim / model.hidden_dim
+    if int(mlp_ratio * model.hidden_dim) != model.mlp_dim:
+        raise ValueError(f"mlp_dim ({model.mlp_dim}) is not mlp_ratio x hidden_dim ({model.hidden_dim}) for any float")
     config = ViTConfig(
         image_size=model.image_size,
         patch_size=model.patch_size,
-        in_chans=model.conv_proj.in_channels,
+        in_channels=model.conv_proj.in_channels,
         num_classes=model.heads.head.out_features,
         dim=model.hidden_dim,
         depth=len(blocks),
         num_heads=blocks[0].num_heads,
-        mlp_dim=model.mlp_dim,
+        mlp_ratio=mlp_ratio,
     )
     layer = r"^encoder\.layers\.encoder_layer_(\d+)\."
     renames = [
@@ -178,17 +183,18 @@ def _vit_from_torchvision(model: nn.Module) -> nn.Module:
     return _copy_renamed(model, VisionTransformer(config), renames)
 
 
+Model = TypeVar("Model", bound=nn.Module)
+
+
 def _copy_renamed(
-    source: nn.Module, target: nn.Module, renames: list[tuple[str, str]], tensors: dict | None = None
-) -> nn.Module:
+    source: nn.Module, target: Model, renames: list[tuple[str, str]], tensors: dict | None = None
+) -> Model:
     """Copy every tensor of `source` into `target`, renamed by the first matching (regex, replacement).
 
     `tensors` is the source's state dict minus what the caller has already dealt with; by default all of it.
     Raises if a source tensor matches no rule, or if the renamed tensors are not exactly the tensors
     of `target` with their shapes. Returns `target` in the training mode of `source`.
     """
-    import re
-
     state = {}
     for name, tensor in (source.state_dict() if tensors is None else tensors).items():
         for pattern, replacement in renames:
@@ -209,38 +215,40 @@ def _copy_renamed(
 # --- MobileViT --------------------------------------------------------------------------------------
 
 
-def _mobilevit_from_timm(model: nn.Module) -> nn.Module:
+def _mobilevit_from_timm(model: nn.Module) -> MobileViT:
     from timm.models.byobnet import BottleneckBlock
     from timm.models.mobilevit import MobileVitBlock
 
-    from minivit.mobilevit import MobileViT, MobileViTConfig
-
-    channels, strides, mv2_blocks, dims, depths = [], [], [], [], []
+    channels, strides, mv2_blocks, vits = [], [], [], []
     for i, stage in enumerate(model.stages):
         mv2 = list(stage)
         if isinstance(mv2[-1], MobileVitBlock):
-            vit = mv2.pop()  # the settings shared by all MobileViT blocks are read from the last one
-            dims.append(vit.conv_1x1.out_channels)
-            depths.append(len(vit.transformer))
+            vits.append(mv2.pop())
         if not mv2 or not all(isinstance(b, BottleneckBlock) for b in mv2):
             raise ValueError(f"stage {i} of the timm model is not MV2 blocks, optionally followed by a MobileVitBlock")
         channels.append(mv2[0].conv3_1x1.conv.out_channels)
         strides.append(mv2[0].conv2_kxk.conv.stride[0])
         mv2_blocks.append(len(mv2))
+    # settings that minivit's config holds once, for all MobileViT blocks
+    shared = {(v.patch_size[0], v.transformer[0].attn.num_heads,
+               v.transformer[0].mlp.fc1.out_features / v.conv_1x1.out_channels) for v in vits}
+    if len(shared) != 1:
+        raise ValueError("from_timm converts MobileViTs whose blocks all share one patch size, head count and MLP ratio")
+    ((patch_size, num_heads, mlp_ratio),) = shared
     first = model.stages[0][0].conv1_1x1.conv
     config = MobileViTConfig(
         channels=tuple(channels),
         strides=tuple(strides),
         mv2_blocks=tuple(mv2_blocks),
-        dims=tuple(dims),
-        depths=tuple(depths),
+        dims=tuple(v.conv_1x1.out_channels for v in vits),
+        depths=tuple(len(v.transformer) for v in vits),
         expansion=first.out_channels // first.in_channels,
-        stem_chs=model.stem.conv.out_channels,
-        final_chs=model.final_conv.conv.out_channels,
-        patch_size=vit.patch_size[0],
-        num_heads=vit.transformer[0].attn.num_heads,
-        mlp_ratio=vit.transformer[0].mlp.fc1.out_features // dims[-1],
-        in_chans=model.stem.conv.in_channels,
+        stem_channels=model.stem.conv.out_channels,
+        final_channels=model.final_conv.conv.out_channels,
+        patch_size=patch_size,
+        num_heads=num_heads,
+        mlp_ratio=mlp_ratio,
+        in_channels=model.stem.conv.in_channels,
         num_classes=model.head.fc.out_features,
     )
     block = r"^stages\.(\d+)\.(\d+)\."

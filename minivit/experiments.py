@@ -50,9 +50,9 @@ from minivit.vit import vit_tiny
 
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "small CNN": lambda: SmallCNN(in_channels=1, num_classes=10),
-    "ViT": lambda: vit_tiny(num_classes=10, in_chans=1),
+    "ViT": lambda: vit_tiny(num_classes=10, in_channels=1),
     "Swin": lambda: swin_tiny(num_classes=10, in_channels=1, patch_size=4),  # 32 x 32 like the others: 8 x 8 tokens
-    "MobileViT": lambda: mobilevit_tiny(num_classes=10, in_chans=1),
+    "MobileViT": lambda: mobilevit_tiny(num_classes=10, in_channels=1),
 }
 RECIPE = dict(epochs=5, lr=2e-3, label_smoothing=0.1)  # notebook 08's recipe, batches of 32
 BATCH_SIZE = 32
@@ -132,14 +132,6 @@ def canvases(split: str, num_samples: int) -> tuple[torch.Tensor, torch.Tensor, 
     return images, labels, masks
 
 
-@torch.no_grad()
-def cams_of(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Class activation maps (B, K, H, W) of a classifier with `feature_maps` and a Linear `head`, in
-    eval mode, upsampled to the images' size."""
-    classifier.eval()
-    return class_activation_map(classifier.feature_maps(images)[-1], classifier.head.weight, size=images.shape[-2:])
-
-
 def train_head(
     backbone: nn.Module, head: nn.Module, images: torch.Tensor, masks: torch.Tensor, seed: int, epochs: int = 2
 ) -> SegmentationModel:
@@ -181,15 +173,17 @@ def weak_supervision(
         with torch.no_grad():
             tune_present = classifier(train_images[:200]) > 0
             test_present = classifier(test_images) > 0
-        threshold, _ = choose_threshold(cams_of(classifier, train_images[:200]), tune_present, train_masks[:200],
-                                        THRESHOLDS)
-        test_cams = cams_of(classifier, test_images)
+            tune_cams = class_activation_map(classifier, train_images[:200])  # (200, 10, 32, 32)
+            test_cams = class_activation_map(classifier, test_images)
+        threshold, _ = choose_threshold(tune_cams, tune_present, train_masks[:200], THRESHOLDS)
         row[f"{name}_cam"] = mean_iou(masks_from_cams(test_cams, test_present, threshold), test_masks, CANVAS_CLASSES)
         row[f"{name}_pointing"] = pointing_game(test_cams, test_masks, test_labels.bool()).float().mean().item()
         trained[name] = (classifier, threshold)
     classifier, threshold = trained["mobilevit"]
-    pseudo = masks_from_cams(cams_of(classifier, train_images), train_labels, threshold)  # labels known in training
-    channels = feature_channels(classifier, in_chans=1)
+    with torch.no_grad():
+        train_cams = class_activation_map(classifier, train_images)
+    pseudo = masks_from_cams(train_cams, train_labels, threshold)  # labels known in training
+    channels = feature_channels(classifier, in_channels=1)
 
     def head_iou(head: nn.Module, masks: torch.Tensor) -> float:
         model = train_head(classifier, head, train_images, masks, seed, head_epochs)

@@ -1,4 +1,12 @@
-"""Counting multiply-adds with torch.utils.flop_counter, attention included."""
+"""Counting multiply-adds: measured with torch.utils.flop_counter (attention included), and from the
+Swin paper's two formulas for one attention layer (Liu et al. 2021, eq. 1 and 2), for a map of h x w
+tokens with C channels and M x M windows:
+
+    Omega(MSA)   = 4 h w C^2 + 2 (h w)^2 C     quadratic in the number of tokens hw
+    Omega(W-MSA) = 4 h w C^2 + 2 M^2 h w C     linear in hw for a fixed M
+
+The 4hwC^2 term is the four projections (q, k, v, output); the second is q k^T and the weighted sum of v.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,18 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def msa_cost(h, w, C):
+    """Omega(MSA) = 4hwC^2 + 2(hw)^2 C: multiply-adds of global multi-head self-attention over h x w
+    tokens of C channels. Works on ints (exact) and numpy arrays alike."""
+    return 4 * h * w * C**2 + 2 * (h * w) ** 2 * C
+
+
+def window_msa_cost(h, w, C, M):
+    """Omega(W-MSA) = 4hwC^2 + 2M^2 hwC: the same inside M x M windows (h, w multiples of M). Works on
+    ints (exact) and numpy arrays alike."""
+    return 4 * h * w * C**2 + 2 * M**2 * h * w * C
 
 
 def count_multiply_adds(model: nn.Module, x: torch.Tensor) -> int:

@@ -1,7 +1,7 @@
 """Layers shared by the models: the MLP, stochastic depth, multi-head self-attention and the pre-norm
-transformer block of ViT and MobileViT. Swin's window attention lives in minivit.swin, beside the model.
+transformer block of ViT and MobileViT. Swin's window attention lives in minivit.window_attention.
 
-Glossary: B batch, N tokens, D embedding size, nh heads, hs = D / nh head size.
+Glossary: B batch, N tokens, D token size, nh heads, hs = D / nh head size.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class TransformerBlock(nn.Module):
     Args:
         dim: D, the token size.
         num_heads: nh; D must be a multiple of it.
-        mlp_dim: hidden size of the MLP (4D in ViT, 2D in MobileViT).
+        mlp_ratio: the MLP's hidden size is int(mlp_ratio * D) (4.0 in ViT, 2.0 in MobileViT).
         act_layer: the MLP's activation (GELU in ViT, SiLU in MobileViT).
         eps: the LayerNorms' epsilon (1e-6 in torchvision's ViT, 1e-5 in timm's MobileViT).
     """
@@ -99,7 +99,7 @@ class TransformerBlock(nn.Module):
         self,
         dim: int,
         num_heads: int,
-        mlp_dim: int,
+        mlp_ratio: float = 4.0,
         act_layer: type[nn.Module] = nn.GELU,
         eps: float = 1e-5,
     ):
@@ -107,7 +107,7 @@ class TransformerBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = SelfAttention(dim, num_heads)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_dim, act_layer)
+        self.mlp = Mlp(dim, int(mlp_ratio * dim), act_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))  # (B, N, D)

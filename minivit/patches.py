@@ -1,6 +1,8 @@
 """Patch partition: an image cut into non-overlapping p x p patches, each flattened into a token.
 
-Glossary: B batch, C channels, H x W image, (ph, pw) patch size, N = (H/ph)(W/pw) patches.
+Glossary: B batch, C channels, H x W image, p = ph = pw the side of a patch in pixels (ph x pw when the
+patch is not square), P = ph*pw pixels per patch, gh x gw the grid of patches (gh = H/ph rows of
+patches, gw = W/pw columns), N = gh*gw patches.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def patchify(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor
         patch_size: p, or (ph, pw).
 
     Returns:
-        tokens, shape (B, N, ph*pw*C), N = (H/ph)(W/pw). Patches in row-major order (left to right,
+        tokens, shape (B, N, P*C), P = ph*pw, N = (H/ph)(W/pw). Patches in row-major order (left to right,
         then top to bottom); inside a token the values are ordered (row, column, channel).
     """
     ph, pw = to_pair(patch_size, "patch_size")
@@ -26,9 +28,10 @@ def patchify(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor
     B, C, H, W = x.shape
     check_divisible(H, ph, "image height H", "patch height")
     check_divisible(W, pw, "image width W", "patch width")
-    x = x.reshape(B, C, H // ph, ph, W // pw, pw)  # (B, C, nh, ph, nw, pw)
-    x = x.permute(0, 2, 4, 3, 5, 1)  # (B, nh, nw, ph, pw, C)
-    return x.reshape(B, (H // ph) * (W // pw), ph * pw * C)
+    gh, gw = H // ph, W // pw
+    x = x.reshape(B, C, gh, ph, gw, pw)
+    x = x.permute(0, 2, 4, 3, 5, 1)  # (B, gh, gw, ph, pw, C)
+    return x.reshape(B, gh * gw, ph * pw * C)  # (B, N, P*C)
 
 
 def unpatchify(
@@ -37,7 +40,7 @@ def unpatchify(
     """Inverse of `patchify`: put the patches back into images.
 
     Args:
-        tokens: shape (B, N, ph*pw*C), N = (height/ph)(width/pw).
+        tokens: shape (B, N, P*C), P = ph*pw, N = (height/ph)(width/pw).
         patch_size: p, or (ph, pw).
         height, width: the image size H, W.
 
@@ -49,15 +52,15 @@ def unpatchify(
     check_size(width, "width")
     check_divisible(height, ph, "height", "patch height")
     check_divisible(width, pw, "width", "patch width")
-    check_tensor(tokens, "tokens", "(B, N, ph*pw*C)")
+    check_tensor(tokens, "tokens", "(B, N, P*C)")
     B, N, D = tokens.shape
-    nh, nw = height // ph, width // pw
-    if N != nh * nw or D % (ph * pw) != 0:
+    gh, gw = height // ph, width // pw
+    if N != gh * gw or D % (ph * pw) != 0:
         raise ValueError(
-            f"tokens must have shape (B, {nh * nw}, {ph}*{pw}*C) for a {height}x{width} image and "
+            f"tokens must have shape (B, {gh * gw}, {ph}*{pw}*C) for a {height}x{width} image and "
             f"{ph}x{pw} patches, got shape {tuple(tokens.shape)}"
         )
     C = D // (ph * pw)
-    x = tokens.reshape(B, nh, nw, ph, pw, C)
-    x = x.permute(0, 5, 1, 3, 2, 4)  # (B, C, nh, ph, nw, pw)
+    x = tokens.reshape(B, gh, gw, ph, pw, C)
+    x = x.permute(0, 5, 1, 3, 2, 4)  # (B, C, gh, ph, gw, pw)
     return x.reshape(B, C, height, width)

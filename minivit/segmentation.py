@@ -18,7 +18,8 @@ the input size.
   activation map, trained on masks (what the last map holds, read linearly).
 
 Weak supervision, from image-level labels to masks:
-- `class_activation_map`: where a classifier's last feature map supports each class (CAM);
+- `class_activation_map`: where a classifier's last feature map supports each class (CAM), for any
+  classifier that ends in global average pooling and a Linear `head` (SmallCNN, MobileViT, Swin);
 - `masks_from_cams`: a mask from those maps and the labels (pseudo-masks to train a head on);
 - `choose_threshold`: the threshold of `masks_from_cams` that fits some masks best, by mean IoU;
 - `pointing_game`: how often a CAM's peak falls on its object;
@@ -30,7 +31,7 @@ Glossary: B batch, C channels, H x W image, H_i x W_i map of stage i, D head wid
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -170,9 +171,10 @@ class SegmentationModel(nn.Module):
             self.backbone.eval()
         return self
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_tensor(images, "images", "(B, C, H, W)")
-        return self.head(self.backbone.feature_maps(images), size=tuple(images.shape[-2:]))  # (B, K, H, W)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of images x (B, C, H, W) at every pixel: shape (B, K, H, W)."""
+        check_tensor(x, "x", "(B, C, H, W)")
+        return self.head(self.backbone.feature_maps(x), size=tuple(x.shape[-2:]))  # (B, K, H, W)
 
 
 class ResNetBackbone(nn.Module):
@@ -195,15 +197,15 @@ class ResNetBackbone(nn.Module):
         self.stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool)  # stride 4
         self.stages = nn.ModuleList([resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4])
 
-    def feature_maps(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """Args: images, shape (B, 3, H, W).
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Args: x, images of shape (B, 3, H, W).
 
         Returns:
             the output of each stage, at strides 4, 8, 16, 32: for ResNet-50 (B, 256, H/4, W/4),
             (B, 512, H/8, W/8), (B, 1024, H/16, W/16), (B, 2048, H/32, W/32) (sizes rounded up).
         """
-        check_tensor(images, "images", "(B, C, H, W)")
-        x = self.stem(images)
+        check_tensor(x, "x", "(B, C, H, W)")
+        x = self.stem(x)
         maps = []
         for stage in self.stages:
             x = stage(x)
@@ -212,57 +214,69 @@ class ResNetBackbone(nn.Module):
 
 
 @torch.no_grad()
-def feature_channels(backbone: nn.Module, in_chans: int, size: int | tuple[int, int] = 64) -> list[int]:
+def feature_channels(backbone: nn.Module, in_channels: int, size: int | tuple[int, int] = 64) -> list[int]:
     """The channels C_i of each map of `backbone.feature_maps`, read off one forward pass of a blank
-    (1, in_chans, size, size) image in eval mode (the backbone's mode is restored after).
+    (1, in_channels, size, size) image in eval mode (the backbone's mode is restored after).
 
     Args:
         backbone: a module with a feature_maps method.
-        in_chans: C of the images it takes.
+        in_channels: C of the images it takes.
         size: an image size it accepts.
 
     Returns:
         [C_0, C_1, ...], finest map first, e.g. [32, 64, 128] for swin_tiny.
     """
-    check_size(in_chans, "in_chans")
+    check_size(in_channels, "in_channels")
     was_training = backbone.training
     backbone.eval()
-    maps = backbone.feature_maps(torch.zeros(1, in_chans, *to_pair(size, "size")))
+    maps = backbone.feature_maps(torch.zeros(1, in_channels, *to_pair(size, "size")))
     backbone.train(was_training)
     return [m.shape[1] for m in maps]
 
 
-def class_activation_map(
-    features: torch.Tensor, weight: torch.Tensor, size: int | tuple[int, int] | None = None
-) -> torch.Tensor:
-    """Class activation maps (Zhou et al., 2016) of a classifier that ends in global average
-    pooling and one Linear: how much each place of the last feature map adds to each class.
+def class_activation_map(classifier: nn.Module, images: torch.Tensor, upsample: bool = True) -> torch.Tensor:
+    """Class activation maps (Zhou et al., 2016) of a classifier that ends in global average pooling
+    and one Linear: how much each place of its last feature map adds to each class.
 
-    CAM[b, k] = sum_c weight[k, c] * features[b, c]. Averaging CAM[b, k] over the map and adding the
-    head's bias gives exactly the logit of class k, because pooling and the Linear commute. The map
-    must be taken from the features before pooling: a classifier's logits (B, K) are one number per
-    class and image, not a feature map, and have no places left to show. The map is h x w (1/8 of
-    the input for SmallCNN), so it is upsampled (bilinear) to the input size to compare with a mask.
+    CAM[b, k] = sum_c weight[k, c] * features[b, c], with `features` the last map of
+    `classifier.feature_maps(images)` and `weight` the Linear head's. Averaging CAM[b, k] over the map
+    and adding the head's bias gives exactly the logit of class k, because pooling and the Linear
+    commute. The map must be taken from the features before pooling: a classifier's logits (B, K) are
+    one number per class and image, not a feature map, and have no places left to show. The map is
+    h x w (1/8 of the input for SmallCNN), so it is upsampled (bilinear) to the input size to compare
+    with a mask.
+
+    The classifier runs in eval mode (its mode is restored after). Gradients flow through, as
+    `far_gradient_share` needs; call it under torch.no_grad() when you only want the maps.
 
     Args:
-        features: the last feature map, shape (B, C, h, w).
-        weight: the Linear head's weight, shape (K, C).
-        size: (H, W) (or an int for H = W) to upsample the maps to; kept at h x w when None.
+        classifier: has `feature_maps(images) -> list of (B, C_i, h_i, w_i)` and a Linear `head` with
+            a (K, C) weight, C the channels of the last map.
+        images: (B, C_in, H, W).
+        upsample: upsample the maps to (H, W); when False they keep the map's h x w.
 
     Returns:
-        maps, shape (B, K, H, W) (or (B, K, h, w) when size is None).
+        maps, shape (B, K, H, W) (or (B, K, h, w) when upsample is False).
     """
-    check_tensor(features, "features", "(B, C, h, w)")
-    check_tensor(weight, "weight", "(K, C)")
-    if weight.shape[1] != features.shape[1]:
+    check_tensor(images, "images", "(B, C, H, W)")
+    weight = getattr(getattr(classifier, "head", None), "weight", None)
+    if not callable(getattr(classifier, "feature_maps", None)) or not isinstance(weight, torch.Tensor):
         raise ValueError(
-            f"weight must have shape (K, {features.shape[1]}) for features of shape {tuple(features.shape)}, "
-            f"got shape {tuple(weight.shape)}"
+            f"classifier must have a feature_maps(images) method and a Linear head, got {type(classifier).__name__}"
+        )
+    was_training = classifier.training
+    classifier.eval()
+    features = classifier.feature_maps(images)[-1]  # (B, C, h, w)
+    classifier.train(was_training)
+    if features.dim() != 4 or weight.dim() != 2 or weight.shape[1] != features.shape[1]:
+        raise ValueError(
+            f"classifier's head weight must have shape (K, {features.shape[1]}) for its last map of shape "
+            f"{tuple(features.shape)} (B, C, h, w), got shape {tuple(weight.shape)}"
         )
     cam = torch.einsum("kc,bchw->bkhw", weight, features)  # (B, K, h, w)
-    if size is None:
+    if not upsample:
         return cam
-    return F.interpolate(cam, size=to_pair(size, "size"), mode="bilinear", align_corners=False)
+    return F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float = 0.6) -> torch.Tensor:
@@ -345,9 +359,7 @@ def pointing_game(cams: torch.Tensor, masks: torch.Tensor, present: torch.Tensor
     return torch.tensor(hits, dtype=torch.bool)
 
 
-def far_gradient_share(
-    last_map: Callable[[torch.Tensor], torch.Tensor], weight: torch.Tensor, images: torch.Tensor, classes: torch.Tensor
-) -> float:
+def far_gradient_share(classifier: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> float:
     """How much a class activation map's value at a place depends on pixels far from that place.
 
     For every place (i, j) of the h x w map, the gradient of CAM[b, classes[b], i, j] with respect to
@@ -357,8 +369,7 @@ def far_gradient_share(
     fits in that block gives 0; a map that came through global attention can draw on any pixel.
 
     Args:
-        last_map: images (B, C_in, H, W) -> the last feature map (B, C, h, w) (call it in eval mode).
-        weight: the classifier's Linear weight (K, C).
+        classifier: as `class_activation_map` takes it (run in eval mode).
         images: (B, C_in, H, W).
         classes: (B,), the class whose CAM is followed in each image.
 
@@ -367,7 +378,7 @@ def far_gradient_share(
     """
     check_tensor(images, "images", "(B, C, H, W)")
     images = images.clone().requires_grad_(True)
-    cams = class_activation_map(last_map(images), weight)  # (B, K, h, w)
+    cams = class_activation_map(classifier, images, upsample=False)  # (B, K, h, w)
     (B, _, h, w), (H, W) = cams.shape, images.shape[-2:]
     picked = cams[torch.arange(B), classes]  # (B, h, w)
     sh, sw = H // h, W // w

@@ -7,10 +7,12 @@ supervised segmentation (08): small enough to train in seconds on a CPU.
   the CNN that fails the two-marks task when built without downsampling.
 - `AttentionClassifier`: a patch embedding, a position embedding and one transformer block; it
   solves the two-marks task.
-- `class_activation_map` and `masks_from_cams` live in minivit.segmentation; they are imported here
-  too, as SmallCNN.cam uses the first.
 
-Glossary: B batch, C channels, H x W image, h x w feature map, N tokens, D token size, K classes.
+Their receptive fields are computed in minivit.receptive_field, their class activation maps in
+minivit.segmentation.
+
+Glossary: B batch, C channels, H x W image, h x w feature map, p the side of a patch in pixels,
+N tokens, D token size, nh heads, K classes.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from torch import nn
 from minivit._checks import check_size, check_tensor
 from minivit.attention import attention
 from minivit.layers import TransformerBlock
-from minivit.segmentation import class_activation_map, masks_from_cams
+from minivit.receptive_field import receptive_field_of
 
-__all__ = ["AttentionClassifier", "PixelSelfAttention", "SmallCNN", "class_activation_map", "masks_from_cams", "receptive_field"]
+__all__ = ["AttentionClassifier", "PixelSelfAttention", "SmallCNN"]
 
 
 class PixelSelfAttention(nn.Module):
@@ -70,24 +72,12 @@ class PixelSelfAttention(nn.Module):
         return attention(self.query(t), self.key(t), self.value(t))[1]
 
 
-def receptive_field(layers: nn.Module) -> int:
-    """Side of the square input window one output of `layers` sees: walks the Conv2d and pooling
-    layers in order (r grows by (kernel - 1) * jump, jump multiplies by the stride; no dilation)."""
-    r, jump = 1, 1
-    for m in layers.modules():
-        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            k, s = m.kernel_size, m.stride
-            k, s = (k[0] if isinstance(k, tuple) else k), (s[0] if isinstance(s, tuple) else s)
-            r, jump = r + (k - 1) * jump, jump * s
-    return r
-
-
 class SmallCNN(nn.Module):
     """Stages of 3x3 conv -> BatchNorm -> ReLU (each followed by 2x2 max pooling when downsample),
     global average pooling, one Linear.
 
     `features` gives the last feature map (B, C, h, w) and `head` the Linear, so that a class
-    activation map can be read off them (`cam`).
+    activation map can be read off them (minivit.segmentation.class_activation_map).
 
     Args:
         in_channels: C of the input images (1 for digits, 3 for RGB).
@@ -116,7 +106,7 @@ class SmallCNN(nn.Module):
     @property
     def receptive_field(self) -> int:
         """Side of the input window that one feature of the last map sees, in pixels."""
-        return receptive_field(self.features)
+        return receptive_field_of(self.features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))  # (B, C, h, w) -> (B, C) -> (B, K)
@@ -125,10 +115,6 @@ class SmallCNN(nn.Module):
         """The last feature map of images x (B, C_in, H, W), as a list of one: [(B, C, h, w)], the same
         method the transformers have, so that the CNN can be a backbone or give CAMs the same way."""
         return [self.features(x)]
-
-    def cam(self, x: torch.Tensor) -> torch.Tensor:
-        """Class activation maps of images x (B, C_in, H, W): (B, K, H, W), see `class_activation_map`."""
-        return class_activation_map(self.features(x), self.head.weight, size=x.shape[-2:])
 
 
 class AttentionClassifier(nn.Module):
@@ -139,7 +125,7 @@ class AttentionClassifier(nn.Module):
         in_channels: C of the input images.
         num_classes: K.
         image_size: H = W; the position embedding has one entry per patch, so the size is fixed.
-        patch_size: P; each P x P patch is one token (P = 1: every pixel is a token).
+        patch_size: p; each p x p patch is one token (p = 1: every pixel is a token).
         dim: D, the token size.
         num_heads: heads of the attention.
         position_embedding: without it, attention treats the tokens as a set: only what lies inside
@@ -166,12 +152,12 @@ class AttentionClassifier(nn.Module):
         self.image_size = image_size
         self.patch_embed = nn.Conv2d(in_channels, dim, patch_size, stride=patch_size)  # = patchify + Linear
         self.pos_embed = nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02) if position_embedding else None
-        self.block = TransformerBlock(dim, num_heads, mlp_dim=2 * dim)
+        self.block = TransformerBlock(dim, num_heads, mlp_ratio=2.0)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Embedded patches of images x (B, C, H, W): (B, N, D), N = (H/P)(W/P)."""
+        """Embedded patches of images x (B, C, H, W): (B, N, D), N = (H/p)(W/p)."""
         check_tensor(x, "x", "(B, C, H, W)")
         if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
             raise ValueError(

@@ -1,7 +1,9 @@
 """MobileViT's unfold and fold: a (B, C, H, W) map regrouped into sequences, one per position
 inside a patch, so that the transformer mixes pixels that sit at the same place in every patch.
 
-Glossary: (ph, pw) patch size, P = ph*pw pixels per patch, N = (H/ph)(W/pw) patches.
+Glossary: B batch, C channels, H x W map, p = ph = pw the side of a patch (ph x pw when it is not
+square), P = ph*pw pixels per patch (as in the MobileViT paper), gh x gw the grid of patches
+(gh = H/ph rows of patches, gw = W/pw columns), N = gh*gw patches.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ def mobilevit_unfold(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torc
     B, C, H, W = x.shape
     check_divisible(H, ph, "height H", "patch height")
     check_divisible(W, pw, "width W", "patch width")
-    x = x.reshape(B, C, H // ph, ph, W // pw, pw)  # (B, C, nh, ph, nw, pw)
-    x = x.permute(0, 3, 5, 2, 4, 1)  # (B, ph, pw, nh, nw, C)
-    return x.reshape(B * ph * pw, (H // ph) * (W // pw), C)
+    gh, gw = H // ph, W // pw
+    x = x.reshape(B, C, gh, ph, gw, pw)
+    x = x.permute(0, 3, 5, 2, 4, 1)  # (B, ph, pw, gh, gw, C)
+    return x.reshape(B * ph * pw, gh * gw, C)  # (B*P, N, C)
 
 
 def mobilevit_fold(
@@ -53,13 +56,13 @@ def mobilevit_fold(
     check_divisible(height, ph, "height", "patch height")
     check_divisible(width, pw, "width", "patch width")
     check_tensor(tokens, "tokens", "(B*P, N, C)")
-    nh, nw = height // ph, width // pw
-    if tokens.shape[0] % (ph * pw) != 0 or tokens.shape[1] != nh * nw:
+    gh, gw = height // ph, width // pw
+    if tokens.shape[0] % (ph * pw) != 0 or tokens.shape[1] != gh * gw:
         raise ValueError(
-            f"tokens must have shape (B*{ph * pw}, {nh * nw}, C) for a {height}x{width} map and "
+            f"tokens must have shape (B*{ph * pw}, {gh * gw}, C) for a {height}x{width} map and "
             f"{ph}x{pw} patches, got shape {tuple(tokens.shape)}"
         )
     C = tokens.shape[-1]
-    x = tokens.reshape(-1, ph, pw, nh, nw, C)
-    x = x.permute(0, 5, 3, 1, 4, 2)  # (B, C, nh, ph, nw, pw)
+    x = tokens.reshape(-1, ph, pw, gh, gw, C)
+    x = x.permute(0, 5, 3, 1, 4, 2)  # (B, C, gh, ph, gw, pw)
     return x.reshape(-1, C, height, width)

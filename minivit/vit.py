@@ -2,8 +2,12 @@
 token, prepend a class token, add learned position embeddings, run a transformer encoder and
 classify from the class token. Same layout and numbers as torchvision's VisionTransformer.
 
-Glossary: B batch, C channels, H x W image, p patch size, N = (H/p)(W/p) patches, D token size,
-nh heads.
+No dropout: torchvision's ViT has dropout and attention_dropout arguments, 0 by default (and in
+vit_b_16). With those defaults the two models compute the same in training and in eval mode; with a
+nonzero rate torchvision's would differ in training only.
+
+Glossary: B batch, C channels, H x W image, p the side of a patch in pixels, N = (H/p)(W/p) patches,
+D token size, nh heads.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from minivit._checks import to_pair
+from minivit._checks import check_images, to_pair
 from minivit.layers import TransformerBlock
 
 
@@ -21,12 +25,12 @@ from minivit.layers import TransformerBlock
 class ViTConfig:
     image_size: int | tuple[int, int] = 224  # H, W the position embedding is built for (int: square)
     patch_size: int = 16  # p: the image is cut into p x p patches
-    in_chans: int = 3  # C of the input images
+    in_channels: int = 3  # C of the input images
     num_classes: int = 1000  # outputs of the head
     dim: int = 768  # D, the token size (torchvision's hidden_dim)
     depth: int = 12  # number of transformer blocks
     num_heads: int = 12  # nh, heads per block; D must be a multiple of it
-    mlp_dim: int = 3072  # hidden size of each block's MLP
+    mlp_ratio: float = 4.0  # each block's MLP has int(mlp_ratio * D) hidden units (3072 in ViT-B)
 
 
 class VisionTransformer(nn.Module):
@@ -42,11 +46,11 @@ class VisionTransformer(nn.Module):
         self.image_size = (H, W)
         num_patches = (H // p) * (W // p)
         # A p x p convolution with stride p is patchify followed by one Linear, shared by all patches.
-        self.patch_embed = nn.Conv2d(config.in_chans, config.dim, kernel_size=p, stride=p)
+        self.patch_embed = nn.Conv2d(config.in_channels, config.dim, kernel_size=p, stride=p)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, config.dim))
         self.pos_embed = nn.Parameter(torch.randn(1, num_patches + 1, config.dim) * 0.02)
         self.blocks = nn.ModuleList(
-            TransformerBlock(config.dim, config.num_heads, config.mlp_dim, nn.GELU, eps=1e-6)
+            TransformerBlock(config.dim, config.num_heads, config.mlp_ratio, nn.GELU, eps=1e-6)
             for _ in range(config.depth)
         )
         self.norm = nn.LayerNorm(config.dim, eps=1e-6)
@@ -54,7 +58,7 @@ class VisionTransformer(nn.Module):
 
     def tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) to the encoder's input: class token + patch tokens + positions, (B, 1+N, D)."""
-        self._check_images(x)
+        check_images(x, self.config.in_channels, size=self.image_size, name="x")
         x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
         return torch.cat([cls, x], dim=1) + self.pos_embed  # (B, 1+N, D)
@@ -84,14 +88,6 @@ class VisionTransformer(nn.Module):
             x = block(x)
         return maps
 
-    def _check_images(self, x: torch.Tensor) -> None:
-        C, (H, W) = self.config.in_chans, self.image_size
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (C, H, W):
-            got = f"shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(
-                f"x must have shape (B, C, H, W) = (B, {C}, {H}, {W}), the size this model was built for, got {got}"
-            )
-
 
 def vit_b_16(num_classes: int = 1000) -> VisionTransformer:
     """ViT-B/16 at 224x224 with torchvision's layout: 12 blocks, D 768, 12 heads, MLP 3072.
@@ -99,18 +95,19 @@ def vit_b_16(num_classes: int = 1000) -> VisionTransformer:
     return VisionTransformer(ViTConfig(num_classes=num_classes))
 
 
-def vit_tiny(num_classes: int = 10, in_chans: int = 1, image_size: int = 32) -> VisionTransformer:
+def vit_tiny(num_classes: int = 10, in_channels: int = 1, image_size: int = 32) -> VisionTransformer:
     """A ViT small enough to train on a laptop CPU in seconds, for the notebooks.
 
-    Made for sklearn's 8x8 digits upscaled to 32x32 (grey, so in_chans=1 by default): patches of 8
+    Made for sklearn's 8x8 digits upscaled to 32x32 (grey, so in_channels=1 by default): patches of 8
     give a 4x4 grid of 16 tokens, each covering 2x2 pixels of the original digit, plus the class
-    token. 4 blocks of D 64 with 4 heads of 16: about 0.14 M parameters. On one CPU core, 8 epochs
-    over the 1,437 training digits (batch 64, AdamW, lr 0.002, label smoothing 0.1) take under 10 s and
-    reach about 95% on the 360 test digits (notebook 08's 5 epochs of batch 32: 92%); patches of 4
-    would give finer attention maps but four times the tokens and three times the time.
+    token. 4 blocks of D 64 with 4 heads of 16 and an MLP of 2D: about 0.14 M parameters. Notebook 08
+    trains it on the 1,437 training digits (5 epochs of batch 32, AdamW, lr 0.002, label smoothing
+    0.1): on the 360 test digits its mean accuracy over three seeds is 0.925 (the seeds range from
+    0.89 to 0.96), below the small CNN's and the MobileViT's. Patches of 4 would give finer attention
+    maps but four times the tokens and three times the time.
     """
     config = ViTConfig(
-        image_size=image_size, patch_size=8, in_chans=in_chans, num_classes=num_classes,
-        dim=64, depth=4, num_heads=4, mlp_dim=128,
+        image_size=image_size, patch_size=8, in_channels=in_channels, num_classes=num_classes,
+        dim=64, depth=4, num_heads=4, mlp_ratio=2.0,
     )
     return VisionTransformer(config)

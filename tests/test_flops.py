@@ -1,7 +1,40 @@
 import torch
 import torch.nn.functional as F
 
-from minivit.flops import count_multiply_adds
+from minivit.flops import count_multiply_adds, msa_cost, window_msa_cost
+
+
+def test_cost_formulas_hand_worked():
+    # Swin-T stage 1: 56 x 56 tokens, C = 96, M = 7
+    assert msa_cost(56, 56, 96) == 4 * 3136 * 9216 + 2 * 3136**2 * 96 == 2_003_828_736
+    assert window_msa_cost(56, 56, 96, 7) == 115_605_504 + 29_503_488 == 145_108_992
+    assert msa_cost(2, 2, 1) == 16 + 32 and window_msa_cost(2, 2, 1, 1) == 16 + 8
+
+
+def test_cost_formulas_equal_the_counted_multiply_adds_of_attention():
+    # q, k, v and output projections, then q k^T and the weighted sum of v, over h x w tokens of C channels
+    h, w, C, M = 4, 6, 8, 2
+    qkv, proj = torch.nn.Linear(C, 3 * C, bias=False), torch.nn.Linear(C, C, bias=False)
+
+    def global_attention(x):  # (1, hw, C)
+        q, k, v = qkv(x).chunk(3, dim=-1)
+        return proj(F.scaled_dot_product_attention(q, k, v))
+
+    def window_attention(x):  # (hw / M^2, M^2, C): one batch entry per window
+        q, k, v = qkv(x).chunk(3, dim=-1)
+        return proj(F.scaled_dot_product_attention(q, k, v))
+
+    class Wrap(torch.nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x):
+            return self.fn(x)
+
+    assert count_multiply_adds(Wrap(global_attention), torch.randn(1, h * w, C)) == msa_cost(h, w, C)
+    windows = torch.randn(h * w // M**2, M * M, C)
+    assert count_multiply_adds(Wrap(window_attention), windows) == window_msa_cost(h, w, C, M)
 
 
 def test_linear_layer_hand_worked():

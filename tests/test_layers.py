@@ -26,7 +26,7 @@ def test_transformer_block_equals_timm_block(dim, heads, mlp_ratio, act, eps):
     reference = randomize_(
         Block(dim, heads, mlp_ratio=mlp_ratio, qkv_bias=True, act_layer=act, norm_layer=partial(nn.LayerNorm, eps=eps))
     ).eval()
-    block = TransformerBlock(dim, heads, mlp_ratio * dim, act, eps=eps).eval()
+    block = TransformerBlock(dim, heads, mlp_ratio, act, eps=eps).eval()
     block.load_state_dict(reference.state_dict())  # same names: norm1, attn.qkv, attn.proj, norm2, mlp.fc1/fc2
     x = torch.randn(3, 17, dim)
     with torch.no_grad():

@@ -75,6 +75,15 @@ def test_feature_map_shapes():
     assert [tuple(m.shape) for m in maps] == [(2, 16, 16, 16), (2, 24, 8, 8), (2, 32, 8, 8), (2, 128, 4, 4)]
 
 
+def test_feature_maps_are_in_the_ordinary_memory_layout():
+    # channels-last inside the model is a speed detail: callers get contiguous (B, C, H, W) maps
+    model = mobilevit_tiny().eval()
+    with torch.no_grad():
+        maps = model.feature_maps(torch.randn(2, 1, 32, 32))
+    assert all(m.is_contiguous() for m in maps)
+    assert maps[-1].view(2, 128, 16).shape == (2, 128, 16)  # .view needs the ordinary layout
+
+
 def test_training_mode_gives_the_same_outputs_and_gradients():
     torch.manual_seed(0)
     reference = perturb_(timm.create_model("mobilevit_xxs", num_classes=5)).train()

@@ -8,14 +8,14 @@ from minivit import patchify, unpatchify
 
 
 @given(
-    B=st.integers(1, 3), C=st.integers(1, 4), nh=st.integers(1, 4), nw=st.integers(1, 4),
+    B=st.integers(1, 3), C=st.integers(1, 4), gh=st.integers(1, 4), gw=st.integers(1, 4),
     ph=st.integers(1, 4), pw=st.integers(1, 4),
 )
-def test_unpatchify_inverts_patchify(B, C, nh, nw, ph, pw):
-    x = torch.randn(B, C, nh * ph, nw * pw)
+def test_unpatchify_inverts_patchify(B, C, gh, gw, ph, pw):
+    x = torch.randn(B, C, gh * ph, gw * pw)
     tokens = patchify(x, (ph, pw))
-    assert tokens.shape == (B, nh * nw, ph * pw * C)
-    assert torch.equal(unpatchify(tokens, (ph, pw), nh * ph, nw * pw), x)
+    assert tokens.shape == (B, gh * gw, ph * pw * C)
+    assert torch.equal(unpatchify(tokens, (ph, pw), gh * ph, gw * pw), x)
 
 
 def test_patchify_matches_hand_worked_example():
@@ -56,7 +56,7 @@ def test_strided_conv_equals_patchify_then_linear():
         (lambda: patchify([[1.0]], 2), "x must be a torch.Tensor"),
         (lambda: unpatchify(torch.zeros(1, 5, 12), 2, 4, 4), "tokens must have shape (B, 4, 2*2*C)"),
         (lambda: unpatchify(torch.zeros(1, 4, 12), 2, 0, 4), "height must be a positive int"),
-        (lambda: unpatchify(torch.zeros(4, 12), 2, 4, 4), "(B, N, ph*pw*C)"),
+        (lambda: unpatchify(torch.zeros(4, 12), 2, 4, 4), "(B, N, P*C)"),
     ],
 )
 def test_bad_input_raises_value_error(call, words):

@@ -8,6 +8,7 @@ import torchvision
 from torch import nn
 
 from minivit.data import digit_canvas
+from minivit.metrics import mean_iou
 from minivit.mobilevit import mobilevit_tiny
 from minivit.segmentation import (
     LinearProbeHead,
@@ -26,6 +27,20 @@ from minivit.swin import swin_tiny
 from minivit.toy_models import SmallCNN
 
 BACKBONES = {"swin_tiny": swin_tiny, "mobilevit_tiny": mobilevit_tiny}
+
+
+class FixedFeatures(nn.Module):
+    """A classifier whose last feature map is given: feature_maps returns it, whatever the images."""
+
+    def __init__(self, features: torch.Tensor, weight: torch.Tensor):
+        super().__init__()
+        self.features = features
+        self.head = nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            self.head.weight.copy_(weight)
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [self.features]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -121,7 +136,7 @@ def test_cam_to_mask_hand_worked():
     # Two feature channels on a 2 x 3 map; class 0 reads channel 0, class 1 reads channel 1 minus channel 0.
     features = torch.tensor([[[[4.0, 2.0, 0.0], [1.0, 0.0, 0.0]], [[4.0, 2.0, 1.0], [1.0, 3.0, 0.0]]]])
     weight = torch.tensor([[1.0, 0.0], [-1.0, 1.0]])  # (K, C)
-    cams = class_activation_map(features, weight)
+    cams = class_activation_map(FixedFeatures(features, weight), torch.zeros(1, 1, 2, 3), upsample=False)
     assert cams.tolist() == [[[[4.0, 2.0, 0.0], [1.0, 0.0, 0.0]], [[0.0, 0.0, 1.0], [0.0, 3.0, 0.0]]]]
     # scaled by each map's maximum: class 0 [[1, .5, 0], [.25, 0, 0]], class 1 [[0, 0, 1/3], [0, 1, 0]]
     both = torch.tensor([[1, 1]])
@@ -170,9 +185,54 @@ def test_far_gradient_share_is_zero_for_a_cnn_and_not_after_global_attention():
     images, classes = torch.randn(2, 1, 32, 32), torch.tensor([3, 7])
     cnn = SmallCNN(1, 10).eval()  # receptive field 22 pixels: inside the 3 x 3 places (24 x 24 pixels) around
     assert cnn.receptive_field == 22
-    assert far_gradient_share(lambda x: cnn.feature_maps(x)[-1], cnn.head.weight, images, classes) < 1e-9
+    assert far_gradient_share(cnn, images, classes) < 1e-9
     mvit = mobilevit_tiny().eval()  # its MobileViT blocks attend over the whole map
-    assert far_gradient_share(lambda x: mvit.feature_maps(x)[-1], mvit.head.weight, images, classes) > 0.05
+    assert far_gradient_share(mvit, images, classes) > 0.05
+
+
+def test_cam_is_the_head_weighted_sum_of_feature_maps():
+    torch.manual_seed(0)
+    features, weight = torch.randn(2, 5, 4, 3), torch.randn(7, 5)
+    images = torch.zeros(2, 1, 16, 12)
+    cam = class_activation_map(FixedFeatures(features, weight), images, upsample=False)
+    assert cam.shape == (2, 7, 4, 3)
+    for b in range(2):
+        for k in range(7):
+            expected = sum(weight[k, c] * features[b, c] for c in range(5))
+            torch.testing.assert_close(cam[b, k], expected, rtol=1e-5, atol=1e-5)
+    up = class_activation_map(FixedFeatures(features, weight), images)  # at the images' size
+    assert up.shape == (2, 7, 16, 12)
+    torch.testing.assert_close(up, F.interpolate(cam, size=(16, 12), mode="bilinear", align_corners=False))
+
+
+@pytest.mark.parametrize("build", [lambda: SmallCNN(1, 10, (8, 16, 32)), lambda: mobilevit_tiny(10)])
+def test_cam_averages_to_the_logits_in_eval_mode(build):
+    # pooling and the Linear commute: mean of the (un-upsampled) map + bias = the logit
+    torch.manual_seed(0)
+    model = build().train()
+    x = torch.randn(3, 1, 64, 64)
+    cam = class_activation_map(model, x, upsample=False)  # (3, 10, h, w)
+    assert model.training  # its mode is restored
+    torch.testing.assert_close(cam.mean(dim=(2, 3)) + model.head.bias, model.eval()(x), rtol=1e-4, atol=1e-5)
+    assert class_activation_map(model, x).shape == (3, 10, 64, 64)
+
+
+def test_masks_from_cams_hand_worked():
+    cams = torch.tensor([[[[2.0, 1.0], [0.0, -1.0]], [[0.0, 4.0], [3.0, 1.0]]]])  # (1, 2, 2, 2)
+    # scaled: class 0 [[1, .5], [0, 0]], class 1 [[0, 1], [.75, .25]]; the highest wins if >= 0.6
+    both = torch.tensor([[True, True]])
+    assert masks_from_cams(cams, both, threshold=0.6).tolist() == [[[1, 2], [2, 0]]]
+    # class 1 not in the image: its map is ignored
+    assert masks_from_cams(cams, torch.tensor([[1, 0]]), threshold=0.6).tolist() == [[[1, 0], [0, 0]]]
+    assert masks_from_cams(cams, both, threshold=0.2).tolist() == [[[1, 2], [2, 2]]]
+
+
+def test_masks_from_perfect_cams_are_the_canvas_masks():
+    canvas = digit_canvas("test", num_samples=8)
+    _, labels, masks = (torch.stack(items) for items in zip(*(canvas[i] for i in range(8))))
+    cams = F.one_hot(masks, 11).permute(0, 3, 1, 2)[:, 1:].float()  # (B, 10, H, W): 1 on each digit
+    assert torch.equal(masks_from_cams(cams, labels), masks)
+    assert mean_iou(masks_from_cams(cams, labels), masks, 11) == 1.0
 
 
 @pytest.mark.parametrize(
@@ -184,9 +244,14 @@ def test_far_gradient_share_is_zero_for_a_cnn_and_not_after_global_attention():
         (lambda: SegmentationHead([4, 8], 3)([torch.randn(1, 4, 2, 2)], 8), "2 maps"),
         (lambda: SegmentationModel(nn.Conv2d(1, 4, 3), SegmentationHead([4], 3)), "feature_maps"),
         (lambda: ResNetBackbone(nn.Conv2d(1, 4, 3)), "resnet must be a torchvision ResNet"),
-        (lambda: model_with("swin_tiny")(torch.randn(1, 32, 32)), "images must have shape (B, C, H, W)"),
+        (lambda: model_with("swin_tiny")(torch.randn(1, 32, 32)), "x must have shape (B, C, H, W)"),
         (lambda: LinearProbeHead(8, 3)([torch.randn(1, 4, 2, 2)], 8), "the last map must have shape (B, 8, h, w)"),
         (lambda: pointing_game(torch.rand(1, 2, 4, 4), torch.zeros(1, 4, 4), torch.ones(1, 3)), "present"),
+        (lambda: class_activation_map(FixedFeatures(torch.randn(1, 4, 2, 2), torch.randn(3, 5)), torch.zeros(1, 1, 4, 4)),
+         "head weight must have shape (K, 4)"),
+        (lambda: class_activation_map(SmallCNN(), torch.zeros(1, 32, 32)), "images must have shape (B, C, H, W)"),
+        (lambda: class_activation_map(nn.Linear(3, 4), torch.zeros(1, 1, 4, 4)), "feature_maps(images) method and a Linear head"),
+        (lambda: masks_from_cams(torch.randn(2, 3, 4, 4), torch.ones(2, 4)), "present must have shape (2, 3)"),
     ],
 )
 def test_bad_input_raises_value_error(call, words):

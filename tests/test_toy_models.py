@@ -6,16 +6,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from minivit.data import digit_canvas, two_marks
-from minivit.metrics import mean_iou
-from minivit.toy_models import (
-    AttentionClassifier,
-    PixelSelfAttention,
-    SmallCNN,
-    class_activation_map,
-    masks_from_cams,
-    receptive_field,
-)
+from minivit.data import two_marks
+from minivit.receptive_field import receptive_field_of
+from minivit.toy_models import AttentionClassifier, PixelSelfAttention, SmallCNN
 from minivit.train import evaluate, fit, seed_everything
 
 
@@ -81,7 +74,7 @@ def test_attention_sees_far_pixels_a_conv_does_not():
 )
 def test_receptive_field_is_where_the_gradient_reaches(widths, downsample, expected):
     model = SmallCNN(1, 2, widths, downsample=downsample).eval()
-    assert model.receptive_field == expected == receptive_field(model.features)
+    assert model.receptive_field == expected == receptive_field_of(model.features)
     if downsample:
         return
     # the gradient of one feature in the middle of the map is nonzero exactly on an R x R window
@@ -150,48 +143,6 @@ def test_attention_classifier_shapes_and_weights():
     assert AttentionClassifier(position_embedding=False).pos_embed is None
 
 
-def test_cam_is_the_head_weighted_sum_of_feature_maps():
-    torch.manual_seed(0)
-    features, weight = torch.randn(2, 5, 4, 3), torch.randn(7, 5)
-    cam = class_activation_map(features, weight)
-    assert cam.shape == (2, 7, 4, 3)
-    for b in range(2):
-        for k in range(7):
-            expected = sum(weight[k, c] * features[b, c] for c in range(5))
-            torch.testing.assert_close(cam[b, k], expected, rtol=1e-5, atol=1e-5)
-    up = class_activation_map(features, weight, size=(16, 12))
-    assert up.shape == (2, 7, 16, 12)
-    torch.testing.assert_close(up, F.interpolate(cam, size=(16, 12), mode="bilinear", align_corners=False))
-
-
-def test_cam_averages_to_the_logits():
-    # pooling and the Linear commute: mean of the (un-upsampled) map + bias = the logit
-    torch.manual_seed(0)
-    model = SmallCNN(1, 10, (8, 16, 32)).eval()
-    x = torch.randn(3, 1, 64, 64)
-    cam = class_activation_map(model.features(x), model.head.weight)  # (3, 10, 8, 8)
-    torch.testing.assert_close(cam.mean(dim=(2, 3)) + model.head.bias, model(x), rtol=1e-5, atol=1e-5)
-    assert model.cam(x).shape == (3, 10, 64, 64)
-
-
-def test_masks_from_cams_hand_worked():
-    cams = torch.tensor([[[[2.0, 1.0], [0.0, -1.0]], [[0.0, 4.0], [3.0, 1.0]]]])  # (1, 2, 2, 2)
-    # scaled: class 0 [[1, .5], [0, 0]], class 1 [[0, 1], [.75, .25]]; the highest wins if >= 0.6
-    both = torch.tensor([[True, True]])
-    assert masks_from_cams(cams, both, threshold=0.6).tolist() == [[[1, 2], [2, 0]]]
-    # class 1 not in the image: its map is ignored
-    assert masks_from_cams(cams, torch.tensor([[1, 0]]), threshold=0.6).tolist() == [[[1, 0], [0, 0]]]
-    assert masks_from_cams(cams, both, threshold=0.2).tolist() == [[[1, 2], [2, 2]]]
-
-
-def test_masks_from_perfect_cams_are_the_canvas_masks():
-    canvas = digit_canvas("test", num_samples=8)
-    _, labels, masks = (torch.stack(items) for items in zip(*(canvas[i] for i in range(8))))
-    cams = F.one_hot(masks, 11).permute(0, 3, 1, 2)[:, 1:].float()  # (B, 10, H, W): 1 on each digit
-    assert torch.equal(masks_from_cams(cams, labels), masks)
-    assert mean_iou(masks_from_cams(cams, labels), masks, 11) == 1.0
-
-
 @pytest.mark.parametrize(
     "call, words",
     [
@@ -199,9 +150,6 @@ def test_masks_from_perfect_cams_are_the_canvas_masks():
         (lambda: PixelSelfAttention(3, 4)(torch.randn(1, 2, 8, 8)), "x must have 3 channels"),
         (lambda: AttentionClassifier()(torch.randn(1, 3, 32, 32)), "(B, C, 24, 24)"),
         (lambda: AttentionClassifier(image_size=24, patch_size=5), "image_size (24) must be a multiple of patch_size"),
-        (lambda: class_activation_map(torch.randn(1, 4, 2, 2), torch.randn(3, 5)), "weight must have shape (K, 4)"),
-        (lambda: class_activation_map(torch.randn(4, 2, 2), torch.randn(3, 4)), "(B, C, h, w)"),
-        (lambda: masks_from_cams(torch.randn(2, 3, 4, 4), torch.ones(2, 4)), "present must have shape (2, 3)"),
     ],
 )
 def test_bad_input_raises_value_error(call, words):

@@ -7,13 +7,13 @@ from timm.models.mobilevit import MobileVitBlock
 from minivit import mobilevit_fold, mobilevit_unfold
 
 
-@given(B=st.integers(1, 3), C=st.integers(1, 4), nh=st.integers(1, 5), nw=st.integers(1, 5),
+@given(B=st.integers(1, 3), C=st.integers(1, 4), gh=st.integers(1, 5), gw=st.integers(1, 5),
        ph=st.integers(1, 3), pw=st.integers(1, 3))
-def test_fold_inverts_unfold(B, C, nh, nw, ph, pw):
-    x = torch.randn(B, C, nh * ph, nw * pw)
+def test_fold_inverts_unfold(B, C, gh, gw, ph, pw):
+    x = torch.randn(B, C, gh * ph, gw * pw)
     tokens = mobilevit_unfold(x, (ph, pw))
-    assert tokens.shape == (B * ph * pw, nh * nw, C)
-    assert torch.equal(mobilevit_fold(tokens, (ph, pw), nh * ph, nw * pw), x)
+    assert tokens.shape == (B * ph * pw, gh * gw, C)
+    assert torch.equal(mobilevit_fold(tokens, (ph, pw), gh * ph, gw * pw), x)
 
 
 def test_hand_worked_4x4_map():

@@ -21,6 +21,7 @@ from minivit import (  # noqa: E402
 )
 from minivit import viz  # noqa: E402
 from minivit.layers import SelfAttention  # noqa: E402
+from minivit.receptive_field import receptive_field_map  # noqa: E402
 from minivit.viz.windows import window_members  # noqa: E402
 
 CASES = [  # (H, W, window, shift)
@@ -402,17 +403,17 @@ def test_receptive_field_of_a_3x3_conv_is_its_neighbourhood():
     x = torch.randn(3, 6, 6)
     expected = np.zeros((6, 6), dtype=bool)
     expected[1:4, 2:5] = True  # output (2, 3) reads rows 1..3, columns 2..4
-    np.testing.assert_array_equal(viz.receptive_field_map(conv_stack(1), x, (2, 3)).numpy() > 0, expected)
+    np.testing.assert_array_equal(receptive_field_map(conv_stack(1), x, (2, 3)).numpy() > 0, expected)
     corner = np.zeros((6, 6), dtype=bool)
     corner[:2, :2] = True  # zero padding: the corner output sees a 2 x 2 block
-    np.testing.assert_array_equal(viz.receptive_field_map(conv_stack(1), x, (0, 0)).numpy() > 0, corner)
+    np.testing.assert_array_equal(receptive_field_map(conv_stack(1), x, (0, 0)).numpy() > 0, corner)
     five = np.zeros((6, 6), dtype=bool)
     five[0:5, 1:6] = True  # two 3x3 convs: 5 x 5
-    np.testing.assert_array_equal(viz.receptive_field_map(conv_stack(2), x, (2, 3)).numpy() > 0, five)
+    np.testing.assert_array_equal(receptive_field_map(conv_stack(2), x, (2, 3)).numpy() > 0, five)
 
 
 def test_receptive_field_of_attention_is_global():
-    field = viz.receptive_field_map(ImageAttention(), torch.randn(1, 3, 5, 7), (1, 2))
+    field = receptive_field_map(ImageAttention(), torch.randn(1, 3, 5, 7), (1, 2))
     assert field.shape == (5, 7) and (field > 0).all()
 
 
@@ -421,24 +422,17 @@ def test_receptive_field_figure_shows_the_fields():
     modules = {"3x3 conv": conv_stack(1), "attention": ImageAttention()}
     fig = viz.plot_receptive_fields(modules, x, (2, 3))
     for ax, (name, module) in zip(fig.axes, modules.items()):
-        field = viz.receptive_field_map(module, x, (2, 3)).numpy()
+        field = receptive_field_map(module, x, (2, 3)).numpy()
         shown = ax.get_images()[0].get_array()
         np.testing.assert_array_equal(np.ma.getmaskarray(shown), field == 0)
         np.testing.assert_allclose(shown.data, field / field.max(), rtol=1e-6)
         assert ax.get_title().startswith(name)
     assert "9 of 48" in fig.axes[0].get_title() and "48 of 48" in fig.axes[1].get_title()
     with pytest.raises(ValueError, match="position"):
-        viz.receptive_field_map(conv_stack(1), x, (6, 0))
+        receptive_field_map(conv_stack(1), x, (6, 0))
 
 
 # --- cost --------------------------------------------------------------------------------------------
-
-
-def test_cost_formulas_hand_worked():
-    # Swin-T stage 1: 56 x 56 tokens, C = 96, M = 7
-    assert viz.msa_cost(56, 56, 96) == 4 * 3136 * 9216 + 2 * 3136**2 * 96 == 2_003_828_736
-    assert viz.window_msa_cost(56, 56, 96, 7) == 115_605_504 + 29_503_488 == 145_108_992
-    assert viz.msa_cost(2, 2, 1) == 16 + 32 and viz.window_msa_cost(2, 2, 1, 1) == 16 + 8
 
 
 def test_cost_curves_equal_the_formulas():

@@ -10,19 +10,19 @@ the models do. One module per topic:
     pyramid            plot_feature_pyramid
     unfold             plot_mobilevit_unfold
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
-    receptive_field    receptive_field_map, plot_receptive_fields
+    receptive_field    plot_receptive_fields (the fields: minivit.receptive_field)
     softmax            score_spread, plot_softmax_saturation
-    cost               msa_cost, window_msa_cost, plot_attention_cost
+    cost               plot_attention_cost (the formulas: minivit.flops)
     segmentation       plot_masks, plot_cams
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data
 """
 
 from minivit.viz._common import NotebookFigure, to_png
 from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
-from minivit.viz.cost import msa_cost, plot_attention_cost, window_msa_cost
+from minivit.viz.cost import plot_attention_cost
 from minivit.viz.patches import plot_patches
 from minivit.viz.pyramid import plot_feature_pyramid
-from minivit.viz.receptive_field import plot_receptive_fields, receptive_field_map
+from minivit.viz.receptive_field import plot_receptive_fields
 from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
 from minivit.viz.segmentation import plot_cams, plot_masks
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
@@ -33,7 +33,6 @@ from minivit.viz.windows import plot_shift_regions, plot_token_reach, plot_windo
 __all__ = [
     "NotebookFigure",
     "model_attention_maps",
-    "msa_cost",
     "plot_accuracy_vs_data",
     "plot_attention_cost",
     "plot_attention_map",
@@ -54,8 +53,6 @@ __all__ = [
     "plot_training_curves",
     "plot_window_masks",
     "plot_windows",
-    "receptive_field_map",
     "score_spread",
     "to_png",
-    "window_msa_cost",
 ]

@@ -14,6 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from minivit._checks import check_tensor
 from minivit.viz._common import CONTINUOUS, as_batch, as_image, new_figure, outline
 
 
@@ -134,7 +135,8 @@ def plot_attention_maps(
     if not isinstance(layer, int) or not -L <= layer < L:
         raise ValueError(f"layer must be in [{-L}, {L}) for {L} layers, got {layer!r}")
     attn = maps[layer]
-    if attn.dim() != 4 or attn.shape[-1] != attn.shape[-2]:
+    check_tensor(attn, "each attention map", "(B, nh, N+1, N+1)")
+    if attn.shape[-1] != attn.shape[-2]:
         raise ValueError(f"each attention map must have shape (B, nh, N+1, N+1), got {tuple(attn.shape)}")
     nh, T = attn.shape[1], attn.shape[-1]
     if head is not None and (not isinstance(head, int) or not 0 <= head < nh):

@@ -1,10 +1,5 @@
-"""The cost of global vs window attention, from the two formulas of the Swin paper (Liu et al. 2021,
-eq. 1 and 2), for a map of h x w tokens with C channels and M x M windows:
-
-    Omega(MSA)   = 4 h w C^2 + 2 (h w)^2 C     quadratic in the number of tokens hw
-    Omega(W-MSA) = 4 h w C^2 + 2 M^2 h w C     linear in hw for a fixed M
-
-The 4hwC^2 term is the four projections (q, k, v, output); the second is q k^T and the weighted sum of v.
+"""The cost of global vs window attention drawn from the two formulas of the Swin paper, which
+minivit.flops computes (`msa_cost`, `window_msa_cost`).
 """
 
 from __future__ import annotations
@@ -14,17 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from minivit.flops import msa_cost, window_msa_cost
 from minivit.viz._common import new_figure
-
-
-def msa_cost(h, w, C):
-    """Omega(MSA) = 4hwC^2 + 2(hw)^2 C; works on ints (exact) and numpy arrays alike."""
-    return 4 * h * w * C**2 + 2 * (h * w) ** 2 * C
-
-
-def window_msa_cost(h, w, C, M):
-    """Omega(W-MSA) = 4hwC^2 + 2M^2 hwC; works on ints (exact) and numpy arrays alike."""
-    return 4 * h * w * C**2 + 2 * M**2 * h * w * C
 
 
 def plot_attention_cost(

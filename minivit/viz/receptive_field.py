@@ -1,8 +1,7 @@
-"""Receptive fields from gradients: which input pixels can change the output at one position.
+"""Receptive fields from gradients, drawn: which input pixels can change the output at one position.
 
 A 3x3 convolution sees a 3x3 neighbourhood, two of them a 5x5 one; one attention layer sees the
-whole image. The gradient says so without any bookkeeping: d output(i, j) / d input is zero outside
-the receptive field.
+whole image. minivit.receptive_field.receptive_field_map computes the fields; this module draws them.
 """
 
 from __future__ import annotations
@@ -14,38 +13,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from torch import nn
 
+from minivit.receptive_field import receptive_field_map
 from minivit.viz._common import CONTINUOUS, new_figure
-
-
-def receptive_field_map(module: nn.Module, x: torch.Tensor, position: tuple[int, int]) -> torch.Tensor:
-    """How strongly each input pixel moves the output at one position, from gradients.
-
-    Sums |d y[c, i, j] / d x[c', :, :]| over the output channels c and the input channels c'. Each
-    output channel gets its own backward pass, so gradients of opposite sign cannot cancel.
-
-    Args:
-        module: maps (1, C, H, W) to (1, C', H', W'); put it in eval mode first if it has dropout.
-        x: the input, shape (C, H, W) or (1, C, H, W); the result depends on it unless the module is linear.
-        position: (i, j), a position of the output map.
-
-    Returns:
-        shape (H, W), float, >= 0: zero exactly where the pixel cannot influence output (i, j).
-    """
-    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4) or (x.dim() == 4 and x.shape[0] != 1):
-        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a tensor of shape (C, H, W) or (1, C, H, W), got {got}")
-    x = (x[None] if x.dim() == 3 else x).detach().float().clone().requires_grad_(True)  # (1, C, H, W)
-    y = module(x)
-    if y.dim() != 4:
-        raise ValueError(f"module must return a (1, C', H', W') map, got shape {tuple(y.shape)}")
-    i, j = position
-    if not (0 <= i < y.shape[2] and 0 <= j < y.shape[3]):
-        raise ValueError(f"position must lie in the {y.shape[2]}x{y.shape[3]} output, got {position!r}")
-    field = torch.zeros(x.shape[2:])
-    for c in range(y.shape[1]):
-        (grad,) = torch.autograd.grad(y[0, c, i, j], x, retain_graph=c < y.shape[1] - 1)  # (1, C, H, W)
-        field += grad[0].abs().sum(0)
-    return field
 
 
 def plot_receptive_fields(

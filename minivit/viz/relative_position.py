@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from minivit._checks import to_pair
+from minivit._checks import check_shape, to_pair
 from minivit.relative_position import relative_position_index
 from minivit.viz._common import DIVERGING, label_size, new_figure, number, outline, show_labels
 
@@ -91,10 +91,7 @@ def plot_relative_position_bias(
     index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
     table_size = (2 * Mh - 1) * (2 * Mw - 1)
-    if not isinstance(table, torch.Tensor) or table.dim() != 2 or table.shape[0] != table_size:
-        got = tuple(table.shape) if isinstance(table, torch.Tensor) else type(table).__name__
-        raise ValueError(f"table must have shape ({table_size}, nh) = ((2Mh-1)(2Mw-1), heads) for window_size "
-                         f"{window_size!r}, got {got}")
+    check_shape(table, "table", "((2Mh-1)(2Mw-1), nh)", (table_size, None))
     nh = table.shape[1]
     heads = list(range(nh)) if heads is None else list(heads)
     if not heads or any(not isinstance(h, int) or not 0 <= h < nh for h in heads):

@@ -15,6 +15,7 @@ import torch
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
+from minivit._checks import check_shape, check_tensor
 from minivit.viz._common import CONTINUOUS, as_image, categorical, legend_patches, new_figure
 
 BACKGROUND_COLOUR = (0.92, 0.92, 0.92)
@@ -26,9 +27,7 @@ def mask_colours(num_classes: int) -> ListedColormap:
 
 
 def _images(images: object, name: str) -> list[np.ndarray]:
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"{name} must be a tensor of shape (B, C, H, W), got {got}")
+    check_tensor(images, name, "(B, C, H, W)")
     return [as_image(image) for image in images]
 
 
@@ -55,9 +54,7 @@ def plot_masks(
         raise ValueError("masks must map at least one title to masks of shape (B, H, W), got an empty mapping")
     B, _, H, W = images.shape
     for title, m in masks.items():
-        if not isinstance(m, torch.Tensor) or tuple(m.shape) != (B, H, W):
-            got = tuple(m.shape) if isinstance(m, torch.Tensor) else type(m).__name__
-            raise ValueError(f"masks[{title!r}] must have shape (B, H, W) = {(B, H, W)}, got {got}")
+        check_shape(m, f"masks[{title!r}]", "(B, H, W)", (B, H, W))
     largest = max(int(m.max()) for m in masks.values())
     K = len(classes) if classes is not None else largest + 1
     if largest >= K:
@@ -117,14 +114,9 @@ def plot_cams(
     if not by_model:
         raise ValueError("cams must be a tensor (B, K, H, W) or map at least one model name to one")
     for name, maps in by_model.items():
-        if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or maps.shape[0] != B or tuple(maps.shape[2:]) != (H, W):
-            got = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
-            which = f"cams[{name!r}]" if name else "cams"
-            raise ValueError(f"{which} must have shape (B, K, H, W) = ({B}, K, {H}, {W}), got {got}")
+        check_shape(maps, f"cams[{name!r}]" if name else "cams", "(B, K, H, W)", (B, None, H, W))
     K = next(iter(by_model.values())).shape[1]
-    if not isinstance(present, torch.Tensor) or tuple(present.shape) != (B, K):
-        got = tuple(present.shape) if isinstance(present, torch.Tensor) else type(present).__name__
-        raise ValueError(f"present must have shape (B, K) = ({B}, {K}), got {got}")
+    check_shape(present, "present", "(B, K)", (B, K))
     names = list(classes) if classes is not None else [str(k) for k in range(K)]
     if len(names) != K:
         raise ValueError(f"classes must name the {K} maps, got {len(names)} names")

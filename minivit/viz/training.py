@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from minivit._checks import check_tensor
 from minivit.viz._common import as_image, new_figure
 
 WRONG = "red"  # title colour of an image whose prediction differs from its label
@@ -50,9 +51,9 @@ def plot_digits(
         the Figure: one axes per image, in batch order (row-major); axes i shows as_image(images[i])
         and its title names labels[i] (and predictions[i]). Unused axes of the last row are hidden.
     """
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] not in (1, 3):
-        got = f"shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must be a tensor of shape (B, C, H, W) with C = 1 or 3, got {got}")
+    check_tensor(images, "images", "(B, C, H, W)")
+    if images.shape[1] not in (1, 3):
+        raise ValueError(f"images must have shape (B, C, H, W) with C = 1 or 3, got shape {tuple(images.shape)}")
     if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
         raise ValueError(f"columns must be a positive int, got {columns!r}")
     B = images.shape[0]

@@ -26,8 +26,8 @@ def unfold_sequences(height: int, width: int, patch_size: int | tuple[int, int])
     """Which pixel each token of each sequence of `mobilevit_unfold` is.
 
     Returns:
-        shape (P, N), int64: entry (p, n) is the row-major index (row * W + column) of the map pixel
-        that is token n of sequence p.
+        shape (P, N), P = ph*pw, int64: entry (q, n) is the row-major index (row * W + column) of the map pixel
+        that is token n of sequence q.
     """
     ids = torch.arange(height * width, dtype=torch.float64).reshape(1, 1, height, width)  # a map of pixel numbers
     return mobilevit_unfold(ids, patch_size)[:, :, 0].long()  # (P, N, 1) -> (P, N)
@@ -49,7 +49,7 @@ def plot_mobilevit_unfold(
 
     Returns:
         the Figure. Top: the map; its image data (H, W) is the sequence of each pixel. Bottom: the P x N
-        sequences; its image data (P, N) is the sequence of each token (row p is all p).
+        sequences; its image data (P, N) is the sequence of each token (row q is all q).
     """
     sequences = unfold_sequences(height, width, patch_size)  # (P, N)
     P, N = sequences.shape
