@@ -10,7 +10,7 @@ import torch
 from grading_helpers import WRONG, functions_of, solution_notebook, wrong_notebook
 
 from minivit.grading import check
-from minivit.grading.check import feedback
+from minivit.grading.check import WIDTH, feedback, wrapped
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,9 @@ def test_an_exception_is_one_line_with_the_learners_line_not_a_traceback(capsys)
 
     check(merge_patches)
     out = capsys.readouterr().out
-    assert "raised RuntimeError: shape '[1, 2, 2, 5]' is invalid for input of size 16" in out
-    assert re.search(r"\(line \d+: return x\.view\(B, H // 2, W // 2, 4 \* C \+ 1\)\)", out)
+    words = " ".join(out.split())  # as read, whichever lines the long ones wrapped into
+    assert "raised RuntimeError: shape '[1, 2, 2, 5]' is invalid for input of size 16" in words
+    assert re.search(r"\(line \d+: return x\.view\(B, H // 2, W // 2, 4 \* C \+ 1\)\)", words)
     assert "Traceback" not in out and "File " not in out
 
 
@@ -81,6 +82,25 @@ def test_a_wrong_return_type_and_an_unknown_task_are_explained():
     assert "returned a list; expected a number" in "\n".join(lines)
     ok, lines = feedback("window_partitio", print)
     assert not ok and lines[0].startswith("There is no task called 'window_partitio'. The tasks are: to_tokens,")
+
+
+def test_long_lines_are_printed_wrapped_between_words_never_inside_one(capsys):
+    wrong = functions_of(wrong_notebook("01_conv_vs_attention"))
+    ok, lines = feedback("to_tokens", wrong["to_tokens"])
+    assert not ok and max(map(len, lines)) > WIDTH  # the known mistake and the hint are long
+    check("to_tokens", wrong["to_tokens"])
+    printed = capsys.readouterr().out.splitlines()
+    assert max(map(len, printed)) <= WIDTH
+    assert " ".join(printed).split() == " ".join(lines).split()  # the same words, none cut in two
+    hint = next(i for i, line in enumerate(printed) if line.startswith("  Hint: "))
+    assert printed[hint + 1].startswith("      ") and not printed[hint + 1].startswith("       ")
+
+
+def test_wrapping_keeps_a_line_that_fits_its_indent_and_a_word_longer_than_the_width():
+    assert wrapped(["  case 1: passed", "      got      shape (4, 4)"]) == ["  case 1: passed", "      got      shape (4, 4)"]
+    long_word = "x" * 30
+    assert wrapped([f"  one two {long_word} three"], width=20) == ["  one two", f"      {long_word}", "      three"]
+    assert wrapped([""]) == [""]
 
 
 def test_every_wrong_variant_fails_its_check():

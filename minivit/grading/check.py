@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import sys
+import textwrap
 from typing import Any, Callable
 
 import torch
@@ -20,6 +21,10 @@ from minivit.grading.child import call
 from minivit.grading.compare import allowed_helpers, case_problem, case_report, not_implemented
 from minivit.grading.tasks import TASKS
 from minivit.grading.tracing import Tracer, borrowed
+
+# Printed lines wrap at this width, between words. JupyterLab would wrap a longer line at the edge of the
+# output area anywhere, in the middle of a word or a shape (its output CSS says word-break: break-all).
+WIDTH = 100
 
 
 def _find(task_or_fn: str | Callable, fn: Callable | None, caller_globals: dict) -> tuple[str, Any]:
@@ -64,6 +69,18 @@ def feedback(name: str, fn: Any) -> tuple[bool, list[str]]:
         f"  {line}" for line in case_report(task, cases, problems)]
 
 
+def wrapped(lines: list[str], width: int = WIDTH) -> list[str]:
+    """`lines` broken between words so that each fits in `width` characters (a single word longer than that
+    stays whole); a continuation is indented 4 spaces deeper than the line it continues."""
+    out = []
+    for line in lines:
+        text = line.lstrip(" ")
+        indent = " " * (len(line) - len(text))
+        out += textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "    ",
+                             break_long_words=False, break_on_hyphens=False) or [line]
+    return out
+
+
 def check(task_or_fn: str | Callable, fn: Callable | None = None) -> None:
     """Run the public cases of a task on a function and print what passed, in plain words.
 
@@ -76,6 +93,6 @@ def check(task_or_fn: str | Callable, fn: Callable | None = None) -> None:
     """
     name, found = _find(task_or_fn, fn, sys._getframe(1).f_globals)
     ok, lines = feedback(name, found)
-    print("\n".join(lines))
+    print("\n".join(wrapped(lines)))
     if not ok and os.environ.get("NBGRADER_EXECUTION"):
         raise AssertionError(lines[0])
