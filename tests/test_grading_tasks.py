@@ -3,18 +3,21 @@ notebooks against hidden cases, and every wrong variant caught, in this process.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
-from grading_helpers import MORE_WRONG, WRONG, functions_of, solution_notebook, wrong_notebook
-from torchvision.models.swin_transformer import PatchMerging
-from torchvision.models.swin_transformer import shifted_window_attention as torchvision_shifted_window_attention
+from timm.models.vision_transformer import Block
+from torchvision.models.swin_transformer import PatchMerging, ShiftedWindowAttention
 
 from minivit.grading import NOTEBOOKS, TASKS
+from minivit.grading.check import feedback
 from minivit.grading.child import call
-from minivit.grading.compare import case_problem
+from minivit.grading.compare import case_problem, recognise
 from minivit.grading.grade import Hidden, hidden_cases, judge
-from minivit.grading.tasks import Draw, _block_written_out, _relative_position_bias
+from minivit.grading.tasks import Draw
 from minivit.grading.tracing import Tracer
+from grading_helpers import MORE_WRONG, WRONG, functions_of, solution_notebook, wrong_notebook
 
 SEEDS = [0, 1, 2, 3, 4]
 
@@ -95,10 +98,10 @@ def test_receptive_field_equals_the_gradient_of_a_conv_stack():
 def test_shifted_window_attention_reference_equals_torchvision():
     for case in TASKS["shifted_window_attention"].hidden(Draw(0)):
         x, weights, M, s, nh = case.args
-        bias = _relative_position_bias(weights["relative_position_bias_table"], M)[None]
-        expected = torchvision_shifted_window_attention(
-            x, weights["qkv.weight"], weights["proj.weight"], bias, [M, M], nh, [s, s],
-            qkv_bias=weights["qkv.bias"], proj_bias=weights["proj.bias"], training=False)
+        layer = ShiftedWindowAttention(x.shape[-1], [M, M], [s, s], nh)
+        layer.load_state_dict({**weights, "relative_position_index": layer.relative_position_index})
+        with torch.no_grad():
+            expected = layer.eval()(x)
         torch.testing.assert_close(TASKS["shifted_window_attention"].reference(*case.args), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -108,13 +111,75 @@ def test_patch_merging_reference_equals_torchvision():
         layer = PatchMerging(x.shape[-1])
         layer.load_state_dict({"norm.weight": norm_weight, "norm.bias": norm_bias, "reduction.weight": reduction_weight})
         with torch.no_grad():
-            assert torch.equal(TASKS["patch_merging"].reference(*case.args), layer(x))
+            torch.testing.assert_close(TASKS["patch_merging"].reference(*case.args), layer(x), rtol=1e-6, atol=1e-6)
 
 
-def test_transformer_block_reference_equals_the_block_written_out():
+def test_multi_head_attention_reference_equals_torch():
+    for case in TASKS["multi_head_attention"].hidden(Draw(0)):
+        x, weights, nh = case.args
+        layer = torch.nn.MultiheadAttention(x.shape[-1], nh, batch_first=True)
+        layer.load_state_dict({"in_proj_weight": weights["qkv.weight"], "in_proj_bias": weights["qkv.bias"],
+                               "out_proj.weight": weights["proj.weight"], "out_proj.bias": weights["proj.bias"]})
+        with torch.no_grad():
+            expected, _ = layer.eval()(x, x, x, need_weights=False)
+        torch.testing.assert_close(TASKS["multi_head_attention"].reference(*case.args), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_transformer_block_reference_equals_timms_block_as_mobilevit_builds_it():
     for case in TASKS["transformer_block"].hidden(Draw(0)):
-        torch.testing.assert_close(TASKS["transformer_block"].reference(*case.args), _block_written_out(*case.args),
-                                   rtol=1e-5, atol=1e-5)
+        x, weights, nh = case.args
+        D = x.shape[-1]
+        block = Block(D, nh, mlp_ratio=weights["mlp.fc1.weight"].shape[0] / D, qkv_bias=True,
+                      act_layer=torch.nn.SiLU, norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-5))
+        block.load_state_dict(weights)
+        with torch.no_grad():
+            expected = block.eval()(x)
+        torch.testing.assert_close(TASKS["transformer_block"].reference(*case.args), expected, rtol=1e-5, atol=1e-5)
+
+
+# --- the known mistakes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_pitfall_is_a_mistake_on_every_hidden_case(name):
+    task = TASKS[name]
+    for case in task.public()[-1:] + task.hidden(Draw(0)) + task.hidden(Draw(1)):
+        with torch.no_grad():
+            expected = task.reference(*case.args)
+            for pitfall in task.pitfalls:
+                assert case_problem(task, case, expected, {"value": pitfall.fn(*case.args)}), (pitfall.says, case.args)
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_pitfall_is_named_as_itself(name):
+    """No pitfall hides behind an earlier one that always gives the same output: on some case, each is
+    recognised as itself (on a few, two mistakes can coincide, e.g. N == nh for two reshapes of split_heads)."""
+    task = TASKS[name]
+    cases = task.public() + task.hidden(Draw(0))
+    for pitfall in task.pitfalls:
+        with torch.no_grad():
+            named = [recognise(task, case, pitfall.fn(*case.args)) for case in cases]
+        assert pitfall.says in named, pitfall.says
+
+
+# task -> the start of the pitfall that names the mistake of its WRONG and its MORE_WRONG variant
+NAMED = {
+    "multi_head_attention": ("the output projection is missing", "the scores are divided by sqrt(D)"),
+    "shifted_window_attention": ("the shifted-window mask is missing", "the result is not rolled back"),
+    "transformer_block": ("the second half adds norm2(x) to x and has no MLP", "the MLP uses GELU"),
+    "patch_merging": ("the LayerNorm is missing", None),
+    "cyclic_shift": ("rolled the wrong way", "only one axis is rolled"),
+}
+
+
+@pytest.mark.parametrize("name", list(NAMED))
+def test_the_check_cell_names_the_mistake_of_a_wrong_variant(name):
+    stem = TASKS[name].notebook
+    for wrong, words in zip([WRONG, MORE_WRONG], NAMED[name]):
+        if words is None:
+            continue
+        ok, lines = feedback(name, functions_of(wrong_notebook(stem, wrong))[name])
+        assert not ok and f"this looks like a known mistake: {words}" in "\n".join(lines), (name, lines)
 
 
 def test_hidden_cases_come_with_expected_outputs():

@@ -14,7 +14,6 @@ import types
 
 import pytest
 import torch
-from grading_helpers import ROOT, functions_of, solution_notebook
 
 import minivit
 import minivit.unfold as renamed
@@ -23,6 +22,7 @@ from minivit.grading.check import feedback
 from minivit.grading.child import call
 from minivit.grading.tracing import Tracer, borrowed
 from minivit.layers import TransformerBlock
+from grading_helpers import ROOT, functions_of, solution_notebook
 
 
 def _taken(task: str, fn) -> list[str]:
@@ -50,7 +50,7 @@ class _Block(TransformerBlock):
 
 def _subclassed_block(x, weights, num_heads):
     D = x.shape[-1]
-    block = _Block(D, num_heads, mlp_dim=weights["mlp.fc1.weight"].shape[0], act_layer=torch.nn.SiLU, eps=1e-5)
+    block = _Block(D, num_heads, mlp_ratio=weights["mlp.fc1.weight"].shape[0] / D, act_layer=torch.nn.SiLU, eps=1e-5)
     block.load_state_dict(weights)
     return block(x)
 
@@ -71,10 +71,10 @@ DELEGATIONS = [
     ("mobilevit_unfold", _Unfolder.static, "minivit.unfold.mobilevit_unfold"),
     ("mobilevit_fold", lambda *args: list(map(renamed.mobilevit_fold, *zip(args)))[0], "minivit.unfold.mobilevit_fold"),
     ("to_tokens", lambda x: minivit.patchify(x, 1), "minivit.patches.patchify"),  # the same task, another name
-    ("cyclic_shift", TASKS["cyclic_shift"].reference, "minivit.grading.tasks._cyclic_shift"),
+    ("cyclic_shift", TASKS["cyclic_shift"].reference, "minivit.grading.tasks.nb04_window_shift_mask.<lambda>"),
     ("shifted_window_mask", lambda h, w, m, s: minivit.shifted_window_mask(h, w, m, s),
      "minivit.windows.shifted_window_mask"),
-    ("patch_merging", lambda *args: TASKS["patch_merging"].reference(*args), "minivit.grading.tasks._patch_merging"),
+    ("patch_merging", lambda *args: TASKS["patch_merging"].reference(*args), "minivit.grading.tasks.nb06_swin_stages._patch_merging"),
     ("transformer_block", _subclassed_block, "minivit.layers.TransformerBlock.__init__"),
     ("self_attention", lambda x, q, k, v: minivit.attention(x @ q, x @ k, x @ v)[0], "minivit.attention.attention"),
 ]

@@ -1,0 +1,27 @@
+"""The graded tasks of the exercise notebooks, one per function a learner writes.
+
+A task knows its points, the minivit reference that computes the expected output, a few public
+cases (what the check cell in the notebook runs), a generator of hidden cases with random sizes and
+values (what the grader runs), a hint, the known mistakes ("pitfalls") whose output it can
+recognise and name, and the minivit helpers the learner may call: calling any other minivit
+function, the task's own implementation above all, makes the task "not own code" (see tracing.py).
+
+common.py defines Case, Pitfall, Task and Draw; each nbNN_*.py module adds the tasks of one notebook,
+imported here in course order, so that TASKS and NOTEBOOKS list them in that order.
+
+Glossary as in the course: B batch, C channels, H x W map, M window size, s shift, p patch size,
+gh x gw grid of patches or windows, N tokens, D embedding size, nh heads, hs = D / nh head size.
+"""
+
+from minivit.grading.tasks import (  # noqa: F401  (each registers its notebook's tasks)
+    nb01_conv_vs_attention,
+    nb02_multi_head_attention,
+    nb03_patch_partition,
+    nb04_window_shift_mask,
+    nb05_relative_position_bias,
+    nb06_swin_stages,
+    nb07_mobilevit_unfold_fold,
+)
+from minivit.grading.tasks.common import NOTEBOOKS, TASKS, Case, Draw, Pitfall, Task
+
+__all__ = ["NOTEBOOKS", "TASKS", "Case", "Draw", "Pitfall", "Task"]
