@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make course   set everything up, then open JupyterLab on the course (NO_BROWSER=1: do not open a browser)
-#   make test     set everything up, then run every test: pytest for the package and nbval for the notebooks
+#   make test     set everything up, then run every test: ruff and pytest for the package, nbval for the notebooks
 #                 with this CPU's kernels, nbval again with other CPU kernels, and the package tests again
 #                 against the lowest torch, torchvision and timm that pyproject.toml admits
 #   make exercises   regenerate exercises/ from solutions/ (solution code replaced by stubs)
@@ -62,6 +62,7 @@ test-native test-other-kernels: export MPLCONFIGDIR = $(CURDIR)/$(VENV)/matplotl
 test-lowest: export MPLCONFIGDIR = $(CURDIR)/$(LOWEST_VENV)/matplotlib
 
 test-native: setup-test
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The stored outputs of the notebooks must not depend on the CPU: the same notebooks, other kernels.

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import settings
 
+from course_helpers import CHROMIUM, CHROMIUM_FLAGS, SCREEN
+
 # Property tests run the same examples on every machine, and stay fast on a 2-core CPU.
 settings.register_profile("minivit", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minivit"))
@@ -39,3 +41,24 @@ def train_on_one_batch():
         return losses
 
     return train
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Playwright, for the browser tests (test_browser.py, test_book.py)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A new page on a 1440 x 900 screen, 60 s for anything to show up."""
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()

@@ -1,4 +1,5 @@
-"""Shared by the tests of `make course` and the browser tests: JupyterLab started as the README says."""
+"""Shared by the tests of `make course` and the browser tests: JupyterLab started as the README says, and
+what the browser fixtures of conftest.py start Chromium with."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -64,24 +63,3 @@ def make_course(tmp_path: Path, work: Path, settings: dict[str, dict] | None = N
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium driven by Playwright (import this fixture into a test module that needs it)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A new page on a 1440 x 900 screen, 60 s for anything to show up."""
-    context = browser.new_context(viewport=SCREEN)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()

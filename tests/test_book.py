@@ -13,7 +13,8 @@ from pathlib import Path
 from urllib.parse import urldefrag, urljoin
 
 import pytest
-from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SHOTS, browser, free_port, page  # noqa: F401
+
+from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SHOTS, free_port
 
 SPHINX = Path(sys.executable).with_name("sphinx-build")
 

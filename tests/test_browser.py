@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SCREEN, SHOTS, browser, make_course, page  # noqa: F401
+
+from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SCREEN, SHOTS, make_course
 
 if not Path(CHROMIUM).is_file():
     pytest.skip(NO_CHROMIUM, allow_module_level=True)

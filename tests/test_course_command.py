@@ -7,9 +7,9 @@ import subprocess
 import urllib.request
 
 import pytest
-from course_helpers import ROOT, make_course
 
 from minivit import workspace
+from course_helpers import ROOT, make_course
 
 FIRST = sorted((ROOT / "course").glob("00_*.ipynb"))[0].name
 

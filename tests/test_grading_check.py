@@ -7,10 +7,10 @@ import re
 
 import pytest
 import torch
-from grading_helpers import WRONG, functions_of, solution_notebook, wrong_notebook
 
 from minivit.grading import check
 from minivit.grading.check import WIDTH, feedback, wrapped
+from grading_helpers import WRONG, functions_of, solution_notebook, wrong_notebook
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from grading_helpers import EXERCISES
 
 from minivit.grading import NOTEBOOKS
+from grading_helpers import EXERCISES
 
 
 @pytest.fixture(scope="module")

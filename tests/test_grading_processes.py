@@ -11,10 +11,10 @@ import sys
 import uuid
 
 import pytest
-from grading_helpers import alive
 
 from minivit.grading import processes
 from minivit.grading.sandbox import KEEPER
+from grading_helpers import alive
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
 

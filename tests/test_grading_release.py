@@ -8,11 +8,11 @@ import tomllib
 
 import nbformat
 import pytest
-from grading_helpers import EXERCISES, ROOT, SOLUTIONS, solution_cell
 
 from minivit.grading import NOTEBOOKS, TASKS
 from minivit.grading.__main__ import main
 from minivit.grading.release import BEGIN, END, out_of_date, release, strip_solution
+from grading_helpers import EXERCISES, ROOT, SOLUTIONS, solution_cell
 
 
 def test_exercises_are_up_to_date_with_the_solutions():

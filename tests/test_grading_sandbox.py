@@ -21,11 +21,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import BEGIN, NO_SANDBOX, ROOT, alive, digest, hostile, solution_notebook
 
 import minivit
-from minivit.grading import NOTEBOOKS, processes, sandbox
+from minivit.grading import NOTEBOOKS, sandbox
 from minivit.grading.__main__ import grade_main
+from grading_helpers import BEGIN, NO_SANDBOX, ROOT, alive, digest, hostile, solution_notebook
 
 needs_bwrap = pytest.mark.skipif(bool(NO_SANDBOX), reason=f"the grader's sandbox cannot run here: {NO_SANDBOX}")
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
@@ -353,7 +353,7 @@ def test_the_sandbox_shows_a_read_only_system_its_working_copy_and_a_small_priva
     home = str(Path.home())
     command = [*sandbox.bwrap_arguments(work, io), "--", sys.executable, "-S", "-c", look, str(work), str(secret), home]
     seen = ast.literal_eval(subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout)
-    on_the_way = sorted({Path(p).relative_to(home).parts[0] for p in sandbox._python_paths() if p.startswith(home + "/")})
+    on_the_way = sorted({Path(p).relative_to(home).parts[0] for p in sandbox.python_paths() if p.startswith(home + "/")})
     assert seen == dict(work=True, usr=False, root=False, tmp=True, secret=False, home=on_the_way, processes=[1, 2],
                         network=False, tmp_small=True, tmp_big=False, shm_big=False,
                         uid=65534 if os.geteuid() == 0 else os.geteuid())
@@ -376,7 +376,5 @@ def test_where_bwrap_is_missing_or_cannot_start_the_grader_says_how_to_get_it(tm
     fake = tmp_path / "bwrap"  # a bwrap that cannot make namespaces
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
-    sandbox._bwrap_help.cache_clear()
     why = sandbox.unavailable()
     assert "No permissions to creating new namespace" in why and "user namespaces" in why
-    sandbox._bwrap_help.cache_clear()

@@ -4,9 +4,9 @@ solution exactly once."""
 from __future__ import annotations
 
 import pytest
-from grading_helpers import MORE_WRONG, WRONG, solution_cell, solution_notebook, wrong_notebook
 
 from minivit.grading import NOTEBOOKS, TASKS
+from grading_helpers import MORE_WRONG, WRONG, solution_cell, solution_notebook, wrong_notebook
 
 
 def test_every_task_has_a_wrong_variant():

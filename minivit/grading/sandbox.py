@@ -60,11 +60,16 @@ def kernel_command(kind: str, workdir: Path, iodir: Path, memory_mb: int) -> lis
     return [*bwrap_arguments(workdir, iodir), "--", *keeper, "--", *kernel]
 
 
-@functools.cache
 def _bwrap_help() -> str:
     """bwrap's list of options, to leave out those an older bwrap lacks ("" if there is no bwrap)."""
+    return _help_of(shutil.which("bwrap") or "")
+
+
+@functools.cache
+def _help_of(bwrap: str) -> str:
+    """The --help of the bwrap at that path, asked once per path."""
     try:
-        return subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+        return subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ""
 
@@ -80,7 +85,7 @@ def bwrap_arguments(workdir: Path, iodir: Path) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
              *size, "--tmpfs", "/tmp"]  # first: a folder bound below may lie in /tmp
     args += _system()
-    for path in _python_paths():
+    for path in python_paths():
         args += ["--ro-bind", path, path]
     for path in (workdir, iodir):
         args += ["--bind", str(path), str(path)]
@@ -100,7 +105,7 @@ def _system() -> list[str]:
     return args
 
 
-def _python_paths() -> list[str]:
+def python_paths() -> list[str]:
     """The folders of this Python and its packages, minivit's package included, outside /usr; each
     also under its real name when it is a link. Not the grader's current folder, nor other sys.path entries."""
     wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(sys.executable),
