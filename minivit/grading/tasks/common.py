@@ -34,9 +34,10 @@ class Task:
 
     The check cell in the notebook runs `public()` and explains a failure with `hint` and `pitfalls`; the
     grader runs `hidden(Draw(seed))`, cases of other sizes and values. Both compare the learner's output with
-    `reference`'s on the same arguments, a public minivit function (through an adapter that maps the task's
-    parameters onto it where they differ), within `rtol` and `atol`. Calling a minivit function other than
-    `helpers` makes the learner's function "not own code" (see minivit/grading/tracing.py).
+    `reference`'s on the same arguments, within `rtol` and `atol`: minivit's public function or layer for it
+    (through an adapter that maps the task's parameters onto it where they differ), or a line of torch where
+    the task is one (a convolution, a roll), never a private copy of the algorithm. Calling a minivit
+    function other than `helpers` makes the learner's function "not own code" (see minivit/grading/tracing.py).
     """
 
     name: str  # the function the learner writes; also nbgrader's grade_id of its cell
