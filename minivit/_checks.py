@@ -86,3 +86,14 @@ def check_shape(x: object, name: str, layout: str, shape: tuple[int | None, ...]
         wanted = ", ".join(g if s is None else str(s) for g, s in zip(groups, shape))
         raise ValueError(f"{name} must have shape {layout} = ({wanted}), got shape {tuple(x.shape)}")
     return x
+
+
+def check_grid(height: int, width: int, size: int | tuple[int, int], name: str, what: str) -> tuple[Pair, Pair]:
+    """Check that `size` (the argument `name`: an int or an (h, w) pair) cuts a height x width map into
+    whole tiles, e.g. `what` = "patch"; return the tile (h, w) and the grid of tiles (height/h, width/w)."""
+    h, w = to_pair(size, name)
+    check_size(height, "height")
+    check_size(width, "width")
+    check_divisible(height, h, "height H", f"{what} height")
+    check_divisible(width, w, "width W", f"{what} width")
+    return (h, w), (height // h, width // w)

@@ -57,7 +57,9 @@ def attention(
         except RuntimeError:
             ok = False
         if not ok:
-            raise ValueError(f"mask must be broadcastable to {scores_shape} (..., Nq, Nk), got shape {tuple(mask.shape)}")
+            raise ValueError(
+                f"mask must be broadcastable to {scores_shape} (..., Nq, Nk), got shape {tuple(mask.shape)}"
+            )
 
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., Nq, Nk)

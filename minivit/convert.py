@@ -233,7 +233,7 @@ def _mobilevit_from_timm(model: nn.Module) -> MobileViT:
     shared = {(v.patch_size[0], v.transformer[0].attn.num_heads,
                v.transformer[0].mlp.fc1.out_features / v.conv_1x1.out_channels) for v in vits}
     if len(shared) != 1:
-        raise ValueError("from_timm converts MobileViTs whose blocks all share one patch size, head count and MLP ratio")
+        raise ValueError("from_timm converts MobileViTs whose blocks share one patch size, head count and MLP ratio")
     ((patch_size, num_heads, mlp_ratio),) = shared
     first = model.stages[0][0].conv1_1x1.conv
     config = MobileViTConfig(

@@ -220,7 +220,7 @@ def digit_canvas(
             apart = (gaps >= digit_size).any(-1) | np.eye(count, dtype=bool)
             if apart.all():
                 break
-        placements.append([(int(j), int(t), int(l)) for j, (t, l) in zip(chosen, corners)])
+        placements.append([(int(j), int(top), int(left)) for j, (top, left) in zip(chosen, corners)])
     return DigitCanvas(pixels, torch.tensor(labels), torch.tensor(indices), canvas_size, placements)
 
 

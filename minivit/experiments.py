@@ -32,8 +32,6 @@ from torch.utils.data import DataLoader, TensorDataset
 from minivit.data import CANVAS_CLASSES, DigitsDataset, digit_canvas, digits
 from minivit.metrics import mean_iou
 from minivit.mobilevit import mobilevit_tiny
-from minivit.swin import swin_tiny
-from minivit.toy_models import SmallCNN
 from minivit.segmentation import (
     LinearProbeHead,
     SegmentationHead,
@@ -45,6 +43,8 @@ from minivit.segmentation import (
     pointing_game,
     predict_masks,
 )
+from minivit.swin import swin_tiny
+from minivit.toy_models import SmallCNN
 from minivit.train import fit, seed_everything
 from minivit.vit import vit_tiny
 
@@ -162,7 +162,8 @@ def weak_supervision(
     train_images, train_labels, train_masks = canvases("train", num_train)
     test_images, test_labels, test_masks = canvases("test", num_test)
     classifiers = {"mobilevit": lambda: mobilevit_tiny(num_classes=10), "cnn": lambda: SmallCNN(1, 10)}
-    row: dict[str, float | int] = dict(seed=seed, background=mean_iou(torch.zeros_like(test_masks), test_masks, CANVAS_CLASSES))
+    background = mean_iou(torch.zeros_like(test_masks), test_masks, CANVAS_CLASSES)
+    row: dict[str, float | int] = dict(seed=seed, background=background)
     trained = {}
     for name, build in classifiers.items():
         seed_everything(seed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit._checks import check_divisible, check_size, check_tensor, to_pair
+from minivit._checks import check_grid, check_tensor
 
 
 def patchify(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor:
@@ -23,12 +23,9 @@ def patchify(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor
         tokens, shape (B, N, P*C), P = ph*pw, N = (H/ph)(W/pw). Patches in row-major order (left to right,
         then top to bottom); inside a token the values are ordered (row, column, channel).
     """
-    ph, pw = to_pair(patch_size, "patch_size")
     check_tensor(x, "x", "(B, C, H, W)")
     B, C, H, W = x.shape
-    check_divisible(H, ph, "image height H", "patch height")
-    check_divisible(W, pw, "image width W", "patch width")
-    gh, gw = H // ph, W // pw
+    (ph, pw), (gh, gw) = check_grid(H, W, patch_size, "patch_size", "patch")
     x = x.reshape(B, C, gh, ph, gw, pw)
     x = x.permute(0, 2, 4, 3, 5, 1)  # (B, gh, gw, ph, pw, C)
     return x.reshape(B, gh * gw, ph * pw * C)  # (B, N, P*C)
@@ -47,14 +44,9 @@ def unpatchify(
     Returns:
         images, shape (B, C, H, W).
     """
-    ph, pw = to_pair(patch_size, "patch_size")
-    check_size(height, "height")
-    check_size(width, "width")
-    check_divisible(height, ph, "height", "patch height")
-    check_divisible(width, pw, "width", "patch width")
+    (ph, pw), (gh, gw) = check_grid(height, width, patch_size, "patch_size", "patch")
     check_tensor(tokens, "tokens", "(B, N, P*C)")
     B, N, D = tokens.shape
-    gh, gw = height // ph, width // pw
     if N != gh * gw or D % (ph * pw) != 0:
         raise ValueError(
             f"tokens must have shape (B, {gh * gw}, {ph}*{pw}*C) for a {height}x{width} image and "

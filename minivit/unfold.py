@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit._checks import check_divisible, check_size, check_tensor, to_pair
+from minivit._checks import check_grid, check_tensor
 
 
 def mobilevit_unfold(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor:
@@ -26,12 +26,9 @@ def mobilevit_unfold(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torc
     Returns:
         tokens, shape (B*P, N, C).
     """
-    ph, pw = to_pair(patch_size, "patch_size")
     check_tensor(x, "x", "(B, C, H, W)")
     B, C, H, W = x.shape
-    check_divisible(H, ph, "height H", "patch height")
-    check_divisible(W, pw, "width W", "patch width")
-    gh, gw = H // ph, W // pw
+    (ph, pw), (gh, gw) = check_grid(H, W, patch_size, "patch_size", "patch")
     x = x.reshape(B, C, gh, ph, gw, pw)
     x = x.permute(0, 3, 5, 2, 4, 1)  # (B, ph, pw, gh, gw, C)
     return x.reshape(B * ph * pw, gh * gw, C)  # (B*P, N, C)
@@ -50,13 +47,8 @@ def mobilevit_fold(
     Returns:
         feature map, shape (B, C, H, W).
     """
-    ph, pw = to_pair(patch_size, "patch_size")
-    check_size(height, "height")
-    check_size(width, "width")
-    check_divisible(height, ph, "height", "patch height")
-    check_divisible(width, pw, "width", "patch width")
+    (ph, pw), (gh, gw) = check_grid(height, width, patch_size, "patch_size", "patch")
     check_tensor(tokens, "tokens", "(B*P, N, C)")
-    gh, gw = height // ph, width // pw
     if tokens.shape[0] % (ph * pw) != 0 or tokens.shape[1] != gh * gw:
         raise ValueError(
             f"tokens must have shape (B*{ph * pw}, {gh * gw}, C) for a {height}x{width} map and "

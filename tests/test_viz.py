@@ -18,8 +18,8 @@ from minivit import (  # noqa: E402
     relative_position_index,
     shift_region_labels,
     shifted_window_mask,
+    viz,
 )
-from minivit import viz  # noqa: E402
 from minivit.layers import SelfAttention  # noqa: E402
 from minivit.receptive_field import receptive_field_map  # noqa: E402
 from minivit.viz.windows import window_members  # noqa: E402

@@ -88,5 +88,6 @@ def plot_softmax_saturation(
         ax.set_xlabel("d, the size of a query and a key")
         ax.grid(True, alpha=0.4)
         ax.legend(loc="upper left" if ax is left else "center right")
-    fig.suptitle(f"random queries and keys with entries from N(0, 1), {samples} queries per d, each against its own keys")
+    fig.suptitle(f"random queries and keys with entries from N(0, 1), {samples} queries per d, "
+                 "each against its own keys")
     return fig

@@ -132,7 +132,9 @@ def plot_training_curves(histories: Mapping[str, object], title: str = "training
     return fig
 
 
-def plot_accuracy_vs_data(rows: Sequence[Mapping[str, object]], title: str = "test accuracy against training-set size") -> Figure:
+def plot_accuracy_vs_data(
+    rows: Sequence[Mapping[str, object]], title: str = "test accuracy against training-set size"
+) -> Figure:
     """Test accuracy against the number of training images, one line per model: the mean over the
     seeds, with a bar from the lowest to the highest seed.
 
@@ -152,7 +154,8 @@ def plot_accuracy_vs_data(rows: Sequence[Mapping[str, object]], title: str = "te
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping) or not {"model", "train_size", "test_accuracy"} <= set(row):
             raise ValueError(f"rows[{i}] must have model, train_size and test_accuracy, got {row!r}")
-        results.setdefault(str(row["model"]), {}).setdefault(int(row["train_size"]), []).append(float(row["test_accuracy"]))
+        by_size = results.setdefault(str(row["model"]), {})
+        by_size.setdefault(int(row["train_size"]), []).append(float(row["test_accuracy"]))
 
     fig = new_figure(7.5, 4.6)
     ax = fig.subplots()

@@ -58,7 +58,7 @@ def plot_mobilevit_unfold(
     colour_map = colour_of.reshape(height, width).numpy()
     strip = colour_of[sequences].numpy()  # (P, N): the colour of every token after unfold
 
-    tall = P >= N  # big patches on a small map: at least as many sequences as tokens, so the strip stands beside the map
+    tall = P >= N  # big patches on a small map: as many sequences as tokens or more, so the strip stands beside the map
     labelled = N <= (4 if tall else 16) and P <= 16  # room to say which pixel every token is
     if tall:
         fig = new_figure(9.0, 7.0)
