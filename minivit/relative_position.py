@@ -1,5 +1,5 @@
-"""Relative position bias of Swin: which entry of the ((2Mh-1)(2Mw-1), heads) bias table each
-pair of tokens in a window reads."""
+"""Swin's relative position bias: which entry of the ((2Mh-1)(2Mw-1), nh) bias table each pair of
+tokens in a window reads (the index), and the bias each head adds to their attention logit."""
 
 from __future__ import annotations
 

@@ -74,16 +74,19 @@ def shifted_window_attention(
         x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
 
     # 3. partition into windows of N tokens
-    windows = window_partition(x, M).view(B, nW, N, C)
+    windows = window_partition(x, M).reshape(B * nW, N, C)  # image 0's windows first
 
-    # 4. attend inside every window, each head with its own bias; after a roll, the mask keeps tokens
-    # that the roll brought together from opposite edges of the map from attending to each other
-    qkv = F.linear(windows, qkv_weight, qkv_bias).view(B, nW, N, 3, nh, hs)
-    q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, B, nW * nh, N, hs)  # the heads of all windows side by side
-    mask = shifted_window_mask(Hp, Wp, M, shift).to(x.device, x.dtype)  # (nW, N, N), all 0 without a shift
-    logits_bias = relative_position_bias.to(x.dtype) + mask[:, None]  # (nW, nh, N, N), the same for every image
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias.reshape(1, nW * nh, N, N))  # (B, nW*nh, N, hs)
-    out = F.linear(merge_heads(out.view(B * nW, nh, N, hs)), proj_weight, proj_bias)  # (B*nW, N, C)
+    # 4. attend inside every window, each head with its own relative position bias; after a roll, the
+    # shift mask keeps tokens that came from opposite edges of the map from attending to each other
+    qkv = F.linear(windows, qkv_weight, qkv_bias).view(B * nW, N, 3, nh, hs)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B*nW, nh, N, hs)
+    if shift == (0, 0):
+        logits_bias = relative_position_bias[None]  # (1, nh, N, N): the same in every window
+    else:
+        mask = shifted_window_mask(Hp, Wp, M, shift).to(x.device)  # (nW, N, N): 0 or -100
+        logits_bias = (relative_position_bias + mask[:, None]).repeat(B, 1, 1, 1)  # (B*nW, nh, N, N)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias.to(q.dtype))  # (B*nW, nh, N, hs)
+    out = F.linear(merge_heads(out), proj_weight, proj_bias)  # (B*nW, N, C)
 
     # 5. reverse: windows back into the map
     x = window_reverse(out.view(B * nW, M, M, C), M, Hp, Wp)  # (B, Hp, Wp, C)

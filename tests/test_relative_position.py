@@ -38,3 +38,26 @@ def test_same_offset_same_index_and_table_is_covered():
 def test_bad_input_raises_value_error(bad, words):
     with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
         relative_position_index(bad)
+
+
+@pytest.mark.parametrize("window", [(2, 2), (7, 7), (3, 5)])
+def test_bias_equals_torchvision_and_timm(window):
+    from timm.models.swin_transformer import WindowAttention as TimmWindowAttention
+    from torchvision.models.swin_transformer import _get_relative_position_bias
+
+    from minivit.relative_position import relative_position_bias
+
+    timm_layer = TimmWindowAttention(dim=8, num_heads=2, window_size=window)
+    table = torch.randn_like(timm_layer.relative_position_bias_table)
+    timm_layer.relative_position_bias_table.data.copy_(table)
+    ours = relative_position_bias(table, window)  # (nh, N, N)
+    assert torch.equal(ours, timm_layer._get_rel_pos_bias()[0])
+    index = get_relative_position_index(*window).flatten()
+    assert torch.equal(ours[None], _get_relative_position_bias(table, index, list(window)))
+
+
+def test_bias_of_a_wrong_table_raises():
+    from minivit.relative_position import relative_position_bias
+
+    with pytest.raises(ValueError, match=r"table must have shape \(\(2Mh-1\)\(2Mw-1\), nh\) = \(49, nh\)"):
+        relative_position_bias(torch.zeros(48, 3), 4)

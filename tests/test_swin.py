@@ -1,6 +1,8 @@
 """minivit's Swin against torchvision's and timm's: same logits, gradients, parameters, FLOPs and
 feature maps, at the reference size and at sizes that need padding."""
 
+import dataclasses
+
 import pytest
 import timm
 import torch
@@ -8,7 +10,6 @@ import torchvision
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import minivit.swin
 from minivit.convert import from_timm, from_torchvision
 from minivit.flops import count_multiply_adds
 from minivit.swin import SwinConfig, SwinTransformer, swin_b, swin_s, swin_t, swin_tiny
@@ -45,11 +46,11 @@ def timm_pair(request):
     return reference, from_timm(reference)
 
 
-def small_torchvision_swin(window: int = 4) -> torchvision.models.SwinTransformer:
+def small_torchvision_swin(window: int = 4, stochastic_depth_prob: float = 0.0) -> torchvision.models.SwinTransformer:
     torch.manual_seed(1)
     model = torchvision.models.SwinTransformer(
         patch_size=[2, 2], embed_dim=16, depths=[2, 2, 2], num_heads=[2, 2, 4], window_size=[window, window],
-        stochastic_depth_prob=0.0, num_classes=10,
+        stochastic_depth_prob=stochastic_depth_prob, num_classes=10,
     )
     return perturb_(model).eval()
 
@@ -65,8 +66,7 @@ def small():
 
 @pytest.mark.parametrize("size", [(224, 224), (250, 190)])
 def test_logits_equal_torchvision(torchvision_pair, size):
-    # 250 x 190 pads every stage, merges an odd width and has a single window along the width in stage 4;
-    # a batch of 3 runs stage 1 of swin_t in three chunks of one image (TOKENS_PER_CHUNK)
+    # 250 x 190 pads every stage, merges an odd width and has a single window along the width in stage 4
     name, reference, model = torchvision_pair
     assert not model.training
     batch = 3 if name == "swin_t" else 1
@@ -95,9 +95,8 @@ def test_any_size_equals_torchvision(small, height, width):
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-5)
 
 
-def test_training_mode_gives_torchvision_gradients(small, monkeypatch):
+def test_training_mode_gives_torchvision_gradients(small):
     reference, model = small
-    monkeypatch.setattr(minivit.swin, "TOKENS_PER_CHUNK", 400)  # stage 1 (330 tokens an image) in 3 chunks
     x = torch.randn(3, 3, 30, 44)
     xr, xm = x.clone().requires_grad_(), x.clone().requires_grad_()
     reference.train(), model.train()
@@ -117,37 +116,51 @@ def test_training_mode_gives_torchvision_gradients(small, monkeypatch):
         reference.zero_grad(set_to_none=True), model.zero_grad(set_to_none=True)
 
 
-def test_cached_mask_follows_the_input_size(swin_t_pair):
-    # 224 -> 256 -> 224: stage 1 has 8 x 8 windows, then 10 x 10 (padded), then 8 x 8 again
-    reference, model = swin_t_pair
-    attn = model.stages[0].blocks[1].attn
-    for size, windows in ((224, 64), (256, 100), (224, 64)):
-        assert max_diff(model, reference, torch.randn(1, 3, size, size)) <= 1e-5
-        assert attn._mask.shape == (windows, 3, 49, 49) and attn._shift_mask.shape == (windows, 1, 49, 49)
+def test_stochastic_depth_draws_as_torchvision_does():
+    # the same seed gives the same dropped branches: the rates grow linearly over the blocks, and every
+    # block draws one number per image for its attention branch, then one for its MLP branch
+    reference = small_torchvision_swin(stochastic_depth_prob=0.75)
+    converted = from_torchvision(reference)
+    model = SwinTransformer(dataclasses.replace(converted.config, drop_path_rate=0.75))
+    model.load_state_dict(converted.state_dict())
+    rates = [block.drop_path.p for stage in model.stages for block in stage.blocks]
+    assert rates == pytest.approx([block.stochastic_depth.p for i in (1, 3, 5) for block in reference.features[i]])
+    assert rates[0] == 0 and rates[-1] == 0.75
+    x = torch.randn(8, 3, 32, 32)
+    reference.train(), model.train()
+    try:
+        outputs = []
+        for net in (reference, model):
+            torch.manual_seed(5)
+            outputs.append(net(x))
+        torch.manual_seed(6)
+        other_seed = model(x)
+    finally:
+        reference.eval(), model.eval()
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-4, atol=1e-5)
+    assert (other_seed - outputs[0]).abs().max() > 1e-2  # other draws drop other branches
+    with torch.no_grad():  # and eval mode drops nothing
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-5)
 
 
-def test_cached_mask_follows_dtype_and_new_weights(small):
+def test_swin_t_has_torchvisions_stochastic_depth():
+    with torch.device("meta"):
+        pairs = [(swin_t(), torchvision.models.swin_t()), (swin_s(), torchvision.models.swin_s()),
+                 (swin_b(), torchvision.models.swin_b())]
+    for ours, theirs in pairs:
+        expected = [m.p for m in theirs.modules() if isinstance(m, torchvision.ops.StochasticDepth)]
+        assert [block.drop_path.p for stage in ours.stages for block in stage.blocks] == pytest.approx(expected)
+    assert all(block.drop_path.p == 0 for stage in swin_tiny().stages for block in stage.blocks)
+
+
+def test_float64_equals_torchvision(small):
     reference, model = small
-    tables = [model.stages[0].blocks[1].attn.relative_position_bias_table,
-              reference.features[1][1].attn.relative_position_bias_table]
-    saved = [t.detach().clone() for t in tables]
-    x = torch.randn(2, 3, 36, 28)
+    x = torch.randn(2, 3, 36, 28, dtype=torch.float64)
     try:
         with torch.no_grad():
-            model(x)  # caches the masks for this size
-            for table in tables:  # new weights after that: the cached bias must not be used
-                table.add_(1.0)
-            torch.testing.assert_close(model(x), reference(x), rtol=0, atol=1e-5)
-            twin = SwinTransformer(model.config).eval()
-            twin(x)  # caches masks built from its own initial weights
-            twin.load_state_dict(model.state_dict())
-            torch.testing.assert_close(twin(x), model(x), rtol=0, atol=0)
-            torch.testing.assert_close(model.double()(x.double()), reference.double()(x.double()), rtol=0, atol=1e-10)
+            torch.testing.assert_close(model.double()(x), reference.double()(x), rtol=0, atol=1e-10)
     finally:
         model.float(), reference.float()
-        with torch.no_grad():
-            for table, value in zip(tables, saved):
-                table.copy_(value)
 
 
 # --- size of the models -----------------------------------------------------------------------------

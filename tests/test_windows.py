@@ -1,40 +1,36 @@
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 from timm.models.swin_transformer import SwinTransformerBlock
 from timm.models.swin_transformer import window_partition as timm_window_partition
 from timm.models.swin_transformer import window_reverse as timm_window_reverse
-from torchvision.models.swin_transformer import shifted_window_attention
 
 from minivit import (
-    attention,
-    relative_position_index,
     shift_region_labels,
     shifted_window_mask,
     window_partition,
     window_reverse,
 )
 
-sizes = dict(B=st.integers(1, 3), nh=st.integers(1, 4), nw=st.integers(1, 4), Mh=st.integers(1, 5), Mw=st.integers(1, 5))
+sizes = dict(B=st.integers(1, 3), rows=st.integers(1, 4), cols=st.integers(1, 4), Mh=st.integers(1, 5), Mw=st.integers(1, 5))
 
 
 @given(**sizes, C=st.integers(1, 4))
-def test_window_reverse_inverts_partition(B, nh, nw, Mh, Mw, C):
-    x = torch.randn(B, nh * Mh, nw * Mw, C)
+def test_window_reverse_inverts_partition(B, rows, cols, Mh, Mw, C):
+    x = torch.randn(B, rows * Mh, cols * Mw, C)
     windows = window_partition(x, (Mh, Mw))
-    assert windows.shape == (B * nh * nw, Mh, Mw, C)
-    assert torch.equal(window_reverse(windows, (Mh, Mw), nh * Mh, nw * Mw), x)
+    assert windows.shape == (B * rows * cols, Mh, Mw, C)
+    assert torch.equal(window_reverse(windows, (Mh, Mw), rows * Mh, cols * Mw), x)
 
 
 @given(**sizes)
-def test_window_partition_equals_timm(B, nh, nw, Mh, Mw):
-    x = torch.randn(B, nh * Mh, nw * Mw, 3)
+def test_window_partition_equals_timm(B, rows, cols, Mh, Mw):
+    x = torch.randn(B, rows * Mh, cols * Mw, 3)
     windows = window_partition(x, (Mh, Mw))
     assert torch.equal(windows, timm_window_partition(x, (Mh, Mw)))
-    assert torch.equal(window_reverse(windows, (Mh, Mw), nh * Mh, nw * Mw),
-                       timm_window_reverse(windows, (Mh, Mw), nh * Mh, nw * Mw))
+    assert torch.equal(window_reverse(windows, (Mh, Mw), rows * Mh, cols * Mw),
+                       timm_window_reverse(windows, (Mh, Mw), rows * Mh, cols * Mw))
 
 
 def test_window_partition_hand_worked_example():
@@ -72,10 +68,10 @@ def test_shifted_window_mask_equals_brute_force(H, W, M, s):
     assert torch.equal(shifted_window_mask(H, W, M, s), brute_force_mask(H, W, M, s))
 
 
-@given(nh=st.integers(1, 4), nw=st.integers(1, 4), M=st.integers(2, 7), data=st.data())
-def test_shifted_window_mask_equals_timm(nh, nw, M, data):
+@given(rows=st.integers(1, 4), cols=st.integers(1, 4), M=st.integers(2, 7), data=st.data())
+def test_shifted_window_mask_equals_timm(rows, cols, M, data):
     s = data.draw(st.integers(1, M - 1))
-    H, W = nh * M, nw * M
+    H, W = rows * M, cols * M
     block = SwinTransformerBlock(4, (H, W), num_heads=1, window_size=M, shift_size=s, always_partition=True)
     expected = block.attn_mask
     assert torch.equal(shifted_window_mask(H, W, M, s), expected)
@@ -94,44 +90,6 @@ def test_zero_shift_masks_nothing():
     # a shift on one axis only splits that axis
     labels = shift_region_labels(8, 8, 4, (0, 2))
     assert labels.unique().tolist() == [0, 1, 2]
-
-
-def swin_attention_from_minivit(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, M, s, heads):
-    """Shifted-window attention composed from minivit's ground floor, in torchvision's order:
-    pad, roll, partition, attend (bias + mask), reverse, roll back, crop."""
-    B, H, W, C = x.shape
-    pad_b, pad_r = (-H) % M, (-W) % M
-    x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
-    Hp, Wp = H + pad_b, W + pad_r
-    x = torch.roll(x, (-s, -s), dims=(1, 2))
-    windows = window_partition(x, M).reshape(-1, M * M, C)
-    qkv = F.linear(windows, qkv_weight, qkv_bias).reshape(-1, M * M, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
-    bias = table[relative_position_index(M)].permute(2, 0, 1)  # (heads, M*M, M*M)
-    mask = shifted_window_mask(Hp, Wp, M, s)  # (nW, M*M, M*M)
-    nW = mask.shape[0]
-    full = (bias[None, None] + mask[None, :, None]).expand(B, nW, heads, M * M, M * M).reshape(B * nW, heads, M * M, M * M)
-    out, _ = attention(qkv[0], qkv[1], qkv[2], mask=full)
-    out = F.linear(out.transpose(1, 2).reshape(-1, M * M, C), proj_weight, proj_bias)
-    x = window_reverse(out.reshape(-1, M, M, C), M, Hp, Wp)
-    x = torch.roll(x, (s, s), dims=(1, 2))
-    return x[:, :H, :W]
-
-
-@pytest.mark.parametrize("H, W", [(14, 14), (16, 23)])
-def test_ground_floor_composes_to_torchvision_shifted_window_attention(H, W):
-    torch.manual_seed(0)
-    C, heads, M, s = 8, 2, 7, 3
-    x = torch.randn(2, H, W, C)
-    qkv_weight, qkv_bias = torch.randn(3 * C, C) * 0.3, torch.randn(3 * C)
-    proj_weight, proj_bias = torch.randn(C, C) * 0.3, torch.randn(C)
-    table = torch.randn((2 * M - 1) ** 2, heads)
-    bias = table[relative_position_index(M)].permute(2, 0, 1)[None]  # (1, heads, M*M, M*M)
-    expected = shifted_window_attention(
-        x, qkv_weight, proj_weight, bias, [M, M], heads, [s, s],
-        qkv_bias=qkv_bias, proj_bias=proj_bias, training=False,
-    )
-    ours = swin_attention_from_minivit(x, qkv_weight, qkv_bias, proj_weight, proj_bias, table, M, s, heads)
-    torch.testing.assert_close(ours, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
