@@ -2,18 +2,69 @@
 in one process; each repeat times one call of every model, back to back in a rotating order, and the
 ratio minivit / reference is taken within the repeat. Load from other processes slows the models of a
 repeat alike, so the median of these paired ratios is steadier than a ratio of separate averages.
+
+One run measures two instruction-set settings: this CPU's native kernels, then, in a child process, the
+other instruction set emulated: AVX2 on an AVX-512 CPU, PyTorch's portable kernels on any other (its
+AVX-512 cannot be emulated there). Speed must hold on the learners' CPUs, not only on this one.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from minivit.flops import count_multiply_adds
+
+# The kernels PyTorch (ATen), oneDNN and MKL may use, capped at AVX2 or at the portable ones (before start-up).
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+PORTABLE = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as lscpu prints it."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def isa_setting() -> str:
+    """The kernels this process runs: PyTorch's capability and the caps set in the environment."""
+    caps = ", ".join(f"{name}={os.environ[name]}" for name in AVX2 if name in os.environ)
+    return f"PyTorch kernels {torch.backends.cpu.get_cpu_capability()}" + (f" ({caps})" if caps else " (native)")
+
+
+def other_isa() -> dict[str, str]:
+    """The environment that emulates the other instruction set on this CPU."""
+    return AVX2 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else PORTABLE
+
+
+def matmul_peak(size: int = 4096, repeats: int = 5) -> float:
+    """This machine's float32 matrix-product speed in FLOP/s: the best of `repeats` products of two
+    size x size matrices (2 size^3 FLOPs each), on the threads torch uses."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * size**3 / best
+
+
+def _seconds(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
 
 
 def eval_forward(model: torch.nn.Module, x: torch.Tensor) -> None:
@@ -39,9 +90,7 @@ def paired_ratios(
     times = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
-            start = time.perf_counter()
-            calls[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(_seconds(calls[name]))
     ratios = {ref: [a / b for a, b in zip(times["minivit"], times[ref])] for ref in names if ref != "minivit"}
     return times, ratios
 
@@ -68,6 +117,7 @@ def compare(
     """Print the paired ratios of an eval forward (inference mode) at `batch` and of a training step
     (forward, cross entropy, backward, AdamW step) at `train_batch`, on random float32 images."""
     torch.manual_seed(0)
+    print(f"CPU {cpu_model()}; {isa_setting()}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {repeats} repeats, "
           f"load average {os.getloadavg()[0]:.1f} (other processes share the CPU)")
     x = torch.randn(batch, 3, *size)
@@ -80,7 +130,16 @@ def compare(
             print(f"max |minivit - {name}| logits: {(logits['minivit'] - logits[name]).abs().max().item():.2e}")
 
     calls = {name: (lambda m=model: eval_forward(m, x)) for name, model in models.items()}
-    report(f"eval forward, batch {batch}, {size[0]} x {size[1]}, float32", *paired_ratios(calls, repeats))
+    times, ratios = paired_ratios(calls, repeats)
+    report(f"eval forward, batch {batch}, {size[0]} x {size[1]}, float32", times, ratios)
+    peak = matmul_peak()
+    print(f"  throughput against this machine's float32 matrix-product peak "
+          f"({peak / 1e9:.0f} GFLOP/s, a 4096 x 4096 torch.mm):")
+    for name, model in models.items():
+        flops = 2 * count_multiply_adds(model, x)  # a multiply-add is 2 FLOPs
+        speed = flops / statistics.median(times[name])
+        print(f"    {name:12s} {flops / 1e9:6.1f} GFLOP per forward, "
+              f"{speed / 1e9:5.0f} GFLOP/s = {speed / peak:.2f} of the peak")
 
     xt = torch.randn(train_batch, 3, *size)
     yt = torch.randint(0, num_classes, (train_batch,))
@@ -101,12 +160,24 @@ def main(
     repeats: int,
     train_batch: int,
 ) -> None:
-    """The command line every benchmark shares: --repeats, --batch, --train-batch; then, on 2 threads,
-    `compare` the models that `build` returns (minivit's under the name "minivit")."""
+    """The command line every benchmark shares: --repeats, --batch, --train-batch, --isa; then, on 2
+    threads, `compare` the models that `build` returns (minivit's under the name "minivit"), with the
+    native kernels and then with the other instruction set emulated (--isa both, the default)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--batch", type=int, default=8, help="batch of the eval forward")
     parser.add_argument("--train-batch", type=int, default=train_batch, help="batch of the training step")
+    parser.add_argument("--isa", choices=["both", "native", "other"], default="both",
+                        help="native kernels, the other instruction set emulated, or both (one after the other)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    compare(build(), size, args.batch, args.train_batch, args.repeats)
+    if args.isa in ("both", "native"):
+        print("== native kernels ==")
+        compare(build(), size, args.batch, args.train_batch, args.repeats)
+    if args.isa == "other":
+        compare(build(), size, args.batch, args.train_batch, args.repeats)
+    if args.isa == "both":  # a child process: the caps must be set before the libraries start
+        print("\n== the other instruction set, emulated ==", flush=True)
+        forwarded = ["--repeats", str(args.repeats), "--batch", str(args.batch), "--train-batch", str(args.train_batch)]
+        subprocess.run([sys.executable, sys.argv[0], *forwarded, "--isa", "other"],
+                       env={**os.environ, **other_isa()}, check=True)

@@ -69,8 +69,9 @@ class WindowAttention(nn.Module):
         """Args: x, shape (B, H, W, C). Returns: shape (B, H, W, C)."""
         M = self.window_size
         bias = relative_position_bias(self.relative_position_bias_table, M)  # (nh, N, N)
+        qkv, proj = self.qkv, self.proj
         return shifted_window_attention(
-            x, self.qkv.weight, self.qkv.bias, self.proj.weight, self.proj.bias, bias, M, self.shift_size, self.num_heads
+            x, qkv.weight, qkv.bias, proj.weight, proj.bias, bias, M, self.shift_size, self.num_heads
         )
 
 

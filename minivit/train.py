@@ -142,7 +142,7 @@ def fit(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
     history = History()
     bar = tqdm(total=epochs * len(train_loader), disable=not progress, unit="batch")
-    for epoch in range(epochs):
+    for _ in range(epochs):
         start = time.perf_counter()
         model.train()
         loss_sum, seen, correct, total = 0.0, 0, 0, 0
