@@ -7,9 +7,16 @@ The ground floor, pure tensor functions that import only torch, is importable fr
 from minivit.attention import attention, merge_heads, split_heads
 from minivit.merging import merge_patches
 from minivit.patches import patchify, unpatchify
-from minivit.relative_position import relative_position_index
+from minivit.relative_position import relative_position_bias, relative_position_index
 from minivit.unfold import mobilevit_fold, mobilevit_unfold
-from minivit.windows import shift_region_labels, shifted_window_mask, window_partition, window_reverse
+from minivit.window_attention import shifted_window_attention
+from minivit.windows import (
+    shift_region_labels,
+    shifted_window_index,
+    shifted_window_mask,
+    window_partition,
+    window_reverse,
+)
 
 __all__ = [
     "attention",
@@ -18,8 +25,11 @@ __all__ = [
     "mobilevit_fold",
     "mobilevit_unfold",
     "patchify",
+    "relative_position_bias",
     "relative_position_index",
     "shift_region_labels",
+    "shifted_window_attention",
+    "shifted_window_index",
     "shifted_window_mask",
     "split_heads",
     "unpatchify",

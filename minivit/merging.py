@@ -24,8 +24,7 @@ def merge_patches(x: torch.Tensor) -> torch.Tensor:
     B, H, W, C = x.shape
     if H % 2 or W % 2:
         raise ValueError(f"x must have an even height and width (B, 2h, 2w, C), got shape {tuple(x.shape)}")
-    x0 = x[:, 0::2, 0::2]  # (B, H/2, W/2, C)
-    x1 = x[:, 1::2, 0::2]
-    x2 = x[:, 0::2, 1::2]
-    x3 = x[:, 1::2, 1::2]
-    return torch.cat([x0, x1, x2, x3], dim=-1)  # (B, H/2, W/2, 4C)
+    # (B, H/2, row offset, W/2, column offset, C) -> the four tokens of a group with the column offset
+    # outer: (0, 0), (1, 0), (0, 1), (1, 1), which are x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2]
+    groups = x.reshape(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5)  # (B, H/2, W/2, 2, 2, C)
+    return groups.reshape(B, H // 2, W // 2, 4 * C)  # (B, H/2, W/2, 4C)

@@ -1,6 +1,7 @@
 """Swin's (shifted-)window attention as one function, in the order of the paper: pad, roll, partition,
-attend with the relative position bias and the shift mask, reverse, roll back, crop. Swin's
-WindowAttention layer calls it; the course and the grader use it as the reference.
+attend with the relative position bias and the shift mask, reverse, roll back, crop (roll and partition
+as one gather, and their inverse too). Swin's WindowAttention layer calls it; the course and the grader
+use it as the reference.
 
 Glossary: B batch, H x W map (tokens), C channels, M window size, N = M*M tokens per window,
 nW windows per image, nh heads, hs = C / nh head size, s shift.
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 
 from minivit._checks import check_size, check_tensor
 from minivit.attention import merge_heads
-from minivit.windows import shifted_window_mask, window_partition, window_reverse
+from minivit.windows import shifted_window_index, shifted_window_mask
 
 
 def shifted_window_attention(
@@ -67,14 +68,12 @@ def shifted_window_attention(
     Hp, Wp = H + pad_b, W + pad_r
     nW = (Hp // M) * (Wp // M)
 
-    # 2. roll the map up and left by s, so that the next partition cuts windows shifted by s; not along
-    # an axis that holds a single window, where the shift would only cut that window into regions
+    # 2. roll up and left by s and 3. partition into windows of N tokens, as one gather: shifted_window_index
+    # is where window_partition(torch.roll(x, (-s, -s), dims=(1, 2)), M) takes each token from. No shift
+    # along an axis that holds a single window, where it would only cut that window into regions.
     shift = (shift_size if Hp > M else 0, shift_size if Wp > M else 0)
-    if shift != (0, 0):
-        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
-
-    # 3. partition into windows of N tokens
-    windows = window_partition(x, M).reshape(B * nW, N, C)  # image 0's windows first
+    index = shifted_window_index(Hp, Wp, M, shift).to(x.device)  # (Hp*Wp,)
+    windows = x.reshape(B, Hp * Wp, C).index_select(1, index).view(B * nW, N, C)  # image 0's windows first
 
     # 4. attend inside every window, each head with its own relative position bias; after a roll, the
     # shift mask keeps tokens that came from opposite edges of the map from attending to each other
@@ -88,12 +87,8 @@ def shifted_window_attention(
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias.to(q.dtype))  # (B*nW, nh, N, hs)
     out = F.linear(merge_heads(out), proj_weight, proj_bias)  # (B*nW, N, C)
 
-    # 5. reverse: windows back into the map
-    x = window_reverse(out.view(B * nW, M, M, C), M, Hp, Wp)  # (B, Hp, Wp, C)
-
-    # 6. roll back
-    if shift != (0, 0):
-        x = torch.roll(x, shifts=shift, dims=(1, 2))
+    # 5. and 6. reverse and roll back: the inverse gather
+    x = out.view(B, Hp * Wp, C).index_select(1, index.argsort()).view(B, Hp, Wp, C)
 
     # 7. crop the padding
     return x[:, :H, :W]  # (B, H, W, C)

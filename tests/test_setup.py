@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUND_FLOOR = ["_checks", "patches", "windows", "relative_position", "unfold", "attention", "merging"]
+GROUND_FLOOR = ["_checks", "patches", "windows", "relative_position", "unfold", "attention", "merging", "window_attention"]
 CONDA_TO_PYPI = {"pytorch": "torch"}
 
 
@@ -75,7 +75,8 @@ def test_public_names_are_importable_from_the_package():
     import minivit
 
     for name in ["patchify", "unpatchify", "window_partition", "window_reverse", "shifted_window_mask",
-                 "relative_position_index", "mobilevit_unfold", "mobilevit_fold", "attention", "merge_patches"]:
+                 "relative_position_index", "mobilevit_unfold", "mobilevit_fold", "attention", "merge_patches",
+                 "shifted_window_index", "relative_position_bias", "shifted_window_attention"]:
         assert callable(getattr(minivit, name)), name
 
 

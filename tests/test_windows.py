@@ -8,6 +8,7 @@ from timm.models.swin_transformer import window_reverse as timm_window_reverse
 
 from minivit import (
     shift_region_labels,
+    shifted_window_index,
     shifted_window_mask,
     window_partition,
     window_reverse,
@@ -111,3 +112,21 @@ def test_bad_input_raises_value_error(call, words):
     with pytest.raises(ValueError) as error:
         call()
     assert words in str(error.value)
+
+
+@given(rows=st.integers(1, 4), cols=st.integers(1, 4), Mh=st.integers(1, 5), Mw=st.integers(1, 5), data=st.data())
+def test_shifted_window_index_gathers_what_roll_and_partition_give(rows, cols, Mh, Mw, data):
+    sh, sw = data.draw(st.integers(0, Mh - 1)), data.draw(st.integers(0, Mw - 1))
+    H, W = rows * Mh, cols * Mw
+    x = torch.randn(2, H, W, 3)
+    index = shifted_window_index(H, W, (Mh, Mw), (sh, sw))
+    rolled_windows = window_partition(torch.roll(x, (-sh, -sw), dims=(1, 2)), (Mh, Mw))  # (B*nW, Mh, Mw, C)
+    assert torch.equal(x.view(2, H * W, 3)[:, index].view(-1, Mh, Mw, 3), rolled_windows)
+    # the inverse gather puts the windows back and rolls back
+    assert torch.equal(rolled_windows.view(2, H * W, 3)[:, index.argsort()].view(2, H, W, 3), x)
+
+
+def test_shifted_window_index_hand_worked_4x4():
+    # a 4 x 4 map, windows of 2, shift 1: the first window holds the tokens at (1, 1), (1, 2), (2, 1), (2, 2)
+    index = shifted_window_index(4, 4, 2, 1)
+    assert index.view(4, 4).tolist() == [[5, 6, 9, 10], [7, 4, 11, 8], [13, 14, 1, 2], [15, 12, 3, 0]]
