@@ -82,6 +82,7 @@ def _swin_from_torchvision(model: nn.Module) -> SwinTransformer:
         window_size=M,
         mlp_ratio=blocks[0].mlp[0].out_features / stem[0].out_channels,
         norm_eps=model.norm.eps,
+        drop_path_rate=blocks[-1].stochastic_depth.p,  # the rates grow linearly to the last block's
     )
     renames = [(r"^features\.0\.0\.", "patch_embed.proj."), (r"^features\.0\.2\.", "patch_embed.norm.")]
     for i in range(len(stages)):  # torchvision's features: stem, stage 0, merge, stage 1, merge, ...
@@ -132,6 +133,7 @@ def _swin_from_timm(model: nn.Module) -> SwinTransformer:
         window_size=M,
         mlp_ratio=blocks[0].mlp.fc1.out_features / stem.proj.out_channels,
         norm_eps=model.norm.eps,
+        drop_path_rate=getattr(blocks[-1].drop_path1, "drop_prob", 0.0),  # timm's DropPath, or Identity at 0
     )
     renames = [
         (r"^patch_embed\.", "patch_embed."),  # proj, norm

@@ -1,8 +1,6 @@
 """minivit's Swin against torchvision's and timm's: same logits, gradients, parameters, FLOPs and
 feature maps, at the reference size and at sizes that need padding."""
 
-import dataclasses
-
 import pytest
 import timm
 import torch
@@ -120,9 +118,8 @@ def test_stochastic_depth_draws_as_torchvision_does():
     # the same seed gives the same dropped branches: the rates grow linearly over the blocks, and every
     # block draws one number per image for its attention branch, then one for its MLP branch
     reference = small_torchvision_swin(stochastic_depth_prob=0.75)
-    converted = from_torchvision(reference)
-    model = SwinTransformer(dataclasses.replace(converted.config, drop_path_rate=0.75))
-    model.load_state_dict(converted.state_dict())
+    model = from_torchvision(reference)
+    assert model.config.drop_path_rate == 0.75
     rates = [block.drop_path.p for stage in model.stages for block in stage.blocks]
     assert rates == pytest.approx([block.stochastic_depth.p for i in (1, 3, 5) for block in reference.features[i]])
     assert rates[0] == 0 and rates[-1] == 0.75
@@ -151,6 +148,8 @@ def test_swin_t_has_torchvisions_stochastic_depth():
         expected = [m.p for m in theirs.modules() if isinstance(m, torchvision.ops.StochasticDepth)]
         assert [block.drop_path.p for stage in ours.stages for block in stage.blocks] == pytest.approx(expected)
     assert all(block.drop_path.p == 0 for stage in swin_tiny().stages for block in stage.blocks)
+    timm_model = timm.create_model("swin_tiny_patch4_window7_224", drop_path_rate=0.2, pretrained=False)
+    assert from_timm(timm_model).config.drop_path_rate == pytest.approx(0.2)
 
 
 def test_float64_equals_torchvision(small):
