@@ -95,7 +95,7 @@ add_task(
     notebook=NB04,
     points=1,
     params=("x", "shift_size"),
-    # the roll of minivit.window_attention.shifted_window_attention: up and left by s
+    # the roll before the partition of shifted-window attention: up and left by s
     reference=lambda x, shift_size: torch.roll(x, shifts=(-shift_size, -shift_size), dims=(1, 2)),
     public=lambda: [
         Case((arange(1, 4, 4, 1), 1), "x of shape (1, 4, 4, 1) holding 0..15, shift_size=1"),
