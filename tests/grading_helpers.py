@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import time
 from pathlib import Path
 
 import nbformat
@@ -139,4 +140,13 @@ def alive(marker: str) -> list[int]:
                     found.append(pid)
         except OSError:
             pass
+    return found
+
+
+def started(marker: str, timeout: float = 10.0) -> list[int]:
+    """`alive(marker)` once a process carries `marker` (or [] after `timeout` seconds). A process whose pid
+    is already known may not have reached its `exec` yet, and until then its command line is its parent's."""
+    deadline = time.monotonic() + timeout
+    while not (found := alive(marker)) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return found

@@ -14,7 +14,7 @@ import pytest
 
 from minivit.grading import processes
 from minivit.grading.sandbox import KEEPER
-from grading_helpers import alive
+from grading_helpers import alive, started
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
 
@@ -50,7 +50,7 @@ def test_a_process_that_left_its_session_stays_in_the_keepers_tree_and_dies_when
     marker = _marker()
     keeper, escaped = _keeper(60, marker)
     try:
-        assert alive(marker) == [escaped]
+        assert started(marker) == [escaped]
         assert escaped in processes.tree(keeper.pid)  # given to the keeper, a subreaper
         assert processes.snapshot()[escaped].session != os.getsid(keeper.pid)  # a session kill would miss it
         keeper.send_signal(signal.SIGTERM)  # what the keeper gets when the grader dies
