@@ -73,10 +73,11 @@ def shifted_window_attention(
     # along an axis that holds a single window, where it would only cut that window into regions.
     shift = (shift_size if Hp > M else 0, shift_size if Wp > M else 0)
     index = shifted_window_index(Hp, Wp, M, shift).to(x.device)  # (Hp*Wp,), one image
-    # the same gather for every image, over the B*Hp*Wp tokens of the batch (image b's start at b*Hp*Wp):
+    # the same gather in every image, over the B*Hp*Wp tokens of the batch (image b's start at b*Hp*Wp):
     # selecting whole rows of C channels is about twice as fast as selecting along the token axis per image
-    index = (torch.arange(B, device=x.device)[:, None] * (Hp * Wp) + index).flatten()  # (B*Hp*Wp,)
-    windows = x.reshape(B * Hp * Wp, C).index_select(0, index).view(B * nW, N, C)  # image 0's windows first
+    starts = torch.arange(B, device=x.device)[:, None] * (Hp * Wp)  # (B, 1)
+    windows = x.reshape(B * Hp * Wp, C).index_select(0, (starts + index).flatten())
+    windows = windows.view(B * nW, N, C)  # image 0's windows first
 
     # 4. attend inside every window, each head with its own relative position bias; after a roll, the
     # shift mask keeps tokens that came from opposite edges of the map from attending to each other
@@ -91,7 +92,7 @@ def shifted_window_attention(
     out = F.linear(merge_heads(out), proj_weight, proj_bias)  # (B*nW, N, C)
 
     # 5. and 6. reverse and roll back: the inverse gather
-    x = out.view(B * Hp * Wp, C).index_select(0, index.argsort()).view(B, Hp, Wp, C)
+    x = out.view(B * Hp * Wp, C).index_select(0, (starts + index.argsort()).flatten()).view(B, Hp, Wp, C)
 
     # 7. crop the padding
     return x[:, :H, :W]  # (B, H, W, C)
