@@ -54,13 +54,15 @@ def written_out(x, w, M, s, heads):
 @settings(max_examples=40)
 @given(
     B=st.integers(1, 2), H=st.integers(1, 17), W=st.integers(1, 17), M=st.integers(2, 7),
-    heads=st.integers(1, 3), data=st.data(),
+    heads=st.integers(1, 3), learning=st.booleans(), data=st.data(),
 )
-def test_equals_torchvision_at_any_size(B, H, W, M, heads, data):
-    # sizes that need padding, and maps of a single window along an axis (where the shift is dropped)
+def test_equals_torchvision_at_any_size(B, H, W, M, heads, learning, data):
+    # sizes that need padding, and maps of a single window along an axis (where the shift is dropped);
+    # a bias table that is learning takes the written-out attention, a fixed one the fused kernel
     s = data.draw(st.integers(0, M - 1))
     x = torch.randn(B, H, W, 4 * heads)
     w = weights(4 * heads, heads, M)
+    w["table"].requires_grad_(learning)
     torch.testing.assert_close(ours(x, w, M, s, heads), torchvision_reference(x, w, M, s, heads), rtol=1e-5, atol=1e-5)
 
 
