@@ -24,6 +24,11 @@ import torch.nn.functional as F
 
 from minivit.flops import count_multiply_adds
 
+try:
+    import resource  # Unix
+except ImportError:
+    resource = None
+
 # The kernels PyTorch (ATen), oneDNN and MKL may use, capped at AVX2 or at the portable ones (before start-up).
 AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 PORTABLE = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
@@ -67,6 +72,13 @@ def _seconds(call: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def _page_faults() -> int:
+    """How many times this process has so far touched a page of memory it had never used: each costs
+    about a microsecond (the OS maps and zeroes it). A large tensor freed back to the OS and allocated
+    again costs one per 4 KB, so the models' allocations show in their times; 0 where unknown."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
+
+
 def eval_forward(model: torch.nn.Module, x: torch.Tensor) -> None:
     with torch.inference_mode():
         model(x)
@@ -80,25 +92,31 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torc
 
 def paired_ratios(
     calls: dict[str, Callable[[], None]], repeats: int
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[int]]]:
     """Time every call once per repeat, in a rotating order, after one warm-up call each (allocator,
-    kernels, caches). Returns the times of each call and the ratios minivit / reference per repeat;
-    `calls` must hold one named "minivit"."""
+    kernels, caches). Returns the times of each call, the ratios minivit / reference per repeat, and
+    the page faults of each call; `calls` must hold one named "minivit"."""
     names = list(calls)
     for call in calls.values():
         call()
     times = {name: [] for name in names}
+    faults = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
+            before = _page_faults()
             times[name].append(_seconds(calls[name]))
+            faults[name].append(_page_faults() - before)
     ratios = {ref: [a / b for a, b in zip(times["minivit"], times[ref])] for ref in names if ref != "minivit"}
-    return times, ratios
+    return times, ratios, faults
 
 
-def report(title: str, times: dict[str, list[float]], ratios: dict[str, list[float]]) -> None:
+def report(
+    title: str, times: dict[str, list[float]], ratios: dict[str, list[float]], faults: dict[str, list[int]]
+) -> None:
     print(title)
     for name, ts in times.items():
-        print(f"  {name:12s} median {statistics.median(ts) * 1e3:7.1f} ms   (min {min(ts) * 1e3:.1f})")
+        print(f"  {name:12s} median {statistics.median(ts) * 1e3:7.1f} ms   (min {min(ts) * 1e3:.1f}; "
+              f"{statistics.median(faults[name]) / 1e3:.1f}k page faults)")
     for ref, rs in ratios.items():
         q1, _, q3 = statistics.quantiles(rs, n=4) if len(rs) > 1 else (rs[0],) * 3
         best = min(times["minivit"]) / min(times[ref])
@@ -130,8 +148,8 @@ def compare(
             print(f"max |minivit - {name}| logits: {(logits['minivit'] - logits[name]).abs().max().item():.2e}")
 
     calls = {name: (lambda m=model: eval_forward(m, x)) for name, model in models.items()}
-    times, ratios = paired_ratios(calls, repeats)
-    report(f"eval forward, batch {batch}, {size[0]} x {size[1]}, float32", times, ratios)
+    times, ratios, faults = paired_ratios(calls, repeats)
+    report(f"eval forward, batch {batch}, {size[0]} x {size[1]}, float32", times, ratios, faults)
     peak = matmul_peak()
     print(f"  throughput against this machine's float32 matrix-product peak "
           f"({peak / 1e9:.0f} GFLOP/s, a 4096 x 4096 torch.mm):")
