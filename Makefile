@@ -82,7 +82,7 @@ test-lowest: $(LOWEST_VENV)/.installed
 	$(LOWEST_VENV)/bin/python -m pytest -o addopts=-ra tests --ignore=tests/test_browser.py --ignore=tests/test_book.py
 
 exercises: setup-course
-	$(BIN)/python -m minivit.grading release
+	$(BIN)/python -m minivit.instructor release
 
 clean:
 	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache .hypothesis

@@ -27,8 +27,8 @@ from pathlib import Path
 import nbformat
 
 from minivit.grading import NOTEBOOKS
-from minivit.grading.release import strip_solution
-from minivit.grading.sandbox import unavailable
+from minivit.instructor.release import strip_solution
+from minivit.instructor.sandbox import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRESS = re.compile(r"^(\S+)/(\S+)\.ipynb: \d+ of \d+ points \((\d+\.\d) s, (\d+\.\d) s of CPU\)$", re.MULTILINE)
@@ -61,8 +61,8 @@ def grade(folder: Path, sandbox: str, jobs: int) -> tuple[float, float, float, d
     """(wall seconds, kernels' CPU, grader's CPU, notebook stem -> CPU of each submission) of one run."""
     with tempfile.TemporaryDirectory() as out:
         start = time.monotonic()
-        run = subprocess.run([sys.executable, "-m", "minivit.grading", str(folder), "--out", out, "--jobs", str(jobs),
-                              "--seed", "0", "--sandbox", sandbox], capture_output=True, text=True)
+        run = subprocess.run([sys.executable, "-m", "minivit.instructor", str(folder), "--out", out,
+                              "--jobs", str(jobs), "--seed", "0", "--sandbox", sandbox], capture_output=True, text=True)
         wall = time.monotonic() - start
     if run.returncode != 0:
         sys.exit(f"minivit-grade failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import timm
 import torch
 
-from minivit.convert import from_timm
+from minivit.models.convert import from_timm
 from pairing import main  # same folder
 
 

@@ -19,7 +19,7 @@ import torch
 import torchvision
 from torchvision.ops import StochasticDepth
 
-from minivit.convert import from_torchvision
+from minivit.models.convert import from_torchvision
 from pairing import main  # same folder
 
 

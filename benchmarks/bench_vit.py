@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torchvision
 
-from minivit.convert import from_torchvision
+from minivit.models.convert import from_torchvision
 from pairing import main  # same folder
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from minivit.flops import count_multiply_adds
+from minivit.ops.flops import count_multiply_adds
 
 try:
     import resource  # Unix

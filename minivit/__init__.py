@@ -4,13 +4,13 @@ The ground floor, pure tensor functions that import only torch, is importable fr
     from minivit import window_partition, shifted_window_mask, relative_position_index, ...
 """
 
-from minivit.attention import attention, merge_heads, split_heads
-from minivit.merging import merge_patches
-from minivit.patches import patchify, unpatchify
-from minivit.relative_position import relative_position_bias, relative_position_index
-from minivit.unfold import mobilevit_fold, mobilevit_unfold
-from minivit.window_attention import shifted_window_attention
-from minivit.windows import (
+from minivit.ops.attention import attention, merge_heads, split_heads
+from minivit.ops.merging import merge_patches
+from minivit.ops.patches import patchify, unpatchify
+from minivit.ops.relative_position import relative_position_bias, relative_position_index
+from minivit.ops.unfold import mobilevit_fold, mobilevit_unfold
+from minivit.ops.window_attention import shifted_window_attention
+from minivit.ops.windows import (
     shift_region_labels,
     shifted_window_index,
     shifted_window_mask,

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from minivit._checks import check_size, to_pair
+from minivit.ops._checks import check_size, to_pair
 
 # Digit pixels are 0..16 in load_digits. We divide by 16 to get [0, 1], then standardise with the
 # mean and standard deviation of the training split's pixels (measured at 8x8, split seed 0), so

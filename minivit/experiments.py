@@ -31,7 +31,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from minivit.data import CANVAS_CLASSES, DigitsDataset, digit_canvas, digits
 from minivit.metrics import mean_iou
-from minivit.mobilevit import mobilevit_tiny
+from minivit.models.mobilevit import mobilevit_tiny
+from minivit.models.swin import swin_tiny
+from minivit.models.toy_models import SmallCNN
+from minivit.models.vit import vit_tiny
 from minivit.segmentation import (
     LinearProbeHead,
     SegmentationHead,
@@ -43,10 +46,7 @@ from minivit.segmentation import (
     pointing_game,
     predict_masks,
 )
-from minivit.swin import swin_tiny
-from minivit.toy_models import SmallCNN
 from minivit.train import fit, seed_everything
-from minivit.vit import vit_tiny
 
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "small CNN": lambda: SmallCNN(in_channels=1, num_classes=10),

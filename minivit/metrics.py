@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit._checks import check_size
+from minivit.ops._checks import check_size
 
 
 def _check_masks(pred: torch.Tensor, target: torch.Tensor) -> None:

@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minivit._checks import check_size, check_tensor, to_pair
 from minivit.metrics import mean_iou
+from minivit.ops._checks import check_size, check_tensor, to_pair
 
 
 class SegmentationHead(nn.Module):
@@ -142,7 +142,8 @@ class SegmentationModel(nn.Module):
     used as a backbone keeps its classification head, which the segmentation model never calls.
 
     Args:
-        backbone: e.g. minivit.swin.swin_tiny(), minivit.mobilevit.mobilevit_tiny(), ResNetBackbone(resnet).
+        backbone: e.g. minivit.models.swin.swin_tiny(), minivit.models.mobilevit.mobilevit_tiny(),
+            ResNetBackbone(resnet).
         head: a SegmentationHead whose in_channels are the backbone's (see `feature_channels`), or a
             LinearProbeHead, or any module taking (features, size).
         freeze_backbone: train the head only: the backbone's parameters get no gradient, and it stays

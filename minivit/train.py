@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from minivit._checks import check_size
+from minivit.ops._checks import check_size
 
 
 def seed_everything(seed: int) -> None:
@@ -189,12 +189,12 @@ def _quiet_stderr():
 def time_by_kind(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int = 3) -> dict[str, float]:
     """Seconds per training step (forward, backward, AdamW step) spent in each kind of operator,
     measured with torch.profiler over `steps` steps after one warm-up step; the kinds are those of
-    minivit.flops.op_kind: "convolution", "BatchNorm", "matrix product", "other". The model's weights
+    minivit.ops.flops.op_kind: "convolution", "BatchNorm", "matrix product", "other". The model's weights
     change (it trains on the batch). Timings vary from run to run and from machine to machine.
     """
     from torch.profiler import ProfilerActivity, profile
 
-    from minivit.flops import op_kind
+    from minivit.ops.flops import op_kind
 
     check_size(steps, "steps")
     optimizer = torch.optim.AdamW(model.parameters())

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import nbformat
 
-from minivit.grading import NOTEBOOKS, processes
-from minivit.grading.sandbox import unavailable
+from minivit.grading import NOTEBOOKS
+from minivit.instructor import processes
+from minivit.instructor.sandbox import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from minivit.flops import count_multiply_adds, msa_cost, window_msa_cost
+from minivit.ops.flops import count_multiply_adds, msa_cost, window_msa_cost
 
 
 def test_cost_formulas_hand_worked():
@@ -66,7 +66,7 @@ def test_multihead_attention_fast_path_is_counted():
 
 
 def test_multiply_adds_by_kind_split_convolutions_from_matrix_products():
-    from minivit.flops import multiply_adds_by_kind, op_kind
+    from minivit.ops.flops import multiply_adds_by_kind, op_kind
 
     assert [op_kind(n) for n in ("aten::convolution", "aten.addmm.default", "aten::native_batch_norm", "aten::add_")] == [
         "convolution", "matrix product", "BatchNorm", "other"]

@@ -1,4 +1,4 @@
-"""The grader, end to end: one graded run (`python -m minivit.grading ... --jobs 2`) of a folder of
+"""The grader, end to end: one graded run (`python -m minivit.instructor ... --jobs 2`) of a folder of
 submissions made in tmp_path: the solutions, the exercises, every task wrong, and hostile or broken
 notebooks. Shared by all tests of this module, since each notebook costs a kernel."""
 
@@ -18,8 +18,8 @@ import nbformat
 import pytest
 
 from minivit.grading import NOTEBOOKS, TASKS
-from minivit.grading import grade as grade_module
-from minivit.grading.runner import Limits, execute
+from minivit.instructor import grade as grade_module
+from minivit.instructor.runner import Limits, execute
 from grading_helpers import BEGIN, EXERCISES, SANDBOX, digest, hostile, solution_notebook, with_cell, wrong_notebook
 
 CELL_TIMEOUT = 4
@@ -115,7 +115,7 @@ def graded(tmp_path_factory):
     before = digest(subs)
 
     proc = subprocess.run(
-        [sys.executable, "-m", "minivit.grading", str(subs), "--out", str(out), "--jobs", "2", "--timeout", "120",
+        [sys.executable, "-m", "minivit.instructor", str(subs), "--out", str(out), "--jobs", "2", "--timeout", "120",
          "--cell-timeout", str(CELL_TIMEOUT), "--memory-mb", "1500", "--seed", "1", "--sandbox", SANDBOX],
         capture_output=True, text=True, timeout=900, env={**os.environ, "TMPDIR": str(tmp)},
     )

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from minivit.grading import processes
-from minivit.grading.sandbox import KEEPER
+from minivit.instructor import processes
+from minivit.instructor.sandbox import KEEPER
 from grading_helpers import alive, started
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")

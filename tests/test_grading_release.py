@@ -10,8 +10,8 @@ import nbformat
 import pytest
 
 from minivit.grading import NOTEBOOKS, TASKS
-from minivit.grading.__main__ import main
-from minivit.grading.release import BEGIN, END, out_of_date, release, strip_solution
+from minivit.instructor.__main__ import main
+from minivit.instructor.release import BEGIN, END, out_of_date, release, strip_solution
 from grading_helpers import EXERCISES, ROOT, SOLUTIONS, solution_cell
 
 
@@ -87,9 +87,9 @@ def test_release_writes_the_exercises_and_check_finds_stale_ones(tmp_path, capsy
 
 def test_the_commands_are_wired_into_the_project():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["minivit-grade"] == "minivit.grading.__main__:main"
-    assert project["project"]["scripts"]["minivit-release"] == "minivit.grading.__main__:release_main"
+    assert project["project"]["scripts"]["minivit-grade"] == "minivit.instructor.__main__:main"
+    assert project["project"]["scripts"]["minivit-release"] == "minivit.instructor.__main__:release_main"
     pytest_options = project["tool"]["pytest"]["ini_options"]
     assert "solutions" in pytest_options["testpaths"] and "exercises" not in pytest_options["testpaths"]
     assert "--nbval" in pytest_options["addopts"].split()
-    assert re.search(r"^exercises:.*\n\t.*-m minivit\.grading release", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert re.search(r"^exercises:.*\n\t.*-m minivit\.instructor release", (ROOT / "Makefile").read_text(), re.MULTILINE)

@@ -23,8 +23,9 @@ import nbformat
 import pytest
 
 import minivit
-from minivit.grading import NOTEBOOKS, sandbox
-from minivit.grading.__main__ import grade_main
+from minivit.grading import NOTEBOOKS
+from minivit.instructor import sandbox
+from minivit.instructor.__main__ import grade_main
 from grading_helpers import BEGIN, NO_SANDBOX, ROOT, alive, digest, hostile, solution_notebook
 
 needs_bwrap = pytest.mark.skipif(bool(NO_SANDBOX), reason=f"the grader's sandbox cannot run here: {NO_SANDBOX}")
@@ -135,14 +136,14 @@ DELEGATING_03 = {  # window_partition: an alias; window_reverse: functools.parti
     # reference, with the profiler switched off first
     "window_partition": [("    ### END SOLUTION", "    ### END SOLUTION\n\n\nwindow_partition = minivit.window_partition")],
     "window_reverse": [("def window_reverse", "import functools\n\n_reverse = functools.partial("
-                        "minivit.windows.window_reverse)\n\n\ndef window_reverse"),
+                        "minivit.ops.windows.window_reverse)\n\n\ndef window_reverse"),
                        (BEGIN, BEGIN + "    return _reverse(windows, window_size, height, width)\n")],
     "cyclic_shift": [(BEGIN, BEGIN + "    import sys\n    try:\n        sys.setprofile(None)\n    except RuntimeError:\n"
                       "        pass\n    from minivit.grading.tasks import TASKS as T\n"
                       "    return T['cyclic_shift'].reference(x, shift_size)\n")],
 }
 DELEGATING_06 = {  # mobilevit_unfold: a renamed module, getattr, a class; mobilevit_fold: a thread
-    "mobilevit_unfold": [("def mobilevit_unfold", "import minivit.unfold as mu\n\n\nclass Unfold:\n"
+    "mobilevit_unfold": [("def mobilevit_unfold", "import minivit.ops.unfold as mu\n\n\nclass Unfold:\n"
                           "    run = staticmethod(getattr(mu, 'mobilevit_' + 'unfold'))\n\n\ndef mobilevit_unfold"),
                          (BEGIN, BEGIN + "    return Unfold.run(x, patch_size)\n")],
     "mobilevit_fold": [(BEGIN, BEGIN + "    import threading\n    out = []\n    thread = threading.Thread(target=lambda: "
@@ -176,7 +177,7 @@ def _grade(base: Path, notebooks: dict[str, dict[str, nbformat.NotebookNode]], s
             nbformat.write(nb, subs / student / f"{stem}.ipynb")
     before = digest(subs)
     proc = subprocess.run(
-        [sys.executable, "-m", "minivit.grading", str(subs), "--out", str(out), "--jobs", "2", "--timeout", "120",
+        [sys.executable, "-m", "minivit.instructor", str(subs), "--out", str(out), "--jobs", "2", "--timeout", "120",
          "--cell-timeout", "20", "--seed", "3", "--sandbox", sandbox],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TMPDIR": str(tmp), **env},
     )
@@ -276,12 +277,12 @@ def test_a_process_that_leaves_its_session_dies_with_its_notebook(attacked):
 @needs_bwrap
 def test_delegating_to_minivit_is_not_own_code_and_the_rest_is_graded(attacked):
     _check(attacked, "trudy", "04_window_shift_mask", {
-        "window_partition": ("not own code", "runs minivit's own minivit.windows.window_partition"),
-        "window_reverse": ("not own code", "runs minivit's own minivit.windows.window_reverse"),
+        "window_partition": ("not own code", "runs minivit's own minivit.ops.windows.window_partition"),
+        "window_reverse": ("not own code", "runs minivit's own minivit.ops.windows.window_reverse"),
         "cyclic_shift": ("not own code", "tried sys.setprofile"),
     })  # shifted_window_mask passes: it calls minivit.window_partition, which that task allows
     _check(attacked, "trudy", "07_mobilevit_unfold_fold", {
-        "mobilevit_unfold": ("not own code", "runs minivit's own minivit.unfold.mobilevit_unfold"),
+        "mobilevit_unfold": ("not own code", "runs minivit's own minivit.ops.unfold.mobilevit_unfold"),
         "mobilevit_fold": ("not own code", "tried starting a thread"),
     })  # transformer_block passes: it calls minivit.attention, which that task allows
 

@@ -14,9 +14,9 @@ from minivit.grading import NOTEBOOKS, TASKS
 from minivit.grading.check import feedback
 from minivit.grading.child import call
 from minivit.grading.compare import case_problem, recognise
-from minivit.grading.grade import Hidden, hidden_cases, judge
 from minivit.grading.tasks import Draw
 from minivit.grading.tracing import Tracer
+from minivit.instructor.grade import Hidden, hidden_cases, judge
 from grading_helpers import MORE_WRONG, WRONG, functions_of, solution_notebook, wrong_notebook
 
 SEEDS = [0, 1, 2, 3, 4]
@@ -191,10 +191,10 @@ def test_hidden_cases_come_with_expected_outputs():
 def test_minivits_own_function_and_a_missing_function_score_nothing():
     hidden = hidden_cases(3, ["window_partition"])["window_partition"]
     task = TASKS["window_partition"]
-    handed_in = judge(task, hidden, {"results": [], "entered": ["minivit.windows.window_partition"], "refused": []},
+    handed_in = judge(task, hidden, {"results": [], "entered": ["minivit.ops.windows.window_partition"], "refused": []},
                       "test")
     assert (handed_in.score, handed_in.status) == (0, "not own code")
-    assert "runs minivit's own minivit.windows.window_partition" in handed_in.message
+    assert "runs minivit's own minivit.ops.windows.window_partition" in handed_in.message
     missing = judge(task, hidden, {"missing": "is not defined"}, "test", "raised SyntaxError: invalid syntax")
     assert (missing.status, missing.message) == (
         "missing", "window_partition is not defined in the notebook; its cell raised SyntaxError: invalid syntax")

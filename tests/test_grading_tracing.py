@@ -16,12 +16,12 @@ import pytest
 import torch
 
 import minivit
-import minivit.unfold as renamed
+import minivit.ops.unfold as renamed
 from minivit.grading import NOTEBOOKS, TASKS
 from minivit.grading.check import feedback
 from minivit.grading.child import call
 from minivit.grading.tracing import Tracer, borrowed
-from minivit.layers import TransformerBlock
+from minivit.models.layers import TransformerBlock
 from grading_helpers import ROOT, functions_of, solution_notebook
 
 
@@ -62,21 +62,21 @@ def _copied(fn):
 
 # (task, the learner's function, the minivit function it borrows)
 DELEGATIONS = [
-    ("window_partition", minivit.window_partition, "minivit.windows.window_partition"),
-    ("window_partition", lambda x, window_size: minivit.windows.window_partition(x, window_size),
-     "minivit.windows.window_partition"),
-    ("window_reverse", functools.partial(minivit.window_reverse), "minivit.windows.window_reverse"),
-    ("window_reverse", _copied(minivit.window_reverse), "minivit.windows.window_reverse"),
-    ("mobilevit_unfold", _Unfolder(), "minivit.unfold.mobilevit_unfold"),
-    ("mobilevit_unfold", _Unfolder.static, "minivit.unfold.mobilevit_unfold"),
-    ("mobilevit_fold", lambda *args: list(map(renamed.mobilevit_fold, *zip(args)))[0], "minivit.unfold.mobilevit_fold"),
-    ("to_tokens", lambda x: minivit.patchify(x, 1), "minivit.patches.patchify"),  # the same task, another name
+    ("window_partition", minivit.window_partition, "minivit.ops.windows.window_partition"),
+    ("window_partition", lambda x, window_size: minivit.ops.windows.window_partition(x, window_size),
+     "minivit.ops.windows.window_partition"),
+    ("window_reverse", functools.partial(minivit.window_reverse), "minivit.ops.windows.window_reverse"),
+    ("window_reverse", _copied(minivit.window_reverse), "minivit.ops.windows.window_reverse"),
+    ("mobilevit_unfold", _Unfolder(), "minivit.ops.unfold.mobilevit_unfold"),
+    ("mobilevit_unfold", _Unfolder.static, "minivit.ops.unfold.mobilevit_unfold"),
+    ("mobilevit_fold", lambda *args: list(map(renamed.mobilevit_fold, *zip(args)))[0], "minivit.ops.unfold.mobilevit_fold"),
+    ("to_tokens", lambda x: minivit.patchify(x, 1), "minivit.ops.patches.patchify"),  # the same task, another name
     ("cyclic_shift", TASKS["cyclic_shift"].reference, "minivit.grading.tasks.nb04_window_shift_mask.<lambda>"),
     ("shifted_window_mask", lambda h, w, m, s: minivit.shifted_window_mask(h, w, m, s),
-     "minivit.windows.shifted_window_mask"),
+     "minivit.ops.windows.shifted_window_mask"),
     ("patch_merging", lambda *args: TASKS["patch_merging"].reference(*args), "minivit.grading.tasks.nb06_swin_stages._patch_merging"),
-    ("transformer_block", _subclassed_block, "minivit.layers.TransformerBlock.__init__"),
-    ("self_attention", lambda x, q, k, v: minivit.attention(x @ q, x @ k, x @ v)[0], "minivit.attention.attention"),
+    ("transformer_block", _subclassed_block, "minivit.models.layers.TransformerBlock.__init__"),
+    ("self_attention", lambda x, q, k, v: minivit.attention(x @ q, x @ k, x @ v)[0], "minivit.ops.attention.attention"),
 ]
 
 
@@ -96,16 +96,16 @@ def test_an_allowed_helper_is_entered_but_not_borrowed_and_its_own_calls_are_not
     functions = functions_of(solution_notebook("06_swin_stages"))
     tracer = Tracer()
     call(functions["shifted_window_attention"], [TASKS["shifted_window_attention"].public()[0].args], tracer)
-    assert tracer.entered == {"minivit.attention.attention", "minivit.windows.window_partition",
-                              "minivit.windows.window_reverse", "minivit.windows.shifted_window_mask",
-                              "minivit.relative_position.relative_position_index"}
-    assert not any(name.startswith("minivit._checks") for name in tracer.entered)  # called by the helpers
+    assert tracer.entered == {"minivit.ops.attention.attention", "minivit.ops.windows.window_partition",
+                              "minivit.ops.windows.window_reverse", "minivit.ops.windows.shifted_window_mask",
+                              "minivit.ops.relative_position.relative_position_index"}
+    assert not any(name.startswith("minivit.ops._checks") for name in tracer.entered)  # called by the helpers
 
 
 def test_the_check_cell_says_the_grader_will_not_accept_it():
     ok, lines = feedback("window_partition", lambda x, window_size: minivit.window_partition(x, window_size))
     assert not ok
-    assert lines == ["window_partition: it runs minivit's own minivit.windows.window_partition, which the grader "
+    assert lines == ["window_partition: it runs minivit's own minivit.ops.windows.window_partition, which the grader "
                      "does not accept for this task: write it yourself (it may call no minivit function)."]
     ok, lines = feedback("patch_merging", lambda *args: TASKS["patch_merging"].reference(*args))
     assert "(it may call minivit.merge_patches)" in lines[0]
@@ -166,7 +166,7 @@ def test_the_guard_refuses_switching_the_tracer_off_or_starting_a_process():
     assert out.stdout.splitlines() == [
         "refused: sys.setprofile is not allowed while the grader calls a task's function",
         "raised: sys.setprofile is not allowed while the grader calls a task's function",  # putting it back
-        "quiet ['minivit.windows.window_partition'] ['sys.setprofile', 'sys.setprofile']",
+        "quiet ['minivit.ops.windows.window_partition'] ['sys.setprofile', 'sys.setprofile']",
         "refused: os.fork is not allowed while the grader calls a task's function",
         "forks [] ['os.fork']",
         "after: allowed",

@@ -7,7 +7,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from minivit import attention
-from minivit.layers import Mlp, SelfAttention, TransformerBlock
+from minivit.models.layers import Mlp, SelfAttention, TransformerBlock
 
 
 def randomize_(module: nn.Module) -> nn.Module:

@@ -6,9 +6,9 @@ import torch
 from timm.models import mobilevit as timm_mobilevit
 from timm.models.byobnet import ByobNet
 
-from minivit.convert import from_timm
-from minivit.flops import count_multiply_adds
-from minivit.mobilevit import MobileViTBlock, mobilevit_s, mobilevit_tiny, mobilevit_xs, mobilevit_xxs
+from minivit.models.convert import from_timm
+from minivit.models.mobilevit import MobileViTBlock, mobilevit_s, mobilevit_tiny, mobilevit_xs, mobilevit_xxs
+from minivit.ops.flops import count_multiply_adds
 from perturb import perturb_  # tests/perturb.py
 
 

@@ -16,7 +16,7 @@ ENV_FILE = Path(__file__).with_name("other_kernels.env")
 TRAIN = """
 import torch, torch.nn.functional as F
 from minivit.data import digits
-from minivit.toy_models import SmallCNN
+from minivit.models.toy_models import SmallCNN
 torch.set_num_threads(1)
 torch.manual_seed(0)
 data = digits("train")

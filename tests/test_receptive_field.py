@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from minivit.receptive_field import receptive_field, receptive_field_map, receptive_field_of
+from minivit.ops.receptive_field import receptive_field, receptive_field_map, receptive_field_of
 
 
 def measured_field(kernel_sizes: list[int], strides: list[int]) -> int:

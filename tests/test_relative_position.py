@@ -45,7 +45,7 @@ def test_bias_equals_torchvision_and_timm(window):
     from timm.models.swin_transformer import WindowAttention as TimmWindowAttention
     from torchvision.models.swin_transformer import _get_relative_position_bias
 
-    from minivit.relative_position import relative_position_bias
+    from minivit.ops.relative_position import relative_position_bias
 
     timm_layer = TimmWindowAttention(dim=8, num_heads=2, window_size=window)
     table = torch.randn_like(timm_layer.relative_position_bias_table)
@@ -57,7 +57,7 @@ def test_bias_equals_torchvision_and_timm(window):
 
 
 def test_bias_of_a_wrong_table_raises():
-    from minivit.relative_position import relative_position_bias
+    from minivit.ops.relative_position import relative_position_bias
 
     with pytest.raises(ValueError, match=r"table must have shape \(\(2Mh-1\)\(2Mw-1\), nh\) = \(49, nh\)"):
         relative_position_bias(torch.zeros(48, 3), 4)

@@ -9,7 +9,9 @@ from torch import nn
 
 from minivit.data import digit_canvas
 from minivit.metrics import mean_iou
-from minivit.mobilevit import mobilevit_tiny
+from minivit.models.mobilevit import mobilevit_tiny
+from minivit.models.swin import swin_tiny
+from minivit.models.toy_models import SmallCNN
 from minivit.segmentation import (
     LinearProbeHead,
     ResNetBackbone,
@@ -23,8 +25,6 @@ from minivit.segmentation import (
     pointing_game,
     predict_masks,
 )
-from minivit.swin import swin_tiny
-from minivit.toy_models import SmallCNN
 
 BACKBONES = {"swin_tiny": swin_tiny, "mobilevit_tiny": mobilevit_tiny}
 

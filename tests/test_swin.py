@@ -8,9 +8,9 @@ import torchvision
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivit.convert import from_timm, from_torchvision
-from minivit.flops import count_multiply_adds
-from minivit.swin import SwinConfig, SwinTransformer, swin_b, swin_s, swin_t, swin_tiny
+from minivit.models.convert import from_timm, from_torchvision
+from minivit.models.swin import SwinConfig, SwinTransformer, swin_b, swin_s, swin_t, swin_tiny
+from minivit.ops.flops import count_multiply_adds
 from perturb import perturb_  # tests/perturb.py
 
 

@@ -6,8 +6,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from minivit.data import two_marks
-from minivit.receptive_field import receptive_field_of
-from minivit.toy_models import AttentionClassifier, PixelSelfAttention, SmallCNN
+from minivit.models.toy_models import AttentionClassifier, PixelSelfAttention, SmallCNN
+from minivit.ops.receptive_field import receptive_field_of
 from minivit.train import evaluate, fit, seed_everything
 
 

@@ -4,7 +4,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from minivit.data import digit_canvas, digits
-from minivit.toy_models import SmallCNN
+from minivit.models.toy_models import SmallCNN
 from minivit.train import History, count_parameters, evaluate, fit, seed_everything
 
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torchvision
 
-from minivit.convert import from_torchvision
-from minivit.flops import count_multiply_adds
-from minivit.vit import VisionTransformer, ViTConfig, vit_b_16, vit_tiny
+from minivit.models.convert import from_torchvision
+from minivit.models.vit import VisionTransformer, ViTConfig, vit_b_16, vit_tiny
+from minivit.ops.flops import count_multiply_adds
 from perturb import perturb_  # tests/perturb.py
 
 

@@ -20,8 +20,8 @@ from minivit import (  # noqa: E402
     shifted_window_mask,
     viz,
 )
-from minivit.layers import SelfAttention  # noqa: E402
-from minivit.receptive_field import receptive_field_map  # noqa: E402
+from minivit.models.layers import SelfAttention  # noqa: E402
+from minivit.ops.receptive_field import receptive_field_map  # noqa: E402
 from minivit.viz.windows import window_members  # noqa: E402
 
 CASES = [  # (H, W, window, shift)

@@ -1,4 +1,4 @@
-"""minivit.window_attention.shifted_window_attention against torchvision's function of the same name, and
+"""minivit.ops.window_attention.shifted_window_attention against torchvision's function of the same name, and
 against the same steps written out with minivit's ground floor (the version the course teaches)."""
 
 import pytest
@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from torchvision.models.swin_transformer import shifted_window_attention as torchvision_shifted_window_attention
 
 from minivit import attention, shifted_window_mask, window_partition, window_reverse
-from minivit.attention import merge_heads, split_heads
-from minivit.relative_position import relative_position_bias
-from minivit.window_attention import shifted_window_attention
+from minivit.ops.attention import merge_heads, split_heads
+from minivit.ops.relative_position import relative_position_bias
+from minivit.ops.window_attention import shifted_window_attention
 
 
 def weights(C: int, heads: int, M: int, seed: int = 0) -> dict[str, torch.Tensor]:

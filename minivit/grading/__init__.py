@@ -1,12 +1,15 @@
-"""Autograded exercises: the tasks, the check cell's feedback, the release of exercises, the grader.
+"""Autograded exercises, the part that runs in the learner's notebook: the tasks and the check cell.
 
     from minivit.grading import check          # in a notebook, after writing a function
     check("window_partition")
 
-    python -m minivit.grading release          # solutions/ -> exercises/ (or: make exercises)
-    minivit-grade submissions/ --out grades/   # grade a folder of submissions (python -m minivit.grading)
+    tasks      what each graded function must compute, its cases, hints and known mistakes
+    check      the check cell's feedback
+    compare    a result against the expected one, in plain words (the grader's feedback uses it too)
+    child      calls a task's function in the kernel and records what it gave
+    tracing    which minivit code the function ran ("not own code")
 
-The grader (runner, grade, report) is imported only by the command line, never by a notebook.
+The instructor's grader, which runs notebooks in a sandbox and writes the gradebook, is minivit.instructor.
 """
 
 from minivit.grading.check import check

@@ -11,7 +11,7 @@ may enter (Task.helpers); every other entry is borrowed:
     tracer = Tracer()
     with tracer:
         fn(*args)
-    borrowed(tracer.entered, task.helpers)     # e.g. ["minivit.windows.window_partition"]
+    borrowed(tracer.entered, task.helpers)     # e.g. ["minivit.ops.windows.window_partition"]
 
 In the grader's kernel, guard() adds an audit hook before the notebook's first cell. While a Tracer
 watches a thread, it refuses, and notes in `tracer.refused`, what would hide code from the tracer:
@@ -48,7 +48,7 @@ def is_minivit(code: CodeType) -> bool:
 
 
 def qualified_name(code: CodeType) -> str:
-    """The dotted name of a minivit function's code, e.g. "minivit.windows.window_partition"."""
+    """The dotted name of a minivit function's code, e.g. "minivit.ops.windows.window_partition"."""
     module = os.path.relpath(code.co_filename, ROOT)
     module = module.removesuffix(".py").replace(os.sep, ".").removesuffix(".__init__")
     return f"{module}.{getattr(code, 'co_qualname', code.co_name)}"

@@ -10,9 +10,9 @@ the models do. One module per topic:
     pyramid            plot_feature_pyramid
     unfold             plot_mobilevit_unfold
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
-    receptive_field    plot_receptive_fields (the fields: minivit.receptive_field)
+    receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
     softmax            score_spread, plot_softmax_saturation
-    cost               plot_attention_cost (the formulas: minivit.flops)
+    cost               plot_attention_cost (the formulas: minivit.ops.flops)
     segmentation       plot_masks, plot_cams
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data
 """

@@ -2,7 +2,7 @@
 
 `plot_attention_map` takes any weight vector or grid; `plot_model_attention` asks a model for its
 weights through `attention_maps(x) -> list of (B, nh, N+1, N+1)` tensors, one per layer, token 0
-being the class token (the interface of minivit.vit.VisionTransformer).
+being the class token (the interface of minivit.models.vit.VisionTransformer).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from minivit._checks import check_tensor
+from minivit.ops._checks import check_tensor
 from minivit.viz._common import CONTINUOUS, as_batch, as_image, new_figure, outline
 
 
@@ -160,7 +160,7 @@ def plot_model_attention(
     """Where one query token of a model looks, over the input image.
 
     Args:
-        model: has attention_maps(x) -> list of (B, nh, N+1, N+1), e.g. minivit.vit.VisionTransformer.
+        model: has attention_maps(x) -> list of (B, nh, N+1, N+1), e.g. minivit.models.vit.VisionTransformer.
         image: (C, H, W) or (1, C, H, W) tensor as the model takes it (an (H, W, C) array is converted).
         layer, head, query: as for plot_attention_maps (query 0 = class token).
 

@@ -1,5 +1,5 @@
 """The cost of global vs window attention drawn from the two formulas of the Swin paper, which
-minivit.flops computes (`msa_cost`, `window_msa_cost`).
+minivit.ops.flops computes (`msa_cost`, `window_msa_cost`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from minivit.flops import msa_cost, window_msa_cost
+from minivit.ops.flops import msa_cost, window_msa_cost
 from minivit.viz._common import new_figure
 
 

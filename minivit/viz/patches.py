@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from minivit._checks import to_pair
-from minivit.patches import patchify
+from minivit.ops._checks import to_pair
+from minivit.ops.patches import patchify
 from minivit.viz._common import as_batch, as_image, label_size, new_figure, number, outline
 
 

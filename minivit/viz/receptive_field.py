@@ -1,7 +1,7 @@
 """Receptive fields from gradients, drawn: which input pixels can change the output at one position.
 
 A 3x3 convolution sees a 3x3 neighbourhood, two of them a 5x5 one; one attention layer sees the
-whole image. minivit.receptive_field.receptive_field_map computes the fields; this module draws them.
+whole image. minivit.ops.receptive_field.receptive_field_map computes the fields; this module draws them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from torch import nn
 
-from minivit.receptive_field import receptive_field_map
+from minivit.ops.receptive_field import receptive_field_map
 from minivit.viz._common import CONTINUOUS, new_figure
 
 

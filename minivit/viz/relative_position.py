@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from minivit._checks import check_shape, to_pair
-from minivit.relative_position import relative_position_index
+from minivit.ops._checks import check_shape, to_pair
+from minivit.ops.relative_position import relative_position_index
 from minivit.viz._common import DIVERGING, label_size, new_figure, number, outline, show_labels
 
 

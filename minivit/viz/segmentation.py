@@ -15,7 +15,7 @@ import torch
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
-from minivit._checks import check_shape, check_tensor
+from minivit.ops._checks import check_shape, check_tensor
 from minivit.viz._common import CONTINUOUS, as_image, categorical, legend_patches, new_figure
 
 BACKGROUND_COLOUR = (0.92, 0.92, 0.92)

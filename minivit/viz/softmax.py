@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from minivit.attention import attention
+from minivit.ops.attention import attention
 from minivit.viz._common import new_figure
 
 

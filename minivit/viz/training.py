@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from minivit._checks import check_tensor
+from minivit.ops._checks import check_tensor
 from minivit.viz._common import as_image, new_figure
 
 WRONG = "red"  # title colour of an image whose prediction differs from its label

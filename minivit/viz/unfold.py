@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from minivit.unfold import mobilevit_unfold
+from minivit.ops.unfold import mobilevit_unfold
 from minivit.viz._common import (
     categorical,
     cell_lines,

@@ -4,7 +4,7 @@ shifted map, the attention mask of every window, and which tokens one token may 
 Windows are greys (a checkerboard, window_shades) and the 9 regions are colours (REGION_COLOURS), in
 every figure: a colour never means a window in one figure and a region in the next.
 
-All data comes from minivit.windows: a map of token coordinates is cut by `window_partition`, so
+All data comes from minivit.ops.windows: a map of token coordinates is cut by `window_partition`, so
 each window's outline and number are the ones the model uses.
 """
 
@@ -15,7 +15,8 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from minivit._checks import to_pair
+from minivit.ops._checks import to_pair
+from minivit.ops.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition
 from minivit.viz._common import (
     REGION_COLOURS,
     as_image,
@@ -29,7 +30,6 @@ from minivit.viz._common import (
     token_grid,
     window_shades,
 )
-from minivit.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition
 
 PANEL = 4.2  # inches per map panel
 MAX_HEATMAPS = 64  # plot_window_masks draws one small heatmap per window

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from minivit import attention, patchify
 from minivit.grading.tasks.common import Case, Draw, Pitfall, add_task, arange
-from minivit.receptive_field import receptive_field
+from minivit.ops.receptive_field import receptive_field
 
 NB01 = "01_conv_vs_attention"
 

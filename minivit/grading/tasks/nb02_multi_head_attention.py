@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from minivit import attention, merge_heads, split_heads
 from minivit.grading.tasks.common import Case, Draw, Pitfall, add_task, arange, three, with_weights
-from minivit.layers import SelfAttention
+from minivit.models.layers import SelfAttention
 
 NB02 = "02_multi_head_attention"
 

@@ -7,7 +7,7 @@ import torch
 
 from minivit import relative_position_index
 from minivit.grading.tasks.common import Case, Draw, Pitfall, add_task
-from minivit.relative_position import relative_position_bias
+from minivit.ops.relative_position import relative_position_bias
 
 NB05 = "05_relative_position_bias"
 

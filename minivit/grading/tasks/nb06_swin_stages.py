@@ -15,9 +15,9 @@ from minivit import (
     window_reverse,
 )
 from minivit.grading.tasks.common import Case, Draw, Pitfall, add_task, arange, with_weights
-from minivit.relative_position import relative_position_bias
-from minivit.swin import PatchMerging
-from minivit.window_attention import shifted_window_attention
+from minivit.models.swin import PatchMerging
+from minivit.ops.relative_position import relative_position_bias
+from minivit.ops.window_attention import shifted_window_attention
 
 NB06 = "06_swin_stages"
 
@@ -51,7 +51,7 @@ add_task(
 
 
 def _patch_merging(x, norm_weight, norm_bias, reduction_weight):
-    """minivit.swin.PatchMerging with these weights (eps 1e-5, as in swin_t)."""
+    """minivit.models.swin.PatchMerging with these weights (eps 1e-5, as in swin_t)."""
     weights = {"norm.weight": norm_weight, "norm.bias": norm_bias, "reduction.weight": reduction_weight}
     return with_weights(PatchMerging(x.shape[-1], eps=1e-5), weights, x)
 
@@ -87,7 +87,7 @@ add_task(
 
 
 def _swin_attention(x, weights, window_size, shift_size, num_heads):
-    """minivit.window_attention.shifted_window_attention with the weights of Swin's WindowAttention layer."""
+    """minivit.ops.window_attention.shifted_window_attention with the weights of Swin's WindowAttention layer."""
     w = weights
     bias = relative_position_bias(w["relative_position_bias_table"], window_size)  # (nh, M*M, M*M)
     return shifted_window_attention(x, w["qkv.weight"], w["qkv.bias"], w["proj.weight"], w["proj.bias"], bias,

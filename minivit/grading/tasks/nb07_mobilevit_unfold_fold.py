@@ -19,7 +19,7 @@ from minivit.grading.tasks.common import (
     three,
     with_weights,
 )
-from minivit.layers import Mlp, SelfAttention, TransformerBlock
+from minivit.models.layers import Mlp, SelfAttention, TransformerBlock
 
 NB07 = "07_mobilevit_unfold_fold"
 
@@ -84,7 +84,7 @@ add_task(
 
 
 def _transformer_block(x, weights, num_heads):
-    """minivit.layers.TransformerBlock with these weights, as MobileViT builds it: SiLU, eps 1e-5."""
+    """minivit.models.layers.TransformerBlock with these weights, as MobileViT builds it: SiLU, eps 1e-5."""
     D, hidden = x.shape[-1], weights["mlp.fc1.weight"].shape[0]
     block = TransformerBlock(D, num_heads, mlp_ratio=hidden / D, act_layer=nn.SiLU, eps=1e-5)
     return with_weights(block, weights, x)

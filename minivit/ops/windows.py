@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit._checks import check_divisible, check_size, check_tensor, to_pair
+from minivit.ops._checks import check_divisible, check_size, check_tensor, to_pair
 
 MASK_VALUE = -100.0  # what timm, torchvision and the official code add to the logits of a masked pair
 

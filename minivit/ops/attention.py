@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from minivit._checks import check_size, check_tensor
+from minivit.ops._checks import check_size, check_tensor
 
 
 def attention(

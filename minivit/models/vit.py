@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from minivit._checks import check_images, to_pair
-from minivit.layers import TransformerBlock
+from minivit.models.layers import TransformerBlock
+from minivit.ops._checks import check_images, to_pair
 
 
 @dataclass

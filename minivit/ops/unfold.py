@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit._checks import check_grid, check_tensor
+from minivit.ops._checks import check_grid, check_tensor
 
 
 def mobilevit_unfold(x: torch.Tensor, patch_size: int | tuple[int, int]) -> torch.Tensor:

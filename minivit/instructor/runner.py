@@ -38,8 +38,8 @@ from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 import minivit
-from minivit.grading import processes
-from minivit.grading.sandbox import kernel_command
+from minivit.instructor import processes
+from minivit.instructor.sandbox import kernel_command
 
 GRACE = 3.0  # seconds between the interrupt of an overdue cell and the kill of its kernel
 POLL = 0.1  # seconds between two looks at the kernel while a cell runs

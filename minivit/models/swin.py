@@ -3,7 +3,7 @@ in every second block so that neighbouring windows exchange information, and pat
 stages to build a pyramid of feature maps at strides 4, 8, 16 and 32. Same layout and numbers as
 torchvision's swin_t / swin_s / swin_b, at any input size.
 
-The window attention itself is minivit.window_attention.shifted_window_attention, one function in
+The window attention itself is minivit.ops.window_attention.shifted_window_attention, one function in
 the paper's order; this module holds its weights and wires the layers together.
 
 Glossary: B batch, H x W map (tokens), C channels, p patch side in pixels, M window size,
@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minivit._checks import check_images
-from minivit.layers import DropPath, Mlp
-from minivit.merging import merge_patches
-from minivit.relative_position import relative_position_bias
-from minivit.window_attention import shifted_window_attention
+from minivit.models.layers import DropPath, Mlp
+from minivit.ops._checks import check_images
+from minivit.ops.merging import merge_patches
+from minivit.ops.relative_position import relative_position_bias
+from minivit.ops.window_attention import shifted_window_attention
 
 
 @dataclass
@@ -51,7 +51,7 @@ class SwinConfig:
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside M x M windows, with a learned relative position bias: regular
     windows (W-MSA) when shift_size is 0, windows shifted by shift_size (SW-MSA) otherwise. The
-    computation is minivit.window_attention.shifted_window_attention; this layer holds the weights.
+    computation is minivit.ops.window_attention.shifted_window_attention; this layer holds the weights.
     """
 
     def __init__(self, dim: int, num_heads: int, window_size: int, shift_size: int = 0):

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minivit._checks import check_images, to_pair
-from minivit.layers import TransformerBlock
-from minivit.unfold import mobilevit_fold, mobilevit_unfold
+from minivit.models.layers import TransformerBlock
+from minivit.ops._checks import check_images, to_pair
+from minivit.ops.unfold import mobilevit_fold, mobilevit_unfold
 
 
 @dataclass

@@ -23,9 +23,9 @@ import nbformat
 import torch
 
 from minivit.grading.compare import allowed_helpers, case_problem, case_report, describe_case, not_implemented
-from minivit.grading.runner import SOCKETS, Limits, execute, is_memory_error
 from minivit.grading.tasks import NOTEBOOKS, TASKS, Case, Draw, Task
 from minivit.grading.tracing import borrowed
+from minivit.instructor.runner import SOCKETS, Limits, execute, is_memory_error
 
 
 @dataclass

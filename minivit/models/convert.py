@@ -15,10 +15,10 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from minivit.mobilevit import MobileViT, MobileViTConfig
-from minivit.relative_position import relative_position_index
-from minivit.swin import SwinConfig, SwinTransformer
-from minivit.vit import VisionTransformer, ViTConfig
+from minivit.models.mobilevit import MobileViT, MobileViTConfig
+from minivit.models.swin import SwinConfig, SwinTransformer
+from minivit.models.vit import VisionTransformer, ViTConfig
+from minivit.ops.relative_position import relative_position_index
 
 
 def from_torchvision(model: nn.Module) -> SwinTransformer | VisionTransformer:

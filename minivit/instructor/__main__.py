@@ -2,8 +2,8 @@
 
     minivit-grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--cell-timeout SECONDS] [--memory-mb MB] [--seed N]
                   [--sandbox bwrap|none]
-    python -m minivit.grading PATH... --out DIR ...          (the same)
-    python -m minivit.grading release [--check]              (solutions/ -> exercises/; also minivit-release)
+    python -m minivit.instructor PATH... --out DIR ...          (the same)
+    python -m minivit.instructor release [--check]              (solutions/ -> exercises/; also minivit-release)
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from minivit.grading import release as releasing
-from minivit.grading.sandbox import KINDS, describe, unavailable
+from minivit.instructor import release as releasing
+from minivit.instructor.sandbox import KINDS, describe, unavailable
 
 
 def grade_main(argv: list[str] | None = None) -> int:
@@ -50,9 +50,9 @@ def grade_main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from minivit.grading.grade import grade
-    from minivit.grading.report import write_report
-    from minivit.grading.runner import Limits, adopt_orphans
+    from minivit.instructor.grade import grade
+    from minivit.instructor.report import write_report
+    from minivit.instructor.runner import Limits, adopt_orphans
 
     torch.set_num_threads(1)  # the references are small; the cores go to the kernels
     adopt_orphans()  # a process that escapes its notebook comes back here, and is killed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit._checks import check_tensor, to_pair
+from minivit.ops._checks import check_tensor, to_pair
 
 
 def relative_position_index(window_size: int | tuple[int, int]) -> torch.Tensor:

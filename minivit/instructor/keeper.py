@@ -9,7 +9,7 @@ the kernel and all it starts inherit, then:
 
     python keeper.py --data-mb MB [--reap] -- COMMAND...
 
-The grader runs it by path, not as minivit.grading.keeper: importing the package would import torch,
+The grader runs it by path, not as minivit.instructor.keeper: importing the package would import torch,
 a second of CPU per kernel. It imports only the standard library and processes.py beside it.
 """
 

@@ -1,5 +1,5 @@
 """Layers shared by the models: the MLP, stochastic depth, multi-head self-attention and the pre-norm
-transformer block of ViT and MobileViT. Swin's window attention lives in minivit.window_attention.
+transformer block of ViT and MobileViT. Swin's window attention lives in minivit.ops.window_attention.
 
 Glossary: B batch, N tokens, D token size, nh heads, hs = D / nh head size.
 """
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minivit.attention import attention, merge_heads, split_heads
+from minivit.ops.attention import attention, merge_heads, split_heads
 
 # The activations that can overwrite their input, for Mlp without autograd.
 IN_PLACE = {nn.GELU: torch.ops.aten.gelu_, nn.SiLU: torch.ops.aten.silu_}

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from minivit._checks import check_size, check_tensor
-from minivit.attention import attention, merge_heads
-from minivit.windows import shifted_window_index, shifted_window_mask
+from minivit.ops._checks import check_size, check_tensor
+from minivit.ops.attention import attention, merge_heads
+from minivit.ops.windows import shifted_window_index, shifted_window_mask
 
 
 def shifted_window_attention(
@@ -35,7 +35,7 @@ def shifted_window_attention(
 
     The attention itself, softmax(q k^T / sqrt(hs) + bias + mask) v, is PyTorch's fused
     F.scaled_dot_product_attention with the bias and mask added into one float mask; it gives the
-    same numbers as minivit.attention.attention, which writes the steps out (course notebook 06), and
+    same numbers as minivit.ops.attention.attention, which writes the steps out (course notebook 06), and
     which runs instead when the bias needs a gradient (in training), where the fused kernel cannot
     give it one.
 
@@ -45,7 +45,7 @@ def shifted_window_attention(
             (3C,) or None.
         proj_weight, proj_bias: the output Linear: (C, C) and (C,) or None.
         relative_position_bias: what each head adds to the logit of each (query, key) pair of a
-            window, shape (nh, N, N); see minivit.relative_position.relative_position_bias.
+            window, shape (nh, N, N); see minivit.ops.relative_position.relative_position_bias.
         window_size: M.
         shift_size: s, 0 <= s < M: 0 for W-MSA, M // 2 for SW-MSA.
         num_heads: nh; C must be a multiple of it.

@@ -8,7 +8,7 @@ supervised segmentation (08): small enough to train in seconds on a CPU.
 - `AttentionClassifier`: a patch embedding, a position embedding and one transformer block; it
   solves the two-marks task.
 
-Their receptive fields are computed in minivit.receptive_field, their class activation maps in
+Their receptive fields are computed in minivit.ops.receptive_field, their class activation maps in
 minivit.segmentation.
 
 Glossary: B batch, C channels, H x W image, h x w feature map, p the side of a patch in pixels,
@@ -20,10 +20,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from minivit._checks import check_size, check_tensor
-from minivit.attention import attention
-from minivit.layers import TransformerBlock
-from minivit.receptive_field import receptive_field_of
+from minivit.models.layers import TransformerBlock
+from minivit.ops._checks import check_size, check_tensor
+from minivit.ops.attention import attention
+from minivit.ops.receptive_field import receptive_field_of
 
 __all__ = ["AttentionClassifier", "PixelSelfAttention", "SmallCNN"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit._checks import check_tensor
+from minivit.ops._checks import check_tensor
 
 
 def merge_patches(x: torch.Tensor) -> torch.Tensor:

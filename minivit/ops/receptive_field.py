@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from minivit._checks import check_tensor
+from minivit.ops._checks import check_tensor
 
 __all__ = ["receptive_field", "receptive_field_map", "receptive_field_of"]
 

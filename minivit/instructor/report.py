@@ -6,8 +6,8 @@ import csv
 import re
 from pathlib import Path
 
-from minivit.grading.grade import NotebookResult, Submission
-from minivit.grading.runner import Limits
+from minivit.instructor.grade import NotebookResult, Submission
+from minivit.instructor.runner import Limits
 
 COLUMNS = ["submission", "task", "score", "max_score", "status", "message"]
 
