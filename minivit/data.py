@@ -1,7 +1,9 @@
 """Small data sets that need no download: real digits and photographs that ship inside scikit-learn
 and scikit-image, and two synthetic sets made for a lesson.
 
-- `digits`: the 1,797 handwritten digits of `sklearn.datasets.load_digits`, resized, split, normalised.
+- `digits`: the 1,797 handwritten digits of `sklearn.datasets.load_digits`, resized, split, normalised;
+  `stratified_split` holds some of them out (a validation split, a smaller training set), and
+  `Translated` shifts them at random (data augmentation).
 - `digit_canvas`: one or two digits placed on a larger canvas, with the pixel mask of each digit
   (segmentation ground truth, for evaluation only: the models learn from the image-level labels).
 - `two_marks`: "is the red mark left of the blue mark?", a task a small CNN cannot solve and one
@@ -26,6 +28,7 @@ from minivit.ops._checks import check_size, to_pair
 DIGITS_MEAN = 0.3054
 DIGITS_STD = 0.3761
 DIGITS_TEST_SIZE = 360  # 1,437 training digits, 360 test digits (20%), 35 to 37 of each class
+DIGITS_VALIDATION_SIZE = 288  # held out of the 1,437 training digits (20%) to choose a learning rate
 MASK_THRESHOLD = 0.5  # a canvas pixel belongs to a digit where the digit's intensity (0..1) is above this
 BACKGROUND = 0  # canvas masks: 0 is background, digit d is class d + 1 (11 classes in all)
 CANVAS_CLASSES = 11
@@ -117,6 +120,61 @@ def digits(split: str, size: int = 32, seed: int = 0) -> DigitsDataset:
         torch.tensor(labels, dtype=torch.int64),
         torch.tensor(indices, dtype=torch.int64),
     )
+
+
+def stratified_split(dataset: DigitsDataset, size: int, seed: int = 0) -> tuple[DigitsDataset, DigitsDataset]:
+    """Draw `size` items of `dataset` at random, each digit in the same proportion as in the whole.
+
+    Args:
+        dataset: e.g. digits("train").
+        size: how many items to draw, 10 <= size <= len(dataset) - 10 (at least one of each digit on
+            both sides); e.g. DIGITS_VALIDATION_SIZE for a validation split.
+        seed: which items are drawn.
+
+    Returns:
+        (the rest, the drawn items), two disjoint DigitsDatasets, each in its original order.
+    """
+    check_size(size, "size")
+    if not 10 <= size <= len(dataset) - 10:
+        raise ValueError(f"size must be between 10 and len(dataset) - 10 = {len(dataset) - 10}, got {size}")
+    from sklearn.model_selection import train_test_split
+
+    rest, drawn = train_test_split(
+        np.arange(len(dataset)), test_size=size, stratify=dataset.labels.numpy(), random_state=seed
+    )
+    return _take(dataset, rest), _take(dataset, drawn)
+
+
+def _take(dataset: DigitsDataset, items: np.ndarray) -> DigitsDataset:
+    keep = torch.as_tensor(np.sort(items))
+    return DigitsDataset(dataset.images[keep], dataset.labels[keep], dataset.indices[keep])
+
+
+class Translated(Dataset):
+    """The items of a digits dataset, each shifted by a random number of pixels, anew every time it is
+    read: data augmentation that shows a model the same digit at other places (torchvision's RandomCrop
+    of the image padded with background by `max_shift` pixels on every side).
+
+    Args:
+        dataset: a DigitsDataset (images (N, 1, S, S)).
+        max_shift: the largest shift, in pixels, along each axis (4 pixels of a 32 x 32 digit are one
+            pixel of the 8 x 8 original).
+    """
+
+    def __init__(self, dataset: DigitsDataset, max_shift: int = 4):
+        from torchvision.transforms import v2
+
+        check_size(max_shift, "max_shift")
+        self.dataset = dataset
+        size = dataset.images.shape[-2:]
+        self.crop = v2.RandomCrop(size, padding=max_shift, fill=normalize(torch.tensor(0.0)).item())
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, label = self.dataset[i]
+        return self.crop(image), label  # (1, S, S): the digit moved, background filling the gap
 
 
 class DigitCanvas(Dataset):

@@ -1,78 +1,151 @@
-"""The longer runs of notebooks 08 and 09 (minivit.experiments), re-run in reduced form: the conclusions the
-notebooks draw from the stored results must hold here too, with margins (trained numbers differ between CPUs)."""
+"""minivit.experiments: the splits, the augmentation and the controls of notebook 08, the choice of learning
+rate, the summaries and CSV files, and the stored results. The notebooks themselves re-run a reduced version
+of the experiments and check their conclusions (nbval); these tests do not train them again."""
 
 from pathlib import Path
 
 import pytest
 import torch
 
-from minivit.data import digits
-from minivit.experiments import data_size, main, read_csv, subset, summarize, weak_supervision, write_csv
+import minivit.experiments.training as training
+from minivit.data import DIGITS_VALIDATION_SIZE, Translated, digits, normalize, stratified_split
+from minivit.experiments import read_csv, standard_error, summarize, weak_supervision, write_csv
+from minivit.experiments.__main__ import main
 
 RESULTS = Path(__file__).resolve().parents[1] / "course" / "results"
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_subset_is_stratified_and_drawn_by_the_seed():
+def test_stratified_split_is_disjoint_stratified_and_drawn_by_the_seed():
     train = digits("train")
-    tenth = subset(train, 0.1, seed=0)
-    assert len(tenth) == 144
-    counts = tenth.labels.bincount(minlength=10)
-    assert counts.min() >= 13 and counts.max() <= 16  # each digit about a tenth of its ~144
-    assert not torch.equal(tenth.indices, subset(train, 0.1, seed=1).indices)
-    assert torch.equal(tenth.indices, subset(train, 0.1, seed=0).indices)
-    assert set(tenth.indices.tolist()) <= set(train.indices.tolist())
-    assert subset(train, 1.0, seed=3) is train
+    rest, held = stratified_split(train, DIGITS_VALIDATION_SIZE, seed=0)
+    assert (len(rest), len(held)) == (1437 - 288, 288)
+    assert set(rest.indices.tolist()).isdisjoint(held.indices.tolist())
+    assert set(rest.indices.tolist()) | set(held.indices.tolist()) == set(train.indices.tolist())
+    counts = held.labels.bincount(minlength=10)
+    assert counts.min() >= 27 and counts.max() <= 30  # each digit about a fifth of its ~144
+    assert torch.equal(held.indices, stratified_split(train, 288, seed=0)[1].indices)
+    assert not torch.equal(held.indices, stratified_split(train, 288, seed=1)[1].indices)
+    with pytest.raises(ValueError, match="size must be between 10 and"):
+        stratified_split(train, 1430, seed=0)
+
+
+def test_share_is_a_stratified_part_and_the_whole_at_one():
+    fitting, _ = training.training_split()
+    tenth = training.share(fitting, 0.1, seed=0)
+    assert len(tenth) == 115 and set(tenth.indices.tolist()) <= set(fitting.indices.tolist())
+    assert training.share(fitting, 1.0, seed=3) is fitting
     with pytest.raises(ValueError, match="fraction must be in"):
-        subset(train, 0.0, seed=0)
+        training.share(fitting, 0.0, seed=0)
 
 
-def test_summarize_and_csv_round_trip(tmp_path):
-    rows = [dict(model="a", seed=s, test_accuracy=v) for s, v in enumerate((0.5, 0.7, 0.9))]
+def test_translated_moves_the_digit_and_fills_with_background():
+    test = digits("test")
+    shifted = Translated(test, max_shift=4)
+    background = normalize(torch.tensor(0.0)).item()
+    torch.manual_seed(0)
+    moved = 0
+    for i in range(20):
+        image, label = shifted[i]
+        original = test.images[i, 0]
+        assert image.shape == (1, 32, 32) and label == test.labels[i]
+        # brute force: some shift (dy, dx) within 4 pixels, with the uncovered border set to background
+        padded = torch.nn.functional.pad(original, (4, 4, 4, 4), value=background)
+        matches = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(padded[dy:dy + 32, dx:dx + 32], image[0])]
+        assert matches, f"item {i} is not a shifted copy of the digit"
+        moved += (4, 4) not in matches
+    assert moved >= 15  # shifted, not copied
+
+
+def test_vit_without_position_keeps_a_zero_position_embedding_through_training():
+    torch.manual_seed(0)
+    model = training.vit_without_position()
+    assert not model.pos_embed.requires_grad and not model.pos_embed.any()
+    optimizer = torch.optim.AdamW((p for p in model.parameters() if p.requires_grad), lr=0.1)
+    model(torch.randn(4, 1, 32, 32)).sum().backward()
+    optimizer.step()
+    assert not model.pos_embed.any()
+
+
+def test_the_controls_change_one_thing_each():
+    params = {name: sum(p.numel() for p in v.build().parameters()) for name, v in training.VARIANTS.items()}
+    assert abs(params["wide CNN"] / params["ViT"] - 1) < 0.1  # the ViT's capacity
+    assert params["wide CNN"] > 5 * params["small CNN"]
+    assert params["ViT, no position"] == params["ViT, translated"] == params["ViT"]
+    assert training.VARIANTS["ViT, translated"].translate and not training.VARIANTS["ViT"].translate
+
+
+@pytest.fixture
+def few_steps(monkeypatch):
+    monkeypatch.setattr(training, "STEPS", 2)
+
+
+def test_the_sweep_chooses_by_validation_and_tests_only_the_chosen_rate(few_steps):
+    rows = training.learning_rate_sweep(models=("small CNN",), seeds=(0, 1), rates=(1e-3, 3e-2))
+    assert len(rows) == 4 and {r["epochs"] for r in rows} == {1}
+    mean = {lr: sum(r["validation_accuracy"] for r in rows if r["lr"] == lr) / 2 for lr in (1e-3, 3e-2)}
+    best = max(mean, key=mean.get)  # ties go to the first, the lower rate
+    for row in rows:
+        assert row["chosen"] == (row["lr"] == best)
+        assert (row["test_accuracy"] != "") == row["chosen"]
+    assert training.chosen_rates(rows) == {"small CNN": best}
+
+
+def test_data_size_trains_every_arm_for_the_same_steps(few_steps, monkeypatch):
+    monkeypatch.setattr(training, "MODELS", {"small CNN": training.MODELS["small CNN"]})
+    monkeypatch.setattr(training, "CONTROLS", ("wide CNN",))
+    rows = training.data_size({"small CNN": 1e-3}, seeds=(0,))
+    assert [(r["model"], r["fraction"]) for r in rows] == [
+        ("small CNN", f) for f in training.FRACTIONS] + [("wide CNN", f) for f in training.CONTROL_FRACTIONS]
+    assert all(0 <= r["test_accuracy"] <= 1 and r["lr"] == 1e-3 for r in rows)
+    assert {r["train_size"]: r["epochs"] for r in rows}[115] == 1  # 2 steps: one epoch of 4 batches
+
+
+def test_summarize_standard_error_and_csv_round_trip(tmp_path):
+    rows = [dict(model="a", seed=s, chosen=s == 1, test_accuracy=v, note="") for s, v in enumerate((0.5, 0.7, 0.9))]
     stats = summarize(rows, by=("model",), value="test_accuracy")[("a",)]
     assert stats["mean"] == pytest.approx(0.7) and stats["std"] == pytest.approx(0.2)
     assert (stats["min"], stats["max"], stats["n"]) == (0.5, 0.9, 3)
     write_csv(rows, tmp_path / "r.csv")
     assert read_csv(tmp_path / "r.csv") == rows
+    assert standard_error(0.5, 100) == pytest.approx(0.05)  # sqrt(0.25 / 100)
+    assert standard_error(1.0, 360) == 0.0
+    with pytest.raises(ValueError, match="accuracy must be in"):
+        standard_error(1.5, 10)
 
 
 def test_stored_results_have_every_run():
-    rows = read_csv(RESULTS / "data_size.csv")
-    assert sorted({(r["model"], r["fraction"], r["seed"]) for r in rows}) == sorted(
-        (m, f, s) for m in ("small CNN", "ViT", "Swin", "MobileViT") for f in (0.1, 0.25, 0.5, 1.0) for s in (0, 1, 2)
-    )
+    sweep = read_csv(RESULTS / "learning_rates.csv")
+    assert sorted((r["model"], r["lr"], r["seed"]) for r in sweep) == sorted(
+        (m, lr, s) for m in training.MODELS for lr in training.LEARNING_RATES for s in (0, 1, 2))
+    assert set(training.chosen_rates(sweep)) == set(training.MODELS)
+    assert all((r["test_accuracy"] != "") == r["chosen"] for r in sweep)
+    sizes = read_csv(RESULTS / "data_size.csv")
+    assert sorted((r["model"], r["fraction"], r["seed"]) for r in sizes) == sorted(
+        [(m, f, s) for m in training.MODELS for f in training.FRACTIONS for s in (0, 1, 2)]
+        + [(c, f, s) for c in training.CONTROLS for f in training.CONTROL_FRACTIONS for s in (0, 1, 2)])
+    rates = training.chosen_rates(sweep)
+    assert all(r["lr"] == rates[training.VARIANTS[r["model"]].rate_of] for r in sizes)
     assert {r["seed"] for r in read_csv(RESULTS / "weak_supervision.csv")} == {0, 1, 2}
 
 
-def test_data_size_reduced_the_cnn_needs_few_digits_the_vit_many():
-    """Notebook 08's conclusions on its curve, for two models, two sizes and one seed."""
-    rows = data_size(seeds=(0,), fractions=(0.1, 1.0), models=("small CNN", "ViT"))
-    acc = {(r["model"], r["train_size"]): r["test_accuracy"] for r in rows}
-    assert {r["epochs"] for r in rows} == {45, 5}  # the same 225 steps at both sizes
-    assert acc["small CNN", 1437] - acc["small CNN", 144] < 0.06  # the CNN loses little
-    assert acc["ViT", 1437] - acc["ViT", 144] > 0.1  # the ViT loses much
-    gap_small, gap_full = acc["small CNN", 144] - acc["ViT", 144], acc["small CNN", 1437] - acc["ViT", 1437]
-    assert gap_small > gap_full + 0.05
-
-
 def test_command_line_writes_the_csv(tmp_path, monkeypatch):
-    import minivit.experiments as experiments
+    monkeypatch.setattr(training, "learning_rate_sweep",
+                        lambda seeds, processes: [dict(model="m", seed=s, lr=0.1, chosen=True) for s in seeds])
+    main(["learning-rates", "--seeds", "3", "4", "--out", str(tmp_path / "r.csv")])
+    assert read_csv(tmp_path / "r.csv") == [dict(model="m", seed=3, lr=0.1, chosen=True),
+                                           dict(model="m", seed=4, lr=0.1, chosen=True)]
+    monkeypatch.setattr(training, "data_size", lambda rates, seeds, processes: [dict(model=m, lr=lr) for m, lr in rates.items()])
+    main(["data-size", "--rates", str(tmp_path / "r.csv"), "--out", str(tmp_path / "d.csv")])
+    assert read_csv(tmp_path / "d.csv") == [dict(model="m", lr=0.1)]
+    with pytest.raises(SystemExit):
+        main(["data-size", "--out", str(tmp_path / "d.csv")])
 
-    monkeypatch.setattr(experiments, "data_size", lambda seeds: [dict(model="m", seed=s, test_accuracy=0.5) for s in seeds])
-    main(["data-size", "--seeds", "3", "4", "--out", str(tmp_path / "d.csv")])
-    assert read_csv(tmp_path / "d.csv") == [dict(model="m", seed=3, test_accuracy=0.5), dict(model="m", seed=4, test_accuracy=0.5)]
 
-
-def test_weak_supervision_reduced_keeps_the_order_of_notebook_08():
-    """Notebook 09's pipeline on half the canvases: all background < CAM masks < the head on their pseudo-masks <
-    the multi-stage head on true masks; the linear probe on true masks no better than the CAM masks; the CNN's
-    CAMs point at their digits more often than the MobileViT's."""
-    row = weak_supervision(seed=0, num_train=1000, num_test=100, epochs=5, head_epochs=4)
-    assert row["background"] < 0.1
-    assert row["mobilevit_cam"] > row["background"] + 0.05
-    assert row["head_on_pseudo_masks"] > row["mobilevit_cam"]
-    assert row["probe_on_masks"] < row["mobilevit_cam"]
-    assert row["head_on_masks"] > max(row["mobilevit_cam"], row["head_on_pseudo_masks"], row["probe_on_masks"]) + 0.15
-    assert row["cnn_pointing"] > row["mobilevit_pointing"]
+def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
+    """The pipeline's plumbing on a few canvases (notebook 09 runs it in full and checks its conclusions)."""
+    row = weak_supervision(seed=0, num_train=64, num_test=16, epochs=1, head_epochs=1)
+    assert set(row) == {"seed", "background", "mobilevit_cam", "mobilevit_pointing", "cnn_cam", "cnn_pointing",
+                        "head_on_pseudo_masks", "probe_on_masks", "head_on_masks"}
+    assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")

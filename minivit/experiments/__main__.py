@@ -1,0 +1,41 @@
+"""Command line of minivit.experiments (see its docstring); each run of a model uses one thread."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+import torch
+
+from minivit.experiments import training
+from minivit.experiments.results import read_csv, write_csv
+from minivit.experiments.weak_supervision import weak_supervision
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m minivit.experiments",
+                                     description="The longer runs behind notebooks 08 and 09.")
+    parser.add_argument("experiment", choices=["learning-rates", "data-size", "weak-supervision"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rates", help="data-size: the CSV of learning-rates, whose chosen rates it trains with")
+    parser.add_argument("--processes", type=int, default=1, help="runs trained at once, one thread each")
+    parser.add_argument("--out", required=True, help="the CSV file to write")
+    args = parser.parse_args(argv)
+    if args.experiment == "data-size" and not args.rates:
+        parser.error("data-size needs --rates, the CSV that learning-rates wrote")
+    torch.set_num_threads(1)
+    start = time.monotonic()
+    if args.experiment == "learning-rates":
+        rows = training.learning_rate_sweep(seeds=args.seeds, processes=args.processes)
+    elif args.experiment == "data-size":
+        rates = training.chosen_rates(read_csv(args.rates))
+        rows = training.data_size(rates, seeds=args.seeds, processes=args.processes)
+    else:
+        rows = [weak_supervision(seed) for seed in args.seeds]
+    write_csv(rows, args.out)
+    print(f"{len(rows)} rows written to {args.out} in {time.monotonic() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
