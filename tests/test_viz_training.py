@@ -74,6 +74,9 @@ def test_training_curves_draw_one_line_per_model_and_epoch():
             np.testing.assert_array_equal(line.get_xdata(), np.arange(1, len(values) + 1))
             np.testing.assert_array_equal(line.get_ydata(), values)
         assert ax.lines[0].get_color() != ax.lines[1].get_color()
+    assert accuracy_ax.get_title() == "test accuracy after each epoch"
+    assert viz.plot_training_curves({"ViT": a}, evaluated_on="validation").axes[1].get_title() == (
+        "validation accuracy after each epoch")
     assert plt.get_fignums() == []
 
 

@@ -87,13 +87,18 @@ def plot_digits(
     return fig
 
 
-def plot_training_curves(histories: Mapping[str, object], title: str = "training curves") -> Figure:
-    """Training loss and test accuracy per epoch of several models, one line (and colour) per model.
+def plot_training_curves(
+    histories: Mapping[str, object], title: str = "training curves", evaluated_on: str = "test"
+) -> Figure:
+    """Training loss and the accuracy measured after each epoch, for several models, one line (and colour)
+    per model.
 
     Args:
         histories: model name -> a History of minivit.train.fit (anything with lists `train_loss`
             and `test_accuracy`, one entry per epoch; test_accuracy may be empty).
         title: the figure's title.
+        evaluated_on: what the loader `fit` evaluated on held, for the right panel's title: "test",
+            "validation", ...
 
     Returns:
         the Figure with two axes: left, the training loss per epoch; right, the test accuracy per
@@ -119,7 +124,7 @@ def plot_training_curves(histories: Mapping[str, object], title: str = "training
     loss_ax.set_title("training loss (mean over each epoch's batches)")
     loss_ax.set_ylabel("cross-entropy loss")
     loss_ax.set_ylim(bottom=0)
-    accuracy_ax.set_title("test accuracy after each epoch")
+    accuracy_ax.set_title(f"{evaluated_on} accuracy after each epoch")
     accuracy_ax.set_ylabel("accuracy")
     accuracy_ax.set_ylim(top=1.0)
     for ax in (loss_ax, accuracy_ax):
