@@ -12,14 +12,12 @@ same thing in training too. timm runs with its fused attention (F.scaled_dot_pro
 
 from __future__ import annotations
 
-import re
-
 import timm
 import torch
 import torchvision
 from torchvision.ops import StochasticDepth
 
-from minivit.models.convert import from_torchvision
+from minivit.models.convert import from_torchvision, timm_state_dict
 from pairing import main  # same folder
 
 
@@ -34,14 +32,7 @@ def build_models() -> dict[str, torch.nn.Module]:
     timm.layers.set_fused_attn(True, experimental=True)
     tm = timm.create_model("swin_tiny_patch4_window7_224", drop_path_rate=0.0)
     assert all(b.attn.fused_attn for s in tm.layers for b in s.blocks)
-    # minivit's names back to timm's, so that timm holds the same weights too
-    def timm_name(name: str) -> str:
-        name = re.sub(r"^stages\.(\d+)\.merge\.", r"layers.\1.downsample.", name)
-        name = re.sub(r"^stages\.", "layers.", name)
-        return re.sub(r"^head\.", "head.fc.", name)
-
-    state = {timm_name(name): tensor for name, tensor in mini.state_dict().items()}
-    tm.load_state_dict(state)
+    tm.load_state_dict(timm_state_dict(mini))  # the same weights in timm too
     return {"minivit": mini, "torchvision": tv, "timm": tm}
 
 

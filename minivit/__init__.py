@@ -12,7 +12,6 @@ from minivit.ops.unfold import mobilevit_fold, mobilevit_unfold
 from minivit.ops.window_attention import shifted_window_attention
 from minivit.ops.windows import (
     shift_region_labels,
-    shifted_window_index,
     shifted_window_mask,
     window_partition,
     window_reverse,
@@ -29,7 +28,6 @@ __all__ = [
     "relative_position_index",
     "shift_region_labels",
     "shifted_window_attention",
-    "shifted_window_index",
     "shifted_window_mask",
     "split_heads",
     "unpatchify",

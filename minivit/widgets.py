@@ -77,7 +77,7 @@ class Explorer(widgets.VBox):
             figures = figures if isinstance(figures, list) else [figures]
             self.message.value = ""
             # Figures made without pyplot are freed with their last reference: nothing to close.
-            self.pictures.children = [picture(figure, scale) for figure, scale in zip(figures, fit(figures))]
+            self.pictures.children = [picture(figure, scale) for figure, scale in zip(figures, screen_scales(figures))]
         finally:
             self._busy = False
 
@@ -97,7 +97,7 @@ class Explorer(widgets.VBox):
         return data, {"image/png": {"width": width // DENSITY, "height": height // DENSITY}}
 
 
-def fit(figures: list[Figure]) -> list[float]:
+def screen_scales(figures: list[Figure]) -> list[float]:
     """The scale of each figure's natural size at which they all fit side by side in MAX_WIDTH x MAX_HEIGHT."""
     sizes = [figure.get_size_inches() * SCREEN_PIXELS_PER_INCH for figure in figures]
     scale = min(1.0, MAX_WIDTH / sum(w for w, _ in sizes), *(MAX_HEIGHT / h for _, h in sizes))

@@ -7,6 +7,8 @@ from torch import nn
 
 from minivit import attention, merge_heads, split_heads
 
+pytestmark = pytest.mark.versions  # numerics against torch's attention
+
 
 @pytest.mark.parametrize("shape_q, shape_kv", [((2, 5, 8), (2, 7, 8)), ((2, 3, 4, 16), (2, 3, 4, 16)), ((1, 1, 4), (1, 9, 4))])
 def test_equals_pytorch_sdpa(shape_q, shape_kv):
@@ -96,15 +98,18 @@ def test_multi_head_attention_from_split_and_merge_equals_nn_multihead_attention
 
 
 @pytest.mark.parametrize(
-    "call, words",
+    "call, error, words",
     [
-        (lambda: split_heads(torch.zeros(2, 3, 10), 4), "x must have shape (B, N, D) with D a multiple of num_heads (4), got shape (2, 3, 10)"),
-        (lambda: split_heads(torch.zeros(3, 10), 2), "x must have shape (B, N, D) (3 dimensions), got shape (3, 10)"),
-        (lambda: split_heads(torch.zeros(2, 3, 10), 0), "num_heads must be a positive int, got 0"),
-        (lambda: merge_heads(torch.zeros(2, 3, 10)), "x must have shape (B, nh, N, hs) (4 dimensions), got shape (2, 3, 10)"),
+        (lambda: split_heads(torch.zeros(2, 3, 10), 4), ValueError, "x must have shape (B, N, D) with D a multiple of num_heads (4), got shape (2, 3, 10)"),
+        (lambda: split_heads(torch.zeros(3, 10), 2), ValueError, "x must have shape (B, N, D) (3 dimensions), got shape (3, 10)"),
+        (lambda: split_heads(torch.zeros(2, 3, 10), 0), ValueError, "num_heads must be a positive int, got 0"),
+        (lambda: merge_heads(torch.zeros(2, 3, 10)), ValueError, "x must have shape (B, nh, N, hs) (4 dimensions), got shape (2, 3, 10)"),
+        (lambda: attention([[1.0]], torch.zeros(2, 3), torch.zeros(2, 3)), TypeError, "q must be a torch.Tensor of shape (..., N, d), got list"),
+        (lambda: attention(*[torch.zeros(2, 3)] * 3, mask=[[True]]), TypeError, "mask must be a torch.Tensor broadcastable to (2, 2), got list"),
+        (lambda: split_heads(torch.zeros(2, 3, 10), 2.0), TypeError, "num_heads must be a positive int, got 2.0"),
     ],
 )
-def test_heads_bad_input_raises_value_error(call, words):
-    with pytest.raises(ValueError) as error:
+def test_heads_bad_input_raises_naming_the_argument(call, error, words):
+    with pytest.raises(error) as raised:
         call()
-    assert words in str(error.value)
+    assert words in str(raised.value)

@@ -16,6 +16,8 @@ from minivit.data import (
     two_marks,
 )
 
+pytestmark = pytest.mark.versions  # torch's resizing and loaders
+
 RAW = load_digits()
 
 

@@ -1,7 +1,10 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
-from minivit.ops.flops import count_multiply_adds, msa_cost, window_msa_cost
+from minivit.ops.flops import count_multiply_adds, msa_cost, multiply_adds_by_kind, window_msa_cost
+
+pytestmark = pytest.mark.versions  # FLOP counts of torch's counter
 
 
 def test_cost_formulas_hand_worked():
@@ -62,11 +65,12 @@ def test_multihead_attention_fast_path_is_counted():
             return mha(x, x, x, need_weights=False)[0]
 
     assert count_multiply_adds(SelfAttention(), torch.randn(1, 5, 8)) == 1280 + 400
+    assert multiply_adds_by_kind(SelfAttention(), torch.randn(1, 5, 8)) == {"matrix product": 1280 + 400}
     assert torch.backends.mha.get_fastpath_enabled()  # switched back on afterwards
 
 
 def test_multiply_adds_by_kind_split_convolutions_from_matrix_products():
-    from minivit.ops.flops import multiply_adds_by_kind, op_kind
+    from minivit.ops.flops import op_kind
 
     assert [op_kind(n) for n in ("aten::convolution", "aten.addmm.default", "aten::native_batch_norm", "aten::add_")] == [
         "convolution", "matrix product", "BatchNorm", "other"]

@@ -16,7 +16,10 @@ from minivit.instructor import processes
 from minivit.instructor.sandbox import KEEPER
 from grading_helpers import alive, started
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux"),
+    pytest.mark.xdist_group("kernels"),  # waits on processes it starts: one such file at a time (conftest.py)
+]
 
 # Prints the pid of a grandchild that left its session (double fork, setsid) and sleeps with MARKER (from
 # the environment) on its command line; then sleeps itself (`stay` seconds) or exits at once.

@@ -28,6 +28,8 @@ from minivit.instructor import sandbox
 from minivit.instructor.__main__ import grade_main
 from grading_helpers import BEGIN, NO_SANDBOX, ROOT, alive, digest, hostile, solution_notebook
 
+pytestmark = pytest.mark.xdist_group("kernels")  # grades in the sandbox, two kernels at a time: one such file at a time (conftest.py)
+
 needs_bwrap = pytest.mark.skipif(bool(NO_SANDBOX), reason=f"the grader's sandbox cannot run here: {NO_SANDBOX}")
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
 

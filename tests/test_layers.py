@@ -9,6 +9,8 @@ from torch import nn
 from minivit import attention
 from minivit.models.layers import Mlp, SelfAttention, TransformerBlock
 
+pytestmark = pytest.mark.versions  # equality with torchvision and timm
+
 
 def randomize_(module: nn.Module) -> nn.Module:
     """Give every parameter a random value, so that norms and biases are not the identity."""

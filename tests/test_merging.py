@@ -4,6 +4,8 @@ from torchvision.models.swin_transformer import PatchMerging
 
 from minivit import merge_patches
 
+pytestmark = pytest.mark.versions  # equality with the references
+
 
 def test_hand_worked_4x4_map():
     # one channel holding 0..15: the top-left output token gathers 0 (top-left), 4 (bottom-left),

@@ -5,6 +5,8 @@ import torch
 
 from minivit.metrics import accuracy, confusion_matrix, iou_per_class, mean_iou
 
+pytestmark = pytest.mark.versions  # numerics of torch's ops
+
 # A 3x3 hand-worked case with classes 0, 1, 2 (and 3, absent from both):
 #   target      pred
 #   0 0 1       0 1 1

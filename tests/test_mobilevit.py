@@ -7,15 +7,28 @@ from timm.models import mobilevit as timm_mobilevit
 from timm.models.byobnet import ByobNet
 
 from minivit.models.convert import from_timm
-from minivit.models.mobilevit import MobileViTBlock, mobilevit_s, mobilevit_tiny, mobilevit_xs, mobilevit_xxs
+from minivit.models.mobilevit import (
+    MobileViTBlock,
+    MobileViTConfig,
+    mobilevit_s,
+    mobilevit_tiny,
+    mobilevit_xs,
+    mobilevit_xxs,
+)
 from minivit.ops.flops import count_multiply_adds
 from perturb import perturb_  # tests/perturb.py
 
+pytestmark = pytest.mark.versions  # equality with timm
 
-@pytest.fixture(scope="module", params=["mobilevit_xxs", "mobilevit_xs", "mobilevit_s"])
-def pair(request):
+CONFIGS = [mobilevit_xxs, mobilevit_xs, mobilevit_s]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    # one full-size model: XS and S run the same code with other numbers (their configs are checked on the
+    # meta device below)
     torch.manual_seed(0)
-    reference = perturb_(timm.create_model(request.param)).eval()
+    reference = perturb_(timm.create_model("mobilevit_xxs")).eval()
     return reference, from_timm(reference)
 
 
@@ -30,24 +43,33 @@ def test_same_logits_as_timm(pair, size):
     assert (got - expected).abs().max() <= 1e-5
 
 
-def test_flops_equal_timm(pair):
-    reference, model = pair
-    x = torch.randn(1, 3, 128, 160)  # small, and the 4x5 map of the last stage takes the resize path
-    assert count_multiply_adds(model, x) == count_multiply_adds(reference, x)
+@pytest.mark.parametrize("make", CONFIGS, ids=[m.__name__ for m in CONFIGS])
+def test_flops_equal_timm(make):
+    with torch.device("meta"):  # the counter needs shapes only
+        x = torch.empty(1, 3, 128, 160)  # small, and the 4x5 map of the last stage takes the resize path
+        assert count_multiply_adds(make().eval(), x) == count_multiply_adds(timm.create_model(make.__name__).eval(), x)
 
 
 def test_xxs_flops_at_256():
-    x = torch.randn(1, 3, 256, 256)
-    reference = timm.create_model("mobilevit_xxs").eval()
-    assert count_multiply_adds(mobilevit_xxs().eval(), x) == count_multiply_adds(reference, x) == 407_364_096
+    with torch.device("meta"):
+        x = torch.empty(1, 3, 256, 256)
+        reference = timm.create_model("mobilevit_xxs").eval()
+        assert count_multiply_adds(mobilevit_xxs().eval(), x) == count_multiply_adds(reference, x) == 407_364_096
 
 
-def test_parameter_counts():
-    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
-    assert count(mobilevit_xxs()) == 1_272_024
-    assert count(mobilevit_xs()) == 2_317_848
-    assert count(mobilevit_s()) == 5_578_632
-    assert count(mobilevit_tiny()) == 172_714
+@pytest.mark.parametrize(
+    "make, parameters", list(zip(CONFIGS, [1_272_024, 2_317_848, 5_578_632])), ids=[m.__name__ for m in CONFIGS]
+)
+def test_configs_have_timms_parameters(make, parameters):
+    with torch.device("meta"):  # shapes without allocating
+        ours, theirs = make(), timm.create_model(make.__name__)
+    shapes = [sorted(tuple(p.shape) for p in model.parameters()) for model in (ours, theirs)]
+    assert shapes[0] == shapes[1]
+    assert sum(p.numel() for p in ours.parameters()) == parameters  # timm's, at 1000 classes
+
+
+def test_parameter_count_of_the_notebooks_mobilevit():
+    assert sum(p.numel() for p in mobilevit_tiny().parameters()) == 172_714
 
 
 def test_feature_maps_equal_timm_intermediates(pair):
@@ -117,3 +139,17 @@ def test_unsupported_timm_model_raises():
     model = ByobNet(timm_mobilevit.model_cfgs["semobilevit_s"])
     with pytest.raises(ValueError, match="no minivit name for ByobNet's tensor 'stages.0.0.attn"):
         from_timm(model)
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(strides=(1, 2)), "channels, strides and mv2_blocks need one entry per stage, got 5, 2 and 5"),
+        (dict(depths=(2, 4)), "dims and depths need one entry per MobileViT block, got 3 and 2: (64, 80, 96), (2, 4)"),
+        (dict(dims=(8,) * 6, depths=(1,) * 6), "at most one MobileViT block per stage: 6 dims (8, 8, 8, 8, 8, 8) for 5 stages"),
+    ],
+)
+def test_config_errors_show_the_values(changes, words):
+    with pytest.raises(ValueError) as error:
+        MobileViTConfig(**changes)
+    assert words in str(error.value)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.versions  # what these settings change depends on torch's kernels
+
 ENV_FILE = Path(__file__).with_name("other_kernels.env")
 
 # A few AdamW steps of the course's small CNN on real digits, one thread: its losses, to the last bit.

@@ -5,6 +5,8 @@ from torchvision.models.swin_transformer import ShiftedWindowAttention
 
 from minivit import relative_position_index
 
+pytestmark = pytest.mark.versions  # equality with the references
+
 
 @pytest.mark.parametrize("window", [(1, 1), (2, 2), (3, 5), (7, 7), (12, 12), (4, 1)])
 def test_equals_timm(window):
@@ -34,9 +36,12 @@ def test_same_offset_same_index_and_table_is_covered():
     assert index[t(0, 0), t(1, 2)] == index[t(2, 1), t(3, 3)]
 
 
-@pytest.mark.parametrize("bad, words", [(0, "window_size must be >= 1"), ((7,), "window_size must be an int or an (h, w) pair")])
-def test_bad_input_raises_value_error(bad, words):
-    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+@pytest.mark.parametrize(
+    "bad, error, words",
+    [(0, ValueError, "window_size must be >= 1"), ((7,), TypeError, "window_size must be an int or an (h, w) pair")],
+)
+def test_bad_input_raises(bad, error, words):
+    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
         relative_position_index(bad)
 
 

@@ -43,7 +43,7 @@ class FixedFeatures(nn.Module):
         return [self.features]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.versions]  # torchvision's ResNet, torch's numerics
 
 
 def model_with(name, num_classes=11, dim=16):

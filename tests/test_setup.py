@@ -96,7 +96,7 @@ def test_public_names_are_importable_from_the_package():
 
     for name in ["patchify", "unpatchify", "window_partition", "window_reverse", "shifted_window_mask",
                  "relative_position_index", "mobilevit_unfold", "mobilevit_fold", "attention", "merge_patches",
-                 "shifted_window_index", "relative_position_bias", "shifted_window_attention"]:
+                 "relative_position_bias", "shifted_window_attention"]:
         assert callable(getattr(minivit, name)), name
 
 

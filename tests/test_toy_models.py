@@ -10,6 +10,8 @@ from minivit.models.toy_models import AttentionClassifier, PixelSelfAttention, S
 from minivit.ops.receptive_field import receptive_field_of
 from minivit.train import evaluate, fit, seed_everything
 
+pytestmark = pytest.mark.versions  # training with torch's ops
+
 
 @pytest.fixture
 def one_thread():

@@ -6,6 +6,8 @@ from timm.models.mobilevit import MobileVitBlock
 
 from minivit import mobilevit_fold, mobilevit_unfold
 
+pytestmark = pytest.mark.versions  # equality with timm
+
 
 @given(B=st.integers(1, 3), C=st.integers(1, 4), gh=st.integers(1, 5), gw=st.integers(1, 5),
        ph=st.integers(1, 3), pw=st.integers(1, 3))

@@ -169,7 +169,7 @@ def test_pictures_fit_the_screen_at_natural_size_and_double_density(make):
 
 def test_a_small_figure_keeps_its_natural_size():
     figure = explorers.viz.plot_windows(4, 4, 2, 1)
-    (scale,) = explorers.fit([figure])
+    (scale,) = explorers.screen_scales([figure])
     natural = figure.get_size_inches() * explorers.SCREEN_PIXELS_PER_INCH
     assert scale == 1.0 or max(natural[0] / explorers.MAX_WIDTH, natural[1] / explorers.MAX_HEIGHT) > 1
 

@@ -13,6 +13,8 @@ from minivit.ops.attention import merge_heads, split_heads
 from minivit.ops.relative_position import relative_position_bias
 from minivit.ops.window_attention import shifted_window_attention
 
+pytestmark = pytest.mark.versions  # equality with torchvision
+
 
 def weights(C: int, heads: int, M: int, seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
@@ -57,8 +59,8 @@ def written_out(x, w, M, s, heads):
     heads=st.integers(1, 3), learning=st.booleans(), data=st.data(),
 )
 def test_equals_torchvision_at_any_size(B, H, W, M, heads, learning, data):
-    # sizes that need padding, and maps of a single window along an axis (where the shift is dropped);
-    # a bias table that is learning takes the written-out attention, a fixed one the fused kernel
+    # sizes that need padding, and maps of a single window along an axis (where the shift is dropped); a
+    # bias table that is learning and a fixed one (the fused attention takes another kernel for each)
     s = data.draw(st.integers(0, M - 1))
     x = torch.randn(B, H, W, 4 * heads)
     w = weights(4 * heads, heads, M)
@@ -104,21 +106,30 @@ def test_the_mask_matters_only_in_the_windows_the_roll_brought_edges_into():
     assert not same[edge_windows].any()
 
 
-@pytest.mark.parametrize(
-    "args, words",
-    [
-        (dict(x=torch.zeros(8, 8, 4)), "x must have shape (B, H, W, C)"),
-        (dict(num_heads=3), "C a multiple of num_heads"),
-        (dict(shift_size=4), "0 <= shift_size < window_size"),
-        (dict(relative_position_bias=torch.zeros(2, 9, 9)), "relative_position_bias of shape (nh, N, N) = (2, 16, 16)"),
-        (dict(window_size=0), "window_size must be a positive int"),
-    ],
-)
-def test_bad_input_raises_value_error(args, words):
+def call_with(**changes) -> torch.Tensor:
     w = weights(4, 2, 4)
     call = dict(x=torch.zeros(1, 8, 8, 4), qkv_weight=w["qkv_weight"], qkv_bias=w["qkv_bias"],
                 proj_weight=w["proj_weight"], proj_bias=w["proj_bias"],
                 relative_position_bias=relative_position_bias(w["table"], 4), window_size=4, shift_size=2, num_heads=2)
-    with pytest.raises(ValueError) as error:
-        shifted_window_attention(**{**call, **args})
-    assert words in str(error.value)
+    return shifted_window_attention(**{**call, **changes})
+
+
+@pytest.mark.parametrize(
+    "changes, error, words",
+    [
+        (dict(x=torch.zeros(8, 8, 4)), ValueError, "x must have shape (B, H, W, C)"),
+        (dict(num_heads=3), ValueError, "x's channels C (4) must be a multiple of num_heads (3)"),
+        (dict(shift_size=4), ValueError, "shift_size (4) must be smaller than window_size (4)"),
+        (dict(shift_size=-1), ValueError, "shift_size must be an int >= 0, got -1"),
+        (dict(relative_position_bias=torch.zeros(2, 9, 9)), ValueError,
+         "relative_position_bias must have shape (nh, N, N) = (2, 16, 16) for num_heads 2 and window_size 4, got shape (2, 9, 9)"),
+        (dict(window_size=0), ValueError, "window_size must be a positive int, got 0"),
+        (dict(x=[[1.0]]), TypeError, "x must be a torch.Tensor of shape (B, H, W, C), got list"),
+        (dict(window_size=4.0), TypeError, "window_size must be a positive int, got 4.0"),
+        (dict(shift_size=True), TypeError, "shift_size must be an int >= 0, got True"),
+    ],
+)
+def test_bad_input_raises_with_the_values_given(changes, error, words):
+    with pytest.raises(error) as raised:
+        call_with(**changes)
+    assert words in str(raised.value)

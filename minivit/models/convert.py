@@ -2,6 +2,7 @@
 
     from_torchvision(torchvision.models.swin_t())  -> minivit Swin with the same weights
     from_timm(timm.create_model("mobilevit_xxs"))  -> minivit MobileViT with the same weights
+    timm_state_dict(swin)                          -> a minivit Swin's weights under timm's names
 
 Each converter reads the reference model's configuration from the model itself, builds the matching
 minivit model and copies every tensor across by name; nothing is downloaded.
@@ -29,7 +30,7 @@ def from_torchvision(model: nn.Module) -> SwinTransformer | VisionTransformer:
         return _swin_from_torchvision(model)
     if isinstance(model, torchvision.models.VisionTransformer):
         return _vit_from_torchvision(model)
-    raise ValueError(
+    raise TypeError(
         f"from_torchvision knows torchvision's SwinTransformer (swin_t, swin_s, swin_b) and "
         f"VisionTransformer (vit_b_16), got {type(model).__module__}.{type(model).__name__}"
     )
@@ -45,7 +46,7 @@ def from_timm(model: nn.Module) -> SwinTransformer | MobileViT:
         return _swin_from_timm(model)
     if isinstance(model, ByobNet) and any(isinstance(m, MobileVitBlock) for m in model.modules()):
         return _mobilevit_from_timm(model)
-    raise ValueError(
+    raise TypeError(
         f"from_timm knows timm's SwinTransformer (swin_tiny/small/base_patch4_window7_224) and MobileViT "
         f"(mobilevit_xxs, mobilevit_xs, mobilevit_s), got {type(model).__module__}.{type(model).__name__}"
     )
@@ -135,14 +136,32 @@ def _swin_from_timm(model: nn.Module) -> SwinTransformer:
         norm_eps=model.norm.eps,
         drop_path_rate=getattr(blocks[-1].drop_path1, "drop_prob", 0.0),  # timm's DropPath, or Identity at 0
     )
-    renames = [
-        (r"^patch_embed\.", "patch_embed."),  # proj, norm
-        (r"^layers\.(\d+)\.downsample\.", r"stages.\1.merge."),
-        (r"^layers\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.blocks.\2."),  # norm1, attn.*, norm2, mlp.fc1/fc2
-        (r"^norm\.", "norm."),
-        (r"^head\.fc\.", "head."),
-    ]
-    return _copy_renamed(model, SwinTransformer(config), renames)
+    return _copy_renamed(model, SwinTransformer(config), _prefix_renames(TIMM_SWIN_NAMES))
+
+
+# timm's Swin names -> minivit's, as prefixes; {0} and {1} stand for a stage's and a block's number
+TIMM_SWIN_NAMES = [
+    ("patch_embed.", "patch_embed."),  # proj, norm
+    ("layers.{0}.downsample.", "stages.{0}.merge."),
+    ("layers.{0}.blocks.{1}.", "stages.{0}.blocks.{1}."),  # norm1, attn.*, norm2, mlp.fc1/fc2
+    ("norm.", "norm."),
+    ("head.fc.", "head."),
+]
+
+
+def timm_state_dict(model: SwinTransformer) -> dict[str, torch.Tensor]:
+    """The inverse of from_timm for Swin: the model's tensors under the names of timm's Swin v1, for
+    timm's load_state_dict (timm computes its relative position index and mask itself)."""
+    renames = _prefix_renames([(minivit_name, timm_name) for timm_name, minivit_name in TIMM_SWIN_NAMES])
+    return {_renamed(name, renames, model, "timm"): tensor for name, tensor in model.state_dict().items()}
+
+
+def _prefix_renames(prefixes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(regex, replacement) rules from (prefix, new prefix) pairs whose {0}, {1} stand for numbers."""
+    def pattern(prefix: str) -> str:
+        return "^" + re.escape(prefix).replace(r"\{0\}", r"(\d+)").replace(r"\{1\}", r"(\d+)")
+
+    return [(pattern(old), new.replace("{0}", r"\1").replace("{1}", r"\2")) for old, new in prefixes]
 
 
 # --- ViT --------------------------------------------------------------------------------------------
@@ -197,21 +216,24 @@ def _copy_renamed(
     Raises if a source tensor matches no rule, or if the renamed tensors are not exactly the tensors
     of `target` with their shapes. Returns `target` in the training mode of `source`.
     """
-    state = {}
-    for name, tensor in (source.state_dict() if tensors is None else tensors).items():
-        for pattern, replacement in renames:
-            new_name, found = re.subn(pattern, replacement, name)
-            if found:
-                state[new_name] = tensor
-                break
-        else:
-            raise ValueError(f"no minivit name for {type(source).__name__}'s tensor {name!r}")
+    tensors = source.state_dict() if tensors is None else tensors
+    state = {_renamed(name, renames, source, "minivit"): tensor for name, tensor in tensors.items()}
     wanted = target.state_dict()
     unmapped, unknown = sorted(set(wanted) - set(state)), sorted(set(state) - set(wanted))
     if unmapped or unknown:
         raise ValueError(f"tensors left unmapped: {unmapped}; renamed to names minivit does not have: {unknown}")
     target.load_state_dict(state)  # strict: also checks every shape
     return target.train(source.training)
+
+
+def _renamed(name: str, renames: list[tuple[str, str]], source: nn.Module, into: str) -> str:
+    """`name`, a tensor of `source`, renamed by the first matching (regex, replacement) of `renames` into
+    the names of `into` ("minivit", "timm"); raises if none matches."""
+    for pattern, replacement in renames:
+        new_name, found = re.subn(pattern, replacement, name)
+        if found:
+            return new_name
+    raise ValueError(f"no {into} name for {type(source).__name__}'s tensor {name!r}")
 
 
 # --- MobileViT --------------------------------------------------------------------------------------

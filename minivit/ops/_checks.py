@@ -1,5 +1,6 @@
-"""Input checks shared by the public functions: each raises a ValueError that names the argument,
-what it got and what it needs, so that bad input never reaches a raw torch error."""
+"""Input checks shared by the public functions: each names the argument, what it got and what it needs,
+so that bad input never reaches a raw torch error. A wrong type raises TypeError, a wrong value (a size, a
+shape) ValueError."""
 
 from __future__ import annotations
 
@@ -8,27 +9,30 @@ import torch
 Pair = tuple[int, int]
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def to_pair(value: int | tuple[int, int], name: str, *, minimum: int = 1) -> Pair:
     """Return `value` as an (h, w) pair of ints >= `minimum`; an int n means (n, n)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-    if isinstance(value, int):
+    if _is_int(value):
         pair = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
-        raise ValueError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
     if min(pair) < minimum:
         raise ValueError(f"{name} must be >= {minimum} on both axes, got {value!r}")
     return pair
 
 
-def check_size(value: int, name: str) -> int:
-    """Return `value` if it is a positive int, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+def check_size(value: int, name: str, *, minimum: int = 1) -> int:
+    """Return `value` if it is an int >= `minimum` (a positive int by default), else raise."""
+    wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+    if not _is_int(value):
+        raise TypeError(f"{name} must be {wanted}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
     return value
 
 
@@ -38,7 +42,7 @@ def check_tensor(x: object, name: str, layout: str) -> torch.Tensor:
     groups = [g.strip() for g in layout.strip("()").split(",")]
     named = sum(g != "..." for g in groups)
     if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape {layout}, got {type(x).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor of shape {layout}, got {type(x).__name__}")
     if "..." in groups and x.dim() < named:
         raise ValueError(f"{name} must have shape {layout} (at least {named} dimensions), got shape {tuple(x.shape)}")
     if "..." not in groups and x.dim() != named:
@@ -57,15 +61,15 @@ def check_images(
         wanted += ", the size this model was built for"
     elif min_size > 1:
         wanted += f" with H, W >= {min_size}"
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {wanted}, got {type(images).__name__}")
     if (
-        not isinstance(images, torch.Tensor)
-        or images.dim() != 4
+        images.dim() != 4
         or images.shape[1] != in_channels
         or (size is not None and tuple(images.shape[2:]) != tuple(size))
         or min(images.shape[2:]) < min_size
     ):
-        got = f"shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"{name} must have shape {wanted}, got {got}")
+        raise ValueError(f"{name} must have shape {wanted}, got shape {tuple(images.shape)}")
     return images
 
 

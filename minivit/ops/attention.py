@@ -51,7 +51,7 @@ def attention(
     scores_shape = (*q.shape[:-1], k.shape[-2])
     if mask is not None:
         if not isinstance(mask, torch.Tensor):
-            raise ValueError(f"mask must be a torch.Tensor broadcastable to {scores_shape}, got {type(mask).__name__}")
+            raise TypeError(f"mask must be a torch.Tensor broadcastable to {scores_shape}, got {type(mask).__name__}")
         try:
             ok = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
         except RuntimeError:

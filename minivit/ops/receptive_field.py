@@ -41,7 +41,9 @@ def receptive_field(kernel_sizes: list[int], strides: list[int]) -> int:
             f"kernel_sizes and strides must have one entry per layer, got {len(kernel_sizes)} and {len(strides)}"
         )
     for name, values in (("kernel_sizes", kernel_sizes), ("strides", strides)):
-        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise TypeError(f"{name} must hold ints, got {list(values)!r}")
+        if any(v < 1 for v in values):
             raise ValueError(f"{name} must hold positive ints, got {list(values)!r}")
     return 1 + sum((k - 1) * math.prod(strides[:i]) for i, k in enumerate(kernel_sizes))
 

@@ -1,7 +1,6 @@
-"""Swin's (shifted-)window attention as one function, in the order of the paper: pad, roll, partition,
-attend with the relative position bias and the shift mask, reverse, roll back, crop (roll and partition
-as one gather, and their inverse too). Swin's WindowAttention layer calls it; the course and the grader
-use it as the reference.
+"""Swin's (shifted-)window attention as one function, in the order of section 3 of the paper: pad, roll,
+partition, attend with the relative position bias and the shift mask, reverse, roll back, crop. Swin's
+WindowAttention layer calls it; the course and the grader use it as the reference.
 
 Glossary: B batch, H x W map (tokens), C channels, M window size, N = M*M tokens per window,
 nW windows per image, nh heads, hs = C / nh head size, s shift.
@@ -13,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from minivit.ops._checks import check_size, check_tensor
-from minivit.ops.attention import attention, merge_heads
-from minivit.ops.windows import shifted_window_index, shifted_window_mask
+from minivit.ops.attention import merge_heads
+from minivit.ops.windows import shifted_window_mask, window_partition, window_reverse
 
 
 def shifted_window_attention(
@@ -34,10 +33,9 @@ def shifted_window_attention(
     tokens are not masked), and the shift is dropped along an axis that holds a single window.
 
     The attention itself, softmax(q k^T / sqrt(hs) + bias + mask) v, is PyTorch's fused
-    F.scaled_dot_product_attention with the bias and mask added into one float mask; it gives the
-    same numbers as minivit.ops.attention.attention, which writes the steps out (course notebook 06), and
-    which runs instead when the bias needs a gradient (in training), where the fused kernel cannot
-    give it one.
+    F.scaled_dot_product_attention with the bias and the mask added into one float mask, in training
+    and in eval alike; it gives the same numbers as minivit.ops.attention.attention, which writes the
+    steps out (course notebook 06 shows both side by side).
 
     Args:
         x: the map, shape (B, H, W, C).
@@ -54,54 +52,53 @@ def shifted_window_attention(
         the attended map, shape (B, H, W, C).
     """
     M, nh = check_size(window_size, "window_size"), check_size(num_heads, "num_heads")
+    s = check_size(shift_size, "shift_size", minimum=0)
     B, H, W, C = check_tensor(x, "x", "(B, H, W, C)").shape
     N, hs = M * M, C // nh
-    if C % nh or tuple(relative_position_bias.shape) != (nh, N, N) or not 0 <= shift_size < M:
+    if C % nh:
+        raise ValueError(f"x's channels C ({C}) must be a multiple of num_heads ({nh})")
+    if s >= M:
+        raise ValueError(f"shift_size ({s}) must be smaller than window_size ({M})")
+    bias_shape = tuple(check_tensor(relative_position_bias, "relative_position_bias", "(nh, N, N)").shape)
+    if bias_shape != (nh, N, N):
         raise ValueError(
-            f"need C a multiple of num_heads, relative_position_bias of shape (nh, N, N) = ({nh}, {N}, {N}) "
-            f"and 0 <= shift_size < window_size; got C = {C}, num_heads = {nh}, relative_position_bias of shape "
-            f"{tuple(relative_position_bias.shape)}, shift_size = {shift_size}, window_size = {M}"
+            f"relative_position_bias must have shape (nh, N, N) = ({nh}, {N}, {N}) for num_heads {nh} and "
+            f"window_size {M}, got shape {bias_shape}"
         )
 
-    # 1. pad: bottom and right, up to multiples of the window
+    # 1. pad bottom and right, up to multiples of the window
     pad_b, pad_r = -H % M, -W % M
     if pad_b or pad_r:
         x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))  # (B, Hp, Wp, C)
     Hp, Wp = H + pad_b, W + pad_r
-    nW = (Hp // M) * (Wp // M)
 
-    # 2. roll up and left by s and 3. partition into windows of N tokens, as one gather: shifted_window_index
-    # is where window_partition(torch.roll(x, (-s, -s), dims=(1, 2)), M) takes each token from. No shift
-    # along an axis that holds a single window, where it would only cut that window into regions.
-    shift = (shift_size if Hp > M else 0, shift_size if Wp > M else 0)
-    index = shifted_window_index(Hp, Wp, M, shift).to(x.device)  # (Hp*Wp,), one image
-    # the same gather in every image, over the B*Hp*Wp tokens of the batch (image b's start at b*Hp*Wp):
-    # selecting whole rows of C channels is about twice as fast as selecting along the token axis per image
-    starts = torch.arange(B, device=x.device)[:, None] * (Hp * Wp)  # (B, 1)
-    windows = x.reshape(B * Hp * Wp, C).index_select(0, (starts + index).flatten())
-    windows = windows.view(B * nW, N, C)  # image 0's windows first
+    # 2. roll up and left by s: the shifted windows become regular windows. No shift along an axis that
+    # holds a single window, where it would only cut that window into regions
+    shift = (s if Hp > M else 0, s if Wp > M else 0)
+    if any(shift):
+        x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+
+    # 3. partition into windows of N tokens
+    windows = window_partition(x, M).reshape(-1, N, C)  # (B*nW, N, C), image 0's windows first
 
     # 4. attend inside every window, each head with its own relative position bias; after a roll, the
     # shift mask keeps tokens that came from opposite edges of the map from attending to each other
-    qkv = F.linear(windows, qkv_weight, qkv_bias).view(B * nW, N, 3, nh, hs)
+    qkv = F.linear(windows, qkv_weight, qkv_bias).view(-1, N, 3, nh, hs)
     q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B*nW, nh, N, hs)
-    if shift == (0, 0):
-        logits_bias = relative_position_bias[None]  # (1, nh, N, N): the same in every window
-    else:
+    if any(shift):
         mask = shifted_window_mask(Hp, Wp, M, shift).to(x.device)  # (nW, N, N): 0 or -100
         logits_bias = (relative_position_bias + mask[:, None]).repeat(B, 1, 1, 1)  # (B*nW, nh, N, N)
-    logits_bias = logits_bias.to(q.dtype)
-    if logits_bias.requires_grad:
-        # the bias table is learning: PyTorch's fused kernel cannot give the bias its gradient and falls
-        # back to these same steps plus a check for rows masked out entirely (none are here); written out,
-        # a training step of swin_t is about 1.5% faster
-        out, _ = attention(q, k, v, logits_bias)  # (B*nW, nh, N, hs)
     else:
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias)  # (B*nW, nh, N, hs)
+        logits_bias = relative_position_bias[None]  # (1, nh, N, N): the same in every window
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=logits_bias.to(q.dtype))  # (B*nW, nh, N, hs)
     out = F.linear(merge_heads(out), proj_weight, proj_bias)  # (B*nW, N, C)
 
-    # 5. and 6. reverse and roll back: the inverse gather
-    x = out.view(B * Hp * Wp, C).index_select(0, (starts + index.argsort()).flatten()).view(B, Hp, Wp, C)
+    # 5. reverse: the windows back into maps
+    x = window_reverse(out.view(-1, M, M, C), M, Hp, Wp)  # (B, Hp, Wp, C)
+
+    # 6. roll back down and right by s
+    if any(shift):
+        x = torch.roll(x, shifts=shift, dims=(1, 2))
 
     # 7. crop the padding
     return x[:, :H, :W]  # (B, H, W, C)

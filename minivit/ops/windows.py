@@ -1,6 +1,5 @@
-"""Swin's windows: partition a (B, H, W, C) map into M x M windows, put them back, the same for windows
-shifted by a cyclic roll as one gather, and the mask that keeps shifted-window attention inside each
-region after the roll.
+"""Swin's windows: partition a (B, H, W, C) map into M x M windows, put them back, and the mask that keeps
+shifted-window attention inside each region after the cyclic roll.
 
 Glossary: M = (Mh, Mw) window size, s = (sh, sw) shift size, nW = (H/Mh)(W/Mw) windows per image.
 """
@@ -64,31 +63,6 @@ def window_reverse(
     x = windows.view(-1, height // Mh, width // Mw, Mh, Mw, C)
     x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/Mh, Mh, W/Mw, Mw, C)
     return x.reshape(-1, height, width, C)
-
-
-def shifted_window_index(
-    height: int, width: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int]
-) -> torch.Tensor:
-    """Roll and partition as one gather: which token of the (H, W) map each token of the shifted
-    windows holds.
-
-    `x.view(B, H*W, C)[:, index]` equals `window_partition(torch.roll(x, (-sh, -sw), (1, 2)), M)` with
-    its windows laid end to end, and `windows.view(B, H*W, C)[:, index.argsort()]` puts them back and
-    rolls back: one copy of the map each way instead of two. The index is built by exactly that roll
-    and partition, applied to the map of the tokens' own positions.
-
-    Args:
-        height, width: the (padded) map size, multiples of the window size.
-        window_size: M, or (Mh, Mw).
-        shift_size: s, or (sh, sw), with 0 <= s < M; 0 gives the regular windows.
-
-    Returns:
-        index, shape (H*W,), int64: a permutation of the row-major positions 0 .. H*W - 1.
-    """
-    (Mh, Mw), (sh, sw) = _check_shift(height, width, window_size, shift_size)
-    positions = torch.arange(height * width).view(1, height, width, 1)  # each token holds its position
-    rolled = torch.roll(positions, shifts=(-sh, -sw), dims=(1, 2))
-    return window_partition(rolled, (Mh, Mw)).flatten()  # (H*W,)
 
 
 def _check_shift(height: int, width: int, window_size, shift_size) -> tuple[tuple[int, int], tuple[int, int]]:
