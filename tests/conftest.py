@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +12,35 @@ from course_helpers import CHROMIUM, CHROMIUM_FLAGS, SCREEN
 settings.register_profile("minivit", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minivit"))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# At most 2 threads, shared out among pytest-xdist's workers (`make test-native` runs two).
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1)))))
+
+
+# The files that start kernels, servers or a browser. Under `make test-native` (-n 2 --dist loadfile) they run one
+# after the other on one worker, never two at once, so that the grader's own kernels do not starve; every other
+# file runs whole on one worker (a notebook's cells in one kernel, a module's fixtures built once).
+KERNELS = [
+    "tests/test_book.py", "tests/test_browser.py", "tests/test_course_command.py", "tests/test_grading_grader.py",
+    "tests/test_grading_notebooks.py", "tests/test_grading_processes.py", "tests/test_grading_sandbox.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own choice
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    root = Path(__file__).resolve().parents[1]
+    missing = [path for path in KERNELS if not (root / path).is_file()]
+    assert not missing, f"tests/conftest.py's KERNELS names files that do not exist: {missing}"
+
+    class KernelFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "kernels" if path in KERNELS else path
+
+    return KernelFilesTogether(config, log)
 
 
 @pytest.fixture

@@ -144,6 +144,15 @@ def alive(marker: str) -> list[int]:
     return found
 
 
+def ended(marker: str, timeout: float = 10.0) -> list[int]:
+    """`alive(marker)` once no process carries `marker` (or those left after `timeout` seconds): a process sent
+    SIGKILL keeps its command line until the kernel has scheduled its exit, later on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while (found := alive(marker)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found
+
+
 def started(marker: str, timeout: float = 10.0) -> list[int]:
     """`alive(marker)` once a process carries `marker` (or [] after `timeout` seconds). A process whose pid
     is already known may not have reached its `exec` yet, and until then its command line is its parent's."""

@@ -16,8 +16,6 @@ import pytest
 
 from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SHOTS, free_port
 
-pytestmark = pytest.mark.xdist_group("kernels")  # Sphinx and Chromium: one such file at a time (conftest.py)
-
 SPHINX = Path(sys.executable).with_name("sphinx-build")
 
 

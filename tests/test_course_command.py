@@ -11,8 +11,6 @@ import pytest
 from minivit import workspace
 from course_helpers import ROOT, make_course
 
-pytestmark = pytest.mark.xdist_group("kernels")  # JupyterLab: one such file at a time (conftest.py)
-
 FIRST = sorted((ROOT / "course").glob("00_*.ipynb"))[0].name
 
 

@@ -22,8 +22,6 @@ from minivit.instructor import grade as grade_module
 from minivit.instructor.runner import Limits, execute
 from grading_helpers import BEGIN, EXERCISES, SANDBOX, digest, hostile, solution_notebook, with_cell, wrong_notebook
 
-pytestmark = pytest.mark.xdist_group("kernels")  # grades a class, two kernels at a time: one such file at a time (conftest.py)
-
 CELL_TIMEOUT = 4
 
 

@@ -11,8 +11,6 @@ from nbclient import NotebookClient
 from minivit.grading import NOTEBOOKS
 from grading_helpers import EXERCISES
 
-pytestmark = pytest.mark.xdist_group("kernels")  # a kernel per exercise notebook: one such file at a time (conftest.py)
-
 
 @pytest.fixture(scope="module")
 def executed():

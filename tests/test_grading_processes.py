@@ -14,12 +14,9 @@ import pytest
 
 from minivit.instructor import processes
 from minivit.instructor.sandbox import KEEPER
-from grading_helpers import alive, started
+from grading_helpers import ended, started
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux"),
-    pytest.mark.xdist_group("kernels"),  # waits on processes it starts: one such file at a time (conftest.py)
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
 
 # Prints the pid of a grandchild that left its session (double fork, setsid) and sleeps with MARKER (from
 # the environment) on its command line; then sleeps itself (`stay` seconds) or exits at once.
@@ -58,7 +55,7 @@ def test_a_process_that_left_its_session_stays_in_the_keepers_tree_and_dies_when
         assert processes.snapshot()[escaped].session != os.getsid(keeper.pid)  # a session kill would miss it
         keeper.send_signal(signal.SIGTERM)  # what the keeper gets when the grader dies
         keeper.wait(timeout=10)
-        assert alive(marker) == []
+        assert ended(marker) == []
     finally:
         processes.kill_tree(keeper.pid)
 
@@ -68,7 +65,7 @@ def test_when_the_kernel_ends_the_keeper_ends_what_it_left_behind():
     keeper, escaped = _keeper(0, marker)
     try:
         assert keeper.wait(timeout=10) == 0
-        assert alive(marker) == []
+        assert ended(marker) == []
     finally:
         processes.kill_tree(keeper.pid)
 
@@ -78,7 +75,7 @@ def test_kill_tree_ends_a_keeper_and_everything_below_it():
     keeper, escaped = _keeper(60, marker)
     processes.kill_tree(keeper.pid)
     keeper.wait(timeout=10)
-    assert alive(marker) == []
+    assert ended(marker) == []
     assert keeper.returncode == -signal.SIGKILL
 
 

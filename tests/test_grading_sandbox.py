@@ -26,9 +26,7 @@ import minivit
 from minivit.grading import NOTEBOOKS
 from minivit.instructor import sandbox
 from minivit.instructor.__main__ import grade_main
-from grading_helpers import BEGIN, NO_SANDBOX, ROOT, alive, digest, hostile, solution_notebook
-
-pytestmark = pytest.mark.xdist_group("kernels")  # grades in the sandbox, two kernels at a time: one such file at a time (conftest.py)
+from grading_helpers import BEGIN, NO_SANDBOX, ROOT, digest, ended, hostile, solution_notebook
 
 needs_bwrap = pytest.mark.skipif(bool(NO_SANDBOX), reason=f"the grader's sandbox cannot run here: {NO_SANDBOX}")
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper and /proc need Linux")
@@ -269,7 +267,7 @@ def test_no_network(attacked):
 @needs_bwrap
 def test_a_process_that_leaves_its_session_dies_with_its_notebook(attacked):
     _check(attacked, "oscar", "03_patch_partition", {})  # patchify asserts that the escaped process ran
-    assert alive(attacked["marker"]) == []
+    assert ended(attacked["marker"]) == []
     assert not (attacked["base"] / "ran").exists()  # nor could it write outside
     time.sleep(0.5)  # it would rewrite grades.csv every 0.1 s
     assert (attacked["out"] / "grades.csv").read_bytes() == attacked["grades"]
@@ -306,7 +304,7 @@ def test_without_the_sandbox_no_process_outlives_its_notebook(tmp_path):
     _check(graded, "oscar", "03_patch_partition", {})
     _check(graded, "peggy", "05_relative_position_bias", {})  # its kernel outlived its keeper, up to the sweep
     assert (tmp_path / "escaped").exists() and (tmp_path / "escaped-from-peggy").exists()  # both ran
-    assert alive(marker) == [] and alive(killer) == []
+    assert ended(marker) == [] and ended(killer) == []
     time.sleep(0.5)
     assert (graded["out"] / "grades.csv").read_bytes() == graded["grades"]
     assert digest(graded["subs"]) == graded["before"]
