@@ -7,8 +7,8 @@ The digits: the 1,437 training digits are split once into 1,149 to fit on and 28
 
     learning_rate_sweep   every model at LEARNING_RATES, several seeds: validation accuracy; the rate with
                           the best mean is chosen, and only the runs at that rate are tested
-    data_size             every model at its chosen rate on 10%, 25%, 50% and 100% of the fitting digits,
-                          and the controls at 10% and 100%
+    data_size             every model at its chosen rate on 10%, 25% and 50% of the fitting digits (its runs
+                          on all of them are the sweep's chosen runs), and the controls at 10% and 100%
 
 Every run takes the same number of optimizer steps (STEPS, 15 epochs of the 1,149 fitting digits): a
 smaller training set is seen more often, so that it holds fewer examples, not less training.
@@ -89,11 +89,11 @@ VARIANTS: dict[str, Variant] = {
     "ViT, translated": Variant(_vit, "ViT", translate=True),
 }
 CONTROLS = ("wide CNN", "ViT, no position", "ViT, translated")
-LEARNING_RATES = (1e-3, 2e-3, 4e-3)
+LEARNING_RATES = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)  # doubling; wide enough that no chosen rate is at an end
 RECIPE = dict(epochs=15, label_smoothing=0.1)  # AdamW, weight decay 0.05, cosine schedule: minivit.train.fit
 BATCH_SIZE = 32
 STEPS = 15 * math.ceil((1437 - DIGITS_VALIDATION_SIZE) / BATCH_SIZE)  # 15 epochs of the 1,149 fitting digits: 540
-FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+FRACTIONS = (0.1, 0.25, 0.5)  # and 1.0: the learning-rate sweep's chosen runs
 CONTROL_FRACTIONS = (0.1, 1.0)
 
 
@@ -206,8 +206,9 @@ def data_size(
     seeds: Iterable[int] = (0, 1, 2),
     processes: int = 1,
 ) -> list[dict]:
-    """The four models at their chosen rate on FRACTIONS of the fitting digits, and the controls at
-    CONTROL_FRACTIONS, each over `seeds`; every run measured on the test digits.
+    """The four models at their chosen rate on FRACTIONS of the fitting digits (on all of them: the chosen
+    runs of `learning_rate_sweep`), and the controls at CONTROL_FRACTIONS, each over `seeds`; every run
+    measured on the test digits.
 
     Args:
         rates: the chosen rate of each of MODELS (see `chosen_rates`); a control uses that of `rate_of`.
