@@ -12,11 +12,8 @@ during training), and `seed_everything` before building the model fixes its init
 
 from __future__ import annotations
 
-import os
 import random
-import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,49 +167,3 @@ def fit(
         bar.set_postfix(shown)
     bar.close()
     return history
-
-
-@contextmanager
-def _quiet_stderr():
-    """Hide what C++ code writes to file descriptor 2 (torch.profiler's start and stop lines)."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def time_by_kind(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, steps: int = 3) -> dict[str, float]:
-    """Seconds per training step (forward, backward, AdamW step) spent in each kind of operator,
-    measured with torch.profiler over `steps` steps after one warm-up step; the kinds are those of
-    minivit.ops.flops.op_kind: "convolution", "BatchNorm", "matrix product", "other". The model's weights
-    change (it trains on the batch). Timings vary from run to run and from machine to machine.
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    from minivit.ops.flops import op_kind
-
-    check_size(steps, "steps")
-    optimizer = torch.optim.AdamW(model.parameters())
-    model.train()
-
-    def step() -> None:
-        loss = F.cross_entropy(model(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    step()
-    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU]) as profiler:
-        for _ in range(steps):
-            step()
-    seconds: dict[str, float] = {}
-    for event in profiler.key_averages():
-        if event.key.startswith("aten::"):  # self time: each microsecond counted once, where it is spent
-            kind = op_kind(event.key)
-            seconds[kind] = seconds.get(kind, 0.0) + event.self_cpu_time_total / 1e6 / steps
-    return seconds

@@ -116,12 +116,3 @@ def test_count_parameters():
     assert count_parameters(model) == 26 and count_parameters(model, trainable_only=True) == 10
     # SmallCNN(1, 10, (8,)): conv 1*8*9 (no bias), BatchNorm 2*8, Linear 8*10 + 10
     assert count_parameters(SmallCNN(1, 10, (8,))) == 72 + 16 + 90
-
-
-def test_time_by_kind_splits_a_training_step():
-    from minivit.train import time_by_kind
-
-    torch.manual_seed(0)
-    seconds = time_by_kind(SmallCNN(1, 10), torch.randn(8, 1, 16, 16), torch.arange(8), steps=1)
-    assert {"convolution", "BatchNorm"} <= set(seconds) <= {"convolution", "BatchNorm", "matrix product", "other"}
-    assert all(s >= 0 for s in seconds.values())

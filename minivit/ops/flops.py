@@ -28,13 +28,14 @@ def window_msa_cost(h, w, C, M):
     return 4 * h * w * C**2 + 2 * M**2 * h * w * C
 
 
-def _counted(model: nn.Module, x: torch.Tensor) -> FlopCounterMode:
-    """Run one forward pass of `model` on `x` under FlopCounterMode, and return the counter.
+def count_multiply_adds(model: nn.Module, x: torch.Tensor) -> int:
+    """Multiply-adds of one forward pass of `model` on `x`, as torchvision's `_ops` and papers count them.
 
-    FlopCounterMode has no formula for the CPU's fused attention kernels; so the pass runs with PyTorch's
-    plain (math) attention, whose matrix products it counts, and with nn.MultiheadAttention's fast path off
-    (torchvision's ViT takes it in eval mode without gradients, and the counter would miss its attention
-    and projections). Shapes are all it needs: `model` and `x` may live on the meta device.
+    FlopCounterMode counts a multiply-add as 2 FLOPs, and has no formula for the CPU's fused attention
+    kernels; so the pass runs with PyTorch's plain (math) attention, whose matrix products it counts, and
+    with nn.MultiheadAttention's fast path off (torchvision's ViT takes it in eval mode without gradients,
+    and the counter would miss its attention and projections). Shapes are all it needs: `model` and `x`
+    may live on the meta device.
     """
     fast_path = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
@@ -43,31 +44,4 @@ def _counted(model: nn.Module, x: torch.Tensor) -> FlopCounterMode:
             model(x)
     finally:
         torch.backends.mha.set_fastpath_enabled(fast_path)
-    return counter
-
-
-def count_multiply_adds(model: nn.Module, x: torch.Tensor) -> int:
-    """Multiply-adds of one forward pass of `model` on `x`, as torchvision's `_ops` and papers count them
-    (FlopCounterMode counts a multiply-add as 2 FLOPs; see `_counted`)."""
-    return _counted(model, x).get_total_flops() // 2
-
-
-def op_kind(name: str) -> str:
-    """The kind of a PyTorch operator, by its name: "convolution", "BatchNorm", "matrix product" or "other"."""
-    name = name.replace("::", ".").removeprefix("aten.").split(".")[0]  # "aten::mm", "aten.mm.default" -> "mm"
-    if "conv" in name:
-        return "convolution"
-    if "batch_norm" in name:
-        return "BatchNorm"
-    if name in ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear") or "dot_product" in name:
-        return "matrix product"
-    return "other"
-
-
-def multiply_adds_by_kind(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
-    """`count_multiply_adds`, split by the kind of operator (see `op_kind`): convolutions and matrix
-    products (Linear layers and attention). BatchNorm, activations and additions count 0, as in papers."""
-    kinds: dict[str, int] = {}
-    for op, flops in _counted(model, x).get_flop_counts()["Global"].items():
-        kinds[op_kind(str(op))] = kinds.get(op_kind(str(op)), 0) + flops // 2
-    return kinds
+    return counter.get_total_flops() // 2
