@@ -12,7 +12,8 @@ from minivit.instructor.runner import Limits
 COLUMNS = ["submission", "task", "score", "max_score", "status", "message"]
 
 
-def write_csv(path: Path, results: list[NotebookResult]) -> None:
+def write_gradebook(path: Path, results: list[NotebookResult]) -> None:
+    """grades.csv: one row per task of every graded notebook, in COLUMNS."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
@@ -65,7 +66,7 @@ def write_report(out: Path, submissions: list[Submission], results: list[Noteboo
     """Write grades.csv and one feedback file per submission into `out`; return the CSV's path."""
     out = Path(out)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
-    write_csv(out / "grades.csv", results)
+    write_gradebook(out / "grades.csv", results)
     for submission in submissions:
         own = [r for r in results if r.submission == submission.name]
         (out / "feedback" / f"{_file_name(submission.name)}.md").write_text(
