@@ -14,7 +14,7 @@ from minivit.experiments.__main__ import main
 
 RESULTS = Path(__file__).resolve().parents[1] / "course" / "results"
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.versions]  # torchvision's RandomCrop, torch's training
 
 
 def test_stratified_split_is_disjoint_stratified_and_drawn_by_the_seed():

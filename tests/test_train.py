@@ -7,15 +7,7 @@ from minivit.data import digit_canvas, digits
 from minivit.models.toy_models import SmallCNN
 from minivit.train import History, count_parameters, evaluate, fit, seed_everything
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Models this small train no faster on two threads, and two threads that wait on each other
-    # slow down many times over when other processes share the CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.versions]  # training: torch's numerics
 
 
 @pytest.fixture(scope="module")
