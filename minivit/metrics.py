@@ -13,7 +13,7 @@ from minivit.ops._checks import check_size
 def _check_masks(pred: torch.Tensor, target: torch.Tensor) -> None:
     for name, t in (("pred", pred), ("target", target)):
         if not isinstance(t, torch.Tensor):
-            raise ValueError(f"{name} must be a torch.Tensor of class indices, got {type(t).__name__}")
+            raise TypeError(f"{name} must be a torch.Tensor of class indices, got {type(t).__name__}")
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
 

@@ -69,16 +69,16 @@ def test_accuracy_hand_worked():
 
 
 @pytest.mark.parametrize(
-    "call, words",
+    "call, error, words",
     [
-        (lambda: iou_per_class(PRED, TARGET[:2], 3), "same shape"),
-        (lambda: iou_per_class(PRED, TARGET, 2), "class indices in [0, 2)"),
-        (lambda: iou_per_class(PRED - 1, TARGET, 3), "pred must hold class indices"),
-        (lambda: iou_per_class(PRED, TARGET, 0), "num_classes must be a positive int"),
-        (lambda: accuracy([1], TARGET), "pred must be a torch.Tensor"),
+        (lambda: iou_per_class(PRED, TARGET[:2], 3), ValueError, "same shape"),
+        (lambda: iou_per_class(PRED, TARGET, 2), ValueError, "class indices in [0, 2)"),
+        (lambda: iou_per_class(PRED - 1, TARGET, 3), ValueError, "pred must hold class indices"),
+        (lambda: iou_per_class(PRED, TARGET, 0), ValueError, "num_classes must be a positive int"),
+        (lambda: accuracy([1], TARGET), TypeError, "pred must be a torch.Tensor"),
     ],
 )
-def test_bad_input_names_the_problem(call, words):
-    with pytest.raises(ValueError) as err:
+def test_bad_input_names_the_problem(call, error, words):
+    with pytest.raises(error) as err:
         call()
     assert words in str(err.value)
