@@ -43,7 +43,7 @@ def pytest_xdist_make_scheduler(config, log):
     return KernelFilesTogether(config, log)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # module fixtures that train (test_train's first run) get one thread too
 def one_thread():
     """Run a test on one thread: models this small train no faster on two, and two threads that wait on each
     other slow down many times over when other processes share the CPU."""

@@ -13,16 +13,6 @@ from minivit.train import evaluate, fit, seed_everything
 pytestmark = pytest.mark.versions  # training with torch's ops
 
 
-@pytest.fixture
-def one_thread():
-    # Models this small train no faster on two threads, and two threads that wait on each other
-    # slow down many times over when other processes share the CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_pixel_attention_maps_like_a_conv_layer():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 5, 7)
