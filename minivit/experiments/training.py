@@ -92,7 +92,8 @@ CONTROLS = ("wide CNN", "ViT, no position", "ViT, translated")
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)  # doubling; wide enough that no chosen rate is at an end
 RECIPE = dict(epochs=15, label_smoothing=0.1)  # AdamW, weight decay 0.05, cosine schedule: minivit.train.fit
 BATCH_SIZE = 32
-STEPS = 15 * math.ceil((1437 - DIGITS_VALIDATION_SIZE) / BATCH_SIZE)  # 15 epochs of the 1,149 fitting digits: 540
+# every run: RECIPE["epochs"] epochs of the 1,149 fitting digits, 540 steps, whatever its training-set size
+STEPS = RECIPE["epochs"] * math.ceil((1437 - DIGITS_VALIDATION_SIZE) / BATCH_SIZE)
 FRACTIONS = (0.1, 0.25, 0.5)  # and 1.0: the learning-rate sweep's chosen runs
 CONTROL_FRACTIONS = (0.1, 1.0)
 
