@@ -15,6 +15,8 @@ Glossary: B batch, C channels, H x W image, K classes.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -273,10 +275,9 @@ def digit_canvas(
         count = int(rng.integers(1, max_digits + 1))
         chosen = rng.choice(len(labels), size=count, replace=False)
         while True:
-            corners = rng.integers(0, canvas_size - digit_size + 1, size=(count, 2))  # (top, left)
-            gaps = np.abs(corners[:, None] - corners[None])  # (count, count, 2)
-            apart = (gaps >= digit_size).any(-1) | np.eye(count, dtype=bool)
-            if apart.all():
+            corners = rng.integers(0, canvas_size - digit_size + 1, size=(count, 2)).tolist()  # [top, left] each
+            if all(abs(a[0] - b[0]) >= digit_size or abs(a[1] - b[1]) >= digit_size  # apart in rows or columns
+                   for a, b in itertools.combinations(corners, 2)):
                 break
         placements.append([(int(j), int(top), int(left)) for j, (top, left) in zip(chosen, corners)])
     return DigitCanvas(pixels, torch.tensor(labels), torch.tensor(indices), canvas_size, placements)

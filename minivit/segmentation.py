@@ -19,10 +19,12 @@ the input size.
 
 Weak supervision, from image-level labels to masks:
 - `class_activation_map`: where a classifier's last feature map supports each class (CAM), for any
-  classifier that ends in global average pooling and a Linear `head` (SmallCNN, MobileViT, Swin);
+  classifier whose `head` Linear reads the global average of its last feature map (SmallCNN,
+  MobileViT; not minivit's Swin, whose `feature_maps` come before the LayerNorm that its head reads);
 - `masks_from_cams`: a mask from those maps and the labels (pseudo-masks to train a head on);
 - `choose_threshold`: the threshold of `masks_from_cams` that fits some masks best, by mean IoU;
-- `pointing_game`: how often a CAM's peak falls on its object;
+- `pointing_game`: how often a CAM's peak falls on its object; `pointing_chance`, how often a point
+  drawn at random would;
 - `far_gradient_share`: how much a CAM's value at a place depends on pixels far from that place;
 - `predict_masks`: a segmentation model's masks, in eval mode.
 
@@ -328,11 +330,35 @@ def choose_threshold(
     return max(ious, key=ious.get), ious
 
 
+def object_boxes(masks: torch.Tensor, present: torch.Tensor) -> list[tuple[int, int, int, int]]:
+    """The box around each present class's pixels: the smallest rectangle holding every pixel of class
+    k + 1 in image b's mask, for each (b, k) of present.nonzero(), in that order.
+
+    Args:
+        masks: (B, H, W), 0 background, k + 1 for class k.
+        present: (B, K), which classes to box; each must have its class in the mask.
+
+    Returns:
+        [(top, bottom, left, right), ...], rows and columns inclusive.
+    """
+    check_tensor(masks, "masks", "(B, H, W)")
+    check_tensor(present, "present", "(B, K)")
+    if present.shape[0] != masks.shape[0]:
+        raise ValueError(f"present must have one row per mask, {masks.shape[0]}, got shape {tuple(present.shape)}")
+    boxes = []
+    for b, k in present.bool().nonzero().tolist():
+        rows, cols = (masks[b] == k + 1).nonzero(as_tuple=True)
+        if len(rows) == 0:
+            raise ValueError(f"present says image {b} holds class {k}, but its mask has no pixel of class {k + 1}")
+        boxes.append((int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max())))
+    return boxes
+
+
 def pointing_game(cams: torch.Tensor, masks: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """Does each CAM's highest place fall on its object? (The "pointing game" of Zhang et al., 2016.)
 
     A hit when the pixel where the map of class k peaks lies inside the box around the pixels of
-    class k + 1 in the mask (its bounding box).
+    class k + 1 in the mask (`object_boxes`).
 
     Args:
         cams: (B, K, H, W), at the masks' size.
@@ -350,14 +376,27 @@ def pointing_game(cams: torch.Tensor, masks: torch.Tensor, present: torch.Tensor
         )
     W = cams.shape[-1]
     hits = []
-    for b, k in present.bool().nonzero().tolist():
-        rows, cols = (masks[b] == k + 1).nonzero(as_tuple=True)
-        if len(rows) == 0:
-            raise ValueError(f"present says image {b} holds class {k}, but its mask has no pixel of class {k + 1}")
-        peak = int(cams[b, k].argmax())
-        r, c = divmod(peak, W)
-        hits.append(bool(rows.min() <= r <= rows.max() and cols.min() <= c <= cols.max()))
+    for (b, k), (top, bottom, left, right) in zip(present.bool().nonzero().tolist(), object_boxes(masks, present)):
+        r, c = divmod(int(cams[b, k].argmax()), W)
+        hits.append(top <= r <= bottom and left <= c <= right)
     return torch.tensor(hits, dtype=torch.bool)
+
+
+def pointing_chance(masks: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """The pointing game's chance level: for each present object, the probability that a pixel drawn
+    uniformly over the image falls inside its box, i.e. the box's area over the image's.
+
+    Args:
+        masks: (B, H, W), 0 background, k + 1 for class k.
+        present: (B, K), as `pointing_game` takes it.
+
+    Returns:
+        (number of present maps,) float, in the order of present.nonzero(); its mean is the hit rate
+        that a map whose peak falls at random would reach, on average.
+    """
+    H, W = masks.shape[-2:]
+    areas = [(bottom - top + 1) * (right - left + 1) for top, bottom, left, right in object_boxes(masks, present)]
+    return torch.tensor(areas, dtype=torch.float32) / (H * W)
 
 
 def far_gradient_share(classifier: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> float:
@@ -388,8 +427,9 @@ def far_gradient_share(classifier: nn.Module, images: torch.Tensor, classes: tor
         for j in range(w):
             (grad,) = torch.autograd.grad(picked[:, i, j].sum(), images, retain_graph=True)
             size = grad.abs().sum(dim=1)  # (B, H, W)
-            block = size[:, max(0, (i - 1) * sh):(i + 2) * sh, max(0, (j - 1) * sw):(j + 2) * sw].sum().item()
-            near, far = near + block, far + size.sum().item() - block
+            is_near = torch.zeros(H, W, dtype=torch.bool)
+            is_near[max(0, (i - 1) * sh):(i + 2) * sh, max(0, (j - 1) * sw):(j + 2) * sw] = True
+            near, far = near + size[:, is_near].sum().item(), far + size[:, ~is_near].sum().item()
     return far / (near + far)
 
 

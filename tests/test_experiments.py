@@ -6,11 +6,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 import minivit.experiments.training as training
 from minivit.data import DIGITS_VALIDATION_SIZE, Translated, digits, normalize, stratified_split
 from minivit.experiments import read_csv, standard_error, summarize, weak_supervision, write_csv
 from minivit.experiments.__main__ import main
+from minivit.experiments.weak_supervision import (
+    CLASSIFIERS,
+    backbone_maps,
+    digit_probabilities,
+    head_scores,
+    mobilevit_without_attention,
+    train_head,
+)
+from minivit.models.mobilevit import mobilevit_tiny
+from minivit.segmentation import SegmentationHead, SegmentationModel, feature_channels
 
 RESULTS = Path(__file__).resolve().parents[1] / "course" / "results"
 
@@ -146,6 +157,45 @@ def test_command_line_writes_the_csv(tmp_path, monkeypatch):
 def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     """The pipeline's plumbing on a few canvases (notebook 09 runs it in full and checks its conclusions)."""
     row = weak_supervision(seed=0, num_train=64, num_test=16, epochs=1, head_epochs=1)
-    assert set(row) == {"seed", "background", "mobilevit_cam", "mobilevit_pointing", "cnn_cam", "cnn_pointing",
-                        "head_on_pseudo_masks", "probe_on_masks", "head_on_masks"}
+    per_classifier = {f"{name}_{key}" for name in CLASSIFIERS for key in ("accuracy", "threshold", "cam", "pointing", "far_share")}
+    heads = {"head_on_pseudo_masks", "probe_on_masks", "probe_threshold", "probe_thresholded", "last_map_head_on_masks",
+             "head_on_masks"}
+    assert set(row) == {"seed", "background", "pointing_chance"} | per_classifier | heads
     assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
+    assert set(read_csv(RESULTS / "weak_supervision.csv")[0]) == set(row)
+
+
+def test_mobilevit_without_attention_differs_only_in_its_transformers():
+    torch.manual_seed(0)
+    full, ablated = mobilevit_tiny(), mobilevit_without_attention()
+    kept = {k for k in full.state_dict() if ".transformer." not in k}
+    assert set(ablated.state_dict()) == kept and len(kept) < len(full.state_dict())
+    assert not any(isinstance(m, nn.MultiheadAttention) or "Attention" in type(m).__name__ for m in ablated.modules())
+    # no token sees another: changing a pixel changes the last map only within the convolutions' reach
+    images = torch.zeros(1, 1, 64, 64)
+    moved = images.clone()
+    moved[0, 0, 0, 0] = 1.0
+    with torch.no_grad():
+        change = (ablated.eval().feature_maps(moved)[-1] - ablated.feature_maps(images)[-1]).abs().sum(dim=1)[0]
+        full_change = (full.eval().feature_maps(moved)[-1] - full.feature_maps(images)[-1]).abs().sum(dim=1)[0]
+    assert change[-1, -1] == 0 and full_change[-1, -1] > 0  # the far corner of an 8 x 8 map
+
+
+def test_heads_trained_on_stored_maps_are_the_heads_of_a_segmentation_model():
+    torch.manual_seed(0)
+    backbone, images = mobilevit_tiny(), torch.randn(6, 1, 32, 32)
+    head = SegmentationHead(feature_channels(backbone, 1), 11, dim=8).eval()
+    maps = backbone_maps(backbone, images, batch_size=4)  # two batches, joined
+    with torch.no_grad():
+        assert all(torch.allclose(m, f, atol=1e-5) for m, f in zip(maps, backbone.eval().feature_maps(images)))
+        expected = SegmentationModel(backbone, head, freeze_backbone=True).eval()(images)
+    assert torch.allclose(head_scores(head, maps, 32), expected, atol=1e-5)
+    trained = train_head(head, maps, torch.randint(0, 11, (6, 32, 32)), seed=0, epochs=1)
+    assert not trained.training and torch.isfinite(head_scores(trained, maps, 32)).all()
+
+
+def test_digit_probabilities_drop_the_background_and_sum_below_one():
+    scores = torch.randn(2, 11, 4, 4)
+    probabilities = digit_probabilities(scores)
+    assert probabilities.shape == (2, 10, 4, 4)
+    assert torch.allclose(probabilities.sum(dim=1) + scores.softmax(dim=1)[:, 0], torch.ones(2, 4, 4))

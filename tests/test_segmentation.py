@@ -22,6 +22,8 @@ from minivit.segmentation import (
     far_gradient_share,
     feature_channels,
     masks_from_cams,
+    object_boxes,
+    pointing_chance,
     pointing_game,
     predict_masks,
 )
@@ -178,6 +180,22 @@ def test_pointing_game_hand_worked():
     assert pointing_game(cams, masks, torch.tensor([[1, 1]])).tolist() == [True, False]
     with pytest.raises(ValueError, match="no pixel of class 2"):
         pointing_game(cams, torch.zeros_like(masks), torch.tensor([[0, 1]]))
+
+
+def test_pointing_chance_hand_worked_and_by_random_points():
+    masks = torch.zeros(2, 4, 4, dtype=torch.long)
+    masks[0, :2, :2] = 1  # class 0: a 2 x 2 box, 4 of 16 pixels
+    masks[0, 3, 1] = masks[0, 1, 3] = 2  # class 1: two pixels, box rows 1-3, columns 1-3: 9 of 16
+    masks[1, 2, 0] = 3  # class 2: one pixel
+    present = torch.tensor([[1, 1, 0], [0, 0, 1]])
+    assert object_boxes(masks, present) == [(0, 1, 0, 1), (1, 3, 1, 3), (2, 2, 0, 0)]
+    assert pointing_chance(masks, present).tolist() == [4 / 16, 9 / 16, 1 / 16]
+    # brute force: CAMs whose peak falls at a random pixel hit about that often
+    torch.manual_seed(0)
+    hits = torch.stack([pointing_game(torch.rand(2, 3, 4, 4), masks, present) for _ in range(4000)]).float().mean(0)
+    assert torch.allclose(hits, pointing_chance(masks, present), atol=0.03)
+    with pytest.raises(ValueError, match="one row per mask"):
+        pointing_chance(masks, present[:1])
 
 
 def test_far_gradient_share_is_zero_for_a_cnn_and_not_after_global_attention():

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import torch
 
 from minivit.experiments import training
+from minivit.experiments.processes import map_in_processes
 from minivit.experiments.results import read_csv, write_csv
 from minivit.experiments.weak_supervision import weak_supervision
 
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rates = training.chosen_rates(read_csv(args.rates))
         rows = training.data_size(rates, seeds=args.seeds, processes=args.processes)
     else:
-        rows = [weak_supervision(seed) for seed in args.seeds]
+        rows = map_in_processes(weak_supervision, args.seeds, args.processes)
     write_csv(rows, args.out)
     print(f"{len(rows)} rows written to {args.out} in {time.monotonic() - start:.0f} s")
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from minivit.data import DIGITS_VALIDATION_SIZE, DigitsDataset, Translated, digits, stratified_split
+from minivit.experiments.processes import map_in_processes
 from minivit.models.mobilevit import mobilevit_tiny
 from minivit.models.swin import swin_tiny
 from minivit.models.toy_models import SmallCNN
@@ -158,16 +158,7 @@ def test_accuracy(model: nn.Module) -> float:
 
 
 def _run(job: tuple) -> tuple[dict, nn.Module]:
-    torch.set_num_threads(1)
     return train_run(*job)
-
-
-def _map(jobs: list[tuple], processes: int) -> list[tuple[dict, nn.Module]]:
-    """train_run over jobs, in `processes` worker processes of one thread each (1: in this process)."""
-    if processes == 1:
-        return [train_run(*job) for job in jobs]
-    with ProcessPoolExecutor(processes) as pool:
-        return list(pool.map(_run, jobs))
 
 
 def learning_rate_sweep(
@@ -186,7 +177,7 @@ def learning_rate_sweep(
     """
     seeds = tuple(seeds)
     jobs = [(m, s, lr, 1.0, True) for m in models for lr in rates for s in seeds]
-    runs = _map(jobs, processes)
+    runs = map_in_processes(_run, jobs, processes)
     rows = []
     for m in models:
         mine = [(row, model) for row, model in runs if row["model"] == m]
@@ -220,4 +211,4 @@ def data_size(
     seeds = tuple(seeds)
     arms = [(m, f) for m in MODELS for f in FRACTIONS] + [(c, f) for c in CONTROLS for f in CONTROL_FRACTIONS]
     jobs = [(name, s, rates[VARIANTS[name].rate_of], f) for name, f in arms for s in seeds]
-    return [{**row, "test_accuracy": test_accuracy(model)} for row, model in _map(jobs, processes)]
+    return [{**row, "test_accuracy": test_accuracy(model)} for row, model in map_in_processes(_run, jobs, processes)]
