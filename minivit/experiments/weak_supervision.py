@@ -19,6 +19,7 @@ The controls (`CLASSIFIERS` and the heads of `weak_supervision`), one change eac
 - `backbone_maps`: a frozen backbone's feature maps of many images, computed once.
 - `train_head`, `head_scores`: a segmentation head trained and run on such maps; `digit_probabilities`,
   its scores as maps that `masks_from_cams` thresholds like CAMs.
+- `train_classifier`, `cam_measures`: one of CLASSIFIERS trained on the labels; what its CAMs are worth.
 - `weak_supervision`: the whole pipeline for one seed, every measure of its comparison.
 """
 
@@ -168,11 +169,25 @@ def digit_probabilities(scores: torch.Tensor) -> torch.Tensor:
     return scores.softmax(dim=1)[:, 1:]
 
 
-def _cam_measures(
+def cam_measures(
     classifier: nn.Module, train: tuple[torch.Tensor, ...], test: tuple[torch.Tensor, ...]
 ) -> dict[str, float]:
-    """Accuracy, CAM masks, pointing game and far share of one trained classifier."""
+    """What one trained classifier's CAMs are worth, every measure of notebook 09 (in eval mode, in which
+    the classifier is left).
+
+    Args:
+        classifier: trained on image-level labels, with `feature_maps` and a Linear `head`.
+        train: (images, labels, masks) of the training canvases; the first NUM_TUNE choose the threshold.
+        test: (images, labels, masks) of the test canvases.
+
+    Returns:
+        accuracy (test canvases with all 10 answers right), threshold (chosen among THRESHOLDS), cam (test
+        mean IoU of masks_from_cams with the classifier's own answers), pointing (pointing game hit rate
+        over the digits of the test canvases), far_share (far_gradient_share on NUM_FAR test canvases,
+        following the first digit of each).
+    """
     (train_images, _, train_masks), (test_images, test_labels, test_masks) = train, test
+    classifier.eval()  # BatchNorm with its running statistics, even when called straight after fit
     tune_images = train_images[:NUM_TUNE]
     with torch.no_grad():
         tune_present, test_present = classifier(tune_images) > 0, classifier(test_images) > 0
@@ -220,7 +235,7 @@ def weak_supervision(
     )
     classifiers = {name: train_classifier(name, train_images, train_labels, seed, epochs) for name in CLASSIFIERS}
     for name, classifier in classifiers.items():
-        row.update({f"{name}_{key}": value for key, value in _cam_measures(classifier, train, test).items()})
+        row.update({f"{name}_{key}": value for key, value in cam_measures(classifier, train, test).items()})
     mobilevit = classifiers["mobilevit"]
 
     threshold = row["mobilevit_threshold"]
