@@ -354,49 +354,72 @@ def object_boxes(masks: torch.Tensor, present: torch.Tensor) -> list[tuple[int, 
     return boxes
 
 
+def _place_centres(map_size: tuple[int, int], image_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the centre of each place of an h x w map lies on an H x W image, in pixel coordinates
+    (rows (h,), columns (w,)): place i covers pixels i * H/h to (i + 1) * H/h, so its centre is
+    (i + 0.5) * H/h - 0.5 (pixel r's own centre being r)."""
+    (h, w), (H, W) = map_size, image_size
+    return (torch.arange(h) + 0.5) * H / h - 0.5, (torch.arange(w) + 0.5) * W / w - 0.5
+
+
 def pointing_game(cams: torch.Tensor, masks: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
     """Does each CAM's highest place fall on its object? (The "pointing game" of Zhang et al., 2016.)
 
-    A hit when the pixel where the map of class k peaks lies inside the box around the pixels of
-    class k + 1 in the mask (`object_boxes`).
+    Played at the map's own resolution: the map points at the centre of its highest place (on an
+    h x w map of an H x W image, a place covers H/h x W/w pixels), and it is a hit when that point lies
+    inside the box around the pixels of class k + 1 in the mask (`object_boxes`). An upsampled map
+    would point no better: it only smooths the same h x w values, and at the image's border the
+    bilinear upsampling repeats the border place's value, whose first pixel then wins the argmax.
 
     Args:
-        cams: (B, K, H, W), at the masks' size.
+        cams: (B, K, h, w), any h <= H and w <= W (at the masks' size, a place is a pixel).
         masks: (B, H, W), 0 background, k + 1 for class k.
         present: (B, K): which maps to test; each must have its class in the mask.
 
     Returns:
         (number of present maps,) bool, in the order of present.nonzero().
     """
-    check_tensor(cams, "cams", "(B, K, H, W)")
-    if masks.shape != (cams.shape[0], *cams.shape[2:]) or present.shape != cams.shape[:2]:
+    check_tensor(cams, "cams", "(B, K, h, w)")
+    check_tensor(masks, "masks", "(B, H, W)")
+    h, w = cams.shape[-2:]
+    if masks.shape[0] != cams.shape[0] or h > masks.shape[1] or w > masks.shape[2] or present.shape != cams.shape[:2]:
         raise ValueError(
-            f"masks must have shape {(cams.shape[0], *cams.shape[2:])} and present {tuple(cams.shape[:2])}, "
-            f"got {tuple(masks.shape)} and {tuple(present.shape)}"
+            f"masks must have shape ({cams.shape[0]}, H, W) with H >= {h} and W >= {w}, and present shape "
+            f"{tuple(cams.shape[:2])}, got {tuple(masks.shape)} and {tuple(present.shape)}"
         )
-    W = cams.shape[-1]
+    row_centres, col_centres = _place_centres((h, w), masks.shape[-2:])
     hits = []
     for (b, k), (top, bottom, left, right) in zip(present.bool().nonzero().tolist(), object_boxes(masks, present)):
-        r, c = divmod(int(cams[b, k].argmax()), W)
-        hits.append(top <= r <= bottom and left <= c <= right)
+        i, j = divmod(int(cams[b, k].argmax()), w)
+        hits.append(bool(top <= row_centres[i] <= bottom and left <= col_centres[j] <= right))
     return torch.tensor(hits, dtype=torch.bool)
 
 
-def pointing_chance(masks: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-    """The pointing game's chance level: for each present object, the probability that a pixel drawn
-    uniformly over the image falls inside its box, i.e. the box's area over the image's.
+def pointing_chance(
+    masks: torch.Tensor, present: torch.Tensor, map_size: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """The pointing game's chance level: for each present object, the probability that a map whose peak
+    falls on a place drawn uniformly at random hits its box, i.e. the share of the places whose centre
+    lies inside the box.
 
     Args:
         masks: (B, H, W), 0 background, k + 1 for class k.
         present: (B, K), as `pointing_game` takes it.
+        map_size: (h, w) of the maps that play; None for the masks' own size (then a place is a pixel and
+            the chance is the box's area over the image's).
 
     Returns:
         (number of present maps,) float, in the order of present.nonzero(); its mean is the hit rate
         that a map whose peak falls at random would reach, on average.
     """
-    H, W = masks.shape[-2:]
-    areas = [(bottom - top + 1) * (right - left + 1) for top, bottom, left, right in object_boxes(masks, present)]
-    return torch.tensor(areas, dtype=torch.float32) / (H * W)
+    boxes = object_boxes(masks, present)
+    row_centres, col_centres = _place_centres(map_size or tuple(masks.shape[-2:]), masks.shape[-2:])
+    shares = [
+        ((top <= row_centres) & (row_centres <= bottom)).float().mean()
+        * ((left <= col_centres) & (col_centres <= right)).float().mean()
+        for top, bottom, left, right in boxes
+    ]
+    return torch.tensor(shares, dtype=torch.float32)
 
 
 def far_gradient_share(classifier: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> float:

@@ -14,8 +14,11 @@ from minivit.experiments import read_csv, standard_error, summarize, weak_superv
 from minivit.experiments.__main__ import main
 from minivit.experiments.weak_supervision import (
     CLASSIFIERS,
+    HEAD_EPOCHS,
+    THRESHOLDS,
     backbone_maps,
     digit_probabilities,
+    head_masks,
     head_scores,
     mobilevit_without_attention,
     train_head,
@@ -156,13 +159,21 @@ def test_command_line_writes_the_csv(tmp_path, monkeypatch):
 
 def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     """The pipeline's plumbing on a few canvases (notebook 09 runs it in full and checks its conclusions)."""
-    row = weak_supervision(seed=0, num_train=64, num_test=16, epochs=1, head_epochs=1)
-    per_classifier = {f"{name}_{key}" for name in CLASSIFIERS for key in ("accuracy", "threshold", "cam", "pointing", "far_share")}
-    heads = {"head_on_pseudo_masks", "probe_on_masks", "probe_threshold", "probe_thresholded", "last_map_head_on_masks",
-             "head_on_masks"}
-    assert set(row) == {"seed", "background", "pointing_chance"} | per_classifier | heads
+    row = weak_supervision(seed=0, num_train=64, num_test=16, epochs=1, head_epochs=(1,))
+    per_classifier = {
+        f"{name}_{key}"
+        for name in CLASSIFIERS
+        for key in ("accuracy", "threshold", "cam", "pointing", "pointing_chance", "far_share")
+    }
+    heads = {
+        f"{name}_1_{key}"
+        for name in ("head_on_pseudo_masks", "probe_on_masks", "last_map_head_on_masks", "head_on_masks")
+        for key in ("argmax", "thresholded", "threshold")
+    }
+    assert set(row) == {"seed", "background"} | per_classifier | heads
     assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
-    assert set(read_csv(RESULTS / "weak_supervision.csv")[0]) == set(row)
+    stored = set(read_csv(RESULTS / "weak_supervision.csv")[0])
+    assert stored == {key.replace("_1_", f"_{e}_") for key in row for e in HEAD_EPOCHS}
 
 
 def test_mobilevit_without_attention_differs_only_in_its_transformers():
@@ -199,3 +210,21 @@ def test_digit_probabilities_drop_the_background_and_sum_below_one():
     probabilities = digit_probabilities(scores)
     assert probabilities.shape == (2, 10, 4, 4)
     assert torch.allclose(probabilities.sum(dim=1) + scores.softmax(dim=1)[:, 0], torch.ones(2, 4, 4))
+
+
+class _FixedScores(nn.Module):
+    """A 'head' whose scores are its single map, whatever the size asked."""
+
+    def forward(self, maps, size):
+        return maps[0]
+
+
+def test_head_masks_by_argmax_and_by_the_cam_rule_hand_worked():
+    # one 2 x 2 canvas holding digit 0 (class 1) in its top row; the background's score is highest everywhere,
+    # but digit 0's probability is far higher on its pixels than elsewhere
+    scores = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [-5.0, -5.0]], [[-9.0, -9.0], [-9.0, -9.0]]]])
+    masks = torch.tensor([[[1, 1], [0, 0]]])
+    present = torch.tensor([[True, False]])
+    argmax, thresholded, threshold = head_masks(_FixedScores(), ([scores], masks, present), [scores], present)
+    assert argmax.tolist() == [[[0, 0], [0, 0]]]  # the head's own decision: all background
+    assert thresholded.tolist() == masks.tolist() and threshold == THRESHOLDS[0]  # read like a CAM: the digit

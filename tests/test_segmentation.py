@@ -182,6 +182,27 @@ def test_pointing_game_hand_worked():
         pointing_game(cams, torch.zeros_like(masks), torch.tensor([[0, 1]]))
 
 
+def test_pointing_game_at_the_maps_resolution_points_at_place_centres():
+    masks = torch.zeros(1, 4, 4, dtype=torch.long)
+    masks[0, :2, :2] = 1  # class 0 fills the top-left place of a 2 x 2 map, whose centre is pixel (0.5, 0.5)
+    masks[0, 3, 3] = 2  # class 1 is one pixel in the bottom-right place, whose centre (2.5, 2.5) is off it
+    cams = torch.zeros(1, 2, 2, 2)
+    cams[0, :, 0, 0] = 1.0
+    cams[0, 1, 1, 1] = 2.0
+    assert pointing_game(cams, masks, torch.tensor([[1, 1]])).tolist() == [True, False]
+    assert pointing_chance(masks, torch.tensor([[1, 1]]), map_size=(2, 2)).tolist() == [1 / 4, 0.0]
+    # the artefact of pointing on an upsampled map: the border place's value is repeated up to the border,
+    # and the first pixel of that plateau wins, 3.5 pixels from where the place's centre is
+    coarse = torch.zeros(1, 1, 4, 4)
+    coarse[0, 0, 0, 2] = 1.0
+    upsampled = F.interpolate(coarse, size=(32, 32), mode="bilinear", align_corners=False)
+    assert divmod(int(upsampled.argmax()), 32) == (0, 19)
+    digit = torch.zeros(1, 32, 32, dtype=torch.long)
+    digit[0, 2:18, 12:28] = 1
+    assert pointing_game(upsampled, digit, torch.tensor([[1]])).tolist() == [False]
+    assert pointing_game(coarse, digit, torch.tensor([[1]])).tolist() == [True]
+
+
 def test_pointing_chance_hand_worked_and_by_random_points():
     masks = torch.zeros(2, 4, 4, dtype=torch.long)
     masks[0, :2, :2] = 1  # class 0: a 2 x 2 box, 4 of 16 pixels
@@ -194,6 +215,10 @@ def test_pointing_chance_hand_worked_and_by_random_points():
     torch.manual_seed(0)
     hits = torch.stack([pointing_game(torch.rand(2, 3, 4, 4), masks, present) for _ in range(4000)]).float().mean(0)
     assert torch.allclose(hits, pointing_chance(masks, present), atol=0.03)
+    # and at a coarser map's resolution: 2 x 2 maps, place centres at pixels 0.5 and 2.5
+    assert pointing_chance(masks, present, map_size=(2, 2)).tolist() == [1 / 4, 1 / 4, 0.0]
+    hits = torch.stack([pointing_game(torch.rand(2, 3, 2, 2), masks, present) for _ in range(4000)]).float().mean(0)
+    assert torch.allclose(hits, pointing_chance(masks, present, map_size=(2, 2)), atol=0.03)
     with pytest.raises(ValueError, match="one row per mask"):
         pointing_chance(masks, present[:1])
 

@@ -10,15 +10,19 @@ The controls (`CLASSIFIERS` and the heads of `weak_supervision`), one change eac
   the identity (`mobilevit_without_attention`): what the attention does to the CAMs;
 - "cnn": a small CNN trained for more epochs, to about the MobileViT's classification accuracy: a CAM
   whose every value sees only pixels around its place;
-- the linear probe thresholded like the CAMs (`masks_from_cams` on its probabilities, the threshold chosen
-  on the same training canvases): supervision with the decision rule held fixed;
+- every head read two ways (`head_measures`): by its own argmax, and thresholded like the CAMs
+  (`masks_from_cams` on its probabilities, the threshold chosen on the same training canvases), so that
+  the linear probe on true masks against the CAM changes the supervision with the decision rule fixed;
 - a head on the last map only, with the multi-stage head's parameter count: resolution with capacity
-  held fixed.
+  and decision rule held fixed;
+- every head trained for each of HEAD_EPOCHS: the notebook's short training, and one long enough that
+  the comparisons no longer change with it.
 
 - `canvases`: digit canvases as three tensors (images, labels, masks).
 - `backbone_maps`: a frozen backbone's feature maps of many images, computed once.
 - `train_head`, `head_scores`: a segmentation head trained and run on such maps; `digit_probabilities`,
-  its scores as maps that `masks_from_cams` thresholds like CAMs.
+  its scores as maps that `masks_from_cams` thresholds like CAMs; `head_masks`, a head's masks by its
+  argmax and by the CAM masks' rule; `head_measures`, a head trained and both its masks measured.
 - `train_classifier`, `cam_measures`: one of CLASSIFIERS trained on the labels; what its CAMs are worth.
 - `weak_supervision`: the whole pipeline for one seed, every measure of its comparison.
 """
@@ -53,6 +57,7 @@ NUM_TUNE = 200  # the training canvases whose true masks choose that threshold
 NUM_FAR = 32  # the test canvases far_gradient_share is measured on
 HEAD_DIM = 48  # D of the multi-stage SegmentationHead
 LAST_MAP_DIM = 86  # D of the SegmentationHead on the last map only: then it has the multi-stage head's parameters
+HEAD_EPOCHS = (2, 30, 60)  # the heads' training lengths: notebook 09's, and two long ones: do comparisons settle?
 
 
 def mobilevit_without_attention() -> MobileViT:
@@ -183,8 +188,9 @@ def cam_measures(
     Returns:
         accuracy (test canvases with all 10 answers right), threshold (chosen among THRESHOLDS), cam (test
         mean IoU of masks_from_cams with the classifier's own answers), pointing (pointing game hit rate
-        over the digits of the test canvases), far_share (far_gradient_share on NUM_FAR test canvases,
-        following the first digit of each).
+        over the digits of the test canvases, played at the CAM's own resolution), pointing_chance (the
+        hit rate of a peak on a random place of a map of that resolution), far_share (far_gradient_share
+        on NUM_FAR test canvases, following the first digit of each).
     """
     (train_images, _, train_masks), (test_images, test_labels, test_masks) = train, test
     classifier.eval()  # BatchNorm with its running statistics, even when called straight after fit
@@ -193,6 +199,7 @@ def cam_measures(
         tune_present, test_present = classifier(tune_images) > 0, classifier(test_images) > 0
         tune_cams = class_activation_map(classifier, tune_images)
         test_cams = class_activation_map(classifier, test_images)
+        coarse_cams = class_activation_map(classifier, test_images, upsample=False)  # for the pointing game
     threshold, _ = choose_threshold(tune_cams, tune_present, train_masks[:NUM_TUNE], THRESHOLDS)
     labels_loader = DataLoader(TensorDataset(test_images, test_labels), batch_size=100)
     first_digit = test_labels[:NUM_FAR].argmax(dim=1)
@@ -200,75 +207,127 @@ def cam_measures(
         accuracy=evaluate(classifier, labels_loader, multi_label=True),
         threshold=threshold,
         cam=mean_iou(masks_from_cams(test_cams, test_present, threshold), test_masks, CANVAS_CLASSES),
-        pointing=pointing_game(test_cams, test_masks, test_labels.bool()).float().mean().item(),
+        pointing=pointing_game(coarse_cams, test_masks, test_labels.bool()).float().mean().item(),
+        pointing_chance=pointing_chance(test_masks, test_labels.bool(), coarse_cams.shape[-2:]).mean().item(),
         far_share=far_gradient_share(classifier, test_images[:NUM_FAR], first_digit),
     )
 
 
+def head_masks(
+    head: nn.Module,
+    tune: tuple[Sequence[torch.Tensor], torch.Tensor, torch.Tensor],
+    test_maps: Sequence[torch.Tensor],
+    test_present: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """A trained segmentation head's masks of the test canvases, by two decision rules.
+
+    Args:
+        head: trained, taking the maps given.
+        tune: (maps, true masks (N, H, W), the classifier's answers (N, K) bool) of the canvases that
+            choose the threshold among THRESHOLDS, by mean IoU.
+        test_maps: the test canvases' maps.
+        test_present: the classifier's answers on the test canvases (B, K) bool.
+
+    Returns:
+        argmax masks (B, H, W), the class of highest score at each pixel (the head's own decision);
+        thresholded masks (B, H, W), masks_from_cams on its digit_probabilities with the classifier's
+        answers (the decision rule of the CAM masks); the threshold chosen for them.
+    """
+    tune_maps, tune_masks, tune_present = tune
+    size = tuple(tune_masks.shape[-2:])
+    tune_probabilities = digit_probabilities(head_scores(head, tune_maps, size))
+    threshold, _ = choose_threshold(tune_probabilities, tune_present, tune_masks, THRESHOLDS)
+    scores = head_scores(head, test_maps, size)
+    return scores.argmax(dim=1), masks_from_cams(digit_probabilities(scores), test_present, threshold), threshold
+
+
+def head_measures(
+    head: nn.Module,
+    maps: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]],
+    masks: tuple[torch.Tensor, torch.Tensor],
+    present: tuple[torch.Tensor, torch.Tensor],
+    seed: int,
+    epochs: int,
+) -> dict[str, float]:
+    """A segmentation head trained with `train_head`, its test masks by both rules of `head_masks`, and
+    what they are worth.
+
+    Args:
+        head: untrained, taking the maps given.
+        maps: (training maps, test maps), from `backbone_maps`.
+        masks: (training masks the head learns from, true test masks); the threshold is chosen on the
+            first NUM_TUNE training canvases, with these training masks.
+        present: the classifier's answers (B, K) bool on (the first NUM_TUNE training canvases, the test
+            canvases).
+        seed, epochs: of train_head.
+
+    Returns:
+        argmax and thresholded (the test mean IoU of each rule's masks), threshold.
+    """
+    (train_maps, test_maps), (train_masks, test_masks), (tune_present, test_present) = maps, masks, present
+    head = train_head(head, train_maps, train_masks, seed, epochs)
+    tune = [m[:NUM_TUNE] for m in train_maps], train_masks[:NUM_TUNE], tune_present
+    argmax, thresholded, threshold = head_masks(head, tune, test_maps, test_present)
+    return dict(
+        argmax=mean_iou(argmax, test_masks, CANVAS_CLASSES),
+        thresholded=mean_iou(thresholded, test_masks, CANVAS_CLASSES),
+        threshold=threshold,
+    )
+
+
 def weak_supervision(
-    seed: int, num_train: int = 2000, num_test: int = 200, epochs: int | None = None, head_epochs: int = 2
+    seed: int,
+    num_train: int = 2000,
+    num_test: int = 200,
+    epochs: int | None = None,
+    head_epochs: Sequence[int] = HEAD_EPOCHS,
 ) -> dict[str, float | int]:
     """Notebook 09's comparison for one seed.
 
     Each of CLASSIFIERS is trained on the image-level labels of `num_train` canvases (for `epochs`, or
     its own number when None); for each, the CAM threshold is chosen on NUM_TUNE training canvases and
-    its CAM masks are measured on the test canvases. Then over the frozen MobileViT, heads trained for
-    `head_epochs`: a multi-stage SegmentationHead on CAM pseudo-masks of the training canvases (made with
-    their labels), a LinearProbeHead on the true masks (read by argmax, and thresholded like the CAMs),
-    a SegmentationHead on the last map only with the multi-stage head's parameter count, and the
-    multi-stage SegmentationHead, both on the true masks.
+    its CAM masks are measured on the test canvases. Then over the frozen MobileViT, each of four heads
+    is trained for each number of `head_epochs` and read two ways (`head_measures`):
+    head_on_pseudo_masks (a multi-stage SegmentationHead on CAM pseudo-masks of the training canvases,
+    made with their labels), and on the true masks probe_on_masks (a LinearProbeHead on the last map),
+    last_map_head_on_masks (a SegmentationHead on the last map only, with the multi-stage head's
+    parameter count) and head_on_masks (the multi-stage SegmentationHead).
 
     Returns:
-        a row: seed; the mean IoU (over the num_test test canvases) of all background; the pointing
-        game's chance level; per classifier `{name}_accuracy` (test canvases with all 10 answers
-        right), `{name}_threshold`, `{name}_cam` (mean IoU), `{name}_pointing`, `{name}_far_share`;
-        the mean IoU of every head: head_on_pseudo_masks, probe_on_masks, probe_thresholded,
-        probe_threshold, last_map_head_on_masks, head_on_masks.
+        a row: seed; the mean IoU (over the num_test test canvases) of all background; per classifier
+        `{name}_accuracy` (test canvases with all 10 answers right), `{name}_threshold`, `{name}_cam`
+        (mean IoU), `{name}_pointing`, `{name}_pointing_chance`, `{name}_far_share`; per head and
+        number of epochs e, `{head}_{e}_argmax`, `{head}_{e}_thresholded`, `{head}_{e}_threshold`.
     """
     train = canvases("train", num_train)
     test = canvases("test", num_test)
-    (train_images, train_labels, train_masks), (test_images, test_labels, test_masks) = train, test
+    (train_images, train_labels, train_masks), (test_images, _, test_masks) = train, test
     row: dict[str, float | int] = dict(
-        seed=seed,
-        background=mean_iou(torch.zeros_like(test_masks), test_masks, CANVAS_CLASSES),
-        pointing_chance=pointing_chance(test_masks, test_labels.bool()).mean().item(),
+        seed=seed, background=mean_iou(torch.zeros_like(test_masks), test_masks, CANVAS_CLASSES)
     )
     classifiers = {name: train_classifier(name, train_images, train_labels, seed, epochs) for name in CLASSIFIERS}
     for name, classifier in classifiers.items():
         row.update({f"{name}_{key}": value for key, value in cam_measures(classifier, train, test).items()})
     mobilevit = classifiers["mobilevit"]
 
-    threshold = row["mobilevit_threshold"]
     with torch.no_grad():
-        pseudo_masks = masks_from_cams(class_activation_map(mobilevit, train_images), train_labels, threshold)
-        test_present = mobilevit(test_images) > 0
-        tune_present = mobilevit(train_images[:NUM_TUNE]) > 0
-    train_maps, test_maps = backbone_maps(mobilevit, train_images), backbone_maps(mobilevit, test_images)
-    channels = [m.shape[1] for m in train_maps]
-    size = tuple(test_masks.shape[-2:])
-
-    def iou(head: nn.Module, masks: torch.Tensor, stages: slice = slice(None)) -> float:
-        head = train_head(head, train_maps[stages], masks, seed, head_epochs)
-        return mean_iou(head_scores(head, test_maps[stages], size).argmax(dim=1), test_masks, CANVAS_CLASSES)
-
-    seed_everything(seed)
-    row["head_on_pseudo_masks"] = iou(SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), pseudo_masks)
-    seed_everything(seed)
-    probe = train_head(LinearProbeHead(channels[-1], CANVAS_CLASSES), train_maps, train_masks, seed, head_epochs)
-    row["probe_on_masks"] = mean_iou(head_scores(probe, test_maps, size).argmax(dim=1), test_masks, CANVAS_CLASSES)
-    tune_maps = [m[:NUM_TUNE] for m in train_maps]
-    probe_threshold, _ = choose_threshold(
-        digit_probabilities(head_scores(probe, tune_maps, size)), tune_present, train_masks[:NUM_TUNE], THRESHOLDS
-    )
-    probe_probabilities = digit_probabilities(head_scores(probe, test_maps, size))
-    row["probe_threshold"] = probe_threshold
-    row["probe_thresholded"] = mean_iou(
-        masks_from_cams(probe_probabilities, test_present, probe_threshold), test_masks, CANVAS_CLASSES
-    )
-    seed_everything(seed)
-    row["last_map_head_on_masks"] = iou(SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), train_masks,
-                                        stages=slice(-1, None))
-    seed_everything(seed)
-    row["head_on_masks"] = iou(SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), train_masks)
+        cams = class_activation_map(mobilevit, train_images)
+        pseudo_masks = masks_from_cams(cams, train_labels, row["mobilevit_threshold"])
+        present = mobilevit(train_images[:NUM_TUNE]) > 0, mobilevit(test_images) > 0
+    maps = backbone_maps(mobilevit, train_images), backbone_maps(mobilevit, test_images)
+    channels = [m.shape[1] for m in maps[0]]
+    last = tuple(m[-1:] for m in maps)
+    heads = {  # name: (a new head, the maps it reads, the masks it learns from)
+        "head_on_pseudo_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, pseudo_masks),
+        "probe_on_masks": (lambda: LinearProbeHead(channels[-1], CANVAS_CLASSES), maps, train_masks),
+        "last_map_head_on_masks": (
+            lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, train_masks
+        ),
+        "head_on_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, train_masks),
+    }
+    for name, (new_head, head_maps, masks) in heads.items():
+        for epochs_of_head in head_epochs:
+            seed_everything(seed)
+            measures = head_measures(new_head(), head_maps, (masks, test_masks), present, seed, epochs_of_head)
+            row.update({f"{name}_{epochs_of_head}_{key}": value for key, value in measures.items()})
     return row
-
