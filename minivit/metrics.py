@@ -1,4 +1,5 @@
-"""Segmentation and classification metrics: accuracy, intersection over union per class, mean IoU.
+"""Segmentation and classification metrics: accuracy, intersection over union per class, mean IoU, and mean IoU
+over bootstrap resamples of the images.
 
 Glossary: K classes. Masks hold one class index per pixel, any shape (H, W), (B, H, W), ...
 """
@@ -63,3 +64,37 @@ def iou_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) ->
 def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
     """Mean of `iou_per_class` over the classes present in pred or target (NaN if there are none)."""
     return iou_per_class(pred, target, num_classes).nanmean().item()
+
+
+def mean_iou_resampled(
+    pred: torch.Tensor, target: torch.Tensor, num_classes: int, indices: torch.Tensor
+) -> torch.Tensor:
+    """The mean IoU of many resamples of a data set's images, for a bootstrap.
+
+    Row r of `indices` names the images of resample r (with repeats, as drawn with replacement); its mean
+    IoU is `mean_iou(pred[indices[r]], target[indices[r]], num_classes)`, pixels counted over the
+    resample's images. Each image's confusion matrix is counted once, and a resample sums them. Two
+    methods measured with the same `indices` give a *paired* bootstrap of their difference: both are
+    judged on the same images in every resample.
+
+    Args:
+        pred, target: (N, ...) masks of N images.
+        num_classes: K.
+        indices: (R, M) int64 in [0, N), R resamples of M images each.
+
+    Returns:
+        (R,) float64, the mean IoU of each resample.
+    """
+    _check_masks(pred, target)
+    in_range = indices.numel() == 0 or 0 <= indices.min() <= indices.max() < len(pred)
+    if indices.dim() != 2 or indices.dtype != torch.int64 or not in_range:
+        raise ValueError(
+            f"indices must be (R, M) int64 in [0, {len(pred)}), got shape {tuple(indices.shape)}, dtype {indices.dtype}"
+        )
+    per_image = torch.stack([confusion_matrix(p, t, num_classes) for p, t in zip(pred, target)])  # (N, K, K)
+    times_drawn = torch.zeros(len(indices), len(pred), dtype=torch.float64)
+    times_drawn.scatter_add_(1, indices, torch.ones_like(indices, dtype=torch.float64))  # (R, N)
+    cm = (times_drawn @ per_image.reshape(len(pred), -1).double()).reshape(-1, num_classes, num_classes)
+    intersection = cm.diagonal(dim1=1, dim2=2)  # (R, K)
+    union = cm.sum(1) + cm.sum(2) - intersection
+    return (intersection / union).nanmean(dim=1)

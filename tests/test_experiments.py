@@ -20,6 +20,7 @@ from minivit.experiments.weak_supervision import (
     digit_probabilities,
     head_masks,
     head_scores,
+    ink_maps,
     mobilevit_without_attention,
     train_head,
 )
@@ -163,11 +164,12 @@ def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     per_classifier = {
         f"{name}_{key}"
         for name in CLASSIFIERS
-        for key in ("accuracy", "threshold", "cam", "pointing", "pointing_chance", "far_share")
+        for key in ("accuracy", "threshold", "cam", "pointing", "pointing_chance", "pointing_ink", "far_share")
     }
     heads = {
         f"{name}_1_{key}"
-        for name in ("head_on_pseudo_masks", "probe_on_masks", "last_map_head_on_masks", "head_on_masks")
+        for name in ("last_map_head_on_pseudo_masks", "head_on_pseudo_masks", "probe_on_masks", "last_map_head_on_masks",
+                     "head_on_masks")
         for key in ("argmax", "thresholded", "threshold")
     }
     assert set(row) == {"seed", "background"} | per_classifier | heads
@@ -228,3 +230,13 @@ def test_head_masks_by_argmax_and_by_the_cam_rule_hand_worked():
     argmax, thresholded, threshold = head_masks(_FixedScores(), ([scores], masks, present), [scores], present)
     assert argmax.tolist() == [[[0, 0], [0, 0]]]  # the head's own decision: all background
     assert thresholded.tolist() == masks.tolist() and threshold == THRESHOLDS[0]  # read like a CAM: the digit
+
+
+def test_ink_maps_peak_where_the_ink_is_for_every_class():
+    images = torch.zeros(2, 1, 4, 4)
+    images[0, 0, 2:, :2] = 1.0  # image 0: ink in the bottom-left 2 x 2 place
+    images[1, 0, 0, 3] = 1.0  # image 1: one pixel in the top-right place
+    maps = ink_maps(images, (2, 3, 2, 2))
+    assert maps.shape == (2, 3, 2, 2)
+    assert maps[0, :, 1, 0].tolist() == [1.0] * 3 and maps[1, :, 0, 1].tolist() == [0.25] * 3
+    assert maps.flatten(2).argmax(dim=2).tolist() == [[2, 2, 2], [1, 1, 1]]

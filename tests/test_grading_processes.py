@@ -76,7 +76,9 @@ def test_kill_tree_ends_a_keeper_and_everything_below_it():
     processes.kill_tree(keeper.pid)
     keeper.wait(timeout=10)
     assert ended(marker) == []
-    assert keeper.returncode == -signal.SIGKILL
+    # killed itself, or (when it saw its kernel killed first, as happens under load) exited with the kernel's
+    # code, -SIGKILL as an exit status: 256 - 9
+    assert keeper.returncode in (-signal.SIGKILL, 256 - signal.SIGKILL)
 
 
 @pytest.mark.parametrize("reap", [["--reap"], []], ids=["keeper stays", "keeper becomes the kernel"])

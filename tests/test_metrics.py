@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from minivit.metrics import accuracy, confusion_matrix, iou_per_class, mean_iou
+from minivit.metrics import accuracy, confusion_matrix, iou_per_class, mean_iou, mean_iou_resampled
 
 pytestmark = pytest.mark.versions  # numerics of torch's ops
 
@@ -76,9 +76,23 @@ def test_accuracy_hand_worked():
         (lambda: iou_per_class(PRED - 1, TARGET, 3), ValueError, "pred must hold class indices"),
         (lambda: iou_per_class(PRED, TARGET, 0), ValueError, "num_classes must be a positive int"),
         (lambda: accuracy([1], TARGET), TypeError, "pred must be a torch.Tensor"),
+        (lambda: mean_iou_resampled(PRED[None], TARGET[None], 3, torch.tensor([[0, 1]])), ValueError, "in [0, 1)"),
+        (lambda: mean_iou_resampled(PRED[None], TARGET[None], 3, torch.tensor([0])), ValueError, "(R, M) int64"),
     ],
 )
 def test_bad_input_names_the_problem(call, error, words):
     with pytest.raises(error) as err:
         call()
     assert words in str(err.value)
+
+
+def test_mean_iou_resampled_is_mean_iou_of_each_resample():
+    torch.manual_seed(0)
+    pred, target = torch.randint(0, 4, (6, 5, 5)), torch.randint(0, 4, (6, 5, 5))
+    pred[:, 0] = target[:, 0]  # some agreement
+    indices = torch.randint(0, 6, (20, 6))
+    indices[0] = torch.arange(6)  # the data set itself
+    resampled = mean_iou_resampled(pred, target, 4, indices)
+    brute_force = [mean_iou(pred[row], target[row], 4) for row in indices]
+    assert torch.allclose(resampled, torch.tensor(brute_force, dtype=torch.float64))
+    assert resampled[0].item() == pytest.approx(mean_iou(pred, target, 4))

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -174,6 +175,14 @@ def digit_probabilities(scores: torch.Tensor) -> torch.Tensor:
     return scores.softmax(dim=1)[:, 1:]
 
 
+def ink_maps(images: torch.Tensor, shape: torch.Size | tuple[int, int, int, int]) -> torch.Tensor:
+    """The pointing game's class-blind baseline: maps of `shape` (B, K, h, w) that are, for every class,
+    the mean of the image (B, 1, H, W) over each place. Their peak is the place with the most ink, the
+    same for every digit on the canvas."""
+    batch, num_classes, h, w = shape
+    return F.adaptive_avg_pool2d(images, (h, w)).expand(batch, num_classes, h, w)
+
+
 def cam_measures(
     classifier: nn.Module, train: tuple[torch.Tensor, ...], test: tuple[torch.Tensor, ...]
 ) -> dict[str, float]:
@@ -189,8 +198,9 @@ def cam_measures(
         accuracy (test canvases with all 10 answers right), threshold (chosen among THRESHOLDS), cam (test
         mean IoU of masks_from_cams with the classifier's own answers), pointing (pointing game hit rate
         over the digits of the test canvases, played at the CAM's own resolution), pointing_chance (the
-        hit rate of a peak on a random place of a map of that resolution), far_share (far_gradient_share
-        on NUM_FAR test canvases, following the first digit of each).
+        hit rate of a peak on a random place of a map of that resolution), pointing_ink (the hit rate of
+        `ink_maps`, which know where the ink is but not which digit), far_share (far_gradient_share on
+        NUM_FAR test canvases, following the first digit of each).
     """
     (train_images, _, train_masks), (test_images, test_labels, test_masks) = train, test
     classifier.eval()  # BatchNorm with its running statistics, even when called straight after fit
@@ -209,6 +219,10 @@ def cam_measures(
         cam=mean_iou(masks_from_cams(test_cams, test_present, threshold), test_masks, CANVAS_CLASSES),
         pointing=pointing_game(coarse_cams, test_masks, test_labels.bool()).float().mean().item(),
         pointing_chance=pointing_chance(test_masks, test_labels.bool(), coarse_cams.shape[-2:]).mean().item(),
+        pointing_ink=pointing_game(ink_maps(test_images, coarse_cams.shape), test_masks, test_labels.bool())
+        .float()
+        .mean()
+        .item(),
         far_share=far_gradient_share(classifier, test_images[:NUM_FAR], first_digit),
     )
 
@@ -244,7 +258,8 @@ def head_masks(
 def head_measures(
     head: nn.Module,
     maps: tuple[Sequence[torch.Tensor], Sequence[torch.Tensor]],
-    masks: tuple[torch.Tensor, torch.Tensor],
+    masks: torch.Tensor,
+    truth: tuple[torch.Tensor, torch.Tensor],
     present: tuple[torch.Tensor, torch.Tensor],
     seed: int,
     epochs: int,
@@ -255,8 +270,9 @@ def head_measures(
     Args:
         head: untrained, taking the maps given.
         maps: (training maps, test maps), from `backbone_maps`.
-        masks: (training masks the head learns from, true test masks); the threshold is chosen on the
-            first NUM_TUNE training canvases, with these training masks.
+        masks: the masks of the training canvases that the head learns from (true masks or pseudo-masks).
+        truth: the true masks of (the training canvases, the test canvases); the first NUM_TUNE
+            training canvases' choose the threshold, as they chose the CAM masks' threshold.
         present: the classifier's answers (B, K) bool on (the first NUM_TUNE training canvases, the test
             canvases).
         seed, epochs: of train_head.
@@ -264,13 +280,13 @@ def head_measures(
     Returns:
         argmax and thresholded (the test mean IoU of each rule's masks), threshold.
     """
-    (train_maps, test_maps), (train_masks, test_masks), (tune_present, test_present) = maps, masks, present
-    head = train_head(head, train_maps, train_masks, seed, epochs)
-    tune = [m[:NUM_TUNE] for m in train_maps], train_masks[:NUM_TUNE], tune_present
+    (train_maps, test_maps), (train_truth, test_truth), (tune_present, test_present) = maps, truth, present
+    head = train_head(head, train_maps, masks, seed, epochs)
+    tune = [m[:NUM_TUNE] for m in train_maps], train_truth[:NUM_TUNE], tune_present
     argmax, thresholded, threshold = head_masks(head, tune, test_maps, test_present)
     return dict(
-        argmax=mean_iou(argmax, test_masks, CANVAS_CLASSES),
-        thresholded=mean_iou(thresholded, test_masks, CANVAS_CLASSES),
+        argmax=mean_iou(argmax, test_truth, CANVAS_CLASSES),
+        thresholded=mean_iou(thresholded, test_truth, CANVAS_CLASSES),
         threshold=threshold,
     )
 
@@ -286,17 +302,19 @@ def weak_supervision(
 
     Each of CLASSIFIERS is trained on the image-level labels of `num_train` canvases (for `epochs`, or
     its own number when None); for each, the CAM threshold is chosen on NUM_TUNE training canvases and
-    its CAM masks are measured on the test canvases. Then over the frozen MobileViT, each of four heads
-    is trained for each number of `head_epochs` and read two ways (`head_measures`):
-    head_on_pseudo_masks (a multi-stage SegmentationHead on CAM pseudo-masks of the training canvases,
-    made with their labels), and on the true masks probe_on_masks (a LinearProbeHead on the last map),
+    its CAM masks are measured on the test canvases. Then over the frozen MobileViT, each of five heads
+    is trained for each number of `head_epochs` and read two ways (`head_measures`): on CAM pseudo-masks
+    of the training canvases (made with their labels) last_map_head_on_pseudo_masks (a SegmentationHead on
+    the last map only) and head_on_pseudo_masks (a multi-stage SegmentationHead), and on the true masks
+    probe_on_masks (a LinearProbeHead on the last map),
     last_map_head_on_masks (a SegmentationHead on the last map only, with the multi-stage head's
     parameter count) and head_on_masks (the multi-stage SegmentationHead).
 
     Returns:
         a row: seed; the mean IoU (over the num_test test canvases) of all background; per classifier
         `{name}_accuracy` (test canvases with all 10 answers right), `{name}_threshold`, `{name}_cam`
-        (mean IoU), `{name}_pointing`, `{name}_pointing_chance`, `{name}_far_share`; per head and
+        (mean IoU), `{name}_pointing`, `{name}_pointing_chance`, `{name}_pointing_ink`, `{name}_far_share`;
+        per head and
         number of epochs e, `{head}_{e}_argmax`, `{head}_{e}_thresholded`, `{head}_{e}_threshold`.
     """
     train = canvases("train", num_train)
@@ -318,6 +336,9 @@ def weak_supervision(
     channels = [m.shape[1] for m in maps[0]]
     last = tuple(m[-1:] for m in maps)
     heads = {  # name: (a new head, the maps it reads, the masks it learns from)
+        "last_map_head_on_pseudo_masks": (
+            lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, pseudo_masks
+        ),
         "head_on_pseudo_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, pseudo_masks),
         "probe_on_masks": (lambda: LinearProbeHead(channels[-1], CANVAS_CLASSES), maps, train_masks),
         "last_map_head_on_masks": (
@@ -328,6 +349,7 @@ def weak_supervision(
     for name, (new_head, head_maps, masks) in heads.items():
         for epochs_of_head in head_epochs:
             seed_everything(seed)
-            measures = head_measures(new_head(), head_maps, (masks, test_masks), present, seed, epochs_of_head)
+            truth = train_masks, test_masks
+            measures = head_measures(new_head(), head_maps, masks, truth, present, seed, epochs_of_head)
             row.update({f"{name}_{epochs_of_head}_{key}": value for key, value in measures.items()})
     return row
