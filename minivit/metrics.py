@@ -38,6 +38,13 @@ def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int)
     return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
+def _iou_from_confusion(cm: torch.Tensor) -> torch.Tensor:
+    """IoU per class from confusion matrices (..., K, K) float: (..., K), NaN for classes absent from both."""
+    intersection = cm.diagonal(dim1=-2, dim2=-1)
+    union = cm.sum(-2) + cm.sum(-1) - intersection  # predicted k + truly k - both
+    return intersection / union  # 0 / 0 = NaN where the class is absent from both
+
+
 def iou_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Intersection over union of each class: |pred == k and target == k| / |pred == k or target == k|.
 
@@ -55,10 +62,7 @@ def iou_per_class(pred: torch.Tensor, target: torch.Tensor, num_classes: int) ->
     Returns:
         (K,) float64, NaN for classes absent from both.
     """
-    cm = confusion_matrix(pred, target, num_classes).double()
-    intersection = cm.diagonal()
-    union = cm.sum(0) + cm.sum(1) - intersection  # predicted k + truly k - both
-    return intersection / union  # 0 / 0 = NaN where the class is absent from both
+    return _iou_from_confusion(confusion_matrix(pred, target, num_classes).double())
 
 
 def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
@@ -94,7 +98,5 @@ def mean_iou_resampled(
     per_image = torch.stack([confusion_matrix(p, t, num_classes) for p, t in zip(pred, target)])  # (N, K, K)
     times_drawn = torch.zeros(len(indices), len(pred), dtype=torch.float64)
     times_drawn.scatter_add_(1, indices, torch.ones_like(indices, dtype=torch.float64))  # (R, N)
-    cm = (times_drawn @ per_image.reshape(len(pred), -1).double()).reshape(-1, num_classes, num_classes)
-    intersection = cm.diagonal(dim1=1, dim2=2)  # (R, K)
-    union = cm.sum(1) + cm.sum(2) - intersection
-    return (intersection / union).nanmean(dim=1)
+    cm = (times_drawn @ per_image.reshape(len(pred), -1).double()).reshape(-1, num_classes, num_classes)  # (R, K, K)
+    return _iou_from_confusion(cm).nanmean(dim=1)

@@ -15,8 +15,11 @@ The controls (`CLASSIFIERS` and the heads of `weak_supervision`), one change eac
   the linear probe on true masks against the CAM changes the supervision with the decision rule fixed;
 - a head on the last map only, with the multi-stage head's parameter count: resolution with capacity
   and decision rule held fixed;
-- every head trained for each of HEAD_EPOCHS: the notebook's short training, and one long enough that
-  the comparisons no longer change with it.
+- heads on the last map and on all maps, each trained on pseudo-masks and on true masks: the maps read
+  and the supervision, each changed with the other held both ways (a 2 x 2);
+- every head trained for each of HEAD_EPOCHS: the notebook's short training, and two long ones, to see
+  whether the comparisons change with the training length;
+- the pointing game beside its chance level and a class-blind baseline (`ink_maps`).
 
 - `canvases`: digit canvases as three tensors (images, labels, masks).
 - `backbone_maps`: a frozen backbone's feature maps of many images, computed once.
@@ -213,16 +216,14 @@ def cam_measures(
     threshold, _ = choose_threshold(tune_cams, tune_present, train_masks[:NUM_TUNE], THRESHOLDS)
     labels_loader = DataLoader(TensorDataset(test_images, test_labels), batch_size=100)
     first_digit = test_labels[:NUM_FAR].argmax(dim=1)
+    present = test_labels.bool()  # the digits the pointing game follows: every digit on each canvas
     return dict(
         accuracy=evaluate(classifier, labels_loader, multi_label=True),
         threshold=threshold,
         cam=mean_iou(masks_from_cams(test_cams, test_present, threshold), test_masks, CANVAS_CLASSES),
-        pointing=pointing_game(coarse_cams, test_masks, test_labels.bool()).float().mean().item(),
-        pointing_chance=pointing_chance(test_masks, test_labels.bool(), coarse_cams.shape[-2:]).mean().item(),
-        pointing_ink=pointing_game(ink_maps(test_images, coarse_cams.shape), test_masks, test_labels.bool())
-        .float()
-        .mean()
-        .item(),
+        pointing=pointing_game(coarse_cams, test_masks, present).float().mean().item(),
+        pointing_chance=pointing_chance(test_masks, present, coarse_cams.shape[-2:]).mean().item(),
+        pointing_ink=pointing_game(ink_maps(test_images, coarse_cams.shape), test_masks, present).float().mean().item(),
         far_share=far_gradient_share(classifier, test_images[:NUM_FAR], first_digit),
     )
 
@@ -303,19 +304,17 @@ def weak_supervision(
     Each of CLASSIFIERS is trained on the image-level labels of `num_train` canvases (for `epochs`, or
     its own number when None); for each, the CAM threshold is chosen on NUM_TUNE training canvases and
     its CAM masks are measured on the test canvases. Then over the frozen MobileViT, each of five heads
-    is trained for each number of `head_epochs` and read two ways (`head_measures`): on CAM pseudo-masks
-    of the training canvases (made with their labels) last_map_head_on_pseudo_masks (a SegmentationHead on
-    the last map only) and head_on_pseudo_masks (a multi-stage SegmentationHead), and on the true masks
-    probe_on_masks (a LinearProbeHead on the last map),
-    last_map_head_on_masks (a SegmentationHead on the last map only, with the multi-stage head's
-    parameter count) and head_on_masks (the multi-stage SegmentationHead).
+    is trained for each number of `head_epochs` and read two ways (`head_measures`). On CAM pseudo-masks of
+    the training canvases (made with their labels): last_map_head_on_pseudo_masks (a SegmentationHead on
+    the last map only, with the multi-stage head's parameter count) and head_on_pseudo_masks (the
+    multi-stage SegmentationHead). On the true masks: probe_on_masks (a LinearProbeHead on the last map),
+    last_map_head_on_masks and head_on_masks (the same two SegmentationHeads).
 
     Returns:
         a row: seed; the mean IoU (over the num_test test canvases) of all background; per classifier
         `{name}_accuracy` (test canvases with all 10 answers right), `{name}_threshold`, `{name}_cam`
         (mean IoU), `{name}_pointing`, `{name}_pointing_chance`, `{name}_pointing_ink`, `{name}_far_share`;
-        per head and
-        number of epochs e, `{head}_{e}_argmax`, `{head}_{e}_thresholded`, `{head}_{e}_threshold`.
+        per head and number of epochs e, `{head}_{e}_argmax`, `{head}_{e}_thresholded`, `{head}_{e}_threshold`.
     """
     train = canvases("train", num_train)
     test = canvases("test", num_test)
@@ -346,10 +345,10 @@ def weak_supervision(
         ),
         "head_on_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, train_masks),
     }
+    truth = train_masks, test_masks
     for name, (new_head, head_maps, masks) in heads.items():
         for epochs_of_head in head_epochs:
             seed_everything(seed)
-            truth = train_masks, test_masks
             measures = head_measures(new_head(), head_maps, masks, truth, present, seed, epochs_of_head)
             row.update({f"{name}_{epochs_of_head}_{key}": value for key, value in measures.items()})
     return row
