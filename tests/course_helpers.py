@@ -31,6 +31,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def make_course(tmp_path: Path, work: Path, settings: dict[str, dict] | None = None) -> Iterator[str]:
     """`make course NO_BROWSER=1` on a free port with working copies in `work`; yields the address it prints.
@@ -59,6 +67,8 @@ def make_course(tmp_path: Path, work: Path, settings: dict[str, dict] | None = N
             match = re.search(rf"http://(?:127\.0\.0\.1|localhost):{port}/lab\S*", log.read_text())
             url = match.group(0) if match else None
         assert url, f"JupyterLab did not start:\n{log.read_text()[-2000:]}"
+        while not _accepts_connections(port) and time.monotonic() < deadline:  # printed a moment before it listens
+            time.sleep(0.2)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
