@@ -55,10 +55,12 @@ class History:
         return "\n".join(lines)
 
 
-def _loss(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool, label_smoothing: float) -> torch.Tensor:
+def _loss(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool, label_smoothing: float,
+          class_weights: torch.Tensor | None = None) -> torch.Tensor:
     if multi_label:  # targets (B, K) of 0/1: K independent yes/no questions
         return F.binary_cross_entropy_with_logits(logits, targets.float())
-    return F.cross_entropy(logits, targets, label_smoothing=label_smoothing)  # targets (B,) class indices
+    # targets (B,) class indices (or (B, H, W) per pixel)
+    return F.cross_entropy(logits, targets, weight=class_weights, label_smoothing=label_smoothing)
 
 
 def _correct(logits: torch.Tensor, targets: torch.Tensor, multi_label: bool) -> int:
@@ -107,6 +109,7 @@ def fit(
     label_smoothing: float = 0.0,
     seed: int = 0,
     multi_label: bool = False,
+    class_weights: torch.Tensor | None = None,
     progress: bool = True,
 ) -> History:
     """Train `model` with AdamW and a cosine learning-rate schedule; evaluate after each epoch.
@@ -128,6 +131,8 @@ def fit(
         multi_label: targets are multi-hot (B, K) and the loss is binary cross-entropy per class
             (an image may hold several classes); otherwise targets are class indices and the
             loss is cross-entropy.
+        class_weights: for cross-entropy: a weight per class (K,), e.g. to count a rare class's
+            examples more (the `weight` of F.cross_entropy); None weighs every class 1.
         progress: show a tqdm progress bar (in a notebook or a terminal).
 
     Returns:
@@ -136,6 +141,8 @@ def fit(
     check_size(epochs, "epochs")
     if multi_label and label_smoothing:
         raise ValueError(f"label_smoothing applies to cross-entropy only, got {label_smoothing} with multi_label=True")
+    if multi_label and class_weights is not None:
+        raise ValueError("class_weights applies to cross-entropy only, got class_weights with multi_label=True")
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
@@ -148,7 +155,7 @@ def fit(
         for batch in train_loader:
             x, y = batch[0], batch[1]
             logits = model(x)
-            loss = _loss(logits, y, multi_label, label_smoothing)
+            loss = _loss(logits, y, multi_label, label_smoothing, class_weights)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

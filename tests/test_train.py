@@ -1,7 +1,9 @@
+import math
+
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from minivit.data import digit_canvas, digits
 from minivit.models.toy_models import SmallCNN
@@ -108,3 +110,31 @@ def test_count_parameters():
     assert count_parameters(model) == 26 and count_parameters(model, trainable_only=True) == 10
     # SmallCNN(1, 10, (8,)): conv 1*8*9 (no bias), BatchNorm 2*8, Linear 8*10 + 10
     assert count_parameters(SmallCNN(1, 10, (8,))) == 72 + 16 + 90
+
+
+class _Bias(nn.Module):
+    """Logits that ignore the input: one learned score per class, the same for every example."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+
+    def forward(self, x):
+        return self.bias.expand(len(x), -1)
+
+
+def test_class_weights_weigh_each_class_in_the_cross_entropy():
+    # half the targets are class 0, half class 1: unweighted, the best constant scores are equal (loss ln 2 at
+    # the start); a weight of 0 on a class removes its examples from the loss, so the other class wins
+    loader = DataLoader(TensorDataset(torch.zeros(8, 1), torch.tensor([0, 1] * 4)), batch_size=8)
+    plain_model = _Bias(2)
+    plain = fit(plain_model, loader, epochs=1, lr=0.1, weight_decay=0.0, progress=False)
+    assert plain.train_loss[0] == pytest.approx(math.log(2))
+    for ignored in (0, 1):
+        model = _Bias(2)
+        weights = torch.ones(2)
+        weights[ignored] = 0.0
+        fit(model, loader, epochs=5, lr=0.1, weight_decay=0.0, class_weights=weights, progress=False)
+        assert model.bias[1 - ignored] > model.bias[ignored]
+    with pytest.raises(ValueError, match="class_weights applies to cross-entropy only"):
+        fit(_Bias(2), loader, multi_label=True, class_weights=torch.ones(2))

@@ -151,14 +151,16 @@ class _HeadAtSize(nn.Module):
 
 
 def train_head(
-    head: nn.Module, maps: Sequence[torch.Tensor], masks: torch.Tensor, seed: int, epochs: int = 2
+    head: nn.Module, maps: Sequence[torch.Tensor], masks: torch.Tensor, seed: int, epochs: int = 2,
+    class_weights: torch.Tensor | None = None,
 ) -> nn.Module:
     """A segmentation head trained on `masks` (N, H, W) from a frozen backbone's `maps` (see
-    `backbone_maps`), with notebook 09's recipe: per-pixel cross-entropy, batches of 32, lr 0.01.
-    Returned in eval mode."""
+    `backbone_maps`), with notebook 09's recipe: per-pixel cross-entropy (weighted per class by
+    `class_weights` (K,) when given), batches of 32, lr 0.01. Returned in eval mode."""
     seed_everything(seed)
     loader = DataLoader(_Maps(maps, masks), batch_size=32, shuffle=True)
-    fit(_HeadAtSize(head, tuple(masks.shape[-2:])), loader, epochs=epochs, lr=1e-2, seed=seed, progress=False)
+    fit(_HeadAtSize(head, tuple(masks.shape[-2:])), loader, epochs=epochs, lr=1e-2, seed=seed,
+        class_weights=class_weights, progress=False)
     return head.eval()
 
 

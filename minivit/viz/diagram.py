@@ -105,9 +105,10 @@ def box(ax: Axes, x: float, y: float, text: str, kind: str = "layer", width: flo
 
 def arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], gid: str = "arrow",
           label: str | None = None, connection: str = "arc3", **style) -> FancyArrowPatch:
-    """An arrow from `start` to `end` (data coordinates); `label` is written beside its middle."""
-    patch = FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, linewidth=1.2, color="black",
-                            connectionstyle=connection, gid=gid, shrinkA=0, shrinkB=0, **style)
+    """An arrow from `start` to `end` (data coordinates); `label` is written beside its middle. Keyword
+    arguments override FancyArrowPatch's style, e.g. linestyle=":" or arrowstyle="<|-|>"."""
+    style = dict(arrowstyle="-|>", mutation_scale=12, linewidth=1.2, color="black", shrinkA=0, shrinkB=0) | style
+    patch = FancyArrowPatch(start, end, connectionstyle=connection, gid=gid, **style)
     ax.add_patch(patch)
     if label:
         ax.text((start[0] + end[0]) / 2 + 0.08, (start[1] + end[1]) / 2, label, ha="left", va="center",
