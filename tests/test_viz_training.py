@@ -109,3 +109,31 @@ def test_accuracy_against_data_size_draws_mean_and_seed_range_per_model():
         viz.plot_accuracy_vs_data([])
     with pytest.raises(ValueError, match=r"rows\[0\]"):
         viz.plot_accuracy_vs_data([dict(model="m")])
+
+
+def test_interaction_plot_draws_the_mean_of_each_cell_with_its_seed_range():
+    panels = {
+        "short": {("a", "x1"): [1.0, 3.0], ("a", "x2"): [2.0, 2.0], ("b", "x1"): [0.0, 1.0], ("b", "x2"): [4.0, 6.0]},
+        "long": {("a", "x1"): [1.0], ("a", "x2"): [1.0], ("b", "x1"): [2.0], ("b", "x2"): [3.0]},
+    }
+    fig = viz.plot_interaction(panels, "IoU", "factors")
+    assert [ax.get_title() for ax in fig.axes] == ["short", "long"]
+    short = fig.axes[0]
+    lines = [c.lines[0] for c in short.containers]  # one errorbar container per line level, in order
+    assert [line.get_label() for line in short.containers] == ["a", "b"]
+    assert np.allclose(lines[0].get_ydata(), [2.0, 2.0]) and np.allclose(lines[1].get_ydata(), [0.5, 5.0])
+    assert [t.get_text() for t in short.get_xticklabels()] == ["x1", "x2"]
+    # the bars run from the lowest to the highest seed: for ("b", "x2") from 4 to 6
+    segments = short.containers[1].lines[2][0].get_segments()
+    assert np.allclose(segments[1], [[1, 4.0], [1, 6.0]])
+    assert short.get_ylabel() == "IoU" and fig.get_suptitle() == "factors"
+
+
+@pytest.mark.parametrize("panels, message", [
+    ({}, "non-empty mapping"),
+    ({"p": {("a", "x"): [1.0]}, "q": {("a", "y"): [1.0]}}, "panel 'q' must have every"),
+    ({"p": {("a", "x"): []}}, "no values"),
+])
+def test_interaction_plot_rejects_incomplete_results(panels, message):
+    with pytest.raises(ValueError, match=message):
+        viz.plot_interaction(panels, "y", "t")

@@ -2,7 +2,8 @@
 and the training curves of several models side by side.
 
 `plot_digits` draws a batch as a DataLoader gives it, (B, C, H, W) images and (B,) labels;
-`plot_training_curves` draws the History that minivit.train.fit returns, one line per model.
+`plot_training_curves` draws the History that minivit.train.fit returns, one line per model;
+`plot_accuracy_vs_data` and `plot_interaction` draw stored results over several seeds.
 """
 
 from __future__ import annotations
@@ -181,4 +182,59 @@ def plot_accuracy_vs_data(
     ax.grid(True, alpha=0.4)
     ax.legend(loc="lower right")
     ax.set_title(title)
+    return fig
+
+
+def plot_interaction(
+    panels: Mapping[str, Mapping[tuple[str, str], Sequence[float]]],
+    ylabel: str,
+    title: str,
+) -> Figure:
+    """A factorial experiment (two changes, each tried with the other fixed every way) as an interaction
+    plot: per panel, the levels of the second change along x, one line per level of the first, at the
+    mean over the seeds, with a bar from the lowest to the highest seed. Parallel lines: each change adds
+    the same whatever the other is; lines that spread apart: one change matters more with the other.
+
+    Args:
+        panels: {panel title: {(line level, x level): per-seed values}}, e.g. {"60 epochs":
+            {("last map", "pseudo-masks"): [0.28, 0.29, 0.27], ...}}; every panel has the same levels and
+            every combination of them.
+        ylabel: what the values are.
+        title: the figure's title.
+
+    Returns:
+        the Figure, one axes per panel, sharing y; in each, per line level (in order of first appearance)
+        one errorbar container whose x are 0, 1, ... (the x levels, in order of first appearance, as tick
+        labels) and whose y are the means.
+    """
+    if not isinstance(panels, Mapping) or not panels:
+        raise ValueError(f"panels must be a non-empty mapping of panel titles to results, got {panels!r}")
+    first = next(iter(panels.values()))
+    lines = list(dict.fromkeys(line for line, _ in first))
+    xs = list(dict.fromkeys(x for _, x in first))
+    wanted = {(line, x) for line in lines for x in xs}
+    for name, cells in panels.items():
+        if set(cells) != wanted:
+            raise ValueError(f"panel {name!r} must have every (line, x) pair of {sorted(wanted)}, got {sorted(cells)}")
+        empty = [key for key, values in cells.items() if len(values) == 0]
+        if empty:
+            raise ValueError(f"panel {name!r} has no values for {empty}")
+
+    fig = new_figure(2.9 * len(panels) + 1.2, 3.9)
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    for ax, (name, cells) in zip(axes, panels.items()):
+        for k, line in enumerate(lines):
+            values = [np.asarray(cells[line, x], dtype=float) for x in xs]
+            mean = np.array([v.mean() for v in values])
+            low = np.maximum(mean - np.array([v.min() for v in values]), 0)
+            high = np.maximum(np.array([v.max() for v in values]) - mean, 0)
+            ax.errorbar(range(len(xs)), mean, yerr=np.stack([low, high]), marker="o", markersize=5, capsize=4,
+                        color=f"C{k % 10}", label=line)
+        ax.set_xticks(range(len(xs)), xs)
+        ax.set_xlim(-0.4, len(xs) - 0.6)
+        ax.grid(True, alpha=0.4)
+        ax.set_title(name)
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(loc="best")
+    fig.suptitle(title)
     return fig
