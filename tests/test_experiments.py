@@ -17,6 +17,7 @@ from minivit.experiments.weak_supervision import (
     HEAD_EPOCHS,
     THRESHOLDS,
     backbone_maps,
+    balanced_class_weights,
     digit_probabilities,
     head_masks,
     head_scores,
@@ -168,9 +169,9 @@ def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     }
     heads = {
         f"{name}_1_{key}"
-        for name in ("last_map_head_on_pseudo_masks", "head_on_pseudo_masks", "probe_on_masks", "last_map_head_on_masks",
-                     "head_on_masks")
-        for key in ("argmax", "thresholded", "threshold")
+        for name in ("last_map_head_on_pseudo_masks", "head_on_pseudo_masks", "probe_on_masks", "weighted_probe_on_masks",
+                     "last_map_head_on_masks", "head_on_masks")
+        for key in ("argmax", "thresholded", "threshold", "argmax_background")
     }
     assert set(row) == {"seed", "background"} | per_classifier | heads
     assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
@@ -240,3 +241,13 @@ def test_ink_maps_peak_where_the_ink_is_for_every_class():
     assert maps.shape == (2, 3, 2, 2)
     assert maps[0, :, 1, 0].tolist() == [1.0] * 3 and maps[1, :, 0, 1].tolist() == [0.25] * 3
     assert maps.flatten(2).argmax(dim=2).tolist() == [[2, 2, 2], [1, 1, 1]]
+
+
+def test_balanced_class_weights_hand_worked():
+    # 8 pixels: 6 background, 2 of class 1, none of class 2: weights 8 / (3 * 6) and 8 / (3 * 2), and 0
+    masks = torch.tensor([[[0, 0, 0, 1], [0, 0, 0, 1]]])
+    weights = balanced_class_weights(masks, 3)
+    assert torch.allclose(weights, torch.tensor([8 / 18, 8 / 6, 0.0]))
+    assert torch.allclose(weights[:2] * torch.tensor([6.0, 2.0]), torch.tensor([8 / 3, 8 / 3]))  # equal totals
+    with pytest.raises(ValueError, match="classes 0..1, got a class 2"):
+        balanced_class_weights(torch.tensor([[[0, 2]]]), 2)

@@ -13,6 +13,8 @@ The controls (`CLASSIFIERS` and the heads of `weak_supervision`), one change eac
 - every head read two ways (`head_measures`): by its own argmax, and thresholded like the CAMs
   (`masks_from_cams` on its probabilities, the threshold chosen on the same training canvases), so that
   the linear probe on true masks against the CAM changes the supervision with the decision rule fixed;
+- the probe trained again with a class-balanced cross-entropy (`balanced_class_weights`): only the loss's
+  weights change, to test whether the imbalance of background and digits makes it answer "background";
 - a head on the last map only, with the multi-stage head's parameter count: resolution with capacity
   and decision rule held fixed;
 - heads on the last map and on all maps, each trained on pseudo-masks and on true masks: the maps read
@@ -25,7 +27,8 @@ The controls (`CLASSIFIERS` and the heads of `weak_supervision`), one change eac
 - `backbone_maps`: a frozen backbone's feature maps of many images, computed once.
 - `train_head`, `head_scores`: a segmentation head trained and run on such maps; `digit_probabilities`,
   its scores as maps that `masks_from_cams` thresholds like CAMs; `head_masks`, a head's masks by its
-  argmax and by the CAM masks' rule; `head_measures`, a head trained and both its masks measured.
+  argmax and by the CAM masks' rule; `head_measures`, a head trained and both its masks measured;
+  `balanced_class_weights`, cross-entropy weights under which every class weighs the same.
 - `train_classifier`, `cam_measures`: one of CLASSIFIERS trained on the labels; what its CAMs are worth.
 - `weak_supervision`: the whole pipeline for one seed, every measure of its comparison.
 """
@@ -266,6 +269,7 @@ def head_measures(
     present: tuple[torch.Tensor, torch.Tensor],
     seed: int,
     epochs: int,
+    class_weights: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """A segmentation head trained with `train_head`, its test masks by both rules of `head_masks`, and
     what they are worth.
@@ -278,20 +282,32 @@ def head_measures(
             training canvases' choose the threshold, as they chose the CAM masks' threshold.
         present: the classifier's answers (B, K) bool on (the first NUM_TUNE training canvases, the test
             canvases).
-        seed, epochs: of train_head.
+        seed, epochs, class_weights: of train_head.
 
     Returns:
-        argmax and thresholded (the test mean IoU of each rule's masks), threshold.
+        argmax and thresholded (the test mean IoU of each rule's masks), threshold, and argmax_background
+        (the share of test pixels that the argmax paints background).
     """
     (train_maps, test_maps), (train_truth, test_truth), (tune_present, test_present) = maps, truth, present
-    head = train_head(head, train_maps, masks, seed, epochs)
+    head = train_head(head, train_maps, masks, seed, epochs, class_weights)
     tune = [m[:NUM_TUNE] for m in train_maps], train_truth[:NUM_TUNE], tune_present
     argmax, thresholded, threshold = head_masks(head, tune, test_maps, test_present)
     return dict(
         argmax=mean_iou(argmax, test_truth, CANVAS_CLASSES),
         thresholded=mean_iou(thresholded, test_truth, CANVAS_CLASSES),
         threshold=threshold,
+        argmax_background=(argmax == 0).float().mean().item(),
     )
+
+
+def balanced_class_weights(masks: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Cross-entropy weights (num_classes,) under which every class's pixels in `masks` (N, H, W) weigh as
+    much in total: N*H*W / (num_classes * pixels of the class). A class with no pixel gets weight 0."""
+    counts = torch.bincount(masks.flatten(), minlength=num_classes).float()  # (K,)
+    if len(counts) != num_classes:
+        raise ValueError(f"masks must hold classes 0..{num_classes - 1}, got a class {len(counts) - 1}")
+    weights = counts.sum() / (num_classes * counts)
+    return torch.where(counts > 0, weights, torch.zeros_like(weights))
 
 
 def weak_supervision(
@@ -310,13 +326,16 @@ def weak_supervision(
     the training canvases (made with their labels): last_map_head_on_pseudo_masks (a SegmentationHead on
     the last map only, with the multi-stage head's parameter count) and head_on_pseudo_masks (the
     multi-stage SegmentationHead). On the true masks: probe_on_masks (a LinearProbeHead on the last map),
-    last_map_head_on_masks and head_on_masks (the same two SegmentationHeads).
+    weighted_probe_on_masks (the same, its cross-entropy weighted by `balanced_class_weights`: is the
+    probe's answer "background" the classes' imbalance?), last_map_head_on_masks and head_on_masks (the
+    same two SegmentationHeads).
 
     Returns:
         a row: seed; the mean IoU (over the num_test test canvases) of all background; per classifier
         `{name}_accuracy` (test canvases with all 10 answers right), `{name}_threshold`, `{name}_cam`
         (mean IoU), `{name}_pointing`, `{name}_pointing_chance`, `{name}_pointing_ink`, `{name}_far_share`;
-        per head and number of epochs e, `{head}_{e}_argmax`, `{head}_{e}_thresholded`, `{head}_{e}_threshold`.
+        per head and number of epochs e, `{head}_{e}_argmax`, `{head}_{e}_thresholded`, `{head}_{e}_threshold`,
+        `{head}_{e}_argmax_background`.
     """
     train = canvases("train", num_train)
     test = canvases("test", num_test)
@@ -336,21 +355,25 @@ def weak_supervision(
     maps = backbone_maps(mobilevit, train_images), backbone_maps(mobilevit, test_images)
     channels = [m.shape[1] for m in maps[0]]
     last = tuple(m[-1:] for m in maps)
-    heads = {  # name: (a new head, the maps it reads, the masks it learns from)
+    balanced = balanced_class_weights(train_masks, CANVAS_CLASSES)
+    heads = {  # name: (a new head, the maps it reads, the masks it learns from, the cross-entropy's class weights)
         "last_map_head_on_pseudo_masks": (
-            lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, pseudo_masks
+            lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, pseudo_masks, None
         ),
-        "head_on_pseudo_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, pseudo_masks),
-        "probe_on_masks": (lambda: LinearProbeHead(channels[-1], CANVAS_CLASSES), maps, train_masks),
+        "head_on_pseudo_masks": (
+            lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, pseudo_masks, None
+        ),
+        "probe_on_masks": (lambda: LinearProbeHead(channels[-1], CANVAS_CLASSES), maps, train_masks, None),
+        "weighted_probe_on_masks": (lambda: LinearProbeHead(channels[-1], CANVAS_CLASSES), maps, train_masks, balanced),
         "last_map_head_on_masks": (
-            lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, train_masks
+            lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, train_masks, None
         ),
-        "head_on_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, train_masks),
+        "head_on_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, train_masks, None),
     }
     truth = train_masks, test_masks
-    for name, (new_head, head_maps, masks) in heads.items():
+    for name, (new_head, head_maps, masks, weights) in heads.items():
         for epochs_of_head in head_epochs:
             seed_everything(seed)
-            measures = head_measures(new_head(), head_maps, masks, truth, present, seed, epochs_of_head)
+            measures = head_measures(new_head(), head_maps, masks, truth, present, seed, epochs_of_head, weights)
             row.update({f"{name}_{epochs_of_head}_{key}": value for key, value in measures.items()})
     return row
