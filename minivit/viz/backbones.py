@@ -1,0 +1,274 @@
+"""Diagrams of the two backbones built from blocks: Swin's stages and its pair of blocks (the Swin paper's
+Figure 3), and the MobileViT block. Every shape on a box is read from the real module running on an input
+(minivit.viz.diagram.output_shapes); every count (blocks per stage, shift sizes, layers) from its attributes.
+
+    plot_swin_stages(model, image_size)           patch partition, linear embedding, the stages, left to right
+    plot_swin_block_pair(model, stage, ...)       a W-MSA block and the SW-MSA block after it
+    plot_mobilevit_block(block, x)                local convs, unfold, transformer, fold, fuse
+
+Glossary: B batch, H x W map, C channels, M window size, n block channels, d token size, L layers,
+P pixels per patch, N patches.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import nn
+
+from minivit.models.mobilevit import MobileViTBlock
+from minivit.models.swin import SwinTransformer
+from minivit.ops.patches import patchify
+from minivit.ops.unfold import mobilevit_fold
+from minivit.viz._common import new_figure
+from minivit.viz.diagram import BOX_HEIGHT, FONT_SIZE, Step, arrow, box, output_shapes, plot_flow, shape_text
+
+
+def _image_size(image_size: object) -> tuple[int, int]:
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, tuple, list)):
+        raise TypeError(f"image_size must be an int or a pair (H, W) of ints, got {type(image_size).__name__}")
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
+        raise ValueError(f"image_size must be a positive int or a pair (H, W) of positive ints, got {image_size!r}")
+    return size
+
+
+def _check_swin(model: object, image_size: object) -> tuple[int, int]:
+    if not isinstance(model, SwinTransformer):
+        raise TypeError(f"model must be a minivit SwinTransformer, got {type(model).__name__}")
+    H, W = _image_size(image_size)
+    smallest = model.config.patch_size * 2 ** (len(model.stages) - 1)
+    if min(H, W) < smallest:
+        raise ValueError(f"image_size must be at least {smallest} (one patch per stage), got {image_size!r}")
+    return H, W
+
+
+def _images(model: nn.Module, H: int, W: int) -> torch.Tensor:
+    """Zero images (1, C, H, W) on the model's device: shapes are all we need, and a model built on the meta
+    device runs on meta tensors in no time."""
+    device = next(model.parameters()).device
+    return torch.zeros(1, model.config.in_channels, H, W, device=device)
+
+
+def _tall_box(ax: Axes, x: float, y: float, text: str, kind: str, width: float, height: float) -> None:
+    """A box whose text runs bottom to top, as in the Swin paper's Figure 3."""
+    box(ax, x, y, text, kind, width=width, height=height, size=FONT_SIZE - 0.5)
+    ax.texts[-1].set_rotation(90)
+
+
+def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] = 224) -> Figure:
+    """Swin's architecture as in the Swin paper's Figure 3(a): the image, patch partition, linear embedding,
+    then every stage (stage 1: its blocks; each later stage: patch merging, then its blocks), left to right.
+
+    Each box names its step over the shape the step outputs, read from `model` run on an image of
+    `image_size`: patch partition is `minivit.ops.patches.patchify` (one token of p*p*3 numbers per patch),
+    linear embedding is `model.patch_embed` (a p x p convolution with stride p, which does patch partition
+    and the Linear in one step, then a LayerNorm). The boxes of each stage are framed, the frame titled with
+    the stage number and the stage's output as H x W x C with its stride; "x n" under a block box is the
+    number of blocks of that stage. Build the model on the meta device for speed: only shapes are read.
+
+    Args:
+        model: a minivit SwinTransformer, e.g. swin_t().
+        image_size: the input's side, or (H, W); at least p * 2^(stages - 1).
+
+    Returns:
+        the Figure. Boxes are patches with gid "step", left to right (image, partition, embedding, then per
+        stage: merging if any, blocks), their texts gid "step-label"; arrows gid "arrow"; each stage's frame
+        a Rectangle with gid "stage", its title a Text with gid "stage-label"; the block counts Texts with
+        gid "repeat".
+    """
+    H, W = _check_swin(model, image_size)
+    x = _images(model, H, W)
+    p = model.config.patch_size
+    names = ["patch_embed"] + [f"stages.{i}.merge" for i in range(1, len(model.stages))]
+    names += [f"stages.{i}" for i in range(len(model.stages))]
+    shapes = output_shapes(model, x, names)
+    partition = tuple(patchify(x, p).shape)  # (B, N, p*p*3)
+
+    # (name, shape, kind, stage or None); the stage's blocks say how many they are
+    columns = [("Images", tuple(x.shape), "tensor", None), ("Patch Partition", partition, "op", None),
+               ("Linear Embedding", shapes["patch_embed"], "layer", 0)]
+    for i in range(len(model.stages)):
+        if i:
+            columns.append(("Patch Merging", shapes[f"stages.{i}.merge"], "layer", i))
+        columns.append(("Swin Transformer Block", shapes[f"stages.{i}"], "attention", i))
+
+    width, height, pitch = 0.62, 2.45, 0.93
+    fig = new_figure(pitch * len(columns) + 0.35, 3.7)
+    ax = fig.subplots()
+    xs = [0.5 + pitch * k for k in range(len(columns))]
+    for k, (name, shape, kind, _) in enumerate(columns):
+        _tall_box(ax, xs[k], 0, f"{name}\n{shape_text(shape)}", kind, width, height)
+        if k:
+            arrow(ax, (xs[k - 1] + width / 2, 0), (xs[k] - width / 2, 0))
+    for i, stage in enumerate(model.stages):
+        ks = [k for k, column in enumerate(columns) if column[3] == i]
+        left, right = xs[ks[0]] - width / 2 - 0.1, xs[ks[-1]] + width / 2 + 0.1
+        ax.add_patch(Rectangle((left, -height / 2 - 0.42), right - left, height + 0.55, fill=False,
+                               linestyle="--", linewidth=1.1, edgecolor="0.35", gid="stage"))
+        _, h, w, c = shapes[f"stages.{i}"]
+        ax.text((left + right) / 2, height / 2 + 0.3, f"Stage {i + 1}\n{h} x {w} x {c}\nstride {H // h}",
+                ha="center", va="bottom", fontsize=FONT_SIZE - 0.5, gid="stage-label")
+        ax.text(xs[ks[-1]], -height / 2 - 0.22, f"\u00d7 {len(stage.blocks)}", ha="center", va="center",
+                fontsize=FONT_SIZE, fontweight="bold", gid="repeat")
+    ax.set_xlim(0.5 - pitch / 2, xs[-1] + pitch / 2)
+    ax.set_ylim(-height / 2 - 0.5, height / 2 + 1.05)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"Swin at {H} x {W}: each box's output shape, (B, H, W, C) from the embedding on",
+                 fontsize=FONT_SIZE + 1)
+    return fig
+
+
+def plot_swin_block_pair(model: SwinTransformer, stage: int = 1, pair: int = 0,
+                         image_size: int | tuple[int, int] = 224) -> Figure:
+    """Two successive Swin blocks, as in the Swin paper's Figure 3(b): the first with regular windows
+    (W-MSA, window multi-head self-attention), the second with windows shifted (SW-MSA); each is
+    LayerNorm -> (S)W-MSA -> add -> LayerNorm -> MLP -> add, the adds being the residual connections.
+
+    The shapes are read from `model` run on an image of `image_size`; each attention box gives the
+    block's shift size as the model's block holds it (attn.shift_size: 0, then M // 2). Build the model on
+    the meta device for speed.
+
+    Args:
+        model: a minivit SwinTransformer.
+        stage: which stage, counted from 1 as in the paper.
+        pair: which pair of the stage's blocks, from 0: blocks 2 * pair and 2 * pair + 1.
+        image_size: the input's side, or (H, W).
+
+    Returns:
+        the Figure. Two columns of boxes (gid "step", the first block's seven then the second's seven, each
+        top to bottom: input, LayerNorm, attention, add, LayerNorm, MLP, add), texts gid "step-label";
+        arrows between steps gid "arrow"; residual connections gid "skip" (two per block); the line from the
+        first block's output to the second block's input gid "link".
+    """
+    H, W = _check_swin(model, image_size)
+    if isinstance(stage, bool) or not isinstance(stage, int):
+        raise TypeError(f"stage must be an int, got {type(stage).__name__}")
+    if not 1 <= stage <= len(model.stages):
+        raise ValueError(f"stage must be in 1..{len(model.stages)}, got {stage}")
+    blocks = model.stages[stage - 1].blocks
+    if isinstance(pair, bool) or not isinstance(pair, int):
+        raise TypeError(f"pair must be an int, got {type(pair).__name__}")
+    if not 0 <= pair < len(blocks) // 2:
+        raise ValueError(f"pair must be in 0..{len(blocks) // 2 - 1} (stage {stage} has {len(blocks)} blocks), "
+                         f"got {pair}")
+    first = 2 * pair
+    base = f"stages.{stage - 1}.blocks."
+    if first:  # the module whose output the first block of the pair is given
+        before = f"{base}{first - 1}"
+    else:
+        before = f"stages.{stage - 1}.merge" if stage > 1 else "patch_embed"
+    names = [before] + [f"{base}{b}{part}" for b in (first, first + 1) for part in ("", ".norm1", ".attn", ".norm2",
+                                                                                        ".mlp")]
+    shapes = output_shapes(model, _images(model, H, W), names)
+
+    fig = new_figure(9.0, 0.62 * 7 + 1.0)
+    ax = fig.subplots()
+    box_width, columns = 2.7, (0.0, 4.6)
+    for c, b in enumerate((first, first + 1)):
+        shift = blocks[b].attn.shift_size
+        name = f"{base}{b}"
+        source = shapes[before] if c == 0 else shapes[f"{base}{first}"]
+        steps = [
+            Step(f"input of block {b}" if c == 0 else f"output of block {first}", source, "tensor"),
+            Step("LayerNorm", shapes[f"{name}.norm1"], "norm"),
+            Step(f"{'SW-MSA' if shift else 'W-MSA'}, shift {shift}", shapes[f"{name}.attn"], "attention"),
+            Step("add", None, "op"),
+            Step("LayerNorm", shapes[f"{name}.norm2"], "norm"),
+            Step("MLP", shapes[f"{name}.mlp"], "layer"),
+            Step(f"add: output of block {b}", shapes[name], "op"),
+        ]
+        plot_flow(steps, "", skips=[(0, 3), (3, 6)], box_width=box_width, ax=ax, x=columns[c])
+    # the first block's output feeds the second block: down, right past the skips, up, into its first box
+    x0, x1, bottom = columns[0], columns[1] - box_width / 2, -6 - BOX_HEIGHT / 2
+    middle = (columns[0] + box_width / 2 + 0.35 + x1) / 2
+    ax.plot([x0, x0, middle, middle], [bottom, bottom - 0.25, bottom - 0.25, 0], color="black", linewidth=1.2,
+            gid="link")
+    arrow(ax, (middle, 0), (x1, 0), gid="link")
+    ax.set_xlim(columns[0] - box_width / 2 - 0.2, columns[1] + box_width / 2 + 0.6)
+    ax.set_ylim(bottom - 0.4, 0.5)
+    ax.set_title(f"Stage {stage} of Swin at {H} x {W}: blocks {first} and {first + 1}, "
+                 f"window {blocks[first].attn.window_size} x {blocks[first].attn.window_size}")
+    return fig
+
+
+def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
+    """The MobileViT block, top to bottom, in the order of MobileViTBlock.forward: 3x3 conv (local) ->
+    1x1 conv n -> d -> unfold into P sequences -> L transformer layers -> LayerNorm -> fold -> 1x1 conv
+    d -> n -> concatenate with the block's input -> 3x3 conv 2n -> n (fusion). When the map's sides are not
+    multiples of the patch, a bilinear resize to the next multiple comes before the unfold and one back
+    after the fold, as the forward does.
+
+    Every shape is the one the block computes on `x`: module outputs by output_shapes, and the inputs of
+    the transformer (the unfold's output), of conv_out (the fold's output) and of the fusion (the
+    concatenation) by hooks on those modules in the same run.
+
+    Args:
+        block: a minivit MobileViTBlock.
+        x: its input, shape (B, n, H, W), e.g. (1, 48, 32, 32) for the first MobileViT block of
+            mobilevit_xxs at 256 x 256.
+
+    Returns:
+        the Figure. Boxes gid "step" in order, their texts gid "step-label"; arrows gid "arrow"; the
+        block's input carried to the concatenation is drawn as a connection with gid "skip".
+    """
+    if not isinstance(block, MobileViTBlock):
+        raise TypeError(f"block must be a minivit MobileViTBlock, got {type(block).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    n = block.conv_local.conv.in_channels
+    if x.dim() != 4 or x.shape[1] != n:
+        raise ValueError(f"x must have shape (B, {n}, H, W) for a block of {n} channels, got {tuple(x.shape)}")
+    inputs: dict[str, tuple[int, ...]] = {}
+
+    def record(name):
+        def hook(_module, args):
+            inputs.setdefault(name, tuple(args[0].shape))
+        return hook
+
+    parts = {"transformer": block.transformer, "conv_out": block.conv_out, "fusion": block.fusion}
+    handles = [m.register_forward_pre_hook(record(name)) for name, m in parts.items()]
+    try:
+        shapes = output_shapes(block, x, ["conv_local", "conv_in", "transformer", "norm", "conv_out", "fusion"])
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    B, _, H, W = x.shape
+    ph, pw = block.patch_size
+    d, L = block.conv_in.out_channels, len(block.transformer)
+    h, w = math.ceil(H / ph) * ph, math.ceil(W / pw) * pw
+    resized = (h, w) != (H, W)
+    folded = tuple(mobilevit_fold(torch.zeros(shapes["norm"], device=x.device), block.patch_size, h, w).shape)
+    steps = [
+        Step("input x", tuple(x.shape), "tensor"),
+        Step(f"conv_local: 3x3 conv {n} -> {n}, BN, SiLU", shapes["conv_local"], "layer"),
+        Step(f"conv_in: 1x1 conv {n} -> {d}", shapes["conv_in"], "layer"),
+    ]
+    if resized:
+        steps.append(Step(f"resize to {h} x {w} (bilinear)", (B, d, h, w), "op"))
+    steps += [
+        Step(f"unfold: P = {ph * pw} sequences of N = {(h // ph) * (w // pw)} patches",
+             inputs["transformer"], "op"),
+        Step(f"transformer: L = {L} layer{'s' if L > 1 else ''}", shapes["transformer"], "attention"),
+        Step("LayerNorm", shapes["norm"], "norm"),
+        Step("fold", folded, "op"),
+    ]
+    if resized:
+        steps.append(Step(f"resize back to {H} x {W} (bilinear)", inputs["conv_out"], "op"))
+    steps += [
+        Step(f"conv_out: 1x1 conv {d} -> {n}, BN, SiLU", shapes["conv_out"], "layer"),
+        Step("concatenate [x, conv_out]", inputs["fusion"], "op"),
+        Step(f"fusion: 3x3 conv {2 * n} -> {n}, BN, SiLU", shapes["fusion"], "layer"),
+    ]
+    concat = len(steps) - 2
+    fig = new_figure(6.4, 0.62 * len(steps) + 0.8)
+    ax = fig.subplots()
+    plot_flow(steps, f"MobileViT block: n = {n}, d = {d}, L = {L}, {ph} x {pw} patches", skips=[(0, concat)],
+              box_width=4.6, ax=ax)
+    return fig

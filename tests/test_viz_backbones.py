@@ -1,0 +1,145 @@
+"""The backbone diagrams draw the steps of the real modules in order, each box labelled with the shape the
+module computes: checked against the shapes the Swin paper gives for Swin-T at 224 (56 x 56 x 96 ... 7 x 7 x
+768, blocks 2, 2, 6, 2) and against shapes worked out by hand for the MobileViT block."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from minivit.models.mobilevit import MobileViTBlock, mobilevit_xxs  # noqa: E402
+from minivit.models.swin import swin_t, swin_tiny  # noqa: E402
+from minivit.viz import plot_mobilevit_block, plot_swin_block_pair, plot_swin_stages  # noqa: E402
+
+
+def with_gid(artists, gid):
+    return [a for a in artists if a.get_gid() == gid]
+
+
+def labels(ax, gid="step-label"):
+    return [t.get_text() for t in with_gid(ax.texts, gid)]
+
+
+@pytest.fixture(scope="module")
+def swin():
+    with torch.device("meta"):  # shapes only: no weights to initialise
+        return swin_t()
+
+
+def test_swin_stages_are_the_papers_figure_3_with_the_shapes_of_swin_t_at_224(swin):
+    ax = plot_swin_stages(swin, 224).axes[0]
+    # Swin paper, Figure 3 and Table 7: 4 x 4 patches of 48 numbers, then H/4 x W/4 x C, C = 96, doubling
+    expected = [
+        "Images\n(1, 3, 224, 224)",
+        "Patch Partition\n(1, 3136, 48)",  # 56 * 56 patches of 4 * 4 * 3
+        "Linear Embedding\n(1, 56, 56, 96)",
+        "Swin Transformer Block\n(1, 56, 56, 96)",
+        "Patch Merging\n(1, 28, 28, 192)",
+        "Swin Transformer Block\n(1, 28, 28, 192)",
+        "Patch Merging\n(1, 14, 14, 384)",
+        "Swin Transformer Block\n(1, 14, 14, 384)",
+        "Patch Merging\n(1, 7, 7, 768)",
+        "Swin Transformer Block\n(1, 7, 7, 768)",
+    ]
+    assert labels(ax) == expected
+    boxes = with_gid(ax.patches, "step")
+    assert len(boxes) == 10 and [b.get_x() for b in boxes] == sorted(b.get_x() for b in boxes)  # left to right
+    assert len(with_gid(ax.patches, "arrow")) == 9
+    assert len(with_gid(ax.patches, "stage")) == 4
+    assert labels(ax, "stage-label") == [
+        "Stage 1\n56 x 56 x 96\nstride 4", "Stage 2\n28 x 28 x 192\nstride 8",
+        "Stage 3\n14 x 14 x 384\nstride 16", "Stage 4\n7 x 7 x 768\nstride 32",
+    ]
+    assert labels(ax, "repeat") == ["\u00d7 2", "\u00d7 2", "\u00d7 6", "\u00d7 2"]
+
+
+def test_swin_stages_follow_a_non_square_image(swin):
+    ax = plot_swin_stages(swin, (224, 320)).axes[0]
+    assert labels(ax)[2] == "Linear Embedding\n(1, 56, 80, 96)"
+    assert labels(ax, "stage-label")[3] == "Stage 4\n7 x 10 x 768\nstride 32"
+
+
+def test_swin_block_pair_regular_then_shifted_windows(swin):
+    ax = plot_swin_block_pair(swin, stage=1).axes[0]
+    shape = "(1, 56, 56, 96)"
+    for column, (b, msa) in enumerate([(0, "W-MSA, shift 0"), (1, "SW-MSA, shift 3")]):  # M = 7, shift M // 2
+        first = "input of block 0" if column == 0 else "output of block 0"
+        assert labels(ax)[7 * column: 7 * column + 7] == [
+            f"{first}\n{shape}", f"LayerNorm\n{shape}", f"{msa}\n{shape}", "add", f"LayerNorm\n{shape}",
+            f"MLP\n{shape}", f"add: output of block {b}\n{shape}",
+        ]
+    assert len(with_gid(ax.patches, "step")) == 14
+    assert len(with_gid(ax.patches, "skip")) == 4  # two residual connections per block
+    assert len(with_gid(ax.patches, "link")) == 1 and len(with_gid(ax.lines, "link")) == 1
+
+
+def test_swin_block_pair_in_stage_3_reads_the_second_pair(swin):
+    ax = plot_swin_block_pair(swin, stage=3, pair=1).axes[0]
+    assert labels(ax)[0] == "input of block 2\n(1, 14, 14, 384)"
+    assert labels(ax)[9] == "SW-MSA, shift 3\n(1, 14, 14, 384)"
+    assert labels(ax)[13] == "add: output of block 3\n(1, 14, 14, 384)"
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda m: plot_swin_stages(m, 4), ValueError, r"image_size must be at least 8 \(one patch per stage\), got 4"),
+    (lambda m: plot_swin_stages(m, (32, 0)), ValueError, r"image_size must be a positive int"),
+    (lambda m: plot_swin_stages(m, 32.0), TypeError, "image_size must be an int"),
+    (lambda m: plot_swin_stages(torch.nn.Linear(2, 2)), TypeError, "model must be a minivit SwinTransformer"),
+    (lambda m: plot_swin_block_pair(m, stage=4, image_size=32), ValueError, r"stage must be in 1..3, got 4"),
+    (lambda m: plot_swin_block_pair(m, stage=1, pair=1, image_size=32), ValueError,
+     r"pair must be in 0..0 \(stage 1 has 2 blocks\), got 1"),
+    (lambda m: plot_swin_block_pair(m, stage="1"), TypeError, "stage must be an int, got str"),
+])
+def test_swin_figures_reject_bad_input(call, error, message):
+    with torch.device("meta"):
+        small = swin_tiny()  # patches of 2, three stages: images of at least 2 * 2^2 = 8 pixels
+    with pytest.raises(error, match=message):
+        call(small)
+
+
+def test_mobilevit_block_steps_in_the_order_of_its_forward():
+    with torch.device("meta"):
+        block = mobilevit_xxs().stages[2][-1]  # the first MobileViT block: n 48, d 64, L 2, 32 x 32 at 256
+    ax = plot_mobilevit_block(block, torch.zeros(1, 48, 32, 32, device="meta")).axes[0]
+    # by hand: P = 2 * 2 = 4 sequences of N = (32/2)^2 = 256 patches of d = 64
+    assert labels(ax) == [
+        "input x\n(1, 48, 32, 32)",
+        "conv_local: 3x3 conv 48 -> 48, BN, SiLU\n(1, 48, 32, 32)",
+        "conv_in: 1x1 conv 48 -> 64\n(1, 64, 32, 32)",
+        "unfold: P = 4 sequences of N = 256 patches\n(4, 256, 64)",
+        "transformer: L = 2 layers\n(4, 256, 64)",
+        "LayerNorm\n(4, 256, 64)",
+        "fold\n(1, 64, 32, 32)",
+        "conv_out: 1x1 conv 64 -> 48, BN, SiLU\n(1, 48, 32, 32)",
+        "concatenate [x, conv_out]\n(1, 96, 32, 32)",
+        "fusion: 3x3 conv 96 -> 48, BN, SiLU\n(1, 48, 32, 32)",
+    ]
+    assert len(with_gid(ax.patches, "arrow")) == 9
+    assert len(with_gid(ax.patches, "skip")) == 1  # the input, carried to the concatenation
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in block.modules())
+
+
+def test_mobilevit_block_resizes_a_map_that_the_patches_do_not_tile():
+    block = MobileViTBlock(channels=8, dim=16, depth=1).eval()
+    texts = labels(plot_mobilevit_block(block, torch.zeros(2, 8, 5, 7)).axes[0])
+    # 5 x 7 -> 6 x 8: 4 sequences per image of 3 * 4 = 12 patches
+    assert texts[3:9] == [
+        "resize to 6 x 8 (bilinear)\n(2, 16, 6, 8)",
+        "unfold: P = 4 sequences of N = 12 patches\n(8, 12, 16)",
+        "transformer: L = 1 layer\n(8, 12, 16)",
+        "LayerNorm\n(8, 12, 16)",
+        "fold\n(2, 16, 6, 8)",
+        "resize back to 5 x 7 (bilinear)\n(2, 16, 5, 7)",
+    ]
+
+
+@pytest.mark.parametrize("block, x, error, message", [
+    (torch.nn.Identity(), torch.zeros(1, 8, 4, 4), TypeError, "block must be a minivit MobileViTBlock"),
+    (MobileViTBlock(8, 16, 1), [[0.0]], TypeError, "x must be a torch.Tensor, got list"),
+    (MobileViTBlock(8, 16, 1), torch.zeros(1, 4, 4, 4), ValueError, r"x must have shape \(B, 8, H, W\) .* got \(1, 4, 4, 4\)"),
+])
+def test_mobilevit_block_rejects_bad_input(block, x, error, message):
+    with pytest.raises(error, match=message):
+        plot_mobilevit_block(block, x)
