@@ -1,0 +1,117 @@
+"""The transformer diagrams draw the steps of the real modules in order, each labelled with the shape that
+the module computes; the expected shapes here are worked out by hand from the sizes of the layers."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from minivit.models.layers import SelfAttention, TransformerBlock  # noqa: E402
+from minivit.models.vit import VisionTransformer, ViTConfig, vit_b_16  # noqa: E402
+from minivit.viz import plot_multi_head_attention, plot_transformer_block, plot_vit  # noqa: E402
+
+
+def with_gid(artists, gid):
+    return [a for a in artists if a.get_gid() == gid]
+
+
+def shapes_in(ax, gid):
+    """The second line of every label with this gid: the shape the box shows."""
+    return [t.get_text().split("\n")[1] for t in with_gid(ax.texts, gid)]
+
+
+@pytest.fixture(scope="module")
+def vit_b_16_meta():
+    with torch.device("meta"):
+        return vit_b_16()
+
+
+def test_multi_head_attention_draws_every_head_when_there_are_few():
+    B, N, D, nh = 2, 6, 12, 3
+    hs = D // nh
+    fig = plot_multi_head_attention(SelfAttention(D, nh), torch.zeros(B, N, D))
+    ax = fig.axes[0]
+    steps = with_gid(ax.texts, "step-label")
+    assert [t.get_text().split("\n")[0].split(":")[0] for t in steps] == [
+        "x", "qkv", f"split into nh = {nh} heads of hs = {hs}", "merge heads (put side by side)", "proj"]
+    assert shapes_in(ax, "step-label") == [
+        f"({B}, {N}, {D})", f"({B}, {N}, {3 * D})", f"q, k, v: 3 x ({B}, {nh}, {N}, {hs})", f"({B}, {N}, {D})",
+        f"({B}, {N}, {D})"]
+    assert len(with_gid(ax.patches, "step")) == 5
+    assert len(with_gid(ax.patches, "head")) == 3 * nh
+    heads = [t.get_text() for t in with_gid(ax.texts, "head-label")]
+    assert heads[0::3] == [f"head {h}: q, k, v\n3 x ({B}, {N}, {hs})" for h in range(nh)]
+    assert set(heads[1::3]) == {f"softmax(q k\u1d40 / \u221a{hs})\n({B}, {N}, {N})"}  # one weight per query and key
+    assert set(heads[2::3]) == {f"weights @ v\n({B}, {N}, {hs})"}
+    assert not with_gid(ax.texts, "more-heads")
+    xs = [b.get_x() for b in with_gid(ax.patches, "head")[0::3]]
+    assert xs == sorted(xs)  # heads left to right
+
+
+def test_multi_head_attention_of_vit_b_16_draws_a_few_heads_and_dots(vit_b_16_meta):
+    x = torch.empty(1, 197, 768, device="meta")  # ViT-B/16's tokens at 224: 196 patches and the class token
+    ax = plot_multi_head_attention(vit_b_16_meta.blocks[0].attn, x).axes[0]
+    labels = [t.get_text() for t in with_gid(ax.texts, "head-label")][0::3]
+    assert [s.split(":")[0] for s in labels] == ["head 0", "head 1", "head 11"]
+    assert labels[0].endswith("(1, 197, 64)")  # hs = 768 / 12
+    assert with_gid(ax.texts, "more-heads")[0].get_text().split("\n")[1] == "9 more"  # heads 2 to 10
+    assert shapes_in(ax, "step-label")[2] == "q, k, v: 3 x (1, 12, 197, 64)"
+    assert fig_width_ok(ax.figure)
+
+
+def fig_width_ok(fig):
+    return fig.get_figwidth() <= 10
+
+
+def test_transformer_block_shows_both_residuals_and_the_mlp_width():
+    B, N, D, ratio = 2, 5, 8, 3.0
+    hidden = int(ratio * D)
+    fig = plot_transformer_block(TransformerBlock(D, num_heads=2, mlp_ratio=ratio), torch.zeros(B, N, D))
+    ax = fig.axes[0]
+    names = [t.get_text().split("\n")[0].split(":")[0] for t in with_gid(ax.texts, "step-label")]
+    assert names == ["x", "norm1", "attn", "add", "norm2", "mlp.fc1", "mlp.act", "mlp.fc2", "add"]
+    tokens, wide = f"({B}, {N}, {D})", f"({B}, {N}, {hidden})"
+    assert shapes_in(ax, "step-label") == [tokens] * 5 + [wide, wide] + [tokens] * 2
+    assert "Linear(8, 24)" in with_gid(ax.texts, "step-label")[5].get_text()
+    assert len(with_gid(ax.patches, "skip")) == 2  # x + attn(...) and x + mlp(...)
+    assert fig_width_ok(fig)
+
+
+def test_vit_b_16_at_224_from_image_to_class_scores(vit_b_16_meta):
+    fig = plot_vit(vit_b_16_meta, 224)
+    flow = fig.axes[1]
+    N = (224 // 16) ** 2
+    assert shapes_in(flow, "step-label") == [
+        "(1, 3, 224, 224)", "(1, 768, 14, 14)", f"({1}, {N}, 768)", f"(1, {N + 1}, 768)", "(1, 197, 768)",
+        "(1, 197, 768)", "(1, 768)", "(1, 1000)"]
+    assert with_gid(flow.texts, "step-label")[5].get_text().startswith("12 x TransformerBlock (nh = 12, MLP 3072)")
+    sequence = fig.axes[0]
+    assert len(with_gid(sequence.patches, "patch")) == N
+    assert [t.get_text() for t in with_gid(sequence.texts, "patch-label")] == ["1", "2", "3", str(N)]
+    assert [t.get_text() for t in with_gid(sequence.texts, "token-label")][-1] == f"{N}\n+ pos {N}"
+    assert fig_width_ok(fig)
+
+
+def test_vit_of_a_non_square_image():
+    config = ViTConfig(image_size=(32, 48), patch_size=8, dim=16, depth=2, num_heads=2, num_classes=5)
+    fig = plot_vit(VisionTransformer(config), (32, 48))
+    assert shapes_in(fig.axes[1], "step-label") == [
+        "(1, 3, 32, 48)", "(1, 16, 4, 6)", "(1, 24, 16)", "(1, 25, 16)", "(1, 25, 16)", "(1, 25, 16)", "(1, 16)",
+        "(1, 5)"]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: plot_multi_head_attention(torch.nn.Linear(4, 4), torch.zeros(1, 2, 4)), TypeError, "attn must be"),
+    (lambda: plot_multi_head_attention(SelfAttention(8, 2), torch.zeros(1, 2, 6)), ValueError, r"got shape \(1, 2, 6\)"),
+    (lambda: plot_multi_head_attention(SelfAttention(8, 2), [1, 2]), TypeError, "x must be a torch.Tensor"),
+    (lambda: plot_transformer_block(SelfAttention(8, 2), torch.zeros(1, 2, 8)), TypeError, "block must be"),
+    (lambda: plot_transformer_block(TransformerBlock(8, 2), torch.zeros(2, 8)), ValueError, r"got shape \(2, 8\)"),
+    (lambda: plot_vit(TransformerBlock(8, 2), 32), TypeError, "model must be"),
+    (lambda: plot_vit(VisionTransformer(ViTConfig(image_size=32, patch_size=8, dim=16, depth=1, num_heads=2)), 64),
+     ValueError, r"image_size must be the size the model was built for, \(32, 32\), got 64"),
+])
+def test_bad_input_is_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
