@@ -54,7 +54,7 @@ def plot_attention_cost(
         ax.grid(True, which="major", alpha=0.4)
         ax.legend(loc="upper left")
     axes[0].set_title("linear axes: quadratic against linear")
-    axes[1].set_title("log-log axes: slope 2 against slope 1")
+    axes[1].set_title("log-log axes: slope rising from 1 towards 2, against slope 1")
     side = mark if mark is not None and h.min() <= mark <= h.max() else int(h[-1])
     ratio = msa_cost(side, side, channels) / window_msa_cost(side, side, channels, window_size)
     for ax in axes:

@@ -1,0 +1,144 @@
+"""Figure of the three layouts of one small tensor, (B, C, H, W), (B, H, W, C) and (B, N, C), and of the
+reshape that gives (B, N, C)'s shape with scrambled content (notebook 00).
+
+The numbers 0, 1, 2, ... fill a (1, C, H, W) tensor; every conversion is applied both to it and to a
+tensor of the same shape holding each value's channel, so a cell's colour is the channel its value
+came from, wherever the conversion moved it.
+"""
+
+from __future__ import annotations
+
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from minivit.ops.patches import patchify
+from minivit.viz._common import categorical, label_size, new_figure, number
+from minivit.viz.diagram import arrow
+
+PANELS = ("bchw", "bhwc", "bnc", "wrong")  # the gid prefixes of the four panels, in drawing order
+MAX_CHANNELS, MAX_SIDE = 4, 3  # beyond, the numbers no longer fit a notebook-wide figure
+
+
+def tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> dict[str, torch.Tensor]:
+    """The numbers 0 .. C*H*W-1 as a (1, C, H, W) tensor, and the same numbers in the other layouts.
+
+    Args:
+        channels, height, width: C, H, W (B = 1).
+
+    Returns:
+        {"bchw": x, shape (1, C, H, W); "bhwc": x.permute(0, 2, 3, 1), shape (1, H, W, C);
+        "bnc": the tokens patchify(x, 1) = x.flatten(2).transpose(1, 2), shape (1, N, C), N = H*W;
+        "wrong": x.reshape(1, N, C), the same shape as the tokens, other content}.
+    """
+    for name, value, most in (("channels", channels, MAX_CHANNELS), ("height", height, MAX_SIDE),
+                              ("width", width, MAX_SIDE)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if not 1 <= value <= most:
+            raise ValueError(f"{name} must be in 1..{most} for the numbers to stay readable, got {value}")
+    x = torch.arange(channels * height * width).reshape(1, channels, height, width)  # (B, C, H, W)
+    return {
+        "bchw": x,
+        "bhwc": x.permute(0, 2, 3, 1),  # (B, H, W, C)
+        "bnc": patchify(x, 1),  # (B, N, C): one token per pixel
+        "wrong": x.reshape(1, height * width, channels),  # (B, N, C)-shaped, not tokens
+    }
+
+
+def _cell(ax: Axes, left: float, top: float, value: int, colour, gid: str, size: float) -> None:
+    ax.add_patch(Rectangle((left, top), 1, 1, facecolor=colour, edgecolor="black", linewidth=1.0, gid=f"{gid}-cell"))
+    number(ax, left + 0.5, top + 0.5, value, size, gid=f"{gid}-value")
+
+
+def _caption(ax: Axes, x: float, y: float, text: str, colour: str = "black") -> None:
+    ax.text(x, y, text, ha="center", va="bottom", fontsize=10, color=colour, gid="caption")
+
+
+def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> Figure:
+    """One (1, C, H, W) tensor holding 0 .. C*H*W-1 in three layouts, and the reshape mistake beside them.
+
+    Top row: x in (B, C, H, W), one H x W grid per channel, and x.permute(0, 2, 3, 1) in (B, H, W, C),
+    one group of C cells per pixel. Bottom row: the tokens x.flatten(2).transpose(1, 2) (computed as
+    patchify(x, 1)), one row per pixel, and x.reshape(B, H*W, C), whose rows mix the values of one channel.
+    Each cell is coloured by the channel its value comes from.
+
+    Args:
+        channels, height, width: C in 1..4, H and W in 1..3 (B = 1).
+
+    Returns:
+        the Figure. For each panel p in "bchw", "bhwc", "bnc", "wrong" (in that order), its cells are
+        Rectangles with gid "p-cell" and their numbers Texts with gid "p-value", in the row-major order of
+        the tensor of `tensor_layouts` (so the values read as tensor_layouts(...)[p].flatten()); a cell's
+        facecolor is the colour of the channel its value came from. The captions have gid "caption", the
+        arrows gid "arrow".
+    """
+    layouts = tensor_layouts(channels, height, width)
+    C, H, W, N = channels, height, width, height * width
+    channel_of = torch.arange(C).view(1, C, 1, 1).expand(1, C, H, W)  # each value's channel, in x's layout
+    origin = {"bchw": channel_of, "bhwc": channel_of.permute(0, 2, 3, 1), "bnc": patchify(channel_of, 1),
+              "wrong": channel_of.reshape(1, N, C)}
+    colours = categorical(C).colors
+
+    # Data coordinates: one cell is 1 x 1, y grows downwards.
+    gap = 0.6  # between the channel grids of (B, C, H, W) and between the pixels of (B, H, W, C)
+    top_width = C * W + (C - 1) * gap
+    bhwc_left = top_width + 3.2
+    bhwc_width = W * C + (W - 1) * gap
+    tables = {"bnc": 1.5, "wrong": 1.5 + C + 6.5}  # left edge of the two (N, C) tables
+    right = max(bhwc_left + bhwc_width, tables["wrong"] + C) + 0.2
+    xlim = (-2.2, right + 2.6)
+    width_inches = min(9.5, 0.5 * (xlim[1] - xlim[0]))
+    cell_inches = width_inches / (xlim[1] - xlim[0])
+    line = 14 / 72 / cell_inches  # the height of a line of text, in cells
+    table_top = H + 0.35 + 3.6 * line  # below the channel names, then room for a two-line caption
+    bottom = table_top + N + 0.2
+    ylim = (bottom, -0.35 - 1.3 * line)
+    fig = new_figure(width_inches, width_inches * (ylim[0] - ylim[1]) / (xlim[1] - xlim[0]) + 0.5)
+    ax = fig.subplots()
+    size = label_size(cell_inches, 1, fraction=0.5, digits=len(str(C * H * W - 1)))
+
+    x, x_origin = layouts["bchw"][0], origin["bchw"][0]
+    for c in range(C):
+        left = c * (W + gap)
+        for i in range(H):
+            for j in range(W):
+                _cell(ax, left + j, i, int(x[c, i, j]), colours[int(x_origin[c, i, j])], "bchw", size)
+        ax.text(left + W / 2, H + 0.15, f"channel {c}", ha="center", va="top", fontsize=9)
+    _caption(ax, top_width / 2, -0.35, f"x: (B, C, H, W) = {tuple(layouts['bchw'].shape)}")
+
+    last, last_origin = layouts["bhwc"][0], origin["bhwc"][0]
+    for i in range(H):
+        for j in range(W):
+            left = bhwc_left + j * (C + gap)
+            for c in range(C):
+                _cell(ax, left + c, i, int(last[i, j, c]), colours[int(last_origin[i, j, c])], "bhwc", size)
+            ax.add_patch(Rectangle((left, i), C, 1, fill=False, edgecolor="black", linewidth=2.4, gid="pixel"))
+    _caption(ax, bhwc_left + bhwc_width / 2, -0.35,
+             f"x.permute(0, 2, 3, 1): (B, H, W, C) = {tuple(layouts['bhwc'].shape)}")
+    ax.text(bhwc_left + bhwc_width / 2, H + 0.15, "a box = one pixel's C values", ha="center", va="top", fontsize=9)
+    arrow(ax, (top_width + 0.3, H / 2), (bhwc_left - 0.3, H / 2))
+
+    captions = {"bnc": ("x.flatten(2).transpose(1, 2): tokens", "black"),
+                "wrong": ("x.reshape(B, H*W, C): NOT tokens", "#b03a2e")}
+    for name, left in tables.items():
+        table, table_origin = layouts[name][0], origin[name][0]
+        for n in range(N):
+            for c in range(C):
+                _cell(ax, left + c, table_top + n, int(table[n, c]), colours[int(table_origin[n, c])], name, size)
+            ax.text(left - 0.15, table_top + n + 0.5, f"token {n}", ha="right", va="center", fontsize=9)
+        text, colour = captions[name]
+        _caption(ax, left + C / 2, table_top - 0.35, f"{text}\n(B, N, C) = {tuple(layouts[name].shape)}", colour)
+    ax.text(tables["bnc"] + C + 0.4, table_top + N / 2, "one row =\none pixel's\nC channels", ha="left",
+            va="center", fontsize=9)
+    ax.text(tables["wrong"] + C + 0.4, table_top + N / 2, "one row =\nC values in\nmemory order,\nnot one pixel",
+            ha="left", va="center", fontsize=9, color="#b03a2e")
+
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    fig.suptitle(f"one tensor of {C * H * W} numbers in three layouts, and a reshape that scrambles it "
+                 "(colour = channel)", fontsize=11)
+    return fig

@@ -1,0 +1,76 @@
+"""The layouts figure draws the numbers of one small tensor in the order each layout holds them, each cell
+coloured by the channel its value came from; the reshape mistake draws the same shape with scrambled rows."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from minivit import patchify  # noqa: E402
+from minivit.viz._common import categorical  # noqa: E402
+from minivit.viz.layouts import PANELS, plot_tensor_layouts, tensor_layouts  # noqa: E402
+
+
+def with_gid(artists, gid):
+    return [a for a in artists if a.get_gid() == gid]
+
+
+def test_tensor_layouts_by_hand():
+    layouts = tensor_layouts(3, 2, 2)
+    assert layouts["bchw"].shape == (1, 3, 2, 2) and layouts["bhwc"].shape == (1, 2, 2, 3)
+    # pixel (i, j) holds channel c's value 4c + 2i + j; a token is one pixel's 3 channels, row-major
+    assert layouts["bnc"][0].tolist() == [[0, 4, 8], [1, 5, 9], [2, 6, 10], [3, 7, 11]]
+    assert torch.equal(layouts["bnc"], patchify(torch.arange(12).reshape(1, 3, 2, 2), 1))
+    assert torch.equal(layouts["bnc"], layouts["bhwc"].reshape(1, 4, 3))
+    assert layouts["wrong"][0].tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]  # memory order
+
+
+@pytest.mark.parametrize("channels, height, width", [(3, 2, 2), (2, 1, 3)])
+def test_figure_draws_every_layout_in_order_coloured_by_channel(channels, height, width):
+    fig = plot_tensor_layouts(channels, height, width)
+    ax = fig.axes[0]
+    x = torch.arange(channels * height * width).reshape(1, channels, height, width)
+    expected = {  # written out independently: the values in the row-major order of each layout
+        "bchw": x.flatten().tolist(),
+        "bhwc": [int(x[0, c, i, j]) for i in range(height) for j in range(width) for c in range(channels)],
+        "bnc": [int(x[0, c, n // width, n % width]) for n in range(height * width) for c in range(channels)],
+        "wrong": list(range(channels * height * width)),
+    }
+    colours = categorical(channels).colors
+    plane = height * width
+    for panel in PANELS:
+        values = [int(t.get_text()) for t in with_gid(ax.texts, f"{panel}-value")]
+        assert values == expected[panel], panel
+        cells = with_gid(ax.patches, f"{panel}-cell")
+        assert len(cells) == len(values)
+        # value v sits in channel v // (H*W) of x
+        assert [c.get_facecolor() for c in cells] == [to_rgba(colours[v // plane]) for v in values], panel
+    assert len(with_gid(ax.patches, "pixel")) == plane  # one box around each pixel's C values
+
+
+def test_figure_shows_the_mistake_mixing_channels_within_a_token():
+    ax = plot_tensor_layouts(3, 2, 2).axes[0]
+    colours = categorical(3).colors
+    wrong = [c.get_facecolor() for c in with_gid(ax.patches, "wrong-cell")]
+    rows = [set(wrong[3 * n:3 * n + 3]) for n in range(4)]
+    assert rows[0] == {to_rgba(colours[0])}  # token 0: three values of channel 0
+    assert rows[1] == {to_rgba(colours[0]), to_rgba(colours[1])}  # token 1: channels 0 and 1 mixed
+    captions = [t.get_text() for t in with_gid(ax.texts, "caption")]
+    assert captions[0] == "x: (B, C, H, W) = (1, 3, 2, 2)"
+    assert "(B, H, W, C) = (1, 2, 2, 3)" in captions[1]
+    assert captions[2].endswith("(B, N, C) = (1, 4, 3)") and captions[3].endswith("(B, N, C) = (1, 4, 3)")
+    assert "reshape" in captions[3] and "transpose" in captions[2]
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(channels=0), ValueError, "channels must be in 1..4"),
+    (dict(height=5), ValueError, "height must be in 1..3"),
+    (dict(width=2.0), TypeError, "width must be an int"),
+    (dict(channels=True), TypeError, "channels must be an int"),
+])
+def test_rejects_bad_sizes(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plot_tensor_layouts(**kwargs)
