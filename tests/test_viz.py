@@ -229,10 +229,11 @@ def test_bias_heatmaps_equal_table_at_index(M, heads, shown):
     assert len(panels) == 2 * len(shown)
     for h in shown:
         np.testing.assert_allclose(data(panels[f"head {h}: table[index]"]), bias[h].numpy())
-        np.testing.assert_allclose(data(panels[f"head {h}: table"]), table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy())
-    first = panels[f"head {shown[0]}: table"]  # offsets in the words of relative_position_index: query minus key
-    assert first.get_xlabel() == "dx = column of query - column of key\n(dx > 0: key left of the query)"
-    assert first.get_ylabel() == "dy = row of query - row of key\n(dy > 0: key above the query)"
+        grid = table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1)  # rows: query minus key, dy = -(Mh-1) .. Mh-1
+        np.testing.assert_allclose(data(panels[f"head {h}: table"]), grid.flip(0, 1).numpy())  # key minus query
+    first = panels[f"head {shown[0]}: table"]
+    assert first.get_xlabel() == "key column - query column\n(= -dx; < 0: key to the left)"
+    assert first.get_ylabel() == "key row - query row\n(= -dy; < 0: key above)"
     with pytest.raises(ValueError, match="table must have shape"):
         viz.plot_relative_position_bias(torch.zeros(5, heads), M)
 

@@ -26,8 +26,9 @@ def plot_attention_cost(
             the largest side when None or outside the plotted range.
 
     Returns:
-        the Figure: linear axes on the left (a parabola against a line), log-log on the right (MSA's slope
-        rising from 1 towards 2 as the quadratic term takes over from the projections; W-MSA's slope 1). Each axes holds two lines, MSA then W-MSA, with x = hw and y = the formula.
+        the Figure: linear axes on the left (a parabola against a line), log-log on the right (MSA's
+        slope rising from 1 towards 2 as the quadratic term takes over from the projections; W-MSA's
+        slope 1). Each axes holds two lines, MSA then W-MSA, with x = hw and y = the formula.
     """
     for name, value in (("channels", channels), ("window_size", window_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

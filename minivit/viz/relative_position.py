@@ -1,4 +1,5 @@
-"""Figures of Swin's relative position bias: the index matrix, and a bias table gathered by it."""
+"""Figures of Swin's relative position bias: the index matrix, a bias table gathered by it, and the
+crop of the table that each query of a window reads."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import torch
 from matplotlib.figure import Figure
 
 from minivit.ops._checks import check_shape, to_pair
-from minivit.ops.relative_position import relative_position_index
-from minivit.viz._common import DIVERGING, label_size, new_figure, number, outline, show_labels
+from minivit.ops.relative_position import relative_position_bias, relative_position_index
+from minivit.viz._common import DIVERGING, grid_position, label_size, new_figure, number, outline, show_labels
 
 
 def plot_relative_position_index(window_size: int | tuple[int, int], query: int = 0) -> Figure:
@@ -75,10 +76,14 @@ def plot_relative_position_bias(
 ) -> Figure:
     """A bias table and the (M*M, M*M) bias each head adds to its attention logits.
 
-    For each head: its column of the table, laid out as the (2Mh-1) x (2Mw-1) grid of relative
-    offsets (dy, dx), and the same numbers gathered by the index, table[index], the bias of every
-    (query, key) pair of a window; equal offsets give equal bias, whatever the position. Tables are
-    on top and biases below (one column per head), or side by side for one or two heads.
+    For each head: its column of the table, laid out as a (2Mh-1) x (2Mw-1) grid of relative
+    positions, and the same numbers gathered by the index, table[index], the bias of every
+    (query, key) pair of a window; equal offsets give equal bias, whatever the position. The grid is
+    drawn in the key's position relative to the query, (key row - query row, key column - query
+    column) = (-dy, -dx) with row offsets growing downwards, so it is oriented like the window: a key
+    above the query is drawn above the centre. (relative_position_index counts query minus key,
+    (dy, dx); read in that order the grid would be the window turned by 180 degrees.) Tables are on
+    top and biases below (one column per head), or side by side for one or two heads.
 
     Args:
         table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
@@ -86,21 +91,23 @@ def plot_relative_position_bias(
         heads: which heads to draw (all when None).
 
     Returns:
-        the Figure; the image titled "head h: table[index]" holds table[index].permute(2, 0, 1)[h].
+        the Figure; the image titled "head h: table" holds table[:, h] as a (2Mh-1, 2Mw-1) grid
+        flipped in both axes (entry [Mh-1 + a, Mw-1 + b] is the bias of a key a rows below and b
+        columns right of its query), the image titled "head h: table[index]" holds
+        table[index].permute(2, 0, 1)[h]. The centre cell (the query itself) is outlined by a
+        Rectangle of gid "query".
     """
     index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
-    table_size = (2 * Mh - 1) * (2 * Mw - 1)
-    check_shape(table, "table", "((2Mh-1)(2Mw-1), nh)", (table_size, None))
+    table = _check_table(table, Mh, Mw)
     nh = table.shape[1]
     heads = list(range(nh)) if heads is None else list(heads)
-    if not heads or any(not isinstance(h, int) or not 0 <= h < nh for h in heads):
+    if not heads or any(not isinstance(h, int) or isinstance(h, bool) or not 0 <= h < nh for h in heads):
         raise ValueError(f"heads must be indices in [0, {nh}), got {heads!r}")
-    table = table.detach().float().cpu()
     bias = table[index].permute(2, 0, 1)  # (nh, Mh*Mw, Mh*Mw): the gather every window attention does
     limit = float(table[:, heads].abs().max()) or 1.0
 
-    panel = float(np.clip(10.0 / len(heads), 2.2, 3.6))
+    panel = float(np.clip(8.4 / len(heads), 2.2, 3.6))  # at most about 10 inches wide
     if len(heads) <= 2:  # one row per head: the table beside the bias it fills
         fig = new_figure(2 * panel + 1.4, len(heads) * panel + 0.9)
         pairs = fig.subplots(len(heads), 2, squeeze=False)
@@ -108,26 +115,138 @@ def plot_relative_position_bias(
         fig = new_figure(panel * len(heads) + 1.2, 2 * panel + 0.9)
         pairs = fig.subplots(2, len(heads), squeeze=False).T
     for column, (h, (top, bottom)) in enumerate(zip(heads, pairs)):
-        image = top.imshow(table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1).numpy(), cmap=DIVERGING,
-                           vmin=-limit, vmax=limit, interpolation="nearest",
-                           extent=(-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5))
+        image = _draw_table(top, table[:, h], Mh, Mw, limit)
         top.set_title(f"head {h}: table")
-        top.set_xticks(_offsets(Mw))
-        top.set_yticks(_offsets(Mh))
-        top.set_xlabel("dx = column of query - column of key\n(dx > 0: key left of the query)")
         bottom.imshow(bias[h].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
         bottom.set_title(f"head {h}: table[index]")
         bottom.set_xlabel("key token")
         bottom.set_xticks(range(0, Mh * Mw, Mw))
         bottom.set_yticks(range(0, Mh * Mw, Mw))
         if column == 0 or len(heads) <= 2:
-            top.set_ylabel("dy = row of query - row of key\n(dy > 0: key above the query)")
+            top.set_ylabel(ROW_LABEL)
             bottom.set_ylabel("query token")
-    axes = pairs
-    fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
-    fig.suptitle(f"relative position bias, window {Mh}x{Mw}: {table_size} numbers per head fill "
+    fig.colorbar(image, ax=pairs, label="bias added to the logit", shrink=0.8)
+    fig.suptitle(f"relative position bias, window {Mh}x{Mw}: {table_size(Mh, Mw)} numbers per head fill "
                  f"{Mh * Mw}x{Mh * Mw} pairs")
     return fig
+
+
+ROW_LABEL = "key row - query row\n(= -dy; < 0: key above)"
+COLUMN_LABEL = "key column - query column\n(= -dx; < 0: key to the left)"
+CROP_STYLES = (("black", "-"), ("#2ca02c", "--"), ("#9467bd", ":"))  # one per query
+
+
+def table_size(Mh: int, Mw: int) -> int:
+    return (2 * Mh - 1) * (2 * Mw - 1)
+
+
+def _check_table(table: object, Mh: int, Mw: int) -> torch.Tensor:
+    if not isinstance(table, torch.Tensor):
+        raise TypeError(f"table must be a torch.Tensor, got {type(table).__name__}")
+    check_shape(table, "table", "((2Mh-1)(2Mw-1), nh)", (table_size(Mh, Mw), None))
+    return table.detach().float().cpu()
+
+
+def key_relative_grid(column: torch.Tensor, Mh: int, Mw: int) -> torch.Tensor:
+    """One head's table column as a (2Mh-1, 2Mw-1) grid in key-minus-query coordinates.
+
+    The table is row-major over query-minus-key offsets (dy, dx) from -(M-1) to M-1; flipping both
+    axes lists them from key-minus-query -(M-1) to M-1 instead: entry [Mh-1 + a, Mw-1 + b] is the
+    bias of a key a rows below and b columns right of its query.
+    """
+    return column.reshape(2 * Mh - 1, 2 * Mw - 1).flip(0, 1)
+
+
+def _draw_table(ax, column: torch.Tensor, Mh: int, Mw: int, limit: float):
+    """One head's table on axes whose ticks are the key's offset from the query, the query outlined."""
+    image = ax.imshow(key_relative_grid(column, Mh, Mw).numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit,
+                      interpolation="nearest", extent=(-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5))
+    ax.set_xticks(_offsets(Mw))
+    ax.set_yticks(_offsets(Mh))
+    ax.set_xlabel(COLUMN_LABEL)
+    outline(ax, 0, 0, 0, 0, gid="query", linewidth=1.5)  # offset (0, 0): the query itself
+    return image
+
+
+def plot_bias_crops(
+    table: torch.Tensor,
+    window_size: int | tuple[int, int],
+    queries: Sequence[int | tuple[int, int]] = ((0, 0), (2, 1)),
+    head: int = 0,
+) -> Figure:
+    """How each query of a window reads its biases: an Mh x Mw crop of the (2Mh-1) x (2Mw-1) table.
+
+    Left, one head's table in key-minus-query coordinates (as in plot_relative_position_bias), with
+    the crop of every query outlined: a query at (i, j) sees keys from -i to Mh-1-i rows and from -j
+    to Mw-1-j columns away. Then, for each query, its row of the gathered bias,
+    relative_position_bias(table, window_size)[head, query], laid out on the window: it is exactly
+    the crop, the right way up.
+
+    Args:
+        table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
+        window_size: M, or (Mh, Mw).
+        queries: 1 to 3 query tokens, each a row-major index in the window or (row, column).
+        head: which head's column of the table to draw.
+
+    Returns:
+        the Figure. Axes 0 is the table: its image holds key_relative_grid(table[:, head]), the crop
+        of query k is the Rectangle of gid "crop-k". Axes 1 + k is query k's bias map: its image holds
+        the (Mh, Mw) bias of every key for that query, the query itself is the Rectangle of gid
+        "query".
+    """
+    Mh, Mw = to_pair(window_size, "window_size")
+    table = _check_table(table, Mh, Mw)
+    nh = table.shape[1]
+    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < nh:
+        raise ValueError(f"head must be an index in [0, {nh}), got {head!r}")
+    if not isinstance(queries, (list, tuple)) or not 1 <= len(queries) <= len(CROP_STYLES):
+        raise ValueError(f"queries must be a list of 1 to {len(CROP_STYLES)} query tokens, got {queries!r}")
+    places = [grid_position(q, Mh, Mw, "queries") for q in queries]
+    bias = relative_position_bias(table, (Mh, Mw))[head]  # (Mh*Mw, Mh*Mw): row q is query q's bias
+    limit = float(table[:, head].abs().max()) or 1.0
+
+    panel = 2.5 if len(places) <= 2 else 2.0  # at most about 10 inches wide
+    fig = new_figure(1.45 * panel + len(places) * panel + 1.2, 1.45 * panel + 1.1)
+    axes = fig.subplots(1, 1 + len(places), width_ratios=[1.45] + [1] * len(places))
+    image = _draw_table(axes[0], table[:, head], Mh, Mw, limit)
+    axes[0].set_ylabel(ROW_LABEL)
+    axes[0].set_title(f"head {head}: the table, {2 * Mh - 1}x{2 * Mw - 1}")
+    size = label_size(panel, max(Mh, Mw), 0.5, digits=4)  # one value such as -0.5 per cell
+    if Mh * Mw <= 25:  # the values of the table too, to compare with the crops
+        grid = key_relative_grid(table[:, head], Mh, Mw)
+        for a in range(2 * Mh - 1):
+            for b in range(2 * Mw - 1):
+                _value(axes[0], b - Mw + 1, a - Mh + 1, float(grid[a, b]), limit, size)
+    for k, ((i, j), ax) in enumerate(zip(places, axes[1:])):
+        colour, style = CROP_STYLES[k]
+        # keys of query (i, j) lie -i .. Mh-1-i rows and -j .. Mw-1-j columns away: an Mh x Mw crop
+        outline(axes[0], -i, -j, Mh - 1 - i, Mw - 1 - j, gid=f"crop-{k}", edgecolor=colour, linestyle=style,
+                linewidth=3)
+        crop = bias[i * Mw + j].reshape(Mh, Mw)  # (Mh, Mw): the bias of every key, on the window
+        ax.imshow(crop.numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"query ({i}, {j})")
+        ax.set_xlabel("key column")
+        ax.set_ylabel("key row")
+        ax.set_xticks(range(Mw))
+        ax.set_yticks(range(Mh))
+        for spine in ax.spines.values():
+            spine.set(edgecolor=colour, linestyle=style, linewidth=3)
+        outline(ax, i, j, i, j, gid="query", linewidth=1.5)
+        if Mh * Mw <= 25:
+            for r in range(Mh):
+                for c in range(Mw):
+                    _value(ax, c, r, float(crop[r, c]), limit, size)
+    fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
+    fig.suptitle(f"each query reads a {Mh}x{Mw} crop of the table (outlined in its style): the bias of every key\n"
+                 f"of the window, the right way up; the query itself (thin box) sits at offset (0, 0)")
+    return fig
+
+
+def _value(ax, x: float, y: float, value: float, limit: float, size: float) -> None:
+    """Write a bias value in a cell: dark text on the pale middle of the colour map, white on its ends."""
+    colour = "white" if abs(value) > 0.55 * limit else "black"
+    text = f"{value:.1f}".replace("-0.0", "0.0")
+    ax.text(x, y, text, ha="center", va="center", fontsize=size, color=colour, gid="value")
 
 
 def _few(n: int) -> list[int]:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from minivit.ops._checks import to_pair
 from minivit.ops.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition
@@ -128,7 +129,9 @@ def plot_windows(
 
     Returns:
         the Figure. Window outlines are Rectangles with gid "window" (panels 1, 3) or "piece" (panel 2),
-        their numbers Texts with gid "window-number" (left out beyond MAX_NUMBERED = 144 windows).
+        their numbers Texts with gid "window-number" (left out beyond MAX_NUMBERED = 144 windows). A
+        legend below the panels keys the two outlines: solid, a whole window; dashed, a piece of a
+        shifted window (pieces with the same number are one window).
     """
     plain = window_members(height, width, window_size, 0)  # (nW, Mh*Mw, 2)
     shifted = window_members(height, width, window_size, shift_size)
@@ -146,10 +149,11 @@ def plot_windows(
         rolled_picture = np.roll(picture, shift=(-sh * ph, -sw * pw), axis=(0, 1))  # torch.roll's cyclic shift
 
     aspect = height / width
-    fig = new_figure(3 * PANEL, PANEL * aspect + 0.9)
+    panel = 3.2  # three panels side by side in a notebook's width
+    fig = new_figure(3 * panel, panel * aspect + 1.5)
     axes = fig.subplots(1, 3)
-    big = 15.0 if nW <= 16 else label_size(PANEL, 2 * np.sqrt(nW), 0.5)
-    small = label_size(PANEL, max(height, width), 0.3)
+    big = 12.0 if nW <= 16 else label_size(panel, 2 * np.sqrt(nW), 0.5)
+    small = label_size(panel, max(height, width), 0.3)
     index = np.arange(height * width).reshape(height, width)
     numbered = picture is None and height * width <= MAX_TOKEN_NUMBERS  # small numbers: the tokens
     badge = big if nW <= MAX_NUMBERED else None  # window numbers, while they stay readable
@@ -187,12 +191,22 @@ def plot_windows(
         ).flatten().numpy()
         _token_numbers(ax, height, width, rolled_index, small)
     _boxed_windows(ax, plain, badge)
+    fig.legend(handles=_outline_key(), loc="outside lower center")
     fig.suptitle(
-        f"{height}x{width} tokens, window {window_size}, shift {shift_size}. "
-        + ("Boxed numbers: windows" if nW <= MAX_NUMBERED else f"{nW} windows, too many to number")
+        f"{height}x{width} tokens, window {window_size}, shift {shift_size}\n"
+        + ("boxed numbers: windows" if nW <= MAX_NUMBERED else f"{nW} windows, too many to number")
         + ("; small numbers: tokens (row-major index on the original map)" if numbered else "")
     )
     return fig
+
+
+def _outline_key() -> list[Line2D]:
+    """Legend entries for plot_windows' two kinds of outline."""
+    return [
+        Line2D([], [], color="black", linewidth=2.5, label="solid: one whole window (left and right panels)"),
+        Line2D([], [], color="black", linewidth=2, linestyle="--",
+               label="dashed: a piece of a shifted window; pieces with the same number are one window"),
+    ]
 
 
 def plot_shift_regions(

@@ -1,0 +1,96 @@
+"""The relative position bias figures of notebook 05 and the outline key of plot_windows (notebook 04):
+their data equals a brute-force construction written out here, loop by loop, from the definition
+"bias of a pair = the table row of (query row - key row, query column - key column)"."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from minivit import viz  # noqa: E402
+
+
+def table_entry(table, Mh, Mw, dy, dx, head):
+    """The table row of offset (dy, dx) = query minus key: row-major over dy, dx in -(M-1) .. M-1."""
+    return float(table[(dy + Mh - 1) * (2 * Mw - 1) + (dx + Mw - 1), head])
+
+
+def images(ax):
+    return np.asarray(ax.get_images()[0].get_array())
+
+
+def with_gid(artists, gid):
+    return [a for a in artists if a.get_gid() == gid]
+
+
+@pytest.mark.parametrize("M, queries, head", [(4, [(0, 0), (2, 1)], 1), ((3, 5), [0, (2, 4), (1, 2)], 0), (2, [3], 2)])
+def test_bias_crops_equal_brute_force(M, queries, head):
+    Mh, Mw = (M, M) if isinstance(M, int) else M
+    table = torch.randn((2 * Mh - 1) * (2 * Mw - 1), 3)
+    fig = viz.plot_bias_crops(table, M, queries=queries, head=head)
+    assert len(fig.axes) == 1 + len(queries) + 1  # the table, one map per query, the colour bar
+    # the table, key minus query: cell (a, b) is a key a - (Mh-1) rows below, b - (Mw-1) columns right of its query
+    expected = np.array([[table_entry(table, Mh, Mw, Mh - 1 - a, Mw - 1 - b, head) for b in range(2 * Mw - 1)]
+                         for a in range(2 * Mh - 1)])
+    np.testing.assert_allclose(images(fig.axes[0]), expected, rtol=0, atol=0)
+    for k, q in enumerate(queries):
+        i, j = divmod(q, Mw) if isinstance(q, int) else q
+        bias_map = np.array([[table_entry(table, Mh, Mw, i - r, j - c, head) for c in range(Mw)] for r in range(Mh)])
+        ax = fig.axes[1 + k]
+        np.testing.assert_allclose(images(ax), bias_map, rtol=0, atol=0)
+        assert ax.get_title() == f"query ({i}, {j})"
+        # its crop on the table: keys -i .. Mh-1-i rows and -j .. Mw-1-j columns away, cells centred on the offsets
+        (crop,) = with_gid(fig.axes[0].patches, f"crop-{k}")
+        assert crop.get_xy() == (-j - 0.5, -i - 0.5) and (crop.get_height(), crop.get_width()) == (Mh, Mw)
+        np.testing.assert_allclose(expected[Mh - 1 - i:2 * Mh - 1 - i, Mw - 1 - j:2 * Mw - 1 - j], bias_map)
+        (query,) = with_gid(ax.patches, "query")
+        assert query.get_xy() == (j - 0.5, i - 0.5)
+
+
+def test_bias_crops_write_the_values_of_a_small_window():
+    table = torch.arange(9.0).reshape(9, 1) / 10  # M = 2: offsets (dy, dx) row-major, values 0.0 .. 0.8
+    fig = viz.plot_bias_crops(table, 2, queries=[(0, 0)], head=0)
+    # query (0, 0): key (r, c) has dy = -r, dx = -c, row (1 - r) * 3 + (1 - c) -> 0.4, 0.3 / 0.1, 0.0
+    assert [t.get_text() for t in with_gid(fig.axes[1].texts, "value")] == ["0.4", "0.3", "0.1", "0.0"]
+    # the table, key minus query from (-1, -1): the table read backwards
+    assert [t.get_text() for t in with_gid(fig.axes[0].texts, "value")] == [f"{v / 10:.1f}" for v in range(8, -1, -1)]
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(table=torch.zeros(48, 2), window_size=4), ValueError, "table must have shape"),
+    (dict(table=np.zeros((49, 2)), window_size=4), TypeError, "table must be a torch.Tensor, got ndarray"),
+    (dict(table=torch.zeros(49, 2), window_size=4, head=2), ValueError, r"head must be an index in \[0, 2\), got 2"),
+    (dict(table=torch.zeros(49, 2), window_size=4, queries=[(4, 0)]), ValueError, "queries must be an index"),
+    (dict(table=torch.zeros(49, 2), window_size=4, queries=[0, 1, 2, 3]), ValueError, "1 to 3 query tokens"),
+])
+def test_bias_crops_check_their_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        viz.plot_bias_crops(**kwargs)
+
+
+def test_bias_table_is_drawn_key_minus_query_with_the_query_at_the_centre():
+    table = torch.zeros(25, 1)
+    table[(0 + 2) * 5 + (1 + 2), 0] = 1.0  # dy = 0, dx = 1: the key one column LEFT of its query
+    fig = viz.plot_relative_position_bias(table, 3)
+    grid = images(fig.axes[0])
+    assert grid[2, 1] == 1.0 and grid.sum() == 1.0  # drawn left of the centre, as the key sits in the window
+    (query,) = with_gid(fig.axes[0].patches, "query")
+    assert query.get_xy() == (-0.5, -0.5)
+    assert fig.axes[0].get_xlim() == (-2.5, 2.5) and fig.axes[0].get_ylim() == (2.5, -2.5)  # row offsets grow down
+
+
+def test_windows_figure_keys_its_solid_and_dashed_outlines():
+    fig = viz.plot_windows(8, 8, 4, 2)
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == ["solid: one whole window (left and right panels)",
+                     "dashed: a piece of a shifted window; pieces with the same number are one window"]
+    styles = [h.get_linestyle() for h in legend.legend_handles]
+    assert styles == ["-", "--"]
+    # and the figure draws what the key says: whole windows solid in panels 1 and 3, pieces dashed in panel 2
+    solid = {p.get_linestyle() for ax in (fig.axes[0], fig.axes[2]) for p in with_gid(ax.patches, "window")}
+    dashed = {p.get_linestyle() for p in with_gid(fig.axes[1].patches, "piece")}
+    assert solid == {"solid"} and dashed == {"--"}
