@@ -4,29 +4,39 @@ Every function returns a matplotlib Figure (shown as a PNG in a notebook, never 
 computes its data only by calling minivit's ground-floor functions, so a picture shows exactly what
 the models do. One module per topic:
 
+    layouts            plot_tensor_layouts (one tensor in three layouts, and the reshape mistake)
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach
-    relative_position  plot_relative_position_index, plot_relative_position_bias
+    relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops
     patches            plot_patches
     pyramid            plot_feature_pyramid
     unfold             plot_mobilevit_unfold
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
+    attention_layer    plot_attention_layer (a diagram, beside a convolution)
     receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops)
     segmentation       plot_masks, plot_cams
-    training           plot_digits, plot_training_curves, plot_accuracy_vs_data
+    dense_prediction   plot_segmentation_head, plot_cam_pipeline (the two routes to a mask, as diagrams)
+    training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction
+    backbones          plot_swin_stages, plot_swin_block_pair, plot_mobilevit_block
+    transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams)
 """
 
 from minivit.viz._common import NotebookFigure, to_png
 from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
+from minivit.viz.attention_layer import plot_attention_layer
+from minivit.viz.backbones import plot_mobilevit_block, plot_swin_block_pair, plot_swin_stages
 from minivit.viz.cost import plot_attention_cost
+from minivit.viz.dense_prediction import plot_cam_pipeline, plot_segmentation_head
+from minivit.viz.layouts import plot_tensor_layouts
 from minivit.viz.patches import plot_patches
 from minivit.viz.pyramid import plot_feature_pyramid
 from minivit.viz.receptive_field import plot_receptive_fields
-from minivit.viz.relative_position import plot_relative_position_bias, plot_relative_position_index
+from minivit.viz.relative_position import plot_bias_crops, plot_relative_position_bias, plot_relative_position_index
 from minivit.viz.segmentation import plot_cams, plot_masks
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
-from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_training_curves
+from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_interaction, plot_training_curves
+from minivit.viz.transformer import plot_multi_head_attention, plot_transformer_block, plot_vit
 from minivit.viz.unfold import plot_mobilevit_unfold
 from minivit.viz.windows import plot_shift_regions, plot_token_reach, plot_window_masks, plot_windows
 
@@ -35,22 +45,34 @@ __all__ = [
     "model_attention_maps",
     "plot_accuracy_vs_data",
     "plot_attention_cost",
+    "plot_attention_layer",
     "plot_attention_map",
     "plot_attention_maps",
+    "plot_bias_crops",
+    "plot_cam_pipeline",
     "plot_cams",
     "plot_digits",
     "plot_feature_pyramid",
+    "plot_interaction",
     "plot_masks",
+    "plot_mobilevit_block",
     "plot_mobilevit_unfold",
     "plot_model_attention",
+    "plot_multi_head_attention",
     "plot_patches",
     "plot_receptive_fields",
     "plot_relative_position_bias",
     "plot_relative_position_index",
+    "plot_segmentation_head",
     "plot_shift_regions",
     "plot_softmax_saturation",
+    "plot_swin_block_pair",
+    "plot_swin_stages",
+    "plot_tensor_layouts",
     "plot_token_reach",
     "plot_training_curves",
+    "plot_transformer_block",
+    "plot_vit",
     "plot_window_masks",
     "plot_windows",
     "score_spread",
