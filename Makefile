@@ -32,20 +32,30 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# After installing, torch, torchvision and timm must import and run (minivit/environment.py; run as a file, so
+# that a torch that cannot be imported is explained too): otherwise it says what is wrong and how to fix it, and
+# make stops, installs again next time and checks again.
+CHECK_ENVIRONMENT := $(BIN)/python -I minivit/environment.py
+
 $(VENV)/.course-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[course]"
+	$(CHECK_ENVIRONMENT)
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(CHECK_ENVIRONMENT)
 	touch $@ $(VENV)/.course-installed
 
 # Rooted at mywork/ (course/ and exercises/ both in reach), opening notebook 00; the address printed (and
-# opened) is that of notebook 00, with NO_BROWSER=1 too.
+# opened) is that of notebook 00, with NO_BROWSER=1 too. The course's JupyterLab takes its default settings from
+# .jupyter/lab/settings/overrides.json (no "official Jupyter news?" question); the learner's own settings, and
+# every other JupyterLab, are left as they are.
 course: setup-course
 	$(BIN)/python -m minivit.workspace --work $(WORK) prepare
 	$(BIN)/jupyter lab --port=$(PORT) $(AS_ROOT) $(if $(NO_BROWSER),--no-browser) \
-		--ServerApp.root_dir=$(WORK) --LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK)
+		--ServerApp.root_dir=$(WORK) --LabApp.default_url=/lab/tree/$(FIRST_NOTEBOOK) \
+		--LabApp.app_settings_dir=$(CURDIR)/.jupyter/lab/settings
 
 refresh: setup-course
 	$(BIN)/python -m minivit.workspace --work $(WORK) refresh $(NOTEBOOK)

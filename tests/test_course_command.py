@@ -26,7 +26,23 @@ def test_make_course_serves_the_working_copies_and_opens_notebook_00(tmp_path):
             with urllib.request.urlopen(f"{base}/api/contents/{folder}?token={token}", timeout=30) as response:
                 names = {item["name"] for item in json.load(response)["content"]}
             assert {p.name for p in (ROOT / folder).glob("*.ipynb")} <= names
+        with urllib.request.urlopen(f"{base}/lab/api/settings/{NOTIFICATION}?token={token}", timeout=30) as response:
+            assert json.load(response)["schema"]["properties"]["fetchNews"]["default"] == "false"  # no news question
     assert (work / "course" / FIRST).read_bytes() == (ROOT / "course" / FIRST).read_bytes()
+
+
+NOTIFICATION = "@jupyterlab/apputils-extension:notification"  # the plugin that asks "official Jupyter news?"
+
+
+def test_the_course_jupyterlab_has_its_own_default_settings_without_the_news_question():
+    """Default settings for the course's JupyterLab only, through its application settings folder: the learner's
+    own settings (~/.jupyter/lab/user-settings) and their other JupyterLabs are left alone."""
+    overrides = ROOT / ".jupyter" / "lab" / "settings" / "overrides.json"
+    assert json.loads(overrides.read_text()) == {NOTIFICATION: {"fetchNews": "false"}}
+    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "course"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+    assert f"--LabApp.app_settings_dir={overrides.parent}" in dry_run
+    assert "user_settings_dir" not in dry_run
 
 
 def test_mywork_is_ignored_by_git():

@@ -36,6 +36,25 @@ def test_a_wrong_value_shows_expected_got_first_mismatch_and_hint(capsys):
     assert "Traceback" not in out
 
 
+@pytest.mark.parametrize("dims, case_1, case_2", [
+    ((0, 1), "the rows (axis 1) moved but the columns (axis 2) did not", "rolled axes 0 and 1, the batch and the rows"),
+    (1, "the rows (axis 1) moved but the columns (axis 2) did not", "the rows (axis 1) moved but the columns (axis 2) did not"),
+    (2, "the columns (axis 2) moved but the rows (axis 1) did not", "the columns (axis 2) moved but the rows (axis 1) did not"),
+    ((2, 3), "the columns (axis 2) moved but the rows (axis 1) did not", "rolled axes 2 and 3, the columns and the channels"),
+])
+def test_a_roll_of_other_axes_is_named_by_the_axes_that_moved(dims, case_1, case_2, capsys):
+    """Case 1 has a batch of one and one channel, so rolling axis 0 or 3 changes nothing there; case 2 shows it."""
+    def rolled(x, shift_size):
+        shifts = tuple(-shift_size for _ in dims) if isinstance(dims, tuple) else -shift_size
+        return torch.roll(x, shifts, dims=dims)
+
+    check("cyclic_shift", rolled)
+    words = " ".join(capsys.readouterr().out.split())  # as read, whichever lines the long ones wrapped into
+    first, second = words.split("case 2, ")
+    assert f"known mistake: {case_1}" in first and f"known mistake: {case_2}" in second, words
+    assert "only one axis" not in words
+
+
 def test_a_wrong_shape_and_a_wrong_dtype_are_named(capsys):
     check("window_partition", lambda x, window_size: x)
     out = capsys.readouterr().out

@@ -170,7 +170,7 @@ NAMED = {
     "shifted_window_attention": ("the shifted-window mask is missing", "the result is not rolled back"),
     "transformer_block": ("the second half adds norm2(x) to x and has no MLP", "the MLP uses GELU"),
     "patch_merging": ("the LayerNorm is missing", None),
-    "cyclic_shift": ("rolled the wrong way", "only one axis is rolled"),
+    "cyclic_shift": ("rolled the wrong way", "the rows (axis 1) moved but the columns (axis 2) did not"),
 }
 
 

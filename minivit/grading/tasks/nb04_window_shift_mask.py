@@ -99,7 +99,8 @@ add_task(
     reference=lambda x, shift_size: torch.roll(x, shifts=(-shift_size, -shift_size), dims=(1, 2)),
     public=lambda: [
         Case((arange(1, 4, 4, 1), 1), "x of shape (1, 4, 4, 1) holding 0..15, shift_size=1"),
-        Case((Draw(0).randn(2, 6, 8, 3), 2)),
+        # a batch of 3 rolled by 2 is not the batch unchanged: rolling axis 0 shows in the output
+        Case((Draw(0).randn(3, 6, 8, 3), 2)),
     ],
     hidden=_cyclic_shift_hidden,
     hint="torch.roll(x, shifts=(-s, -s), dims=(1, 2)): the rows and columns of a (B, H, W, C) map are axes 1 "
@@ -107,10 +108,16 @@ add_task(
     pitfalls=(
         Pitfall("rolled the wrong way: Swin's forward shift is by (-s, -s), moving the content up and left; "
                 "(+s, +s) is the roll back after attention", lambda x, s: torch.roll(x, (s, s), dims=(1, 2))),
-        Pitfall("rolled the wrong axes: a (B, H, W, C) map has its rows on axis 1 and its columns on axis 2",
-                lambda x, s: torch.roll(x, (-s, -s), dims=(2, 3))),
-        Pitfall("only one axis is rolled: shift both the rows and the columns",
+        # Each names the axes whose roll shows in the output. The one-axis mistakes come first: rolling an axis of
+        # size 1 (a batch of one, one channel) changes nothing, so dims=(0, 1) then gives dims=1's output.
+        Pitfall("the rows (axis 1) moved but the columns (axis 2) did not: roll both, dims=(1, 2)",
                 lambda x, s: torch.roll(x, -s, dims=1)),
+        Pitfall("the columns (axis 2) moved but the rows (axis 1) did not: roll both, dims=(1, 2)",
+                lambda x, s: torch.roll(x, -s, dims=2)),
+        Pitfall("rolled axes 0 and 1, the batch and the rows: a (B, H, W, C) map has its rows on axis 1 and its "
+                "columns on axis 2", lambda x, s: torch.roll(x, (-s, -s), dims=(0, 1))),
+        Pitfall("rolled axes 2 and 3, the columns and the channels: a (B, H, W, C) map has its rows on axis 1 and "
+                "its columns on axis 2", lambda x, s: torch.roll(x, (-s, -s), dims=(2, 3))),
     ),
 )
 
