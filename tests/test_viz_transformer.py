@@ -10,7 +10,8 @@ import torch  # noqa: E402
 
 from minivit.models.layers import SelfAttention, TransformerBlock  # noqa: E402
 from minivit.models.vit import VisionTransformer, ViTConfig, vit_b_16  # noqa: E402
-from minivit.viz import plot_multi_head_attention, plot_transformer_block, plot_vit  # noqa: E402
+from minivit.ops.attention import split_heads  # noqa: E402
+from minivit.viz import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit  # noqa: E402
 
 
 def with_gid(artists, gid):
@@ -89,8 +90,10 @@ def test_vit_b_16_at_224_from_image_to_class_scores(vit_b_16_meta):
     assert with_gid(flow.texts, "step-label")[5].get_text().startswith("12 x TransformerBlock (nh = 12, MLP 3072)")
     sequence = fig.axes[0]
     assert len(with_gid(sequence.patches, "patch")) == N
-    assert [t.get_text() for t in with_gid(sequence.texts, "patch-label")] == ["1", "2", "3", str(N)]
-    assert [t.get_text() for t in with_gid(sequence.texts, "token-label")][-1] == f"{N}\n+ pos {N}"
+    assert [t.get_text() for t in with_gid(sequence.texts, "patch-label")] == ["0", "1", "2", str(N - 1)]  # patchify's
+    tokens = [t.get_text() for t in with_gid(sequence.texts, "token-label")]
+    assert tokens[0] == "class\ntoken\n+ pos 0"  # the class token is token 0, so patch k is token k + 1
+    assert tokens[1:] == [f"patch {k}\n+ pos {k + 1}" for k in (0, 1, 2, N - 1)]
     assert fig_width_ok(fig)
 
 
@@ -102,7 +105,46 @@ def test_vit_of_a_non_square_image():
         "(1, 5)"]
 
 
+def values(ax, gid):
+    return [int(t.get_text()) for t in with_gid(ax.texts, gid)]
+
+
+def colours(ax, gid):
+    return [tuple(p.get_facecolor()) for p in with_gid(ax.patches, gid)]
+
+
+@pytest.mark.parametrize("N, D, nh", [(3, 8, 2), (4, 12, 3), (2, 4, 4), (1, 6, 1)])
+def test_split_heads_figure_gives_each_head_its_channels_of_every_token(N, D, nh):
+    hs = D // nh
+    ax = plot_split_heads(N, D, nh).axes[0]
+    assert values(ax, "tokens-value") == list(range(N * D))  # token n holds n*D .. n*D + D-1
+    # head h, token n, channel c of the head is channel h*hs + c of token n: value n*D + h*hs + c
+    assert values(ax, "heads-value") == [n * D + h * hs + c for h in range(nh) for n in range(N) for c in range(hs)]
+    assert values(ax, "wrong-value") == list(range(N * D))  # a bare reshape keeps memory order
+    token_colours, head_colours = colours(ax, "tokens-cell"), colours(ax, "heads-cell")
+    palette = [token_colours[h * hs] for h in range(nh)]  # the colour of head h: that of channel h*hs of token 0
+    assert len(set(palette)) == nh
+    assert token_colours == [palette[c // hs] for n in range(N) for c in range(D)]
+    assert head_colours == [palette[h] for h in range(nh) for _ in range(N * hs)]  # one colour per head table
+    wrong = colours(ax, "wrong-cell")
+    assert wrong == [palette[(v % D) // hs] for v in range(N * D)]  # coloured by the head of its channel
+    assert len(with_gid(ax.texts, "caption")) == 3 and fig_width_ok(ax.figure)
+
+
+def test_split_heads_figure_matches_split_heads_and_shows_the_mix():
+    ax = plot_split_heads(3, 8, 2).axes[0]
+    x = torch.arange(24).reshape(1, 3, 8)
+    assert values(ax, "heads-value") == split_heads(x, 2)[0].flatten().tolist()
+    wrong = colours(ax, "wrong-cell")
+    assert len(set(wrong[:12])) == 2  # the reshape's 'head 0' mixes both heads' channels
+    assert any("(1, 2, 3, 4)" in t.get_text() for t in with_gid(ax.texts, "caption"))
+
+
 @pytest.mark.parametrize("call, error, message", [
+    (lambda: plot_split_heads(3, 8, 3), ValueError, r"dim must be a multiple of num_heads \(3\), got 8"),
+    (lambda: plot_split_heads(5, 8, 2), ValueError, "num_tokens must be in 1..4"),
+    (lambda: plot_split_heads(3, 8.0, 2), TypeError, "dim must be an int, got float"),
+    (lambda: plot_split_heads(3, 8, True), TypeError, "num_heads must be an int, got bool"),
     (lambda: plot_multi_head_attention(torch.nn.Linear(4, 4), torch.zeros(1, 2, 4)), TypeError, "attn must be"),
     (lambda: plot_multi_head_attention(SelfAttention(8, 2), torch.zeros(1, 2, 6)), ValueError, r"got shape \(1, 2, 6\)"),
     (lambda: plot_multi_head_attention(SelfAttention(8, 2), [1, 2]), TypeError, "x must be a torch.Tensor"),

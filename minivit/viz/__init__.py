@@ -5,7 +5,8 @@ computes its data only by calling minivit's ground-floor functions, so a picture
 the models do. One module per topic:
 
     layouts            plot_tensor_layouts (one tensor in three layouts, and the reshape mistake)
-    windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach
+    windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach,
+                       plot_shifted_window_pipeline
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops
     patches            plot_patches
     pyramid            plot_feature_pyramid
@@ -18,14 +19,21 @@ the models do. One module per topic:
     segmentation       plot_masks, plot_cams
     dense_prediction   plot_segmentation_head, plot_cam_pipeline (the two routes to a mask, as diagrams)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction
-    backbones          plot_swin_stages, plot_swin_block_pair, plot_mobilevit_block
-    transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams)
+    backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
+                       plot_mobilevit_stages
+    transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
 """
 
 from minivit.viz._common import NotebookFigure, to_png
 from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
 from minivit.viz.attention_layer import plot_attention_layer
-from minivit.viz.backbones import plot_mobilevit_block, plot_swin_block_pair, plot_swin_stages
+from minivit.viz.backbones import (
+    plot_mobilevit_block,
+    plot_mobilevit_stages,
+    plot_patch_merging,
+    plot_swin_block_pair,
+    plot_swin_stages,
+)
 from minivit.viz.cost import plot_attention_cost
 from minivit.viz.dense_prediction import plot_cam_pipeline, plot_segmentation_head
 from minivit.viz.layouts import plot_tensor_layouts
@@ -36,9 +44,15 @@ from minivit.viz.relative_position import plot_bias_crops, plot_relative_positio
 from minivit.viz.segmentation import plot_cams, plot_masks
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_interaction, plot_training_curves
-from minivit.viz.transformer import plot_multi_head_attention, plot_transformer_block, plot_vit
+from minivit.viz.transformer import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit
 from minivit.viz.unfold import plot_mobilevit_unfold
-from minivit.viz.windows import plot_shift_regions, plot_token_reach, plot_window_masks, plot_windows
+from minivit.viz.windows import (
+    plot_shift_regions,
+    plot_shifted_window_pipeline,
+    plot_token_reach,
+    plot_window_masks,
+    plot_windows,
+)
 
 __all__ = [
     "NotebookFigure",
@@ -56,16 +70,20 @@ __all__ = [
     "plot_interaction",
     "plot_masks",
     "plot_mobilevit_block",
+    "plot_mobilevit_stages",
     "plot_mobilevit_unfold",
     "plot_model_attention",
     "plot_multi_head_attention",
+    "plot_patch_merging",
     "plot_patches",
     "plot_receptive_fields",
     "plot_relative_position_bias",
     "plot_relative_position_index",
     "plot_segmentation_head",
     "plot_shift_regions",
+    "plot_shifted_window_pipeline",
     "plot_softmax_saturation",
+    "plot_split_heads",
     "plot_swin_block_pair",
     "plot_swin_stages",
     "plot_tensor_layouts",

@@ -3,6 +3,8 @@
     plot_multi_head_attention(attn, x)   split into heads -> attend per head -> merge -> project
     plot_transformer_block(block, x)     the pre-norm block: x + attn(norm1(x)), then x + mlp(norm2(x))
     plot_vit(model, image_size)          the ViT pipeline of the ViT paper's Figure 1, image to class scores
+    plot_split_heads(N, D, nh)           which channel of which token each head gets (split_heads), and the
+                                         reshape without a transpose that looks the same and is not heads
 
 A model built on the meta device (`with torch.device("meta"): model = vit_b_16()`) is drawn in well
 under a second: only the shapes are computed, never a number.
@@ -17,11 +19,12 @@ from matplotlib.patches import Rectangle
 from minivit.models.layers import SelfAttention, TransformerBlock
 from minivit.models.vit import VisionTransformer
 from minivit.ops._checks import to_pair
-from minivit.ops.attention import attention, merge_heads
-from minivit.viz._common import new_figure
+from minivit.ops.attention import attention, merge_heads, split_heads
+from minivit.viz._common import categorical, label_size, new_figure, number
 from minivit.viz.diagram import BOX_HEIGHT, Step, arrow, box, output_shapes, plot_flow, shape_text
 
 MAX_HEADS = 4  # more heads than this are drawn as the first two, "...", the last one
+WRONG = "#b03a2e"  # the colour of the caption of a mistake, as in minivit.viz.layouts
 
 
 def _check_tokens(x: object, dim: int, name: str = "x") -> torch.Tensor:
@@ -158,7 +161,10 @@ def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int]) -> Fig
     Returns:
         the Figure of `plot_flow`: 8 boxes with gid "step" (image, patch_embed, flatten, class token,
         position embedding, blocks, norm, head), each labelled with its output shape for one image,
-        e.g. (1, 197, 768) after the position embedding of ViT-B/16 at 224.
+        e.g. (1, 197, 768) after the position embedding of ViT-B/16 at 224, on the right; on the left, the
+        image as N Rectangles with gid "patch", patches 0, 1, 2 and N-1 numbered by Texts with gid
+        "patch-label", and the token sequence as boxes with gid "token" (texts "token-label": the class
+        token with position 0, then patch k with position k + 1).
     """
     if not isinstance(model, VisionTransformer):
         raise TypeError(f"model must be a minivit VisionTransformer, got {type(model).__name__}")
@@ -195,8 +201,9 @@ def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int]) -> Fig
 
 
 def _draw_sequence(ax, gh: int, gw: int) -> None:
-    """The image as a gh x gw grid of patches numbered in reading order, and below it the token sequence:
-    the class token at position 0, then patch k at position k, each with its position embedding added."""
+    """The image as a gh x gw grid of patches numbered 0..N-1 in reading order (patchify's order), and below
+    it the token sequence: the class token at position 0, then patch k at position k + 1, each with its
+    position embedding added."""
     N = gh * gw
     side = 6.0 / max(gh, gw)  # cell size, so that the grid fits in 6 x 6
     x0, y0 = 5.0 - gw * side / 2, 11.5  # top left corner of the grid
@@ -204,14 +211,14 @@ def _draw_sequence(ax, gh: int, gw: int) -> None:
         for j in range(gw):
             ax.add_patch(Rectangle((x0 + j * side, y0 - (i + 1) * side), side, side, facecolor="#d6eaf8",
                                    edgecolor="#1b4f72", linewidth=0.6, gid="patch"))
-    for n in sorted({1, 2, 3, N}):  # patch n is token n of the sequence
-        i, j = divmod(n - 1, gw)
+    for n in sorted({0, 1, 2, N - 1}):  # patch n is token n + 1 of the sequence
+        i, j = divmod(n, gw)
         size = float(min(9.0, 28 * side / max(1.0, 0.6 * len(str(n)))))  # the number fits in its cell
         ax.text(x0 + (j + 0.5) * side, y0 - (i + 0.5) * side, str(n), ha="center", va="center", fontsize=size,
                 gid="patch-label")
     ax.text(5.0, y0 + 0.35, f"the image cut into {gh} x {gw} = {N} patches", ha="center", va="bottom", fontsize=9.5)
-    arrow(ax, (5.0, y0 - gh * side - 0.2), (5.0, 3.6), label="patch k -> token k")
-    tokens = ["cls", "1", "2", "3", None, str(N)]
+    arrow(ax, (5.0, y0 - gh * side - 0.2), (5.0, 3.6), label="patch k -> token k + 1")
+    tokens = ["class\ntoken", "patch 0", "patch 1", "patch 2", None, f"patch {N - 1}"]
     positions = [0, 1, 2, 3, None, N]
     width, pitch = 1.45, 1.7
     for c, (text, pos) in enumerate(zip(tokens, positions)):
@@ -220,10 +227,103 @@ def _draw_sequence(ax, gh: int, gw: int) -> None:
             ax.text(cx, 2.9, "\u2026", ha="center", va="center", fontsize=12)
             continue
         box(ax, cx, 2.9, f"{text}\n+ pos {pos}", "tensor" if pos else "layer", width=width, height=1.2, gid="token",
-            size=8)
+            size=7.5)
     ax.text(5.0, 1.9, f"the sequence of {N + 1} tokens: the class token (position 0),\nthen the patches, each plus its "
             "position embedding", ha="center", va="top", fontsize=9)
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 12.4)
     ax.set_aspect("equal")
     ax.axis("off")
+
+
+def plot_split_heads(num_tokens: int = 3, dim: int = 8, num_heads: int = 2) -> Figure:
+    """Tokens holding 0 .. N*D-1, cut into heads by `split_heads`, and the reshape that is not heads.
+
+    Top left: x, shape (1, N, D), one row per token. Top right: split_heads(x, nh), shape (1, nh, N, hs),
+    one N x hs table per head. Bottom right: x.reshape(1, nh, N, hs), the same shape without the transpose.
+    Every cell is coloured by the head its channel belongs to (channel c goes to head c // hs), so a
+    table of one colour holds one head's channels and a mixed one does not.
+
+    Args:
+        num_tokens: N, 1..4.
+        dim: D, 2..12, a multiple of num_heads.
+        num_heads: nh, 1..4.
+
+    Returns:
+        the Figure. For each panel p in "tokens", "heads", "wrong" (in that order), its cells are Rectangles
+        with gid "p-cell" and their numbers Texts with gid "p-value", in the row-major order of the tensor
+        (x[0], split_heads(x, nh)[0], x.reshape(1, nh, N, hs)[0]); a cell's facecolor is the colour of the
+        head its channel belongs to. Captions have gid "caption", arrows gid "arrow".
+    """
+    for name, value, low, high in (("num_tokens", num_tokens, 1, 4), ("dim", dim, 2, 12),
+                                   ("num_heads", num_heads, 1, 4)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be in {low}..{high} for the numbers to stay readable, got {value}")
+    if dim % num_heads:
+        raise ValueError(f"dim must be a multiple of num_heads ({num_heads}), got {dim}")
+    N, D, nh = num_tokens, dim, num_heads
+    hs = D // nh
+    x = torch.arange(N * D).reshape(1, N, D)  # (B, N, D)
+    head_of = (torch.arange(D) // hs).expand(1, N, D)  # the head of each value's channel, in x's layout
+    panels = {
+        "tokens": (x[0], head_of[0]),  # (N, D)
+        "heads": (split_heads(x, nh)[0], split_heads(head_of, nh)[0]),  # (nh, N, hs)
+        "wrong": (x.reshape(1, nh, N, hs)[0], head_of.reshape(1, nh, N, hs)[0]),  # (nh, N, hs)
+    }
+    colours = categorical(max(nh, 2)).colors
+
+    # Data coordinates: one cell is 1 x 1, y grows downwards.
+    gap = 0.8  # between the tables of two heads
+    heads_left = D + 4.0
+    heads_width = nh * hs + (nh - 1) * gap
+    row_gap = 2.6  # between the top and the bottom row, room for a caption
+    xlim = (-2.6, heads_left + heads_width + 0.3)
+    ylim = (2 * N + row_gap + 0.3, -2.4)
+    width_inches = min(9.5, 0.42 * (xlim[1] - xlim[0]))
+    cell_inches = width_inches / (xlim[1] - xlim[0])
+    fig = new_figure(width_inches, width_inches * (ylim[0] - ylim[1]) / (xlim[1] - xlim[0]) + 0.4)
+    ax = fig.subplots()
+    size = label_size(cell_inches, 1, fraction=0.42, digits=len(str(N * D - 1)))
+
+    def cell(left: float, top: float, value: torch.Tensor, head: torch.Tensor, gid: str) -> None:
+        ax.add_patch(Rectangle((left, top), 1, 1, facecolor=colours[int(head)], edgecolor="black", linewidth=1.0,
+                               gid=f"{gid}-cell"))
+        number(ax, left + 0.5, top + 0.5, int(value), size, gid=f"{gid}-value")
+
+    values, heads = panels["tokens"]
+    for n in range(N):
+        for c in range(D):
+            cell(c, n, values[n, c], heads[n, c], "tokens")
+        ax.text(-0.15, n + 0.5, f"token {n}", ha="right", va="center", fontsize=9)
+    for h in range(nh):
+        ax.text(h * hs + hs / 2, -0.15, f"channels {h * hs}-{(h + 1) * hs - 1}" if hs > 1 else f"ch. {h}",
+                ha="center", va="bottom", fontsize=8, color=colours[h], fontweight="bold")
+    ax.text(D / 2, -1.0, f"x: (B, N, D) = {tuple(x.shape)}", ha="center", va="bottom", fontsize=10, gid="caption")
+
+    captions = {"heads": (f"split_heads(x, {nh}): (B, nh, N, hs) = {tuple(split_heads(x, nh).shape)}", "black", 0),
+                "wrong": (f"x.reshape(1, {nh}, {N}, {hs}): same shape, NOT heads", WRONG, N + row_gap)}
+    for name, (caption, colour, top) in captions.items():
+        values, heads = panels[name]
+        for h in range(nh):
+            left = heads_left + h * (hs + gap)
+            for n in range(N):
+                for c in range(hs):
+                    cell(left + c, top + n, values[h, n, c], heads[h, n, c], name)
+            ax.text(left + hs / 2, top - 0.15, f"'head {h}'" if name == "wrong" else f"head {h}", ha="center",
+                    va="bottom", fontsize=9, color=colour)
+        ax.text(heads_left + heads_width / 2, top - 1.0, caption, ha="center", va="bottom", fontsize=10,
+                color=colour, gid="caption")
+    arrow(ax, (D + 0.3, N / 2), (heads_left - 0.3, N / 2))
+    arrow(ax, (D / 2, N + 0.2), (heads_left - 0.3, N + row_gap + N / 2), connection="arc3,rad=0.25", color=WRONG)
+    ax.text((D + heads_left) / 2, N / 2 - 0.2, "reshape to\n(B, N, nh, hs),\ntranspose(1, 2)", ha="center",
+            va="bottom", fontsize=8.5, style="italic")
+    ax.text(D / 2 + 1.0, N + row_gap + N / 2, "reshape to (B, nh, N, hs)\ndirectly: values in\nmemory order",
+            ha="center", va="center", fontsize=8.5, style="italic", color=WRONG)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    fig.suptitle(f"{N} tokens of D = {D} channels cut into nh = {nh} heads of hs = {hs} (colour = head)", fontsize=11)
+    return fig
