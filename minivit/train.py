@@ -21,9 +21,43 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from minivit.ops._checks import check_size
+
+
+class OutputLine:
+    """A file for tqdm that draws the bar as one output line of a notebook, replaced in place at each update.
+
+    A notebook saved after training then holds the bar's last state (100%, with the last loss), where a
+    widget bar (tqdm.auto) leaves its first state, 0%, in the saved file and on the website.
+    """
+
+    encoding = "utf-8"  # tells tqdm it may draw the bar with block characters
+
+    def __init__(self):
+        from IPython.display import Pretty, display
+
+        self._pretty = Pretty
+        self._handle = display(Pretty(""), display_id=True)
+
+    def write(self, text: str) -> None:
+        line = text.strip("\r\n")
+        if line:  # tqdm writes "\r" + the bar; the carriage return is what a terminal would need
+            self._handle.update(self._pretty(line))
+
+    def flush(self) -> None:
+        pass
+
+
+def progress_file():
+    """Where a progress bar goes: an OutputLine inside a Jupyter kernel, else None (tqdm's stderr)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    return OutputLine() if shell is not None and hasattr(shell, "kernel") else None
 
 
 def seed_everything(seed: int) -> None:
@@ -133,7 +167,8 @@ def fit(
             loss is cross-entropy.
         class_weights: for cross-entropy: a weight per class (K,), e.g. to count a rare class's
             examples more (the `weight` of F.cross_entropy); None weighs every class 1.
-        progress: show a tqdm progress bar (in a notebook or a terminal).
+        progress: show a tqdm progress bar: on stderr in a terminal, as one output line updated in
+            place in a notebook (`OutputLine`).
 
     Returns:
         a History of per-epoch train loss, train accuracy, test accuracy and seconds.
@@ -147,7 +182,8 @@ def fit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
     history = History()
-    bar = tqdm(total=epochs * len(train_loader), disable=not progress, unit="batch")
+    bar = tqdm(total=epochs * len(train_loader), disable=not progress, unit="batch",
+               file=progress_file() if progress else None)
     for _ in range(epochs):
         start = time.perf_counter()
         model.train()

@@ -59,3 +59,17 @@ def test_outputs_of_training_are_not_compared_digit_by_digit(path):
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code" and re.search(r"\bfit\(", cell.source):
             assert "nbval-ignore-output" in cell.metadata.get("tags", []), f"{path.name} cell {index} trains"
+
+
+PROGRESS = re.compile(r"(\d+)%\|")  # tqdm's bar: "  0%|          | 0/540 [...]"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_stored_progress_bars_are_finished(path):
+    """A saved notebook looks like a finished run: every progress bar stored in it is at 100%."""
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+            for percent in PROGRESS.findall(text.split("\r")[-1] if "\r" in text else text):
+                assert percent == "100", f"{path.name} cell {index} stores a progress bar at {percent}%"

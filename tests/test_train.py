@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from minivit.data import digit_canvas, digits
 from minivit.models.toy_models import SmallCNN
-from minivit.train import History, count_parameters, evaluate, fit, seed_everything
+from minivit.train import History, OutputLine, count_parameters, evaluate, fit, progress_file, seed_everything
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.versions]  # training: torch's numerics
 
@@ -138,3 +138,19 @@ def test_class_weights_weigh_each_class_in_the_cross_entropy():
         assert model.bias[1 - ignored] > model.bias[ignored]
     with pytest.raises(ValueError, match="class_weights applies to cross-entropy only"):
         fit(_Bias(2), loader, multi_label=True, class_weights=torch.ones(2))
+
+
+def test_progress_bar_in_a_notebook_is_one_line_replaced_in_place(monkeypatch):
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown.append(obj.data)
+
+    monkeypatch.setattr("IPython.display.display", lambda obj, display_id: Handle())
+    line = OutputLine()
+    for text in ("\r  0%|   | 0/2", "\r 50%|#  | 1/2", "\r100%|###| 2/2", "\n"):
+        line.write(text)
+    line.flush()
+    assert shown == ["  0%|   | 0/2", " 50%|#  | 1/2", "100%|###| 2/2"]  # the last is what a saved notebook keeps
+    assert progress_file() is None  # not in a Jupyter kernel: tqdm writes to stderr
