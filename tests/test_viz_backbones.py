@@ -1,6 +1,7 @@
 """The backbone diagrams draw the steps of the real modules in order, each box labelled with the shape the
 module computes: checked against the shapes the Swin paper gives for Swin-T at 224 (56 x 56 x 96 ... 7 x 7 x
-768, blocks 2, 2, 6, 2) and against shapes worked out by hand for the MobileViT block."""
+768, blocks 2, 2, 6, 2), against shapes worked out by hand for the MobileViT block and MobileViT-XXS, and
+the patch-merging sub-grids against slices of an index map."""
 
 import matplotlib
 
@@ -10,8 +11,14 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from minivit.models.mobilevit import MobileViTBlock, mobilevit_xxs  # noqa: E402
-from minivit.models.swin import swin_t, swin_tiny  # noqa: E402
-from minivit.viz import plot_mobilevit_block, plot_swin_block_pair, plot_swin_stages  # noqa: E402
+from minivit.models.swin import PatchMerging, swin_t, swin_tiny  # noqa: E402
+from minivit.viz import (  # noqa: E402
+    plot_mobilevit_block,
+    plot_mobilevit_stages,
+    plot_patch_merging,
+    plot_swin_block_pair,
+    plot_swin_stages,
+)
 
 
 def with_gid(artists, gid):
@@ -143,3 +150,69 @@ def test_mobilevit_block_resizes_a_map_that_the_patches_do_not_tile():
 def test_mobilevit_block_rejects_bad_input(block, x, error, message):
     with pytest.raises(error, match=message):
         plot_mobilevit_block(block, x)
+
+
+def test_patch_merging_draws_the_four_strided_sub_grids_in_merge_order():
+    with torch.device("meta"):
+        merging = PatchMerging(dim=96, eps=1e-5)
+    ax = plot_patch_merging(merging).axes[0]
+    ids = torch.arange(16).reshape(4, 4)  # each token's row-major index
+    assert labels(ax, "token-label") == [str(n) for n in range(16)]
+    # the order of the official code, torchvision and timm, by slicing
+    grids = [ids[0::2, 0::2], ids[1::2, 0::2], ids[0::2, 1::2], ids[1::2, 1::2]]
+    assert labels(ax, "subgrid-label") == [str(n) for g in grids for n in g.flatten().tolist()]
+    assert [t.split("\n") for t in labels(ax, "subgrid-title")] == [
+        [f"{k + 1}. {s}", "(1, 2, 2, 96)"]
+        for k, s in enumerate(["x[0::2, 0::2]", "x[1::2, 0::2]", "x[0::2, 1::2]", "x[1::2, 1::2]"])
+    ]
+    assert labels(ax, "piece-label") == ["0", "4", "1", "5"]  # tokens (0,0), (1,0), (0,1), (1,1)
+    # 4C = 384 through the LayerNorm, then 2C = 192, as PatchMerging computes on a (1, 4, 4, 96) map
+    out = PatchMerging(dim=96, eps=1e-5)(torch.zeros(1, 4, 4, 96))
+    assert labels(ax) == ["concatenate: 4C channels\n(1, 2, 2, 384)", "LayerNorm(384)\n(1, 2, 2, 384)",
+                          f"Linear 384 -> 192, no bias\n{tuple(out.shape)}"]
+    assert len(with_gid(ax.patches, "token")) == 16 and len(with_gid(ax.patches, "subgrid")) == 16
+    assert len(with_gid(ax.patches, "piece")) == 4 and len(with_gid(ax.patches, "step")) == 3
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(merging=torch.nn.Linear(2, 2)), TypeError, "merging must be a minivit PatchMerging, got Linear"),
+    (dict(height=5), ValueError, "height must be an even int from 2 to 8, got 5"),
+    (dict(width=10), ValueError, "width must be an even int from 2 to 8, got 10"),
+    (dict(width=4.0), TypeError, "width must be an int, got float"),
+])
+def test_patch_merging_rejects_bad_input(kwargs, error, message):
+    args = dict(merging=PatchMerging(dim=4, eps=1e-5)) | kwargs
+    with pytest.raises(error, match=message):
+        plot_patch_merging(**args)
+
+
+def test_mobilevit_stages_of_xxs_at_256():
+    with torch.device("meta"):
+        model = mobilevit_xxs()
+    texts = labels(plot_mobilevit_stages(model, 256).axes[0])
+    # by hand from the XXS config: stem 16 at /2, channels 16, 24, 48, 64, 80 at /2, /4, /8, /16, /32;
+    # MV2 blocks 1, 3, 1, 1, 1; MobileViT blocks d 64, 80, 96 with L 2, 4, 3; final conv 320
+    assert texts == [
+        "image\n(1, 3, 256, 256)",
+        "stem: 3x3 conv stride 2, 16 channels\n(1, 16, 128, 128)",
+        "stage 1: 1 MV2\n(1, 16, 128, 128)",
+        "stage 2: 3 MV2 (stride 2)\n(1, 24, 64, 64)",
+        "stage 3: 1 MV2 (stride 2) + MobileViT block (d 64, L 2)\n(1, 48, 32, 32)",
+        "stage 4: 1 MV2 (stride 2) + MobileViT block (d 80, L 4)\n(1, 64, 16, 16)",
+        "stage 5: 1 MV2 (stride 2) + MobileViT block (d 96, L 3)\n(1, 80, 8, 8)",
+        "final 1x1 conv -> 320\n(1, 320, 8, 8)",
+        "average pool, Linear -> 1000\n(1, 1000)",
+    ]
+
+
+@pytest.mark.parametrize("model, size, error, message", [
+    (torch.nn.Identity(), 256, TypeError, "model must be a minivit MobileViT, got Identity"),
+    (None, 16, ValueError, r"image_size must be at least 32 \(five halvings\), got 16"),
+    (None, 256.0, TypeError, "image_size must be an int or a pair"),
+])
+def test_mobilevit_stages_rejects_bad_input(model, size, error, message):
+    if model is None:
+        with torch.device("meta"):
+            model = mobilevit_xxs()
+    with pytest.raises(error, match=message):
+        plot_mobilevit_stages(model, size)

@@ -4,7 +4,9 @@ Figure 3), and the MobileViT block. Every shape on a box is read from the real m
 
     plot_swin_stages(model, image_size)           patch partition, linear embedding, the stages, left to right
     plot_swin_block_pair(model, stage, ...)       a W-MSA block and the SW-MSA block after it
+    plot_patch_merging(merging, height, width)    the four strided sub-grids, concatenated, LayerNorm, Linear
     plot_mobilevit_block(block, x)                local convs, unfold, transformer, fold, fuse
+    plot_mobilevit_stages(model, image_size)      MobileViT's stem, stages and head, top to bottom
 
 Glossary: B batch, H x W map, C channels, M window size, n block channels, d token size, L layers,
 P pixels per patch, N patches.
@@ -20,11 +22,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from minivit.models.mobilevit import MobileViTBlock
-from minivit.models.swin import SwinTransformer
+from minivit.models.mobilevit import InvertedResidual, MobileViT, MobileViTBlock
+from minivit.models.swin import PatchMerging, SwinTransformer
+from minivit.ops.merging import merge_patches
 from minivit.ops.patches import patchify
 from minivit.ops.unfold import mobilevit_fold
-from minivit.viz._common import new_figure
+from minivit.viz._common import categorical, new_figure
 from minivit.viz.diagram import BOX_HEIGHT, FONT_SIZE, Step, arrow, box, output_shapes, plot_flow, shape_text
 
 
@@ -271,4 +274,142 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
     ax = fig.subplots()
     plot_flow(steps, f"MobileViT block: n = {n}, d = {d}, L = {L}, {ph} x {pw} patches", skips=[(0, concat)],
               box_width=4.6, ax=ax)
+    return fig
+
+
+# merge_patches's order: (row, column) offsets inside each 2 x 2 group, as the slices that give them
+_MERGE_SLICES = ("x[0::2, 0::2]", "x[1::2, 0::2]", "x[0::2, 1::2]", "x[1::2, 1::2]")
+
+
+def plot_patch_merging(merging: PatchMerging, height: int = 4, width: int = 4) -> Figure:
+    """Swin's patch merging on a small map: left, an H x W map of tokens, each numbered with its row-major
+    index and coloured by its place in its 2 x 2 group; middle, the four strided sub-grids in the order
+    `merge_patches` concatenates them (x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2]), each
+    (B, H/2, W/2, C); right, the C-vectors of merged token (0, 0) side by side (4C), then the module's
+    LayerNorm and its Linear 4C -> 2C.
+
+    Which token goes where is computed by `minivit.ops.merging.merge_patches` on a map holding each
+    token's index; the shapes by running `merging` on a (1, H, W, C) map of its own channel count C.
+
+    Args:
+        merging: a minivit PatchMerging (e.g. PatchMerging(dim=96, eps=1e-5), built on the meta device
+            for speed).
+        height, width: the map's sides, even ints from 2 to 8.
+
+    Returns:
+        the Figure. Tokens of the map: Rectangles gid "token", their numbers Texts gid "token-label" (row-major);
+        each sub-grid's cells Rectangles gid "subgrid" and numbers Texts gid "subgrid-label" (sub-grid by
+        sub-grid, row-major inside each); the sub-grids' titles Texts gid "subgrid-title"; the four C-long
+        pieces of merged token (0, 0) Rectangles gid "piece", their texts gid "piece-label"; the steps
+        boxes gid "step" with texts gid "step-label"; arrows gid "arrow".
+    """
+    if not isinstance(merging, PatchMerging):
+        raise TypeError(f"merging must be a minivit PatchMerging, got {type(merging).__name__}")
+    for name, n in (("height", height), ("width", width)):
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"{name} must be an int, got {type(n).__name__}")
+        if n % 2 or not 2 <= n <= 8:
+            raise ValueError(f"{name} must be an even int from 2 to 8, got {n}")
+    H, W = height, width
+    C = merging.norm.normalized_shape[0] // 4
+    ids = merge_patches(torch.arange(H * W).reshape(1, H, W, 1))[0]  # (H/2, W/2, 4): token indices
+    x = torch.zeros(1, H, W, C, device=merging.norm.weight.device)
+    shapes = output_shapes(merging, x, ["norm", "reduction"])
+    concat = tuple(merge_patches(x).shape)  # (1, H/2, W/2, 4C)
+    sub = (1, H // 2, W // 2, C)
+    colours = categorical(4).colors
+
+    fig = new_figure(9.6, 4.4)
+    ax = fig.subplots()
+    # left: the map, cells of 1 x 1; y grows downwards (the axis is inverted below)
+    scale = 4.0 / max(H, W)
+    for i in range(H):
+        for j in range(W):
+            k = 2 * (j % 2) + i % 2  # place in the concatenation: column offset outer, as merge_patches
+            ax.add_patch(Rectangle((j * scale, i * scale), scale, scale, facecolor=colours[k], edgecolor="white",
+                                   linewidth=2, gid="token"))
+            ax.text((j + 0.5) * scale, (i + 0.5) * scale, str(i * W + j), ha="center", va="center",
+                    fontsize=FONT_SIZE + 1, gid="token-label")
+    ax.text(2.0, -0.35, f"map (1, {H}, {W}, C)", ha="center", va="bottom", fontsize=FONT_SIZE + 1)
+    # middle: the four sub-grids, stacked, each (H/2) x (W/2) cells
+    cell = min(0.9 / (H // 2), 1.1 / (W // 2))
+    left, pitch = 5.6, 1.05
+    for k in range(4):
+        top = k * pitch
+        for a in range(H // 2):
+            for b in range(W // 2):
+                ax.add_patch(Rectangle((left + b * cell, top + a * cell), cell, cell, facecolor=colours[k],
+                                       edgecolor="white", linewidth=1.5, gid="subgrid"))
+                ax.text(left + (b + 0.5) * cell, top + (a + 0.5) * cell, str(int(ids[a, b, k])), ha="center",
+                        va="center", fontsize=FONT_SIZE - 0.5, gid="subgrid-label")
+        ax.text(left + (W // 2) * cell + 0.15, top + (H // 2) * cell / 2, f"{k + 1}. {_MERGE_SLICES[k]}\n{sub}",
+                ha="left", va="center", fontsize=FONT_SIZE - 0.5, family="monospace", gid="subgrid-title")
+    arrow(ax, (4.15, 2.0), (left - 0.15, 2.0), label=None)
+    ax.text((4.15 + left - 0.15) / 2, 1.85, "every 2nd\nrow, column", ha="center", va="bottom", fontsize=FONT_SIZE - 1,
+            style="italic")
+    # right: the steps, and above them merged token (0, 0) as its four pieces of C numbers
+    x0, piece = 9.9, 0.62
+    centre = x0 + 2 * piece
+    for k in range(4):
+        ax.add_patch(Rectangle((x0 + k * piece, -0.05), piece, 0.45, facecolor=colours[k], edgecolor="black",
+                               linewidth=1, gid="piece"))
+        ax.text(x0 + (k + 0.5) * piece, 0.175, str(int(ids[0, 0, k])), ha="center", va="center",
+                fontsize=FONT_SIZE, gid="piece-label")
+    ax.text(centre, -0.12, "merged token (0, 0): 4 pieces of C", ha="center", va="bottom", fontsize=FONT_SIZE - 0.5)
+    steps = [("concatenate: 4C channels", concat, "op"), (f"LayerNorm({4 * C})", shapes["norm"], "norm"),
+             (f"Linear {4 * C} -> {2 * C}, no bias", shapes["reduction"], "layer")]
+    ys = [1.0, 2.2, 3.4]
+    for (name, shape, kind), y in zip(steps, ys):
+        box(ax, centre, y, f"{name}\n{shape_text(shape)}", kind, width=2.9, height=0.75)
+    ax.plot([centre, centre], [0.4, ys[0] - 0.375], color="0.4", linestyle=":", linewidth=1.2)  # a view, not a step
+    for a, b in zip(ys, ys[1:]):
+        arrow(ax, (centre, a + 0.375), (centre, b - 0.375))
+    arrow(ax, (left + (W // 2) * cell + 1.7, ys[0]), (centre - 1.45, ys[0]))  # from past the titles
+    ax.set_xlim(-0.1, centre + 1.55)
+    ax.set_ylim(4.3, -0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"Patch merging, C = {C}: each 2 x 2 group of tokens becomes one token of 2C channels",
+                 fontsize=FONT_SIZE + 1)
+    return fig
+
+
+def plot_mobilevit_stages(model: MobileViT, image_size: int | tuple[int, int] = 256) -> Figure:
+    """MobileViT's architecture, top to bottom: the image, the stride-2 stem, every stage (its MV2 blocks,
+    and in the last stages a MobileViT block with its token size d and L transformer layers), the final 1x1
+    conv, and the average pool with the Linear head. Each box gives the shape that part outputs, read from
+    `model` run on an image of `image_size`; the counts from the model's own modules. Build the model on the
+    meta device for speed.
+
+    Args:
+        model: a minivit MobileViT, e.g. mobilevit_xxs().
+        image_size: the input's side, or (H, W); at least 32.
+
+    Returns:
+        the Figure. Boxes gid "step" in order (image, stem, stages, final conv, head), their texts gid
+        "step-label"; arrows gid "arrow".
+    """
+    if not isinstance(model, MobileViT):
+        raise TypeError(f"model must be a minivit MobileViT, got {type(model).__name__}")
+    H, W = _image_size(image_size)
+    if min(H, W) < 32:
+        raise ValueError(f"image_size must be at least 32 (five halvings), got {image_size!r}")
+    x = _images(model, H, W)
+    names = ["stem"] + [f"stages.{i}" for i in range(len(model.stages))] + ["final_conv", "head"]
+    shapes = output_shapes(model, x, names)
+    steps = [Step("image", tuple(x.shape), "tensor"),
+             Step(f"stem: 3x3 conv stride 2, {model.stem.conv.out_channels} channels", shapes["stem"], "layer")]
+    for i, stage in enumerate(model.stages):
+        mv2 = [b for b in stage if isinstance(b, InvertedResidual)]
+        stride = mv2[0].depthwise.conv.stride[0]
+        text = f"stage {i + 1}: {len(mv2)} MV2{' (stride 2)' if stride == 2 else ''}"
+        vit = [b for b in stage if isinstance(b, MobileViTBlock)]
+        if vit:
+            text += f" + MobileViT block (d {vit[0].conv_in.out_channels}, L {len(vit[0].transformer)})"
+        steps.append(Step(text, shapes[f"stages.{i}"], "attention" if vit else "layer"))
+    steps += [Step(f"final 1x1 conv -> {model.final_conv.conv.out_channels}", shapes["final_conv"], "layer"),
+              Step(f"average pool, Linear -> {model.head.out_features}", shapes["head"], "layer")]
+    fig = new_figure(6.6, 0.62 * len(steps) + 0.8)
+    ax = fig.subplots()
+    plot_flow(steps, f"MobileViT at {H} x {W}: each box's output shape, (B, C, H, W)", box_width=5.0, ax=ax)
     return fig
