@@ -147,3 +147,35 @@ def test_bad_input_raises_value_error(call, words):
     with pytest.raises(ValueError) as error:
         call()
     assert words in str(error.value)
+
+
+def test_attention_classifier_with_reach_attends_only_to_nearby_patches():
+    torch.manual_seed(0)
+    model = AttentionClassifier(3, 2, image_size=12, patch_size=3, dim=8, num_heads=2, reach=1).eval()
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        weights = model.attention_weights(x)  # (B, nh, 16, 16) on a 4 x 4 grid of patches
+    assert weights.shape == (2, 2, 16, 16)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, 16))
+    for query in range(16):  # written out: patch (r, c) may look at patches (r +- 1, c +- 1)
+        r, c = divmod(query, 4)
+        near = [4 * a + b for a in range(4) for b in range(4) if abs(a - r) <= 1 and abs(b - c) <= 1]
+        far = [n for n in range(16) if n not in near]
+        assert (weights[:, :, query, near] > 0).all() and (weights[:, :, query, far] == 0).all()
+
+
+def test_attention_classifier_with_a_reach_over_the_whole_grid_is_the_global_model():
+    torch.manual_seed(0)
+    full = AttentionClassifier(3, 2, image_size=12, patch_size=3, dim=8, num_heads=2).eval()
+    wide = AttentionClassifier(3, 2, image_size=12, patch_size=3, dim=8, num_heads=2, reach=3).eval()
+    wide.load_state_dict(full.state_dict())  # the mask is not a parameter: the same weights load
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), full(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(wide.attention_weights(x), full.attention_weights(x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reach, error", [(-1, ValueError), (1.5, TypeError)])
+def test_attention_classifier_rejects_a_bad_reach(reach, error):
+    with pytest.raises(error, match="reach must be an int >= 0"):
+        AttentionClassifier(3, 2, image_size=12, patch_size=3, reach=reach)

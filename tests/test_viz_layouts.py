@@ -65,6 +65,30 @@ def test_figure_shows_the_mistake_mixing_channels_within_a_token():
     assert "reshape" in captions[3] and "transpose" in captions[2]
 
 
+@pytest.mark.parametrize("channels, height, width", [(2, 2, 3), (3, 3, 2)])
+def test_channels_last_panel_draws_one_separate_box_per_pixel(channels, height, width):
+    ax = plot_tensor_layouts(channels, height, width).axes[0]
+    boxes = with_gid(ax.patches, "pixel")
+    assert len(boxes) == height * width
+    names = [t.get_text() for t in with_gid(ax.texts, "pixel-label")]
+    assert names == [f"pixel ({i}, {j})" for i in range(height) for j in range(width)]
+    x = torch.arange(channels * height * width).reshape(channels, height, width)
+    cells = with_gid(ax.patches, "bhwc-cell")
+    values = [int(t.get_text()) for t in with_gid(ax.texts, "bhwc-value")]
+    for n, pixel in enumerate(boxes):  # each box holds exactly its pixel's C values, one per channel
+        i, j = divmod(n, width)
+        inside = [v for cell, v in zip(cells, values) if pixel.contains_point(
+            ax.transData.transform((cell.get_x() + 0.5, cell.get_y() + 0.5)))]
+        assert inside == x[:, i, j].tolist()
+        assert (pixel.get_width(), pixel.get_height()) == (channels, 1)
+    # boxes are apart both ways: a gap between neighbours along a row and along a column
+    lefts = sorted({b.get_x() for b in boxes})
+    tops = sorted({b.get_y() for b in boxes})
+    assert len(lefts) == width and len(tops) == height
+    assert all(b - a > channels for a, b in zip(lefts, lefts[1:]))
+    assert all(b - a > 1 for a, b in zip(tops, tops[1:]))
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(channels=0), ValueError, "channels must be in 1..4"),
     (dict(height=5), ValueError, "height must be in 1..3"),

@@ -6,7 +6,8 @@ supervised segmentation (08): small enough to train in seconds on a CPU.
 - `SmallCNN`: conv-BN-ReLU stages, global average pooling, one Linear; a digit classifier, and
   the CNN that fails the two-marks task when built without downsampling.
 - `AttentionClassifier`: a patch embedding, a position embedding and one transformer block; it
-  solves the two-marks task.
+  solves the two-marks task. With `reach`, its attention is local: each patch attends only to the
+  patches around it (a control for what global attention brings).
 
 Their receptive fields are computed in minivit.ops.receptive_field, their class activation maps in
 minivit.segmentation.
@@ -22,7 +23,7 @@ from torch import nn
 
 from minivit.models.layers import TransformerBlock
 from minivit.ops._checks import check_size, check_tensor
-from minivit.ops.attention import attention
+from minivit.ops.attention import attention, merge_heads
 from minivit.ops.receptive_field import receptive_field_of
 
 __all__ = ["AttentionClassifier", "PixelSelfAttention", "SmallCNN"]
@@ -131,6 +132,9 @@ class AttentionClassifier(nn.Module):
         position_embedding: without it, attention treats the tokens as a set: only what lies inside
             each patch hints at where the patch is (on the two-marks task it then reaches about
             0.7 instead of 1.0).
+        reach: None: every patch attends to every patch. An int r: each patch attends only to the
+            patches at most r rows and r columns of patches away, a (2r + 1) x (2r + 1) neighbourhood,
+            through a boolean mask passed to `attention` (local attention, like a kernel).
     """
 
     def __init__(
@@ -142,6 +146,7 @@ class AttentionClassifier(nn.Module):
         dim: int = 32,
         num_heads: int = 2,
         position_embedding: bool = True,
+        reach: int | None = None,
     ):
         super().__init__()
         check_size(image_size, "image_size")
@@ -150,6 +155,13 @@ class AttentionClassifier(nn.Module):
             raise ValueError(f"image_size ({image_size}) must be a multiple of patch_size ({patch_size})")
         num_tokens = (image_size // patch_size) ** 2
         self.image_size = image_size
+        self.reach = reach
+        if reach is not None:
+            check_size(reach, "reach", minimum=0)
+            side = image_size // patch_size
+            row, col = torch.arange(num_tokens) // side, torch.arange(num_tokens) % side  # each token's patch
+            near = ((row[:, None] - row[None]).abs() <= reach) & ((col[:, None] - col[None]).abs() <= reach)
+            self.register_buffer("attn_mask", near, persistent=False)  # (N, N): True where a query may attend
         self.patch_embed = nn.Conv2d(in_channels, dim, patch_size, stride=patch_size)  # = patchify + Linear
         self.pos_embed = nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02) if position_embedding else None
         self.block = TransformerBlock(dim, num_heads, mlp_ratio=2.0)
@@ -168,9 +180,20 @@ class AttentionClassifier(nn.Module):
         return t if self.pos_embed is None else t + self.pos_embed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t = self.norm(self.block(self.tokens(x)))  # (B, N, D)
-        return self.head(t.mean(dim=1))  # (B, K)
+        t = self.tokens(x)  # (B, N, D)
+        if self.reach is None:
+            t = self.block(t)
+        else:  # the block's two residual halves, with the mask in the attention
+            block = self.block
+            out, _ = attention(*block.attn.heads(block.norm1(t)), mask=self.attn_mask)  # (B, nh, N, hs)
+            t = t + block.attn.proj(merge_heads(out))
+            t = t + block.mlp(block.norm2(t))
+        return self.head(self.norm(t).mean(dim=1))  # (B, K)
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """The block's attention weights for images x: (B, nh, N, N), each row summing to 1."""
-        return self.block.attn.weights(self.block.norm1(self.tokens(x)))
+        """The block's attention weights for images x: (B, nh, N, N), each row summing to 1 (zero
+        outside the neighbourhood when `reach` is set)."""
+        t = self.block.norm1(self.tokens(x))
+        if self.reach is None:
+            return self.block.attn.weights(t)
+        return attention(*self.block.attn.heads(t), mask=self.attn_mask)[1]

@@ -60,7 +60,8 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
     """One (1, C, H, W) tensor holding 0 .. C*H*W-1 in three layouts, and the reshape mistake beside them.
 
     Top row: x in (B, C, H, W), one H x W grid per channel, and x.permute(0, 2, 3, 1) in (B, H, W, C),
-    one group of C cells per pixel. Bottom row: the tokens x.flatten(2).transpose(1, 2) (computed as
+    one box of C cells per pixel, the H x W boxes spaced apart along both rows and columns and named
+    "pixel (i, j)". Bottom row: the tokens x.flatten(2).transpose(1, 2) (computed as
     patchify(x, 1)), one row per pixel, and x.reshape(B, H*W, C), whose rows mix the values of one channel.
     Each cell is coloured by the channel its value comes from.
 
@@ -71,8 +72,9 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
         the Figure. For each panel p in "bchw", "bhwc", "bnc", "wrong" (in that order), its cells are
         Rectangles with gid "p-cell" and their numbers Texts with gid "p-value", in the row-major order of
         the tensor of `tensor_layouts` (so the values read as tensor_layouts(...)[p].flatten()); a cell's
-        facecolor is the colour of the channel its value came from. The captions have gid "caption", the
-        arrows gid "arrow".
+        facecolor is the colour of the channel its value came from. The box around each pixel's C cells
+        of "bhwc" is a Rectangle with gid "pixel" and its name a Text with gid "pixel-label", both
+        row-major. The captions have gid "caption", the arrows gid "arrow".
     """
     layouts = tensor_layouts(channels, height, width)
     C, H, W, N = channels, height, width, height * width
@@ -82,7 +84,7 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
     colours = categorical(C).colors
 
     # Data coordinates: one cell is 1 x 1, y grows downwards.
-    gap = 0.6  # between the channel grids of (B, C, H, W) and between the pixels of (B, H, W, C)
+    gap = 0.6  # between the channel grids of (B, C, H, W), and between the pixels of (B, H, W, C) both ways
     top_width = C * W + (C - 1) * gap
     bhwc_left = top_width + 3.2
     bhwc_width = W * C + (W - 1) * gap
@@ -92,7 +94,10 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
     width_inches = min(9.5, 0.5 * (xlim[1] - xlim[0]))
     cell_inches = width_inches / (xlim[1] - xlim[0])
     line = 14 / 72 / cell_inches  # the height of a line of text, in cells
-    table_top = H + 0.35 + 3.6 * line  # below the channel names, then room for a two-line caption
+    pitch = 1 + gap + 0.5 * line  # rows of pixels in (B, H, W, C): a gap that holds a pixel's name
+    top = 0.5 * line  # the first row of pixels, below its names
+    top_height = top + (H - 1) * pitch + 1  # the taller of the two top panels
+    table_top = top_height + 0.35 + 3.6 * line  # below the panel notes, then room for a two-line caption
     bottom = table_top + N + 0.2
     ylim = (bottom, -0.35 - 1.3 * line)
     fig = new_figure(width_inches, width_inches * (ylim[0] - ylim[1]) / (xlim[1] - xlim[0]) + 0.5)
@@ -100,25 +105,29 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
     size = label_size(cell_inches, 1, fraction=0.5, digits=len(str(C * H * W - 1)))
 
     x, x_origin = layouts["bchw"][0], origin["bchw"][0]
+    bchw_top = (top_height - H) / 2  # centred beside the taller (B, H, W, C) panel
     for c in range(C):
         left = c * (W + gap)
         for i in range(H):
             for j in range(W):
-                _cell(ax, left + j, i, int(x[c, i, j]), colours[int(x_origin[c, i, j])], "bchw", size)
-        ax.text(left + W / 2, H + 0.15, f"channel {c}", ha="center", va="top", fontsize=9)
+                _cell(ax, left + j, bchw_top + i, int(x[c, i, j]), colours[int(x_origin[c, i, j])], "bchw", size)
+        ax.text(left + W / 2, bchw_top + H + 0.15, f"channel {c}", ha="center", va="top", fontsize=9)
     _caption(ax, top_width / 2, -0.35, f"x: (B, C, H, W) = {tuple(layouts['bchw'].shape)}")
 
     last, last_origin = layouts["bhwc"][0], origin["bhwc"][0]
     for i in range(H):
         for j in range(W):
-            left = bhwc_left + j * (C + gap)
+            left, row_top = bhwc_left + j * (C + gap), top + i * pitch
             for c in range(C):
-                _cell(ax, left + c, i, int(last[i, j, c]), colours[int(last_origin[i, j, c])], "bhwc", size)
-            ax.add_patch(Rectangle((left, i), C, 1, fill=False, edgecolor="black", linewidth=2.4, gid="pixel"))
-    _caption(ax, bhwc_left + bhwc_width / 2, -0.35,
+                _cell(ax, left + c, row_top, int(last[i, j, c]), colours[int(last_origin[i, j, c])], "bhwc", size)
+            ax.add_patch(Rectangle((left, row_top), C, 1, fill=False, edgecolor="black", linewidth=2.4, gid="pixel"))
+            ax.text(left + C / 2, row_top - 0.08, f"pixel ({i}, {j})", ha="center", va="bottom", fontsize=8,
+                    gid="pixel-label")
+    _caption(ax, bhwc_left + bhwc_width / 2, -0.35 - 0.1 * line,
              f"x.permute(0, 2, 3, 1): (B, H, W, C) = {tuple(layouts['bhwc'].shape)}")
-    ax.text(bhwc_left + bhwc_width / 2, H + 0.15, "a box = one pixel's C values", ha="center", va="top", fontsize=9)
-    arrow(ax, (top_width + 0.3, H / 2), (bhwc_left - 0.3, H / 2))
+    ax.text(bhwc_left + bhwc_width / 2, top_height + 0.15, f"{H} x {W} boxes, one per pixel, each holding its "
+            f"{C} channel values", ha="center", va="top", fontsize=9)
+    arrow(ax, (top_width + 0.3, top_height / 2), (bhwc_left - 0.3, top_height / 2))
 
     captions = {"bnc": ("x.flatten(2).transpose(1, 2): tokens", "black"),
                 "wrong": ("x.reshape(B, H*W, C): NOT tokens", "#b03a2e")}
