@@ -94,3 +94,22 @@ def test_windows_figure_keys_its_solid_and_dashed_outlines():
     solid = {p.get_linestyle() for ax in (fig.axes[0], fig.axes[2]) for p in with_gid(ax.patches, "window")}
     dashed = {p.get_linestyle() for p in with_gid(fig.axes[1].patches, "piece")}
     assert solid == {"solid"} and dashed == {"--"}
+
+
+@pytest.mark.parametrize("M", [4, (2, 3)])
+def test_gathered_bias_is_cut_into_the_blocks_of_one_window_row_against_another(M):
+    Mh, Mw = (M, M) if isinstance(M, int) else M
+    table = torch.randn((2 * Mh - 1) * (2 * Mw - 1), 2)
+    fig = viz.plot_relative_position_bias(table, M, heads=[1])
+    bottom = next(ax for ax in fig.axes if ax.get_title() == "head 1: table[index]")
+    lines = with_gid(bottom.collections, "block")
+    assert len(lines) == 2  # one LineCollection across, one down
+    # a line between every two window rows: after tokens Mw, 2Mw, ... of the Mh*Mw tokens
+    edges = sorted({round(float(seg[0][1]), 6) for seg in lines[0].get_segments()})
+    assert edges == [k * Mw - 0.5 for k in range(1, Mh)]
+    # and the blocks are what the text says: one dy per block, equal along the diagonals of blocks
+    image = images(bottom)
+    for i in range(Mh - 1):
+        for j in range(Mh - 1):
+            block = image[i * Mw:(i + 1) * Mw, j * Mw:(j + 1) * Mw]
+            np.testing.assert_array_equal(block, image[(i + 1) * Mw:(i + 2) * Mw, (j + 1) * Mw:(j + 2) * Mw])

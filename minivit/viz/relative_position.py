@@ -32,11 +32,11 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
     if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < N:
         raise ValueError(f"query must be a token index in [0, {N}) for window_size {window_size!r}, got {query!r}")
     table_size = (2 * Mh - 1) * (2 * Mw - 1)
-    fig = new_figure(10.5, 5.2)
+    fig = new_figure(8.8, 5.0)  # small enough to sit beside a bias figure in an explorer
     left, right = fig.subplots(1, 2, width_ratios=[1.35, 1])
 
     image = show_labels(left, index.numpy(), table_size)
-    left.set_title(f"relative position index, {N}x{N} (row {query} in red)")
+    left.set_title(f"the index, {N}x{N} (row {query} in red)")
     left.set_xlabel("key token (row-major in the window)")
     left.set_ylabel("query token")
     ticks = range(0, N, Mw)  # the first token of every window row: the index is block-Toeplitz
@@ -44,7 +44,7 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
     left.set_yticks(ticks)
     outline(left, query, 0, query, N - 1, gid="query", edgecolor="red", linewidth=2)
     if N <= 16:
-        size = label_size(5.5, N, 0.45)
+        size = label_size(4.3, N, 0.45)
         for i in range(N):
             for j in range(N):
                 number(left, j, i, int(index[i, j]), size)
@@ -54,12 +54,12 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
     row = index[query].reshape(Mh, Mw)  # keys of the window in their (row, column) places
     show_labels(right, row.numpy(), table_size)
     qi, qj = divmod(query, Mw)
-    right.set_title(f"row {query} on the window: query ({qi}, {qj}) in red")
+    right.set_title(f"row {query} on the window:\nquery ({qi}, {qj}) in red")
     right.set_xlabel("key column")
     right.set_ylabel("key row")
     right.set_xticks(range(Mw))
     right.set_yticks(range(Mh))
-    size = label_size(4.0, max(Mh, Mw), 0.22)
+    size = label_size(3.2, max(Mh, Mw), 0.22)
     for i in range(Mh):
         for j in range(Mw):
             number(right, j, i, int(row[i, j]), size)
@@ -95,7 +95,9 @@ def plot_relative_position_bias(
         flipped in both axes (entry [Mh-1 + a, Mw-1 + b] is the bias of a key a rows below and b
         columns right of its query), the image titled "head h: table[index]" holds
         table[index].permute(2, 0, 1)[h]. The centre cell (the query itself) is outlined by a
-        Rectangle of gid "query".
+        Rectangle of gid "query". Each "table[index]" image is cut by two LineCollections of gid
+        "block" (across and down, after every Mw tokens) into the Mw x Mw blocks of one window row of
+        queries against one window row of keys.
     """
     index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
@@ -107,7 +109,7 @@ def plot_relative_position_bias(
     bias = table[index].permute(2, 0, 1)  # (nh, Mh*Mw, Mh*Mw): the gather every window attention does
     limit = float(table[:, heads].abs().max()) or 1.0
 
-    panel = float(np.clip(8.4 / len(heads), 2.2, 3.6))  # at most about 10 inches wide
+    panel = float(np.clip(8.4 / len(heads), 2.2, 2.8))  # at most about 10 inches wide
     if len(heads) <= 2:  # one row per head: the table beside the bias it fills
         fig = new_figure(2 * panel + 1.4, len(heads) * panel + 0.9)
         pairs = fig.subplots(len(heads), 2, squeeze=False)
@@ -122,6 +124,11 @@ def plot_relative_position_bias(
         bottom.set_xlabel("key token")
         bottom.set_xticks(range(0, Mh * Mw, Mw))
         bottom.set_yticks(range(0, Mh * Mw, Mw))
+        # the Mw x Mw blocks of one window row of queries against one window row of keys: each block holds
+        # one row of the table's grid (one dy), and equal blocks run along the block diagonals
+        edges = np.arange(Mw, Mh * Mw, Mw) - 0.5
+        bottom.hlines(edges, -0.5, Mh * Mw - 0.5, colors="black", linewidth=0.8, gid="block")
+        bottom.vlines(edges, -0.5, Mh * Mw - 0.5, colors="black", linewidth=0.8, gid="block")
         if column == 0 or len(heads) <= 2:
             top.set_ylabel(ROW_LABEL)
             bottom.set_ylabel("query token")

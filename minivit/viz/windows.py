@@ -1,5 +1,6 @@
 """Figures of Swin's windows: the windows before and after the cyclic shift, the 9 regions of the
-shifted map, the attention mask of every window, and which tokens one token may attend to.
+shifted map, the attention mask of every window, which tokens one token may attend to, and SW-MSA's
+steps as a flow diagram with the shape each step outputs.
 
 Windows are greys (a checkerboard, window_shades) and the 9 regions are colours (REGION_COLOURS), in
 every figure: a colour never means a window in one figure and a region in the next.
@@ -17,7 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from minivit.ops._checks import to_pair
-from minivit.ops.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition
+from minivit.ops.attention import attention  # softmax(q k^T / sqrt(d) + mask) v, written out
+from minivit.ops.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition, window_reverse
 from minivit.viz._common import (
     REGION_COLOURS,
     as_image,
@@ -31,6 +33,7 @@ from minivit.viz._common import (
     token_grid,
     window_shades,
 )
+from minivit.viz.diagram import Step, arrow, box, plot_flow, shape_text
 
 PANEL = 4.2  # inches per map panel
 MAX_HEATMAPS = 64  # plot_window_masks draws one small heatmap per window
@@ -358,4 +361,67 @@ def plot_token_reach(
         f"token ({row}, {col}) may attend to {int(allowed.sum())} of the {allowed.numel()} tokens of its window "
         f"(shift {sh}, {sw})"
     )
+    return fig
+
+
+def plot_shifted_window_pipeline(
+    height: int, width: int, channels: int, window_size: int, shift_size: int, batch: int = 1
+) -> Figure:
+    """SW-MSA as a flow of its steps, each box with the shape of what it outputs: roll, partition,
+    attention with the mask inside every window, reverse, roll back.
+
+    The shapes are read from a real run: a random (B, H, W, C) map goes through torch.roll,
+    window_partition, minivit.ops.attention.attention (one head, q = k = v = the tokens, the mask of
+    shifted_window_mask added to the logits), window_reverse and torch.roll back.
+
+    Args:
+        height, width: the map H, W, multiples of the window size.
+        channels: C.
+        window_size: M.
+        shift_size: s, 0 <= s < M.
+        batch: B, the number of images (each gets the same mask).
+
+    Returns:
+        the Figure (its data is random, its shapes are not). The chain's boxes are patches of gid "step"
+        (top to bottom: the map, the roll, the partition, the attention, the reverse, the roll back),
+        their texts gid "step-label" ending in the output shape; the mask is a box of gid "mask" (text gid
+        "mask-label"), joined to the attention box by an arrow of gid "mask-arrow".
+    """
+    for name, value in (("channels", channels), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    mask = shifted_window_mask(height, width, window_size, shift_size)  # checks sizes: (nW, N, N)
+    M, s = window_size, shift_size
+    N = M * M
+
+    x = torch.randn(batch, height, width, channels)  # (B, H, W, C)
+    rolled = torch.roll(x, shifts=(-s, -s), dims=(1, 2))  # (B, H, W, C)
+    windows = window_partition(rolled, M).reshape(-1, N, channels)  # (B*nW, N, C)
+    out, _ = attention(windows, windows, windows, mask=mask.repeat(batch, 1, 1))  # (B*nW, N, C)
+    back = window_reverse(out.reshape(-1, M, M, channels), M, height, width)  # (B, H, W, C)
+    result = torch.roll(back, shifts=(s, s), dims=(1, 2))  # (B, H, W, C)
+
+    steps = [
+        Step("x: the map, (B, H, W, C)", tuple(x.shape), "tensor"),
+        Step(f"torch.roll(x, shifts=({-s}, {-s}), dims=(1, 2))", tuple(rolled.shape), "op"),
+        Step(f"window_partition(x, {M}), then (B*nW, N, C)", tuple(windows.shape), "op"),
+        Step("softmax(q k^T / sqrt(d) + mask) v, in every window", tuple(out.shape), "attention"),
+        Step(f"window_reverse(x, {M}, {height}, {width})", tuple(back.shape), "op"),
+        Step(f"torch.roll(x, shifts=({s}, {s}), dims=(1, 2))", tuple(result.shape), "op"),
+    ]
+    box_width = 4.4
+    fig = new_figure(8.6, 0.8 * len(steps) + 0.9)
+    ax = fig.subplots()
+    plot_flow(steps, f"SW-MSA on a {height}x{width} map of {channels} channels, window {M}, shift {s}",
+              box_width=box_width, ax=ax)
+    side = box_width / 2 + 1.9  # the mask, beside the attention box, which it enters from the right
+    box(ax, side, -3, f"shifted_window_mask\n({height}, {width}, {M}, {s})\n{shape_text(tuple(mask.shape))}",
+        "op", width=2.8, height=0.9, gid="mask")
+    arrow(ax, (side - 1.4, -3), (box_width / 2, -3), gid="mask-arrow")
+    ax.text(side, -3.62, "(nW, N, N): one per window,\nthe same for every image", ha="center", va="top",
+            fontsize=8.5, style="italic", gid="mask-note")
+    ax.set_xlim(-box_width / 2 - 0.2, side + 1.6)
+    ax.set_ylim(-len(steps) + 0.45, 0.5)
     return fig
