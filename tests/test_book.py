@@ -53,6 +53,19 @@ def test_every_notebook_is_a_page_in_course_order(site):
         assert f'href="{after}.html"' in (out / "course" / f"{before}.html").read_text()
 
 
+GUIDES = ["instructor", "testing", "package"]  # the README's links for instructors and contributors, as pages
+
+
+def test_the_readmes_guides_are_pages_after_the_course(site):
+    out, _ = site
+    index = (out / "index.html").read_text()
+    last_notebook = index.index(f'href="course/{sorted((ROOT / "course").glob("*.ipynb"))[-1].stem}.html"')
+    positions = [index.index(f'href="{guide}.html"') for guide in GUIDES]
+    assert last_notebook < positions[0] and positions == sorted(positions)
+    assert "nh heads" in (out / "package.html").read_text()  # the README's glossary, included
+    assert "<table" in (out / "instructor.html").read_text()  # e.g. the helpers each task may call
+
+
 def test_explorers_saved_views_are_pictures_not_widget_text(site):
     out, _ = site
     for notebook in sorted((ROOT / "course").glob("*.ipynb")):
@@ -74,7 +87,7 @@ def test_every_page_loads_its_images_and_links_in_chromium(site, page):
             else problems.append(f"request failed: {r.url} ({r.failure})"))
     page.on("response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
     pages = [base] + [f"{base}course/{p.name}" for p in sorted((out / "course").glob("*.html"))]
-    for url in pages:
+    for url in pages + [f"{base}{guide}.html" for guide in GUIDES]:
         page.goto(url, wait_until="load")
         broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
         problems += [f"{url}: image does not load: {src[:80]}" for src in broken]

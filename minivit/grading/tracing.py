@@ -18,7 +18,7 @@ watches a thread, it refuses, and notes in `tracer.refused`, what would hide cod
 another profiler or tracer, a new process, a C function called through ctypes. Starting a thread is
 noted too (the tracer sees only its own thread). What the tracer cannot see: code that a notebook
 prepared beforehand to take the grader's own objects apart in its kernel (the tracer runs in the
-learner's process), and minivit's source text copied into the notebook; see the README.
+learner's process), and minivit's source text copied into the notebook; see book/instructor.md.
 """
 
 from __future__ import annotations
