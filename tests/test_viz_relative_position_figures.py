@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from minivit import viz  # noqa: E402
 
@@ -113,3 +114,53 @@ def test_gathered_bias_is_cut_into_the_blocks_of_one_window_row_against_another(
         for j in range(Mh - 1):
             block = image[i * Mw:(i + 1) * Mw, j * Mw:(j + 1) * Mw]
             np.testing.assert_array_equal(block, image[(i + 1) * Mw:(i + 2) * Mw, (j + 1) * Mw:(j + 2) * Mw])
+
+
+@pytest.mark.parametrize("M, query, key, offset, row", [
+    (3, 4, (0, 0), (1, 1), 18),  # notebook 05's question 2: (1 + 2) * 5 + (1 + 2)
+    (3, 0, (2, 2), (-2, -2), 0),  # query 0: the arrow goes to the last key
+    (2, 3, (0, 0), (1, 1), 8),
+])
+def test_index_figure_draws_one_pair_and_its_offset_query_minus_key(M, query, key, offset, row):
+    fig = viz.plot_relative_position_index(M, query=query)
+    right = next(ax for ax in fig.axes if ax.get_title().startswith(f"row {query} on the window"))
+    (arrow,) = [t for t in right.texts if t.get_gid() == "offset-arrow"]
+    qi, qj = divmod(query, M)
+    assert arrow.xyann == (qj, qi) and arrow.xy == (key[1], key[0])  # from the query to the key, (x, y)
+    assert right.get_xlabel().endswith(f"(dy, dx) = query - key = {offset}: row {row}")
+    assert images(right)[key] == row
+
+
+def bicubic(table, M_to):
+    """The test's own resize: each head's (2M-1) x (2M-1) grid as an image channel, bicubic."""
+    side = round(table.shape[0] ** 0.5)
+    grid = table.T.reshape(1, -1, side, side)
+    return F.interpolate(grid, size=(2 * M_to - 1, 2 * M_to - 1), mode="bicubic").reshape(table.shape[1], -1).T
+
+
+@pytest.mark.parametrize("M_from, M_to, head", [(7, 12, 0), (3, 5, 2)])
+def test_bias_resize_draws_both_tables_key_minus_query_on_one_colour_scale(M_from, M_to, head):
+    table = torch.randn((2 * M_from - 1) ** 2, 3)
+    resized = bicubic(table, M_to)
+    fig = viz.plot_bias_resize(table, resized, head=head)
+    before, after = fig.axes[0], fig.axes[1]
+    for ax, t, m in ((before, table, M_from), (after, resized, M_to)):
+        expected = t[:, head].reshape(2 * m - 1, 2 * m - 1).flip(0, 1).numpy()  # key minus query
+        np.testing.assert_array_equal(images(ax), expected)
+        assert ax.get_title().startswith(f"M = {m}: {2 * m - 1}x{2 * m - 1}")
+        assert ax.get_xlim() == (-m + 0.5, m - 0.5)  # offsets -(M-1) .. M-1
+    limit = max(float(table[:, head].abs().max()), float(resized[:, head].abs().max()))
+    for ax in (before, after):
+        assert ax.get_images()[0].get_clim() == pytest.approx((-limit, limit))
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(table=torch.zeros(169, 3), resized=np.zeros((529, 3))), TypeError, "resized must be a torch.Tensor, got ndarray"),
+    (dict(table=torch.zeros(168, 3), resized=torch.zeros(529, 3)), ValueError, r"table must have shape .* got \(168, 3\)"),
+    (dict(table=torch.zeros(169, 3), resized=torch.zeros(576, 3)), ValueError, "resized must have shape"),  # 24 x 24
+    (dict(table=torch.zeros(169, 3), resized=torch.zeros(529, 2)), ValueError, "same number of heads, got 3 and 2"),
+    (dict(table=torch.zeros(169, 3), resized=torch.zeros(529, 3), head=3), ValueError, r"head must be .* got 3"),
+])
+def test_bias_resize_checks_its_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        viz.plot_bias_resize(**kwargs)

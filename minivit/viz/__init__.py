@@ -7,9 +7,10 @@ the models do. One module per topic:
     layouts            plot_tensor_layouts (one tensor in three layouts, and the reshape mistake)
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach,
                        plot_shifted_window_pipeline
-    relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops
+    relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
+                       plot_bias_resize
     patches            plot_patches
-    pyramid            plot_feature_pyramid
+    pyramid            plot_feature_pyramid, plot_feature_pyramids
     unfold             plot_mobilevit_unfold
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
     attention_layer    plot_attention_layer (a diagram, beside a convolution)
@@ -20,17 +21,20 @@ the models do. One module per topic:
     dense_prediction   plot_segmentation_head, plot_cam_pipeline (the two routes to a mask, as diagrams)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction
     backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
-                       plot_mobilevit_stages
+                       plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
     transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
+    two_marks          plot_two_marks (the two-marks task's images, each mark ringed)
 """
 
 from minivit.viz._common import NotebookFigure, to_png
 from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
 from minivit.viz.attention_layer import plot_attention_layer
 from minivit.viz.backbones import (
+    plot_inverted_residual,
     plot_mobilevit_block,
     plot_mobilevit_stages,
     plot_patch_merging,
+    plot_stage_windows,
     plot_swin_block_pair,
     plot_swin_stages,
 )
@@ -38,13 +42,19 @@ from minivit.viz.cost import plot_attention_cost
 from minivit.viz.dense_prediction import plot_cam_pipeline, plot_segmentation_head
 from minivit.viz.layouts import plot_tensor_layouts
 from minivit.viz.patches import plot_patches
-from minivit.viz.pyramid import plot_feature_pyramid
+from minivit.viz.pyramid import plot_feature_pyramid, plot_feature_pyramids
 from minivit.viz.receptive_field import plot_receptive_fields
-from minivit.viz.relative_position import plot_bias_crops, plot_relative_position_bias, plot_relative_position_index
+from minivit.viz.relative_position import (
+    plot_bias_crops,
+    plot_bias_resize,
+    plot_relative_position_bias,
+    plot_relative_position_index,
+)
 from minivit.viz.segmentation import plot_cams, plot_masks
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_interaction, plot_training_curves
 from minivit.viz.transformer import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit
+from minivit.viz.two_marks import plot_two_marks
 from minivit.viz.unfold import plot_mobilevit_unfold
 from minivit.viz.windows import (
     plot_shift_regions,
@@ -63,11 +73,14 @@ __all__ = [
     "plot_attention_map",
     "plot_attention_maps",
     "plot_bias_crops",
+    "plot_bias_resize",
     "plot_cam_pipeline",
     "plot_cams",
     "plot_digits",
     "plot_feature_pyramid",
+    "plot_feature_pyramids",
     "plot_interaction",
+    "plot_inverted_residual",
     "plot_masks",
     "plot_mobilevit_block",
     "plot_mobilevit_stages",
@@ -84,12 +97,14 @@ __all__ = [
     "plot_shifted_window_pipeline",
     "plot_softmax_saturation",
     "plot_split_heads",
+    "plot_stage_windows",
     "plot_swin_block_pair",
     "plot_swin_stages",
     "plot_tensor_layouts",
     "plot_token_reach",
     "plot_training_curves",
     "plot_transformer_block",
+    "plot_two_marks",
     "plot_vit",
     "plot_window_masks",
     "plot_windows",

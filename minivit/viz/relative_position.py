@@ -25,6 +25,9 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
         the Figure; the left image's data equals relative_position_index(window_size), the right
         image's equals its row `query` reshaped to (Mh, Mw). The index is drawn in categorical
         colours, one per table row (it is a label, not a quantity: row 12 is not "more" than row 11).
+        The right panel shows the sign convention once: an arrow (an Annotation of gid "offset-arrow")
+        from the query to key 0 (to the last key when the query is token 0), and its x label gives
+        that pair's (dy, dx) = query - key and the table row it reads.
     """
     index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
@@ -64,6 +67,13 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
         for j in range(Mw):
             number(right, j, i, int(row[i, j]), size)
     outline(right, qi, qj, qi, qj, gid="query", edgecolor="red", linewidth=3)
+    # one pair's offset, drawn once: from the query to a key in a corner of the window
+    key = 0 if query != 0 else N - 1
+    ki, kj = divmod(key, Mw)
+    right.annotate("", xy=(kj, ki), xytext=(qj, qi), gid="offset-arrow",
+                   arrowprops=dict(arrowstyle="-|>", color="red", linewidth=2, shrinkA=15, shrinkB=17))
+    right.set_xlabel(f"key column\n\narrow: query ({qi}, {qj}) to key ({ki}, {kj})\n"
+                     f"(dy, dx) = query - key = ({qi - ki}, {qj - kj}): row {int(row[ki, kj])}")
     fig.suptitle(
         f"window {Mh}x{Mw}: index = (dy + {Mh - 1}) * {2 * Mw - 1} + (dx + {Mw - 1}), "
         f"one of {table_size} table rows"
@@ -266,3 +276,49 @@ def _offsets(M: int) -> list[int]:
     """A few integer ticks between -(M-1) and M-1, always with 0."""
     step = max(1, int(np.ceil((M - 1) / 3)))
     return sorted({0, *range(0, M, step), *range(0, -M, -step)})
+
+
+def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) -> Figure:
+    """One head's bias table before and after it was resized to another window size, side by side on
+    one colour scale, e.g. a table learned with M = 7 (13 x 13) resized to M = 12 (23 x 23).
+
+    Both grids are drawn as in plot_relative_position_bias (key minus query, the query's own cell
+    outlined), each over its own offsets -(M-1) .. M-1, so the larger one shows the same picture on a
+    finer grid. The resize itself is the caller's (e.g. F.interpolate(mode="bicubic") on the table
+    seen as an image): this function only draws the two tables.
+
+    Args:
+        table: shape ((2M-1)^2, nh), a square window's table.
+        resized: shape ((2M'-1)^2, nh), the same heads for another square window M'.
+        head: which head to draw.
+
+    Returns:
+        the Figure; axes 0 holds key_relative_grid(table[:, head]), axes 1 key_relative_grid(resized[:, head]),
+        both images with the same colour limits (-limit, limit), limit = the largest |value| of the two.
+        Each panel's title starts with "M = <window size>".
+    """
+    grids = []
+    for name, t in (("table", table), ("resized", resized)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        side = round(t.shape[0] ** 0.5) if t.dim() == 2 else 0
+        if t.dim() != 2 or side * side != t.shape[0] or side % 2 == 0:
+            raise ValueError(f"{name} must have shape ((2M-1)^2, nh) for a square window, got {tuple(t.shape)}")
+        grids.append(((side + 1) // 2, t.detach().float().cpu()))
+    (M, table), (M2, resized) = grids
+    if table.shape[1] != resized.shape[1]:
+        raise ValueError(f"table and resized must have the same number of heads, got {table.shape[1]} and "
+                         f"{resized.shape[1]}")
+    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < table.shape[1]:
+        raise ValueError(f"head must be an index in [0, {table.shape[1]}), got {head!r}")
+    limit = max(float(table[:, head].abs().max()), float(resized[:, head].abs().max())) or 1.0
+    fig = new_figure(8.4, 4.3)
+    axes = fig.subplots(1, 2)
+    image = None
+    for ax, (m, t), when in zip(axes, ((M, table), (M2, resized)), ("before", "after")):
+        image = _draw_table(ax, t[:, head], m, m, limit)
+        ax.set_title(f"M = {m}: {2 * m - 1}x{2 * m - 1} table ({when})")
+    axes[0].set_ylabel(ROW_LABEL)
+    fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.85)
+    fig.suptitle(f"head {head}'s table resized from window {M} to window {M2}: one colour scale")
+    return fig

@@ -95,13 +95,33 @@ def _content(ax, height: int, width: int, picture: np.ndarray | None, owner: np.
     ax.imshow(tint, interpolation="nearest")
 
 
+def badge_spot(row0: int, col0: int, row1: int, col1: int) -> tuple[float, float]:
+    """(x, y) for the number of the block rows row0..row1, columns col0..col1: its centre, moved to the
+    nearest corner between cells (up and left) when the centre falls on a cell, so that the badge sits
+    between the token numbers instead of on one."""
+    x, y = (col0 + col1) / 2, (row0 + row1) / 2
+    return (x - 0.5 if x == int(x) else x), (y - 0.5 if y == int(y) else y)
+
+
+def _badge(ax, r0: int, c0: int, r1: int, c1: int, w: int, size: float) -> None:
+    """Window w's number in a dark badge on a corner between cells."""
+    x, y = badge_spot(r0, c0, r1, c1)
+    number(ax, x, y, w, size, gid="window-number", badge="0.3")
+
+
 def _boxed_windows(ax, members: torch.Tensor, size: float | None) -> None:
     """Outline the regular windows (gid "window"), numbered in a dark badge unless size is None."""
     for w, m in enumerate(members):
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
         outline(ax, r0, c0, r1, c1, gid="window")
         if size is not None:
-            number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, size, gid="window-number", badge="0.3")
+            _badge(ax, r0, c0, r1, c1, w, size)
+
+
+def _dashed(ax, r0: int, c0: int, r1: int, c1: int, **kwargs) -> None:
+    """A dashed outline (gid "piece") on a solid white one (gid "piece-halo"): visible on any colour."""
+    outline(ax, r0, c0, r1, c1, gid="piece-halo", edgecolor="white", linewidth=4.5)
+    outline(ax, r0, c0, r1, c1, gid="piece", **({"linestyle": "--", "linewidth": 2.5} | kwargs))
 
 
 def _token_numbers(ax, height: int, width: int, numbers: np.ndarray, size: float) -> None:
@@ -132,7 +152,8 @@ def plot_windows(
 
     Returns:
         the Figure. Window outlines are Rectangles with gid "window" (panels 1, 3) or "piece" (panel 2),
-        their numbers Texts with gid "window-number" (left out beyond MAX_NUMBERED = 144 windows). A
+        their numbers Texts with gid "window-number" (left out beyond MAX_NUMBERED = 144 windows), each
+        at badge_spot of its window or piece: on a corner between cells, clear of the token numbers. A
         legend below the panels keys the two outlines: solid, a whole window; dashed, a piece of a
         shifted window (pieces with the same number are one window).
     """
@@ -159,6 +180,8 @@ def plot_windows(
     small = label_size(panel, max(height, width), 0.3)
     index = np.arange(height * width).reshape(height, width)
     numbered = picture is None and height * width <= MAX_TOKEN_NUMBERS  # small numbers: the tokens
+    if numbered:  # the badge sits on a corner between four token numbers: at most about a third of a cell
+        big = min(big, label_size(panel, max(height, width), 0.3))
     badge = big if nW <= MAX_NUMBERED else None  # window numbers, while they stay readable
     Mh, Mw = to_pair(window_size, "window_size")
     shades = window_shades(height // Mh, width // Mw)  # window w's grey, the same in all three panels
@@ -179,7 +202,7 @@ def plot_windows(
         for r0, c0, r1, c1 in _pieces(m):
             outline(ax, r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
             if badge is not None:
-                number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, badge * 0.8, gid="window-number", badge="0.3")
+                _badge(ax, r0, c0, r1, c1, w, badge)
 
     ax = axes[2]
     after = np.arange(nW).repeat(plain.shape[1])  # window w owns its Mh*Mw slots of the rolled map
@@ -227,6 +250,9 @@ def plot_shift_regions(
 
     Returns:
         the Figure; the left image's data equals shift_region_labels(height, width, window_size, shift_size).
+        The left panel outlines the windows of the shifted map (Rectangles of gid "window"); the right one
+        the pieces of the same windows on the original map, dashed (gid "piece") on a white line (gid
+        "piece-halo") so that they show on every region's colour.
     """
     labels = shift_region_labels(height, width, window_size, shift_size)  # (H, W)
     sh, sw = to_pair(shift_size, "shift_size", minimum=0)
@@ -252,7 +278,7 @@ def plot_shift_regions(
     _boxed_windows(axes[0], plain, None)
     for m in window_members(height, width, window_size, shift_size):
         for r0, c0, r1, c1 in _pieces(m):
-            outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
+            _dashed(axes[1], r0, c0, r1, c1)
     present = sorted(set(labels.flatten().tolist()))
     fig.legend(
         handles=legend_patches([REGION_COLOURS[k] for k in present], [f"region {k}" for k in present]),
