@@ -1,16 +1,20 @@
 """`make book`: the course as a website built from the stored outputs (no notebook is run), checked in a
 real browser (headless Chromium, as in test_browser.py): every page loads without console errors, every
-image loads, every internal link resolves, and the pages follow the course order."""
+image loads, every internal link resolves, and the pages follow the course order. The pages are as readable as
+the notebooks: at 1440 x 900 no code or output block needs sideways scrolling and a 100-character code line fits
+on one line, no figure is taller than the window; at 420 px (a phone) no page is wider than the screen; the
+search finds "window partition"; and nothing is fetched from the network."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import re
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
 
@@ -86,6 +90,8 @@ def test_every_page_loads_its_images_and_links_in_chromium(site, page):
     page.on("requestfailed", lambda r: None if r.failure == "net::ERR_ABORTED"  # cut short by the next page
             else problems.append(f"request failed: {r.url} ({r.failure})"))
     page.on("response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
+    page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))  # the theme works offline
+            else problems.append(f"fetched from outside the site: {r.url}"))
     pages = [base] + [f"{base}course/{p.name}" for p in sorted((out / "course").glob("*.html"))]
     for url in pages + [f"{base}{guide}.html" for guide in GUIDES]:
         page.goto(url, wait_until="load")
@@ -109,3 +115,117 @@ def test_every_page_loads_its_images_and_links_in_chromium(site, page):
     page.goto(pages[-1])
     page.screenshot(path=SHOTS / "book_last_page.png", full_page=False)
     assert not problems, "\n".join(problems[:20])
+
+
+def _pages(out: Path, base: str) -> list[str]:
+    """Every page of the site: the index, the notebooks in course order, the guides."""
+    return ([base] + [f"{base}course/{p.name}" for p in sorted((out / "course").glob("*.html"))]
+            + [f"{base}{guide}.html" for guide in GUIDES])
+
+
+def test_no_page_links_or_loads_a_script_or_style_from_the_network(site):
+    out, _ = site
+    remote = re.compile(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//", re.IGNORECASE)
+    for html in sorted(out.rglob("*.html")):
+        found = remote.search(html.read_text())
+        assert not found, f"{html.relative_to(out)} loads from the network: {found.group(0)}"
+
+
+# Each visible code or output block: its scroll width against its width, and whether a 100-character line of its
+# font fits in it on one line.
+MEASURE_BLOCKS = """() => [...document.querySelectorAll('div.cell_input pre, div.cell_output pre, div.highlight pre')]
+  .filter(pre => pre.offsetParent !== null).map(pre => {
+    const style = getComputedStyle(pre), line = document.createElement('span');
+    line.style.whiteSpace = 'pre';
+    line.textContent = 'x'.repeat(100);
+    pre.appendChild(line);
+    const lineWidth = line.getBoundingClientRect().width;
+    line.remove();
+    const inner = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return {scroll: pre.scrollWidth, width: pre.clientWidth, fits100: lineWidth <= inner + 0.5,
+            text: pre.textContent.slice(0, 60)};
+  })"""
+# Blocks allowed to scroll sideways at 1440 px, as (page, first characters of the block): reason. None is needed:
+# a line longer than the column (about 113 characters of code) wraps where it has a space.
+WIDE_BLOCKS: dict[tuple[str, str], str] = {}
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=NO_CHROMIUM)
+def test_code_and_outputs_fit_the_column_at_1440(site, page):
+    out, base = site
+    overflowing, narrow = [], []
+    for url in _pages(out, base):
+        page.goto(url, wait_until="load")
+        name = Path(urlsplit(url).path).stem or "index"
+        for block in page.evaluate(MEASURE_BLOCKS):
+            if block["scroll"] > block["width"] + 1 and (name, block["text"][:20]) not in WIDE_BLOCKS:
+                overflowing.append(f"{name}: {block['scroll']} px in {block['width']} px: {block['text']!r}")
+            if not block["fits100"]:
+                narrow.append(f"{name}: {block['width']} px: {block['text']!r}")
+        if name.startswith("04_"):
+            page.evaluate("document.querySelector('div.cell_output pre').scrollIntoView()")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SHOTS / "book_04_at_1440.png")
+    assert not overflowing, "blocks that scroll sideways at 1440 x 900:\n" + "\n".join(overflowing[:20])
+    assert not narrow, "blocks too narrow for a 100-character line:\n" + "\n".join(narrow[:20])
+
+
+# Stored figures allowed to be taller than a 900 px window, as (page, first line of the cell): reason. Scaled down
+# to the window by CSS, this one's labels would be about 8 px tall: it is to be redrawn (issue 24, item 4), and
+# then its entry goes.
+TALL_FIGURES: dict[tuple[str, str], str] = {
+    ("09_dense_prediction", "viz.plot_masks("): "7 rows of 4 maps, 1000 x 1420 px: 1340 px tall at 1440 px",
+}
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=NO_CHROMIUM)
+def test_no_figure_is_taller_than_the_window_at_1440(site, page):
+    out, base = site
+    tall = []
+    for url in _pages(out, base):
+        page.goto(url, wait_until="load")
+        name = Path(urlsplit(url).path).stem or "index"
+        for height, cell in page.evaluate("""() => [...document.images].map(img => {
+              const cell = img.closest('div.cell'), code = cell && cell.querySelector('div.cell_input pre');
+              return [img.getBoundingClientRect().height, code ? code.textContent.split('\\n')[0] : img.alt];
+            })"""):
+            if height > page.viewport_size["height"] and (name, cell) not in TALL_FIGURES:
+                tall.append(f"{name}: {height:.0f} px tall: {cell}")
+    assert not tall, "figures taller than the 900 px window at 1440 px:\n" + "\n".join(tall)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=NO_CHROMIUM)
+def test_no_page_is_wider_than_a_phone_screen(site, browser):
+    out, base = site
+    context = browser.new_context(viewport={"width": 420, "height": 900})
+    page = context.new_page()
+    wide = []
+    try:
+        for url in _pages(out, base):
+            page.goto(url, wait_until="load")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            images = page.evaluate("Math.max(0, ...[...document.images].map(i => i.getBoundingClientRect().right))")
+            if width > 420 or images > 420:
+                wide.append(f"{url.removeprefix(base) or 'index'}: page {width} px, figures up to {images:.0f} px")
+            if "/04_" in url:
+                page.evaluate("document.querySelector('div.cell_output img').scrollIntoView()")
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=SHOTS / "book_04_at_420.png")
+    finally:
+        context.close()
+    assert not wide, "pages wider than a 420 px screen:\n" + "\n".join(wide)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=NO_CHROMIUM)
+def test_search_finds_window_partition(site, page):
+    """As a learner searches: the search field (Ctrl+K), then Sphinx's own search, in the page, offline."""
+    _, base = site
+    page.goto(base, wait_until="load")
+    page.keyboard.press("Control+k")
+    page.keyboard.type("window partition")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search.html?q=window+partition*")
+    page.wait_for_selector("#search-results ul.search li a")
+    page.wait_for_function("document.querySelector('#search-results').textContent.includes('Search finished')")
+    found = page.evaluate("[...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)")
+    assert any(href.endswith("course/04_window_shift_mask.html") for href in found), found
