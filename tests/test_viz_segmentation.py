@@ -105,3 +105,13 @@ def test_bad_input_raises_value_error(call, words):
     with pytest.raises(ValueError) as error:
         call()
     assert words in str(error.value)
+
+
+def test_panel_size_sets_the_figure_height_and_is_checked():
+    images, masks = masks_and_images()
+    six_rows = {f"mask {k}": masks for k in range(6)}
+    small = viz.plot_masks(images, six_rows, panel_inches=1.25)
+    assert small.get_figheight() == pytest.approx(7 * 1.25 + 0.2)  # 7 rows: the images and 6 masks
+    assert small.get_figheight() * 100 <= 900  # fits a 900 px window at the notebooks' 100 dpi
+    with pytest.raises(ValueError, match="panel_inches must be"):
+        viz.plot_masks(images, six_rows, panel_inches=0)

@@ -35,6 +35,7 @@ def plot_masks(
     images: torch.Tensor,
     masks: Mapping[str, torch.Tensor],
     classes: Sequence[str] | None = None,
+    panel_inches: float = 2.0,
 ) -> Figure:
     """Images above one or more masks of each (e.g. the true mask and two predictions).
 
@@ -43,6 +44,7 @@ def plot_masks(
         masks: row title -> masks of shape (B, H, W), class indices, 0 for the background.
         classes: names of the K classes, background first; K = the largest class index + 1 and
             names "0", "1", ... when None.
+        panel_inches: the height of each picture; smaller keeps many rows within one screen.
 
     Returns:
         the Figure: one column per image; row 0 the images, row 1 + j the masks given j-th, so the
@@ -63,8 +65,10 @@ def plot_masks(
     cmap = mask_colours(K)
     norm = BoundaryNorm(np.arange(-0.5, K), cmap.N)
 
+    if not isinstance(panel_inches, (int, float)) or not 0.5 <= panel_inches <= 6:
+        raise ValueError(f"panel_inches must be a number of inches between 0.5 and 6, got {panel_inches!r}")
     rows = 1 + len(masks)
-    panel = 2.0
+    panel = float(panel_inches)
     fig = new_figure(panel * W / H * B + 2.0, panel * rows + 0.2)
     axes = np.array(fig.subplots(rows, B, squeeze=False))
     for b in range(B):
