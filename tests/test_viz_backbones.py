@@ -1,21 +1,28 @@
 """The backbone diagrams draw the steps of the real modules in order, each box labelled with the shape the
 module computes: checked against the shapes the Swin paper gives for Swin-T at 224 (56 x 56 x 96 ... 7 x 7 x
-768, blocks 2, 2, 6, 2), against shapes worked out by hand for the MobileViT block and MobileViT-XXS, and
-the patch-merging sub-grids against slices of an index map."""
+768, blocks 2, 2, 6, 2), against shapes worked out by hand for the MobileViT block, the MV2 block and
+MobileViT-XXS, and the patch-merging sub-grids against slices of an index map. Also the figures notebooks 06
+and 07 set beside them: one stage's windows over the picture, Swin's and ViT's maps at one scale, and four
+receptive fields in a 2 x 2 grid."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from minivit.models.mobilevit import MobileViTBlock, mobilevit_xxs  # noqa: E402
+from minivit.models.mobilevit import InvertedResidual, MobileViTBlock, mobilevit_xxs  # noqa: E402
 from minivit.models.swin import PatchMerging, swin_t, swin_tiny  # noqa: E402
 from minivit.viz import (  # noqa: E402
+    plot_feature_pyramids,
+    plot_inverted_residual,
     plot_mobilevit_block,
     plot_mobilevit_stages,
     plot_patch_merging,
+    plot_receptive_fields,
+    plot_stage_windows,
     plot_swin_block_pair,
     plot_swin_stages,
 )
@@ -216,3 +223,125 @@ def test_mobilevit_stages_rejects_bad_input(model, size, error, message):
             model = mobilevit_xxs()
     with pytest.raises(error, match=message):
         plot_mobilevit_stages(model, size)
+
+
+# --- MobileNetV2's inverted residual -----------------------------------------------------------------
+
+
+def test_inverted_residual_with_its_residual():
+    with torch.device("meta"):
+        block = mobilevit_xxs().stages[1][1]  # stage 2's second MV2 block: 24 -> 24, stride 1, expansion 2
+    ax = plot_inverted_residual(block, torch.zeros(1, 24, 64, 64, device="meta")).axes[0]
+    # by hand: 1x1 widens 24 to 24 * 2 = 48, the depthwise conv keeps 64 x 64 at stride 1, 1x1 back to 24
+    assert labels(ax) == [
+        "input x\n(1, 24, 64, 64)",
+        "expand: 1x1 conv 24 -> 48, BN, SiLU\n(1, 48, 64, 64)",
+        "depthwise: 3x3 conv, groups 48, stride 1, BN, SiLU\n(1, 48, 64, 64)",
+        "project: 1x1 conv 48 -> 24, BN (no activation)\n(1, 24, 64, 64)",
+        "add x: the block's output\n(1, 24, 64, 64)",
+    ]
+    assert len(with_gid(ax.patches, "step")) == 5 and len(with_gid(ax.patches, "arrow")) == 4
+    assert len(with_gid(ax.patches, "skip")) == 1 and "residual: stride 1 and 24 -> 24" in ax.get_title()
+
+
+def test_inverted_residual_without_residual_follows_the_module():
+    block = InvertedResidual(16, 24, stride=2, expansion=2).eval()
+    x = torch.zeros(1, 16, 10, 12)
+    ax = plot_inverted_residual(block, x).axes[0]
+    with torch.no_grad():  # the shapes the module computes, step by step
+        h1 = block.expand(x)
+        h2 = block.depthwise(h1)
+        h3 = block.project(h2)
+    assert [t.split("\n")[1] for t in labels(ax)] == [str(tuple(t.shape)) for t in (x, h1, h2, h3)]
+    assert labels(ax)[2].startswith("depthwise: 3x3 conv, groups 32, stride 2")
+    assert len(with_gid(ax.patches, "step")) == 4 and not with_gid(ax.patches, "skip")
+    assert "no residual: stride 2 and 16 -> 24 channels" in ax.get_title()
+
+
+@pytest.mark.parametrize("block, x, error, message", [
+    (torch.nn.Identity(), torch.zeros(1, 8, 4, 4), TypeError, "block must be a minivit InvertedResidual, got Identity"),
+    (InvertedResidual(8, 8, 1, 2), [[0.0]], TypeError, "x must be a torch.Tensor, got list"),
+    (InvertedResidual(8, 8, 1, 2), torch.zeros(1, 4, 4, 4), ValueError,
+     r"x must have shape \(B, 8, H, W\) .* got \(1, 4, 4, 4\)"),
+])
+def test_inverted_residual_rejects_bad_input(block, x, error, message):
+    with pytest.raises(error, match=message):
+        plot_inverted_residual(block, x)
+
+
+# --- one Swin stage's windows over the picture ---------------------------------------------------------
+
+
+def corners(rectangles):
+    """(row0, col0, row1, col1) of each outline, in tokens."""
+    return [(round(r.get_y() + 0.5), round(r.get_x() + 0.5), round(r.get_y() + r.get_height() - 0.5),
+             round(r.get_x() + r.get_width() - 0.5)) for r in rectangles]
+
+
+def test_stage_windows_are_outlined_without_numbers():
+    fig = plot_stage_windows(56, 56, 7, 3, np.zeros((224, 224, 3)))
+    left, right = fig.axes
+    # by hand: 8 x 8 regular windows of 7 x 7 tokens, row-major
+    assert corners(with_gid(left.patches, "window")) == [(7 * i, 7 * j, 7 * i + 6, 7 * j + 6)
+                                                          for i in range(8) for j in range(8)]
+    # shifted by 3: 7 x 7 whole windows, 7 + 7 cut in two along the bottom and right edges, 1 cut in four
+    pieces = corners(with_gid(right.patches, "piece"))
+    assert len(pieces) == 49 + 2 * 7 + 2 * 7 + 4
+    assert pieces[0] == (3, 3, 9, 9)  # window 0: rows and columns 3..9 of the original map
+    assert sorted(pieces[-4:]) == [(0, 0, 2, 2), (0, 52, 2, 55), (52, 0, 55, 2), (52, 52, 55, 55)]  # the corner window
+    assert len(with_gid(left.patches, "halo")) == 64 and len(with_gid(right.patches, "halo")) == len(pieces)
+    assert not left.texts and not right.texts
+    assert left.get_title() == "W-MSA: 64 windows of 7 x 7 tokens"
+    assert fig.get_suptitle() == "56 x 56 tokens of 4 x 4 pixels: each window covers 28 x 28 pixels"
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((56, 56, 7, 3, np.zeros((100, 100, 3))), ValueError, r"image must be .* multiples of the map size 56x56, got 100x100"),
+    ((56, 56, 7.0, 3, np.zeros((56, 56))), TypeError, "window_size must be an int, got float"),
+    ((50, 56, 7, 3, np.zeros((50, 56))), ValueError, "50"),
+])
+def test_stage_windows_reject_bad_input(args, error, message):
+    with pytest.raises(error, match=message):
+        plot_stage_windows(*args)
+
+
+# --- pyramids side by side, and four receptive fields -------------------------------------------------
+
+
+def test_feature_pyramids_of_swin_and_vit_share_one_scale(swin):
+    with torch.device("meta"):
+        swin_maps = swin.feature_maps(torch.zeros(1, 3, 224, 224))
+    vit_maps = {f"after block {b}": (768, 14, 14) for b in (3, 6, 9, 12)}  # 224 / 16 = 14, D = 768
+    fig = plot_feature_pyramids({"Swin-T": {f"stage {k + 1}": m for k, m in enumerate(swin_maps)},
+                                 "ViT-B/16": vit_maps}, image_size=224, window_sizes={"Swin-T": 7})
+    ax = fig.axes[0]
+    faces = with_gid(ax.patches, "stage")
+    assert [(f.get_height(), f.get_width()) for f in faces] == [(56, 56), (28, 28), (14, 14), (7, 7)] + [(14, 14)] * 4
+    assert all(f.get_y() > g.get_y() for f in faces[:4] for g in faces[4:])  # Swin's row above ViT's
+    assert labels(ax, "row-title") == ["Swin-T", "ViT-B/16"]
+    texts = [t.splitlines() for t in labels(ax, "stage-label")]
+    assert texts[0] == ["stage 1", "56 x 56 tokens, C = 96", "3,136 tokens", "stride 4", "64 windows of 7 x 7"]
+    assert texts[7] == ["after block 12", "14 x 14 tokens, C = 768", "196 tokens", "stride 16"]  # no windows
+    assert len(with_gid(ax.lines, "window-line")) == 14 + 6 + 2  # only Swin's: 7 + 7, 3 + 3, 1 + 1
+
+
+@pytest.mark.parametrize("pyramids, kwargs, error, message", [
+    ({}, {}, ValueError, "pyramids must map at least one row title"),
+    ({"a": [(8, 4, 4)]}, {}, TypeError, r"pyramids\['a'\] must map names to maps, got list"),
+    ({"a": {"s": (8, 4, 4)}}, {"window_sizes": {"b": 2}}, ValueError, r"window_sizes names rows \['b'\]"),
+])
+def test_feature_pyramids_reject_bad_input(pyramids, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        plot_feature_pyramids(pyramids, **kwargs)
+
+
+def test_four_receptive_fields_fill_two_rows_of_two():
+    conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+    modules = {f"conv {k}": conv for k in range(4)}
+    fig = plot_receptive_fields(modules, torch.randn(1, 1, 6, 6), (2, 3))
+    panels = fig.axes[:4]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == list(modules)
+    assert all("9 of 36 pixels" in ax.get_title() for ax in panels)  # a 3x3 neighbourhood, away from the border
+    spans = [ax.get_subplotspec() for ax in panels]
+    assert [(s.rowspan.start, s.colspan.start) for s in spans] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert fig.get_figwidth() <= 10

@@ -1,11 +1,14 @@
 """Diagrams of the two backbones built from blocks: Swin's stages and its pair of blocks (the Swin paper's
-Figure 3), and the MobileViT block. Every shape on a box is read from the real module running on an input
-(minivit.viz.diagram.output_shapes); every count (blocks per stage, shift sizes, layers) from its attributes.
+Figure 3), the MobileViT block and MobileNetV2's inverted residual (MV2) block. Every shape on a box is read
+from the real module running on an input (minivit.viz.diagram.output_shapes); every count (blocks per stage,
+shift sizes, layers) from its attributes.
 
     plot_swin_stages(model, image_size)           patch partition, linear embedding, the stages, left to right
     plot_swin_block_pair(model, stage, ...)       a W-MSA block and the SW-MSA block after it
     plot_patch_merging(merging, height, width)    the four strided sub-grids, concatenated, LayerNorm, Linear
+    plot_stage_windows(H, W, M, s, image)         one stage's regular and shifted windows over the picture
     plot_mobilevit_block(block, x)                local convs, unfold, transformer, fold, fuse
+    plot_inverted_residual(block, x)              MV2: 1x1 expand, 3x3 depthwise, 1x1 project, residual
     plot_mobilevit_stages(model, image_size)      MobileViT's stem, stages and head, top to bottom
 
 Glossary: B batch, H x W map, C channels, M window size, n block channels, d token size, L layers,
@@ -27,7 +30,8 @@ from minivit.models.swin import PatchMerging, SwinTransformer
 from minivit.ops.merging import merge_patches
 from minivit.ops.patches import patchify
 from minivit.ops.unfold import mobilevit_fold
-from minivit.viz._common import categorical, new_figure
+from minivit.ops.windows import shift_region_labels, window_partition
+from minivit.viz._common import as_image, categorical, new_figure, outline
 from minivit.viz.diagram import BOX_HEIGHT, FONT_SIZE, Step, arrow, box, output_shapes, plot_flow, shape_text
 
 
@@ -275,6 +279,120 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
     plot_flow(steps, f"MobileViT block: n = {n}, d = {d}, L = {L}, {ph} x {pw} patches", skips=[(0, concat)],
               box_width=4.6, ax=ax)
     return fig
+
+
+def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
+    """MobileNetV2's inverted residual block (MV2), top to bottom in the order of InvertedResidual.forward:
+    1x1 conv widening n -> e n channels (BN, SiLU) -> 3x3 depthwise conv, one filter per channel, carrying
+    the stride (BN, SiLU) -> 1x1 conv back to the output channels (BN, no activation) -> add the block's
+    input, drawn only when the block has its residual connection (stride 1 and as many channels out as in).
+
+    Every shape is the one the block computes on `x` (output_shapes); the channels, the stride and the
+    groups are read from the block's convolutions.
+
+    Args:
+        block: a minivit InvertedResidual.
+        x: its input, shape (B, n, H, W), e.g. (1, 24, 64, 64) for the second MV2 block of stage 2 of
+            mobilevit_xxs at 256 x 256.
+
+    Returns:
+        the Figure. Boxes gid "step" in order (input, expand, depthwise, project, and "add" with a residual),
+        their texts gid "step-label"; arrows gid "arrow"; the residual connection, if any, gid "skip".
+    """
+    if not isinstance(block, InvertedResidual):
+        raise TypeError(f"block must be a minivit InvertedResidual, got {type(block).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    n = block.expand.conv.in_channels
+    if x.dim() != 4 or x.shape[1] != n:
+        raise ValueError(f"x must have shape (B, {n}, H, W) for a block of {n} input channels, got {tuple(x.shape)}")
+    shapes = output_shapes(block, x, ["", "expand", "depthwise", "project"])
+    hidden, out = block.expand.conv.out_channels, block.project.conv.out_channels
+    depthwise = block.depthwise.conv
+    stride = depthwise.stride[0]
+    steps = [
+        Step("input x", tuple(x.shape), "tensor"),
+        Step(f"expand: 1x1 conv {n} -> {hidden}, BN, SiLU", shapes["expand"], "layer"),
+        Step(f"depthwise: 3x3 conv, groups {depthwise.groups}, stride {stride}, BN, SiLU", shapes["depthwise"],
+             "layer"),
+        Step(f"project: 1x1 conv {hidden} -> {out}, BN (no activation)", shapes["project"], "layer"),
+    ]
+    if block.residual:
+        steps.append(Step("add x: the block's output", shapes[""], "op"))
+        why = f"residual: stride 1 and {n} -> {out} channels"
+    else:
+        reasons = ([f"stride {stride}"] if stride != 1 else []) + ([f"{n} -> {out} channels"] if n != out else [])
+        why = "no residual: " + " and ".join(reasons)
+    fig = new_figure(6.4, 0.62 * len(steps) + 0.9)
+    ax = fig.subplots()
+    plot_flow(steps, f"MV2 block, expansion {hidden // n}; {why}", skips=[(0, 4)] if block.residual else [],
+              box_width=4.6, ax=ax)
+    return fig
+
+
+def plot_stage_windows(height: int, width: int, window_size: int, shift_size: int, image: object) -> Figure:
+    """The windows of one Swin stage over the picture it sees: left W-MSA's regular windows, right SW-MSA's
+    windows shifted by s, as the pieces they cover on the map (dashed; a shifted window along the bottom or
+    right edge wraps around and covers 2 or 4 pieces). Outlines only, no numbers: readable for the 64
+    windows of stage 1 at 224 x 224 as for the 4 of stage 3.
+
+    Which token lies in which window is computed as the model does it: a map of token coordinates rolled by
+    (-s, -s) with torch.roll and cut by `minivit.ops.windows.window_partition`.
+
+    Args:
+        height, width: the stage's map H x W in tokens, multiples of the window size.
+        window_size: M.
+        shift_size: s, 0 <= s < M.
+        image: the picture, (H', W', C) array or (C, H', W') tensor with H' and W' multiples of H and W.
+
+    Returns:
+        the Figure. Regular windows: Rectangles with gid "window" (left panel, row-major); pieces of the
+        shifted windows: Rectangles with gid "piece" (right panel, window by window), each white on a dark
+        Rectangle of gid "halo"; no Texts but the titles.
+    """
+    for name, n in (("window_size", window_size), ("shift_size", shift_size)):
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"{name} must be an int, got {type(n).__name__}")
+    shift_region_labels(height, width, window_size, shift_size)  # checks the sizes, names the bad one
+    picture = as_image(image)
+    ph, pw = picture.shape[0] // height, picture.shape[1] // width
+    if ph == 0 or pw == 0 or picture.shape[0] != ph * height or picture.shape[1] != pw * width:
+        raise ValueError(f"image must be (H', W') pixels with H', W' multiples of the map size {height}x{width}, "
+                         f"got {picture.shape[0]}x{picture.shape[1]}")
+    M, s = window_size, shift_size
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    coords = torch.stack([rows, cols], dim=-1)[None]  # (1, H, W, 2): each token's (row, column)
+    members = {shift: window_partition(torch.roll(coords, (-shift, -shift), dims=(1, 2)), M).flatten(1, 2)
+               for shift in (0, s)}  # (nW, M*M, 2): the original (row, column) of every window's tokens
+    nW = members[0].shape[0]
+    panel = 4.2
+    fig = new_figure(2 * panel + 0.4, panel * height / width + 0.9)
+    axes = fig.subplots(1, 2)
+    titles = (f"W-MSA: {nW} windows of {M} x {M} tokens", f"SW-MSA: windows shifted by ({s}, {s})")
+    for ax, shift, title in zip(axes, (0, s), titles):
+        ax.imshow(picture, cmap="gray", extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
+        ax.set_xlim(-0.5, width - 0.5)
+        ax.set_ylim(height - 0.5, -0.5)
+        ax.set_title(title)
+        ax.set_xlabel("token column")
+        ax.set_ylabel("token row")
+        for window in members[shift]:
+            for r0, r1 in _runs(window[:, 0]):
+                for c0, c1 in _runs(window[:, 1]):
+                    # white on a dark line: visible on light and dark parts of the picture alike
+                    outline(ax, r0, c0, r1, c1, gid="halo", linewidth=3.2, edgecolor="black", alpha=0.6)
+                    outline(ax, r0, c0, r1, c1, gid="piece" if shift else "window", linewidth=1.6,
+                            edgecolor="white", linestyle="--" if shift else "-")
+    fig.suptitle(f"{height} x {width} tokens of {ph} x {pw} pixels: each window covers {M * ph} x {M * pw} pixels")
+    return fig
+
+
+def _runs(values: torch.Tensor) -> list[tuple[int, int]]:
+    """Distinct ints cut into runs of consecutive values: [6, 7, 0, 1] -> [(0, 1), (6, 7)]."""
+    v = torch.unique(values).tolist()
+    starts = [a for k, a in enumerate(v) if k == 0 or v[k - 1] != a - 1]
+    ends = [a for k, a in enumerate(v) if k == len(v) - 1 or v[k + 1] != a + 1]
+    return list(zip(starts, ends))
 
 
 # merge_patches's order: (row, column) offsets inside each 2 x 2 group, as the slices that give them

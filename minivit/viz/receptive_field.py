@@ -6,6 +6,8 @@ whole image. minivit.ops.receptive_field.receptive_field_map computes the fields
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from matplotlib import colormaps
@@ -24,6 +26,7 @@ def plot_receptive_fields(
 
     Each panel shows receptive_field_map(module, x, position) divided by its largest value, on a log
     scale from 1e-4 to 1; pixels with exactly zero gradient, which cannot influence the output, are grey.
+    Up to three panels stand in one row; four or more fill rows of at most three (four: 2 x 2).
 
     Args:
         modules: name -> module mapping (1, C, H, W) to (1, C', H', W'), e.g. {"3x3 conv": ..., "attention": ...}.
@@ -31,15 +34,22 @@ def plot_receptive_fields(
         position: (i, j), the output position.
 
     Returns:
-        the Figure; panel k's image data is module k's field / its max, masked where the field is 0.
+        the Figure; panel k (fig.axes[k], in the order of `modules`) has as image data module k's field / its
+        max, masked where the field is 0; its title gives the number of pixels with a nonzero gradient.
     """
     if not modules:
         raise ValueError("modules must name at least one module, got an empty mapping")
     fields = {name: receptive_field_map(module, x, position) for name, module in modules.items()}
     H, W = next(iter(fields.values())).shape
-    panel = 4.0 if len(fields) <= 3 else 12.0 / len(fields)
-    fig = new_figure(panel * len(fields) + 1.2, panel * H / W + 0.9)
-    axes = np.atleast_1d(fig.subplots(1, len(fields)))
+    n = len(fields)
+    cols = n if n <= 3 else min(3, math.ceil(n / 2))  # four panels as 2 x 2: each stays readable
+    rows = math.ceil(n / cols)
+    panel = 4.0 if n <= 3 else min(4.0, 7.6 / cols)
+    fig = new_figure(panel * cols + 1.2, rows * (panel * H / W + 0.6) + 0.3)
+    grid = np.atleast_1d(fig.subplots(rows, cols)).flatten()
+    for ax in grid[n:]:
+        ax.remove()
+    axes = grid[:n]
     cmap = colormaps[CONTINUOUS].with_extremes(bad="0.75")  # grey where the gradient is exactly 0
     image = None
     for ax, (name, field) in zip(axes, fields.items()):
