@@ -80,6 +80,22 @@ def test_transformer_block_shows_both_residuals_and_the_mlp_width():
     assert fig_width_ok(fig)
 
 
+def test_post_norm_block_puts_the_norms_after_the_sums():
+    B, N, D, ratio = 2, 5, 8, 3.0
+    hidden = int(ratio * D)
+    block = TransformerBlock(D, num_heads=2, mlp_ratio=ratio)
+    fig = plot_transformer_block(block, torch.zeros(B, N, D), order="post")
+    ax = fig.axes[0]
+    names = [t.get_text().split("\n")[0].split(":")[0] for t in with_gid(ax.texts, "step-label")]
+    assert names == ["x", "attn", "add", "norm1", "mlp.fc1", "mlp.act", "mlp.fc2", "add", "norm2"]
+    tokens, wide = f"({B}, {N}, {D})", f"({B}, {N}, {hidden})"
+    assert shapes_in(ax, "step-label") == [tokens] * 4 + [wide, wide] + [tokens] * 3
+    assert len(with_gid(ax.patches, "step")) == 9
+    assert len(with_gid(ax.patches, "skip")) == 2  # x + attn(x), then norm1's output + mlp(...)
+    assert ax.get_title().startswith("Post-norm")
+    assert fig_width_ok(fig)
+
+
 def test_vit_b_16_at_224_from_image_to_class_scores(vit_b_16_meta):
     fig = plot_vit(vit_b_16_meta, 224)
     flow = fig.axes[1]
@@ -150,6 +166,8 @@ def test_split_heads_figure_matches_split_heads_and_shows_the_mix():
     (lambda: plot_multi_head_attention(SelfAttention(8, 2), [1, 2]), TypeError, "x must be a torch.Tensor"),
     (lambda: plot_transformer_block(SelfAttention(8, 2), torch.zeros(1, 2, 8)), TypeError, "block must be"),
     (lambda: plot_transformer_block(TransformerBlock(8, 2), torch.zeros(2, 8)), ValueError, r"got shape \(2, 8\)"),
+    (lambda: plot_transformer_block(TransformerBlock(8, 2), torch.zeros(1, 2, 8), order="mid"), ValueError,
+     "order must be 'pre' or 'post', got 'mid'"),
     (lambda: plot_vit(TransformerBlock(8, 2), 32), TypeError, "model must be"),
     (lambda: plot_vit(VisionTransformer(ViTConfig(image_size=32, patch_size=8, dim=16, depth=1, num_heads=2)), 64),
      ValueError, r"image_size must be the size the model was built for, \(32, 32\), got 64"),

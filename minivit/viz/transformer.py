@@ -1,7 +1,8 @@
 """Diagrams of the transformer's parts, with every shape read from the real minivit module:
 
     plot_multi_head_attention(attn, x)   split into heads -> attend per head -> merge -> project
-    plot_transformer_block(block, x)     the pre-norm block: x + attn(norm1(x)), then x + mlp(norm2(x))
+    plot_transformer_block(block, x)     the pre-norm block: x + attn(norm1(x)), then x + mlp(norm2(x));
+                                         order="post": the same modules as norm1(x + attn(x)), ...
     plot_vit(model, image_size)          the ViT pipeline of the ViT paper's Figure 1, image to class scores
     plot_split_heads(N, D, nh)           which channel of which token each head gets (split_heads), and the
                                          reshape without a transpose that looks the same and is not heads
@@ -112,46 +113,93 @@ def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor) -> Figure:
     return fig
 
 
-def plot_transformer_block(block: TransformerBlock, x: torch.Tensor) -> Figure:
-    """The pre-norm transformer block as minivit's TransformerBlock computes it, top to bottom:
-    x + attn(norm1(x)), then x + mlp(norm2(x)), with the MLP's layers drawn so its hidden width shows,
-    and both residual connections drawn beside the chain.
+def _post_norm_shapes(block: TransformerBlock, x: torch.Tensor) -> dict[str, tuple[int, ...]]:
+    """Run the block's own modules in the post-norm order, norm1(x + attn(x)), then norm2(x + mlp(x)),
+    and return each step's output shape ("add1", "add2" for the two sums)."""
+    shapes = {}
+    with torch.no_grad():
+        a = block.attn(x)
+        shapes["attn"] = tuple(a.shape)
+        h = x + a
+        shapes["add1"] = tuple(h.shape)
+        h = block.norm1(h)
+        shapes["norm1"] = tuple(h.shape)
+        m = block.mlp.fc1(h)
+        shapes["mlp.fc1"] = tuple(m.shape)
+        m = block.mlp.act(m)
+        shapes["mlp.act"] = tuple(m.shape)
+        m = block.mlp.fc2(m)
+        shapes["mlp.fc2"] = tuple(m.shape)
+        y = h + m
+        shapes["add2"] = tuple(y.shape)
+        shapes["norm2"] = tuple(block.norm2(y).shape)
+    return shapes
+
+
+def plot_transformer_block(block: TransformerBlock, x: torch.Tensor, order: str = "pre") -> Figure:
+    """A transformer block top to bottom, with the MLP's layers drawn so its hidden width shows, and both
+    residual connections drawn beside the chain. `order="pre"` is minivit's TransformerBlock as it computes
+    it: x + attn(norm1(x)), then x + mlp(norm2(x)). `order="post"` runs the same modules in the original
+    Transformer's post-norm order, norm1(x + attn(x)), then norm2(x + mlp(x)), so that the LayerNorms sit on
+    the residual path; minivit has no post-norm model, the figure only computes the shapes that way.
 
     Args:
         block: a minivit.models.layers.TransformerBlock.
         x: its input tokens, shape (B, N, D); a tensor on the meta device is enough.
+        order: "pre" or "post".
 
     Returns:
-        the Figure of `plot_flow`: 9 boxes with gid "step" (x, norm1, attn, add, norm2, mlp.fc1, mlp.act,
-        mlp.fc2, add), each labelled with its output shape; two residual connections with gid "skip",
-        from x into the first add and from the first add into the second.
+        the Figure of `plot_flow`: 9 boxes with gid "step", each labelled with its output shape: for "pre"
+        x, norm1, attn, add, norm2, mlp.fc1, mlp.act, mlp.fc2, add; for "post" x, attn, add, norm1, mlp.fc1,
+        mlp.act, mlp.fc2, add, norm2. Two residual connections with gid "skip": for "pre" from x into the
+        first add and from the first add into the second; for "post" from x into the first add and from
+        norm1 into the second.
     """
     if not isinstance(block, TransformerBlock):
         raise TypeError(f"block must be a minivit TransformerBlock, got {type(block).__name__}")
+    if order not in ("pre", "post"):
+        raise ValueError(f"order must be 'pre' or 'post', got {order!r}")
     D, nh = block.norm1.normalized_shape[0], block.attn.num_heads
     _check_tokens(x, D)
-    names = ["norm1", "attn", "norm2", "mlp.fc1", "mlp.act", "mlp.fc2", ""]
-    shapes = output_shapes(block, x, names)
     fc1, fc2 = block.mlp.fc1, block.mlp.fc2
-    steps = [
-        Step("x: N tokens of D channels", tuple(x.shape), "tensor"),
-        Step(f"norm1: LayerNorm({D})", shapes["norm1"], "norm"),
-        Step(f"attn: multi-head self-attention, nh = {nh}", shapes["attn"], "attention"),
-        Step("add: x + attn(norm1(x))", tuple(torch.broadcast_shapes(x.shape, shapes["attn"])), "op"),
-        Step(f"norm2: LayerNorm({D})", shapes["norm2"], "norm"),
-        Step(f"mlp.fc1: Linear({fc1.in_features}, {fc1.out_features})", shapes["mlp.fc1"], "layer"),
-        Step(f"mlp.act: {type(block.mlp.act).__name__}", shapes["mlp.act"], "op"),
-        Step(f"mlp.fc2: Linear({fc2.in_features}, {fc2.out_features})", shapes["mlp.fc2"], "layer"),
-        Step("add: x + mlp(norm2(x))", shapes[""], "op"),
+    mlp_steps = [
+        (f"mlp.fc1: Linear({fc1.in_features}, {fc1.out_features})", "mlp.fc1", "layer"),
+        (f"mlp.act: {type(block.mlp.act).__name__}", "mlp.act", "op"),
+        (f"mlp.fc2: Linear({fc2.in_features}, {fc2.out_features})", "mlp.fc2", "layer"),
     ]
+    if order == "pre":
+        shapes = output_shapes(block, x, ["norm1", "attn", "norm2", "mlp.fc1", "mlp.act", "mlp.fc2", ""])
+        shapes["add1"] = tuple(torch.broadcast_shapes(x.shape, shapes["attn"]))
+        shapes["add2"] = shapes[""]
+        chain = [
+            (f"norm1: LayerNorm({D})", "norm1", "norm"),
+            (f"attn: multi-head self-attention, nh = {nh}", "attn", "attention"),
+            ("add: x + attn(norm1(x))", "add1", "op"),
+            (f"norm2: LayerNorm({D})", "norm2", "norm"),
+            *mlp_steps,
+            ("add: x + mlp(norm2(x))", "add2", "op"),
+        ]
+        title, skips = f"Pre-norm transformer block (D = {D}, MLP hidden {fc1.out_features})", [(0, 3), (3, 8)]
+    else:
+        shapes = _post_norm_shapes(block, x)
+        chain = [
+            (f"attn: multi-head self-attention, nh = {nh}", "attn", "attention"),
+            ("add: x + attn(x)", "add1", "op"),
+            (f"norm1: LayerNorm({D})", "norm1", "norm"),
+            *mlp_steps,
+            ("add: x + mlp(x)", "add2", "op"),
+            (f"norm2: LayerNorm({D})", "norm2", "norm"),
+        ]
+        title, skips = f"Post-norm transformer block (D = {D}, MLP hidden {fc1.out_features})", [(0, 2), (3, 7)]
+    steps = [Step("x: N tokens of D channels", tuple(x.shape), "tensor")]
+    steps += [Step(text, shapes[key], kind) for text, key, kind in chain]
     ax = new_figure(5.6, 7.0).subplots()
-    return plot_flow(steps, f"Pre-norm transformer block (D = {D}, MLP hidden {fc1.out_features})",
-                     skips=[(0, 3), (3, 8)], box_width=3.8, ax=ax)
+    return plot_flow(steps, title, skips=skips, box_width=3.8, ax=ax)
 
 
 def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int]) -> Figure:
     """A Vision Transformer from image to class scores, as in Figure 1 of the ViT paper (Dosovitskiy et
-    al., 2020): patches, linear embedding (a p x p convolution with stride p), class token, position
+    al., 2021): patches, linear embedding (a p x p convolution with stride p), class token, position
     embedding, the L blocks, the final LayerNorm and the head on the class token.
 
     Args:
