@@ -6,8 +6,8 @@ and scikit-image, and two synthetic sets made for a lesson.
   `Translated` shifts them at random (data augmentation).
 - `digit_canvas`: one or two digits placed on a larger canvas, with the pixel mask of each digit
   (segmentation ground truth, for evaluation only: the models learn from the image-level labels).
-- `two_marks`: "is the red mark left of the blue mark?", a task a small CNN cannot solve and one
-  attention layer can (notebook 01).
+- `two_marks`: "is the red mark left of the blue mark?", a task that needs to know where each mark is:
+  a small stride-1 CNN with global average pooling cannot solve it, one attention layer can (notebook 01).
 - `photo`: a sample photograph (astronaut, coffee, chelsea) as a (3, H, W) tensor in [0, 1].
 
 Glossary: B batch, C channels, H x W image, K classes.
@@ -305,9 +305,14 @@ class TwoMarks(Dataset):
 
 
 def two_marks(
-    split: str, num_samples: int | None = None, size: int = 24, receptive_field: int = 7, seed: int = 0
+    split: str,
+    num_samples: int | None = None,
+    size: int = 24,
+    receptive_field: int = 7,
+    seed: int = 0,
+    aligned_to: int | None = None,
 ) -> TwoMarks:
-    """A task that needs long-range context: is the red mark left of the blue mark?
+    """A task that needs to know where the marks are: is the red mark left of the blue mark?
 
     Each image is black with a red pixel and a blue pixel of random brightness (0.5..1). Their columns
     are at least `receptive_field` apart, so no window of that size sees both marks, and both
@@ -320,8 +325,9 @@ def two_marks(
     in every image. So global pooling receives the same bag of features from an image and from its
     twin with the two marks swapped, whose label is the opposite: the CNN gives both the same answer
     and is right on exactly one. Swapping is as likely as not, so its accuracy is 50%, however long
-    it trains and whatever head follows the pooling. One attention layer relates the two marks
-    across the whole image and, with a position embedding to tell it where each token is, solves it.
+    it trains and whatever head follows the pooling. A model that knows where each mark is (a
+    position embedding, or coordinates given as input channels) can score each mark by its column
+    and compare the two scores, without any feature that sees both marks.
 
     Args:
         split: "train" or "test" (independent draws).
@@ -330,6 +336,9 @@ def two_marks(
         receptive_field: R, the receptive field (in pixels) of the CNN that must fail; the marks'
             columns differ by at least R and each mark is at least R - 1 pixels from the borders.
         seed: fixes every image.
+        aligned_to: None, or a patch side p: the two marks' columns then differ by a multiple of p,
+            so both marks sit in the same column inside their p x p patches (a test for a model that
+            sees what lies inside each patch but not where the patch is).
 
     Returns:
         a TwoMarks dataset; item i is (image (3, S, S) float32, label int64 scalar).
@@ -340,18 +349,25 @@ def two_marks(
     if num_samples is None:
         num_samples = 1000 if split == "train" else 500
     check_size(num_samples, "num_samples")
+    if aligned_to is not None:
+        check_size(aligned_to, "aligned_to")
     lo, hi = receptive_field - 1, size - receptive_field  # marks in [lo, hi] on both axes
     if hi - lo < receptive_field:
         raise ValueError(
             f"size ({size}) is too small for receptive_field ({receptive_field}): need size >= "
             f"3 * receptive_field - 1 = {3 * receptive_field - 1}"
         )
+    step = 1 if aligned_to is None else aligned_to
+    if not any(d % step == 0 for d in range(receptive_field, hi - lo + 1)):
+        raise ValueError(
+            f"aligned_to ({aligned_to}) leaves no pair of columns in {lo}..{hi} at least {receptive_field} apart"
+        )
     rng = np.random.default_rng([seed, split_id, 2])
     rows = rng.integers(lo, hi + 1, size=(num_samples, 2))
     cols = np.empty((num_samples, 2), dtype=np.int64)
     for n in range(num_samples):
         cols[n] = rng.integers(lo, hi + 1, size=2)
-        while abs(cols[n, 0] - cols[n, 1]) < receptive_field:
+        while abs(cols[n, 0] - cols[n, 1]) < receptive_field or (cols[n, 0] - cols[n, 1]) % step:
             cols[n] = rng.integers(lo, hi + 1, size=2)
     brightness = rng.uniform(0.5, 1.0, size=(num_samples, 2))
 

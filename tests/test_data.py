@@ -185,3 +185,18 @@ def test_bad_input_raises_value_error(call, words):
     with pytest.raises(ValueError) as error:
         call()
     assert words in str(error.value)
+
+
+def test_two_marks_aligned_puts_both_marks_in_the_same_column_of_their_patches():
+    aligned = two_marks("test", num_samples=300, aligned_to=3)
+    gap = aligned.red[:, 1] - aligned.blue[:, 1]
+    assert (gap % 3 == 0).all() and (gap.abs() >= 7).all()  # so, here, 9 columns apart (6 to 17 allows no 12)
+    assert (aligned.red[:, 1] % 3 == aligned.blue[:, 1] % 3).all()
+    assert min(aligned.red.min(), aligned.blue.min()) >= 6 and max(aligned.red.max(), aligned.blue.max()) <= 17
+    assert torch.equal(aligned.labels, (aligned.red[:, 1] < aligned.blue[:, 1]).long())
+    assert 0.4 < aligned.labels.float().mean() < 0.6
+    # without aligned_to, the same draws as before the option existed (first three, as then)
+    plain = two_marks("test")
+    assert plain.red[:3].tolist() == [[12, 9], [9, 17], [12, 9]] and plain.blue[:3].tolist() == [[16, 16], [9, 6], [16, 17]]
+    with pytest.raises(ValueError, match=r"aligned_to \(12\) leaves no pair of columns in 6..17 at least 7 apart"):
+        two_marks("test", aligned_to=12)

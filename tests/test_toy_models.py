@@ -6,7 +6,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from minivit.data import two_marks
-from minivit.models.toy_models import AttentionClassifier, PixelSelfAttention, SmallCNN
+from minivit.models.toy_models import AddCoordinates, AttentionClassifier, PixelSelfAttention, SmallCNN
 from minivit.ops.receptive_field import receptive_field_of
 from minivit.train import evaluate, fit, seed_everything
 
@@ -179,3 +179,70 @@ def test_attention_classifier_with_a_reach_over_the_whole_grid_is_the_global_mod
 def test_attention_classifier_rejects_a_bad_reach(reach, error):
     with pytest.raises(error, match="reach must be an int >= 0"):
         AttentionClassifier(3, 2, image_size=12, patch_size=3, reach=reach)
+
+
+def test_add_coordinates_appends_each_pixels_row_and_column():
+    x = torch.randn(2, 3, 5, 4)
+    y = AddCoordinates()(x)
+    assert y.shape == (2, 5, 5, 4) and torch.equal(y[:, :3], x)
+    for i in range(5):
+        for j in range(4):  # by hand: -1 at the first row (column), +1 at the last, evenly spaced between
+            assert math.isclose(y[1, 3, i, j].item(), -1 + 2 * i / 4, abs_tol=1e-6)
+            assert math.isclose(y[1, 4, i, j].item(), -1 + 2 * j / 3, abs_tol=1e-6)
+
+
+def test_cnn_with_coordinates_keeps_its_field_and_tells_the_twin_apart():
+    # in float64, so that a difference of 1e-8 is no rounding: the plain CNN's logits for an image and its
+    # twin agree to rounding, the CNN given coordinates tells them apart (a little, untrained)
+    marks = two_marks("test", num_samples=16)
+    images = marks.images.double()
+    swapped = swap_marks(images, marks.red, marks.blue)
+    gaps = {}
+    for coordinates in (False, True):
+        torch.manual_seed(0)
+        cnn = SmallCNN(3, 2, (8, 8, 8), downsample=False, coordinates=coordinates).double().eval()
+        assert cnn.receptive_field == 7 and cnn.features[0 + coordinates].in_channels == 3 + 2 * coordinates
+        with torch.no_grad():
+            gaps[coordinates] = (cnn(swapped) - cnn(images)).abs().min().item()
+    assert gaps[False] < 1e-12 and gaps[True] > 1e-8
+
+
+def test_cnn_with_wide_kernels_has_the_wider_field_the_gradient_shows():
+    model = SmallCNN(1, 2, (4, 4, 4), downsample=False, kernel_size=5).eval()
+    assert model.receptive_field == 1 + 4 * 3 == 13
+    x = torch.randn(1, 1, 25, 25, requires_grad=True)
+    model.features(x)[0, :, 12, 12].sum().backward()
+    rows, cols = (x.grad[0, 0] != 0).nonzero().unbind(1)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (6, 18, 6, 18)
+
+
+def test_circular_cnn_gives_the_same_logits_for_an_image_rolled_anywhere():
+    # no border: the features of a rolled image are the features rolled, and their average is the same
+    torch.manual_seed(0)
+    cnn = SmallCNN(3, 2, (8, 8, 8), downsample=False, kernel_size=5, padding_mode="circular").eval()
+    x = torch.rand(2, 3, 12, 12)
+    with torch.no_grad():
+        for shift in [(0, 5), (3, 0), (-4, 7)]:
+            rolled = torch.roll(x, shift, dims=(2, 3))
+            torch.testing.assert_close(cnn.features(rolled), torch.roll(cnn.features(x), shift, dims=(2, 3)))
+            torch.testing.assert_close(cnn(rolled), cnn(x))
+    # with zero padding the border shows: a mark moved next to it changes the logits
+    zero = SmallCNN(3, 2, (8, 8, 8), downsample=False, kernel_size=5).eval()
+    mark = torch.zeros(1, 3, 12, 12)
+    mark[0, 0, 6, 6] = 1.0
+    with torch.no_grad():
+        assert not torch.allclose(zero(torch.roll(mark, 5, dims=3)), zero(mark), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "options, error, words",
+    [
+        (dict(kernel_size=4), ValueError, "kernel_size must be odd, got 4"),
+        (dict(kernel_size=0), ValueError, "kernel_size must be a positive int"),
+        (dict(padding_mode="reflect"), ValueError, "padding_mode must be 'zeros' or 'circular', got 'reflect'"),
+    ],
+)
+def test_small_cnn_rejects_bad_options(options, error, words):
+    with pytest.raises(error) as raised:
+        SmallCNN(3, 2, **options)
+    assert words in str(raised.value)

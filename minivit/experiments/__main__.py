@@ -11,13 +11,14 @@ import torch
 from minivit.experiments import training
 from minivit.experiments.processes import map_in_processes
 from minivit.experiments.results import read_csv, write_csv
+from minivit.experiments.two_marks import two_marks_experiment
 from minivit.experiments.weak_supervision import weak_supervision
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m minivit.experiments",
-                                     description="The longer runs behind notebooks 08 and 09.")
-    parser.add_argument("experiment", choices=["learning-rates", "data-size", "weak-supervision"])
+                                     description="The longer runs behind notebooks 01, 08 and 09.")
+    parser.add_argument("experiment", choices=["two-marks", "learning-rates", "data-size", "weak-supervision"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rates", help="data-size: the CSV of learning-rates, whose chosen rates it trains with")
     parser.add_argument("--processes", type=int, default=1, help="runs trained at once, one thread each")
@@ -27,7 +28,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("data-size needs --rates, the CSV that learning-rates wrote")
     torch.set_num_threads(1)
     start = time.monotonic()
-    if args.experiment == "learning-rates":
+    if args.experiment == "two-marks":
+        rows = two_marks_experiment(seeds=args.seeds, processes=args.processes)
+    elif args.experiment == "learning-rates":
         rows = training.learning_rate_sweep(seeds=args.seeds, processes=args.processes)
     elif args.experiment == "data-size":
         rates = training.chosen_rates(read_csv(args.rates))
