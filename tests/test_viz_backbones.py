@@ -325,8 +325,29 @@ def test_feature_pyramids_of_swin_and_vit_share_one_scale(swin):
     assert len(with_gid(ax.lines, "window-line")) == 14 + 6 + 2  # only Swin's: 7 + 7, 3 + 3, 1 + 1
 
 
+def test_feature_pyramids_on_image_scale_cover_one_image_in_cells_of_the_stride(swin):
+    with torch.device("meta"):
+        swin_maps = swin.feature_maps(torch.zeros(1, 3, 224, 224))
+    vit_maps = {"after block 12": (768, 14, 14)}  # 224 / 16 = 14 patches a side
+    fig = plot_feature_pyramids({"Swin-T": {f"stage {k + 1}": m for k, m in enumerate(swin_maps)},
+                                 "ViT-B/16": vit_maps}, image_size=224, window_sizes={"Swin-T": 7}, scale="image")
+    ax = fig.axes[0]
+    faces = with_gid(ax.patches, "stage")
+    assert [(f.get_height(), f.get_width()) for f in faces] == [(224, 224)] * 5  # every face: the whole image
+    grids = with_gid(ax.collections, "cell-lines")
+    assert [len(g.get_segments()) for g in grids] == [2 * 55, 2 * 27, 2 * 13, 2 * 6, 2 * 13]  # H - 1 + W - 1
+    spacing = [np.diff(sorted(seg[0][1] for seg in g.get_segments() if seg[0][1] == seg[1][1])) for g in grids]
+    assert [float(np.mean(d)) for d in spacing] == pytest.approx([4, 8, 16, 32, 16])  # the strides, in pixels
+    windows = with_gid(ax.lines, "window-line")
+    assert len(windows) == 14 + 6 + 2  # Swin's windows of 7 x 7 tokens: 28, 56, 112 pixels apart
+    assert fig.get_figwidth() <= 10 and fig.get_figheight() <= 9
+
+
 @pytest.mark.parametrize("pyramids, kwargs, error, message", [
     ({}, {}, ValueError, "pyramids must map at least one row title"),
+    ({"a": {"s": (8, 4, 4)}}, {"scale": "pixels"}, ValueError, "scale must be 'tokens' or 'image', got 'pixels'"),
+    ({"a": {"s": (8, 4, 4)}}, {"scale": "image"}, ValueError, "scale='image' needs image_size"),
+    ({"a": {"s": (8, 5, 4)}}, {"scale": "image", "image_size": 16}, ValueError, r"must divide image_size \(16, 16\)"),
     ({"a": [(8, 4, 4)]}, {}, TypeError, r"pyramids\['a'\] must map names to maps, got list"),
     ({"a": {"s": (8, 4, 4)}}, {"window_sizes": {"b": 2}}, ValueError, r"window_sizes names rows \['b'\]"),
 ])
@@ -345,3 +366,19 @@ def test_four_receptive_fields_fill_two_rows_of_two():
     spans = [ax.get_subplotspec() for ax in panels]
     assert [(s.rowspan.start, s.colspan.start) for s in spans] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert fig.get_figwidth() <= 10
+    assert fig.get_figheight() <= 9  # the website's figures are at most 900 px tall at 100 dpi
+
+
+def test_four_receptive_fields_of_a_wide_or_tall_map_stay_within_9_by_10_inches():
+    conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+    for H, W in ((16, 16), (24, 12), (12, 24)):
+        fig = plot_receptive_fields({f"conv {k}": conv for k in range(4)}, torch.randn(1, 1, H, W), (2, 3))
+        assert fig.get_figheight() <= 9 and fig.get_figwidth() <= 10, (H, W)
+
+
+def test_one_to_three_receptive_fields_stand_in_one_row_of_4_inch_panels():
+    conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+    for n in (1, 2, 3):
+        fig = plot_receptive_fields({f"conv {k}": conv for k in range(n)}, torch.randn(1, 1, 6, 6), (2, 3))
+        assert [ax.get_subplotspec().rowspan.start for ax in fig.axes[:n]] == [0] * n
+        assert (fig.get_figwidth(), fig.get_figheight()) == pytest.approx((4.0 * n + 1.2, 4.6 + 0.3))
