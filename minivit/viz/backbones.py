@@ -61,6 +61,19 @@ def _images(model: nn.Module, H: int, W: int) -> torch.Tensor:
     return torch.zeros(1, model.config.in_channels, H, W, device=device)
 
 
+def _check_block_input(block: object, kind: type, x: object, in_channels) -> int:
+    """Check that `block` is a `kind` and `x` a (B, C, H, W) tensor with C = in_channels(block); return C."""
+    if not isinstance(block, kind):
+        raise TypeError(f"block must be a minivit {kind.__name__}, got {type(block).__name__}")
+    channels = in_channels(block)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(f"x must have shape (B, {channels}, H, W) for a block of {channels} input channels, "
+                         f"got {tuple(x.shape)}")
+    return channels
+
+
 def _tall_box(ax: Axes, x: float, y: float, text: str, kind: str, width: float, height: float) -> None:
     """A box whose text runs bottom to top, as in the Swin paper's Figure 3."""
     box(ax, x, y, text, kind, width=width, height=height, size=FONT_SIZE - 0.5)
@@ -224,13 +237,7 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
         the Figure. Boxes gid "step" in order, their texts gid "step-label"; arrows gid "arrow"; the
         block's input carried to the concatenation is drawn as a connection with gid "skip".
     """
-    if not isinstance(block, MobileViTBlock):
-        raise TypeError(f"block must be a minivit MobileViTBlock, got {type(block).__name__}")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    n = block.conv_local.conv.in_channels
-    if x.dim() != 4 or x.shape[1] != n:
-        raise ValueError(f"x must have shape (B, {n}, H, W) for a block of {n} channels, got {tuple(x.shape)}")
+    n = _check_block_input(block, MobileViTBlock, x, lambda b: b.conv_local.conv.in_channels)
     inputs: dict[str, tuple[int, ...]] = {}
 
     def record(name):
@@ -299,13 +306,7 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
         the Figure. Boxes gid "step" in order (input, expand, depthwise, project, and "add" with a residual),
         their texts gid "step-label"; arrows gid "arrow"; the residual connection, if any, gid "skip".
     """
-    if not isinstance(block, InvertedResidual):
-        raise TypeError(f"block must be a minivit InvertedResidual, got {type(block).__name__}")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    n = block.expand.conv.in_channels
-    if x.dim() != 4 or x.shape[1] != n:
-        raise ValueError(f"x must have shape (B, {n}, H, W) for a block of {n} input channels, got {tuple(x.shape)}")
+    n = _check_block_input(block, InvertedResidual, x, lambda b: b.expand.conv.in_channels)
     shapes = output_shapes(block, x, ["", "expand", "depthwise", "project"])
     hidden, out = block.expand.conv.out_channels, block.project.conv.out_channels
     depthwise = block.depthwise.conv
