@@ -13,7 +13,8 @@ from minivit.experiments import read_csv
 from minivit.models.toy_models import AttentionClassifier
 
 STORED = Path(__file__).resolve().parents[1] / "course" / "results" / "two_marks.csv"
-COLUMNS = ["arm", "seed", "epochs", "parameters", "test_accuracy", "aligned_accuracy", "solved_at", "mark_share"]
+COLUMNS = ["arm", "seed", "epochs", "parameters", "test_accuracy", "aligned_accuracy", "solved_at", "mark_share",
+           "best_test_accuracy", "best_epoch", "test_curve", "in_reach_accuracy", "out_of_reach_accuracy"]
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -26,6 +27,48 @@ def test_every_arm_trains_and_gives_a_row():
         assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["aligned_accuracy"] <= 1
         assert row["solved_at"] in ("", 1)
         assert (row["mark_share"] == "") == ("CNN" in row["arm"])
+        assert row["best_epoch"] == 1 and row["best_test_accuracy"] == row["test_accuracy"]
+        assert row["test_curve"] == f"{row['test_accuracy']:.4f}"
+        assert 0 <= row["in_reach_accuracy"] <= 1 and 0 <= row["out_of_reach_accuracy"] <= 1
+
+
+def brute_force_in_reach(red, blue, reach):
+    """Some query patch whose row of the model's own mask holds both marks' patches."""
+    mask = AttentionClassifier(3, 2, image_size=24, patch_size=3, dim=8, num_heads=2, reach=reach).attn_mask
+    token = lambda mark: (mark[:, 0] // 3) * 8 + mark[:, 1] // 3  # noqa: E731
+    return (mask[:, token(red)] & mask[:, token(blue)]).any(dim=0)  # (M,)
+
+
+@pytest.mark.parametrize(
+    "red, blue, expected",
+    [
+        ((6, 6), (6, 13), True),  # patch columns 2 and 4: patch column 3 between them sees both
+        ((6, 6), (12, 13), True),  # 2 patch rows and 2 patch columns apart: the diagonal patch between
+        ((6, 6), (6, 15), False),  # patch columns 2 and 5: no 3 x 3 neighbourhood spans 4 columns
+        ((6, 8), (15, 15), False),  # patch rows 2 and 5
+        ((17, 17), (15, 9), True),  # patch (5, 5) and (5, 3), blue left of red
+    ],
+)
+def test_both_marks_in_reach_on_hand_examples_and_against_the_mask(red, blue, expected):
+    red, blue = torch.tensor([red]), torch.tensor([blue])
+    assert experiment.both_marks_in_reach(red, blue).tolist() == [expected]
+    assert brute_force_in_reach(red, blue, reach=1).tolist() == [expected]
+
+
+@pytest.mark.parametrize("reach", [0, 1, 2])
+def test_both_marks_in_reach_equals_the_brute_force_count_on_the_data(reach):
+    data = two_marks("test")
+    fast = experiment.both_marks_in_reach(data.red, data.blue, reach=reach)
+    assert torch.equal(fast, brute_force_in_reach(data.red, data.blue, reach))
+    if reach == 0:
+        assert not fast.any()  # the marks never share a patch
+
+
+def test_both_marks_in_reach_refuses_bad_marks():
+    with pytest.raises(ValueError, match=r"red must have shape \(M, 2\), got shape \(3,\)"):
+        experiment.both_marks_in_reach(torch.zeros(3, dtype=torch.long), torch.zeros(3, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match="blue must be a torch.Tensor, got list"):
+        experiment.both_marks_in_reach(torch.zeros(1, 2, dtype=torch.long), [[0, 0]])
 
 
 def test_mark_share_of_attention_to_itself_alone_is_two_tokens_in_n():
@@ -56,11 +99,21 @@ def test_command_line_writes_the_rows_of_the_experiment(tmp_path, monkeypatch):
 
 def test_stored_results_hold_every_arm_and_seed_at_the_module_recipe():
     rows = read_csv(STORED)
+    test = two_marks("test")
+    in_reach = int(experiment.both_marks_in_reach(test.red, test.blue).sum())
     assert list(rows[0]) == COLUMNS
     assert sorted((row["arm"], row["seed"]) for row in rows) == sorted(
         (arm, seed) for arm in experiment.ARMS for seed in (0, 1, 2))
     for row in rows:
         assert row["epochs"] == experiment.EPOCHS
         assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["aligned_accuracy"] <= 1
+        curve = [float(a) for a in row["test_curve"].split()]
+        assert len(curve) == row["epochs"] and curve[-1] == pytest.approx(row["test_accuracy"], abs=1e-4)
+        assert row["best_test_accuracy"] == pytest.approx(max(curve), abs=1e-4)
+        assert row["best_test_accuracy"] >= row["test_accuracy"] - 1e-4
+        assert curve[row["best_epoch"] - 1] == pytest.approx(max(curve), abs=1e-4)
+        # the two subsets make up the test set
+        whole = (in_reach * row["in_reach_accuracy"] + (500 - in_reach) * row["out_of_reach_accuracy"]) / 500
+        assert whole == pytest.approx(row["test_accuracy"], abs=1e-3)
         torch.manual_seed(0)
         assert row["parameters"] == sum(p.numel() for p in experiment.ARMS[row["arm"]]().parameters())

@@ -59,3 +59,71 @@ def test_bad_input_raises_value_error(kwargs, words):
     with pytest.raises(ValueError) as error:
         viz.plot_two_marks(**args)
     assert words in str(error.value)
+
+
+def test_reach_masks_colour_each_patch_by_the_marks_its_row_of_the_real_mask_holds():
+    from minivit.models.toy_models import AttentionClassifier
+
+    masks = {f"reach {r}": AttentionClassifier(reach=r).attn_mask for r in (0, 1)}
+    red, blue = (12, 9), (16, 16)  # patches (4, 3) and (5, 5): patch (4, 4) or (5, 4) sees both at reach 1
+    fig = viz.plot_reach_masks(masks, red, blue, patch_size=3)
+    assert [ax.get_title() for ax in fig.axes] == ["reach 0", "reach 1"]
+    expected = {"reach 0": torch.zeros(8, 8, dtype=torch.long), "reach 1": torch.zeros(8, 8, dtype=torch.long)}
+    expected["reach 0"][4, 3], expected["reach 0"][5, 5] = 1, 2  # each mark's patch sees only itself
+    for r in range(8):  # by hand: a query sees a mark's patch when at most 1 row and 1 column away
+        for c in range(8):
+            expected["reach 1"][r, c] = (max(abs(r - 4), abs(c - 3)) <= 1) + 2 * (max(abs(r - 5), abs(c - 5)) <= 1)
+    for ax in fig.axes:
+        np.testing.assert_array_equal(np.asarray(ax.get_images()[0].get_array()), expected[ax.get_title()].numpy())
+        (red_box,), (blue_box,) = by_gid(ax, "red-patch"), by_gid(ax, "blue-patch")
+        assert red_box.get_xy() == (3 - 0.5, 4 - 0.5) and blue_box.get_xy() == (5 - 0.5, 5 - 0.5)
+    assert (expected["reach 1"] == 3).sum() == 2
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["attends to neither mark", "attends to the red mark", "attends to the blue mark",
+                      "attends to both marks"]
+    assert fig.get_size_inches()[0] <= 10
+
+
+@pytest.mark.parametrize(
+    "masks, red, words",
+    [
+        ({}, (0, 0), "masks must be a non-empty dict"),
+        ({"a": torch.ones(5, 5, dtype=torch.bool)}, (0, 0), "masks['a'] must be an (N, N) bool tensor"),
+        ({"a": torch.ones(4, 4)}, (0, 0), "got torch.float32 of shape (4, 4)"),
+        ({"a": torch.ones(4, 4, dtype=torch.bool)}, (9, 0), "red must be a (row, column) inside the 6 x 6 image"),
+    ],
+)
+def test_reach_masks_refuse_bad_input(masks, red, words):
+    with pytest.raises(ValueError) as error:
+        viz.plot_reach_masks(masks, red, (0, 0), patch_size=3)
+    assert words in str(error.value)
+
+
+def test_seed_accuracies_put_one_dot_per_run_on_its_arm_row():
+    runs = [dict(arm="cnn", seed=s, test=0.5 + 0.1 * s, aligned=0.5) for s in range(3)]
+    runs += [dict(arm="attention", seed=s, test=1.0, aligned=0.9 + 0.01 * s) for s in range(3)]
+    fig = viz.plot_seed_accuracies(runs, ("test", "aligned"), ("test set", "aligned set"))
+    assert [ax.get_title() for ax in fig.axes] == ["test set", "aligned set"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["cnn", "attention"]
+    for ax, value in zip(fig.axes, ("test", "aligned")):
+        dots = by_gid(ax, "arm")
+        assert len(dots) == 2 and len(by_gid(ax, "chance")) == 1
+        for y, (line, arm) in enumerate(zip(dots, ("cnn", "attention"))):
+            np.testing.assert_allclose(line.get_xdata(), [r[value] for r in runs if r["arm"] == arm])
+            np.testing.assert_allclose(line.get_ydata(), [y - 0.15, y, y + 0.15])
+    assert fig.get_size_inches()[0] <= 10
+
+
+@pytest.mark.parametrize(
+    "runs, values, titles, words",
+    [
+        ([], ("a",), ("A",), "runs must hold at least one row"),
+        ([dict(arm="x", a=0.5)], ("a",), ("A", "B"), "values and titles must be sequences of the same"),
+        ([dict(arm="x", a=1.5)], ("a",), ("A",), "every run needs a number in [0, 1] under 'a', got 1.5"),
+        ([dict(arm="x", a="")], ("a",), ("A",), "under 'a', got ''"),
+    ],
+)
+def test_seed_accuracies_refuse_bad_input(runs, values, titles, words):
+    with pytest.raises(ValueError) as error:
+        viz.plot_seed_accuracies(runs, values, titles)
+    assert words in str(error.value)

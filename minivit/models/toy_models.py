@@ -1,12 +1,13 @@
-"""Small models for the lessons on conv vs attention (notebook 01), training (07) and weakly
-supervised segmentation (08): small enough to train in seconds on a CPU.
+"""Small models for the lessons on conv vs attention (notebook 01), training (08) and weakly
+supervised segmentation (09): small enough to train in seconds on a CPU.
 
 - `PixelSelfAttention`: self-attention with every pixel a token; maps (B, C, H, W) to (B, C', H, W)
   like a conv layer does, but each output pixel may look at every input pixel.
 - `SmallCNN`: conv-BN-ReLU stages, global average pooling, one Linear; a digit classifier, and
   the CNN that fails the two-marks task when built without downsampling; it solves it when given
   each pixel's coordinates as two more input channels (`coordinates=True`), or a receptive field
-  that holds both marks (`kernel_size=5`), with circular padding so that no border tells it where it is.
+  that holds both marks (`kernel_size=7`: 19 x 19), with circular padding so that no border tells
+  it where it is.
 - `AttentionClassifier`: a patch embedding, a position embedding and one transformer block; it
   solves the two-marks task. With `reach`, its attention is local: each patch attends only to the
   patches around it (a control for what global attention brings).

@@ -23,7 +23,8 @@ the models do. One module per topic:
     backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
                        plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
     transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
-    two_marks          plot_two_marks (the two-marks task's images, each mark ringed)
+    two_marks          plot_two_marks (the two-marks task's images, each mark ringed), plot_reach_masks,
+                       plot_seed_accuracies
 """
 
 from minivit.viz._common import NotebookFigure, to_png
@@ -54,7 +55,7 @@ from minivit.viz.segmentation import plot_cams, plot_masks
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_interaction, plot_training_curves
 from minivit.viz.transformer import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit
-from minivit.viz.two_marks import plot_two_marks
+from minivit.viz.two_marks import plot_reach_masks, plot_seed_accuracies, plot_two_marks
 from minivit.viz.unfold import plot_mobilevit_unfold
 from minivit.viz.windows import (
     plot_shift_regions,
@@ -89,9 +90,11 @@ __all__ = [
     "plot_multi_head_attention",
     "plot_patch_merging",
     "plot_patches",
+    "plot_reach_masks",
     "plot_receptive_fields",
     "plot_relative_position_bias",
     "plot_relative_position_index",
+    "plot_seed_accuracies",
     "plot_segmentation_head",
     "plot_shift_regions",
     "plot_shifted_window_pipeline",
