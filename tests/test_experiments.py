@@ -18,7 +18,6 @@ from minivit.experiments.weak_supervision import (
     THRESHOLDS,
     backbone_maps,
     balanced_class_weights,
-    coarse_masks,
     digit_probabilities,
     head_masks,
     head_scores,
@@ -171,7 +170,7 @@ def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     heads = {
         f"{name}_1_{key}"
         for name in ("last_map_head_on_pseudo_masks", "head_on_pseudo_masks", "probe_on_masks", "weighted_probe_on_masks",
-                     "last_map_head_on_masks", "head_on_masks", "head_on_coarse_masks")
+                     "last_map_head_on_masks", "head_on_masks")
         for key in ("argmax", "thresholded", "threshold", "argmax_background")
     }
     assert set(row) == {"seed", "background"} | per_classifier | heads
@@ -252,19 +251,3 @@ def test_balanced_class_weights_hand_worked():
     assert torch.allclose(weights[:2] * torch.tensor([6.0, 2.0]), torch.tensor([8 / 3, 8 / 3]))  # equal totals
     with pytest.raises(ValueError, match="classes 0..1, got a class 2"):
         balanced_class_weights(torch.tensor([[[0, 2]]]), 2)
-
-
-def test_coarse_masks_give_each_block_its_majority_class_hand_worked():
-    masks = torch.tensor([[[1, 1, 0, 0],
-                           [1, 0, 0, 2],
-                           [0, 0, 2, 2],
-                           [0, 0, 2, 1]]])
-    # blocks of 2 x 2: top left three 1s -> 1; top right 0, 0, 0, 2 -> 0; bottom left all 0; bottom right 2, 2, 2, 1 -> 2
-    assert torch.equal(coarse_masks(masks, 2, 3), torch.tensor([[[1, 1, 0, 0],
-                                                                 [1, 1, 0, 0],
-                                                                 [0, 0, 2, 2],
-                                                                 [0, 0, 2, 2]]]))
-    tie = torch.tensor([[[2, 1], [1, 2]]])  # two 1s and two 2s: the lower class
-    assert torch.equal(coarse_masks(tie, 2, 3), torch.ones(1, 2, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match="multiples of factor 3"):
-        coarse_masks(masks, 3, 3)

@@ -15,8 +15,6 @@ The controls (`CLASSIFIERS` and the heads of `weak_supervision`), one change eac
   the linear probe on true masks against the CAM changes the supervision with the decision rule fixed;
 - the probe trained again with a class-balanced cross-entropy (`balanced_class_weights`): only the loss's
   weights change, to test whether the imbalance of background and digits makes it answer "background";
-- the multi-stage head trained on true masks coarsened to the last map's places (`coarse_masks`): the
-  right digits without fine edges, to test whether what pseudo-masks lack is their edges;
 - a head on the last map only, with the multi-stage head's parameter count: resolution with capacity
   and decision rule held fixed;
 - heads on the last map and on all maps, each trained on pseudo-masks and on true masks: the maps read
@@ -30,8 +28,7 @@ The controls (`CLASSIFIERS` and the heads of `weak_supervision`), one change eac
 - `train_head`, `head_scores`: a segmentation head trained and run on such maps; `digit_probabilities`,
   its scores as maps that `masks_from_cams` thresholds like CAMs; `head_masks`, a head's masks by its
   argmax and by the CAM masks' rule; `head_measures`, a head trained and both its masks measured;
-  `balanced_class_weights`, cross-entropy weights under which every class weighs the same; `coarse_masks`,
-  true masks at a coarser resolution.
+  `balanced_class_weights`, cross-entropy weights under which every class weighs the same.
 - `train_classifier`, `cam_measures`: one of CLASSIFIERS trained on the labels; what its CAMs are worth.
 - `weak_supervision`: the whole pipeline for one seed, every measure of its comparison.
 """
@@ -313,18 +310,6 @@ def balanced_class_weights(masks: torch.Tensor, num_classes: int) -> torch.Tenso
     return torch.where(counts > 0, weights, torch.zeros_like(weights))
 
 
-def coarse_masks(masks: torch.Tensor, factor: int, num_classes: int) -> torch.Tensor:
-    """True masks (N, H, W) with their fine edges taken away: each factor x factor block of pixels takes the
-    class that covers most of it (the lower class on a tie), as a mask at a CAM's resolution would, and is
-    returned at full size (N, H, W). H and W must be multiples of factor."""
-    if masks.dim() != 3 or masks.shape[1] % factor or masks.shape[2] % factor:
-        raise ValueError(f"masks must have shape (N, H, W) with H and W multiples of factor {factor}, "
-                         f"got shape {tuple(masks.shape)}")
-    shares = F.avg_pool2d(F.one_hot(masks, num_classes).permute(0, 3, 1, 2).float(), factor)  # (N, K, H/f, W/f)
-    blocks = shares.argmax(dim=1)  # (N, H/f, W/f): the first of the largest shares on a tie
-    return blocks.repeat_interleave(factor, dim=1).repeat_interleave(factor, dim=2)
-
-
 def weak_supervision(
     seed: int,
     num_train: int = 2000,
@@ -343,8 +328,7 @@ def weak_supervision(
     multi-stage SegmentationHead). On the true masks: probe_on_masks (a LinearProbeHead on the last map),
     weighted_probe_on_masks (the same, its cross-entropy weighted by `balanced_class_weights`: is the
     probe's answer "background" the classes' imbalance?), last_map_head_on_masks and head_on_masks (the
-    same two SegmentationHeads). On true masks coarsened to the last map's places (`coarse_masks`):
-    head_on_coarse_masks (the multi-stage SegmentationHead): right labels without fine edges.
+    same two SegmentationHeads).
 
     Returns:
         a row: seed; the mean IoU (over the num_test test canvases) of all background; per classifier
@@ -372,7 +356,6 @@ def weak_supervision(
     channels = [m.shape[1] for m in maps[0]]
     last = tuple(m[-1:] for m in maps)
     balanced = balanced_class_weights(train_masks, CANVAS_CLASSES)
-    coarse = coarse_masks(train_masks, train_images.shape[-1] // maps[0][-1].shape[-1], CANVAS_CLASSES)
     heads = {  # name: (a new head, the maps it reads, the masks it learns from, the cross-entropy's class weights)
         "last_map_head_on_pseudo_masks": (
             lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, pseudo_masks, None
@@ -386,7 +369,6 @@ def weak_supervision(
             lambda: SegmentationHead(channels[-1:], CANVAS_CLASSES, dim=LAST_MAP_DIM), last, train_masks, None
         ),
         "head_on_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, train_masks, None),
-        "head_on_coarse_masks": (lambda: SegmentationHead(channels, CANVAS_CLASSES, dim=HEAD_DIM), maps, coarse, None),
     }
     truth = train_masks, test_masks
     for name, (new_head, head_maps, masks, weights) in heads.items():
