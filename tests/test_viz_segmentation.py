@@ -115,3 +115,12 @@ def test_panel_size_sets_the_figure_height_and_is_checked():
     assert small.get_figheight() * 100 <= 900  # fits a 900 px window at the notebooks' 100 dpi
     with pytest.raises(ValueError, match="panel_inches must be"):
         viz.plot_masks(images, six_rows, panel_inches=0)
+
+
+def test_row_titles_wrap_to_fit_small_panels():
+    images, masks = masks_and_images()
+    fig = viz.plot_masks(images, {"last-map head, like a CAM": masks}, panel_inches=1.25)
+    title = fig.axes[2].get_ylabel()  # row 1, column 0
+    assert title.replace("\n", " ") == "last-map head, like a CAM" and "\n" in title  # wrapped at 20 characters
+    assert all(len(line) <= 20 for line in title.splitlines())
+    assert fig.axes[2].yaxis.label.get_fontsize() < 11

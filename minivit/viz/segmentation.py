@@ -8,6 +8,7 @@ colour, the same colour in every panel.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -78,8 +79,9 @@ def plot_masks(
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
+    label_size = 11 if panel >= 2 else max(7.5, 5.5 * panel)  # a row title stays within its row
     for j, title in enumerate(["image", *masks]):
-        axes[j, 0].set_ylabel(title, fontsize=11)
+        axes[j, 0].set_ylabel(textwrap.fill(title, width=int(16 * panel)), fontsize=label_size)
     present = sorted(set().union(*(torch.unique(m).tolist() for m in masks.values())))
     fig.legend(
         handles=legend_patches([cmap(k) for k in present], [names[k] for k in present]),
