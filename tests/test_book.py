@@ -170,12 +170,9 @@ def test_code_and_outputs_fit_the_column_at_1440(site, page):
     assert not narrow, "blocks too narrow for a 100-character line:\n" + "\n".join(narrow[:20])
 
 
-# Stored figures allowed to be taller than a 900 px window, as (page, first line of the cell): reason. Scaled down
-# to the window by CSS, this one's labels would be about 8 px tall: it is to be redrawn (issue 24, item 4), and
-# then its entry goes.
-TALL_FIGURES: dict[tuple[str, str], str] = {
-    ("09_dense_prediction", "viz.plot_masks("): "7 rows of 4 maps, 1000 x 1420 px: 1340 px tall at 1440 px",
-}
+# Stored figures allowed to be taller than a 900 px window, as (page, first line of the cell): reason. None today:
+# a figure scaled down to the window by CSS would have unreadable labels, so a tall figure is redrawn instead.
+TALL_FIGURES: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=NO_CHROMIUM)
