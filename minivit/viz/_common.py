@@ -184,3 +184,19 @@ def as_batch(image: object) -> torch.Tensor:
     array = as_image(image)
     t = torch.from_numpy(np.ascontiguousarray(array))
     return (t[None] if t.dim() == 2 else t.permute(2, 0, 1))[None]  # (1, C, H, W)
+
+
+def _runs(values: torch.Tensor) -> list[tuple[int, int]]:
+    """Sorted distinct ints cut into runs of consecutive values: [0, 1, 6, 7] -> [(0, 1), (6, 7)]."""
+    v = torch.unique(values).tolist()
+    runs, start = [], v[0]
+    for prev, cur in zip(v, v[1:] + [None]):
+        if cur != prev + 1:
+            runs.append((start, prev))
+            start = cur
+    return runs
+
+
+def window_pieces(members: torch.Tensor) -> list[tuple[int, int, int, int]]:
+    """The rectangles (row0, col0, row1, col1) a window covers on the original map: 1, 2 or 4."""
+    return [(r0, c0, r1, c1) for r0, r1 in _runs(members[:, 0]) for c0, c1 in _runs(members[:, 1])]

@@ -31,7 +31,7 @@ from minivit.ops.merging import merge_patches
 from minivit.ops.patches import patchify
 from minivit.ops.unfold import mobilevit_fold
 from minivit.ops.windows import shift_region_labels, window_partition
-from minivit.viz._common import as_image, categorical, new_figure, outline
+from minivit.viz._common import as_image, categorical, new_figure, outline, window_pieces
 from minivit.viz.diagram import BOX_HEIGHT, FONT_SIZE, Step, arrow, box, output_shapes, plot_flow, shape_text
 
 
@@ -378,22 +378,13 @@ def plot_stage_windows(height: int, width: int, window_size: int, shift_size: in
         ax.set_xlabel("token column")
         ax.set_ylabel("token row")
         for window in members[shift]:
-            for r0, r1 in _runs(window[:, 0]):
-                for c0, c1 in _runs(window[:, 1]):
-                    # white on a dark line: visible on light and dark parts of the picture alike
-                    outline(ax, r0, c0, r1, c1, gid="halo", linewidth=3.2, edgecolor="black", alpha=0.6)
-                    outline(ax, r0, c0, r1, c1, gid="piece" if shift else "window", linewidth=1.6,
-                            edgecolor="white", linestyle="--" if shift else "-")
+            for r0, c0, r1, c1 in window_pieces(window):
+                # white on a dark line: visible on light and dark parts of the picture alike
+                outline(ax, r0, c0, r1, c1, gid="halo", linewidth=3.2, edgecolor="black", alpha=0.6)
+                outline(ax, r0, c0, r1, c1, gid="piece" if shift else "window", linewidth=1.6,
+                        edgecolor="white", linestyle="--" if shift else "-")
     fig.suptitle(f"{height} x {width} tokens of {ph} x {pw} pixels: each window covers {M * ph} x {M * pw} pixels")
     return fig
-
-
-def _runs(values: torch.Tensor) -> list[tuple[int, int]]:
-    """Distinct ints cut into runs of consecutive values: [6, 7, 0, 1] -> [(0, 1), (6, 7)]."""
-    v = torch.unique(values).tolist()
-    starts = [a for k, a in enumerate(v) if k == 0 or v[k - 1] != a - 1]
-    ends = [a for k, a in enumerate(v) if k == len(v) - 1 or v[k + 1] != a + 1]
-    return list(zip(starts, ends))
 
 
 # merge_patches's order: (row, column) offsets inside each 2 x 2 group, as the slices that give them

@@ -13,6 +13,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
+from minivit.ops._checks import to_pair
 from minivit.viz._common import new_figure
 
 DEPTH = 0.5  # the deepest stage's depth, as a fraction of the widest stage's width
@@ -103,7 +104,7 @@ def plot_feature_pyramids(
         raise ValueError(f"window_sizes names rows {unknown} that pyramids does not have ({list(pyramids)})")
     rows = {title: map_shapes(list(maps.values())) for title, maps in pyramids.items()}
     every = [shape for shapes in rows.values() for shape in shapes]
-    ih, iw = _image_hw(image_size) if image_size is not None else (0, 0)
+    ih, iw = to_pair(image_size, "image_size") if image_size is not None else (0, 0)
     if scale == "image":
         bad = [(h, w) for _, h, w in every if ih % h or iw % w]
         if bad:
@@ -145,10 +146,6 @@ def plot_feature_pyramids(
     return fig
 
 
-def _image_hw(image_size: int | tuple[int, int]) -> tuple[int, int]:
-    return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-
-
 def _draw_row(ax: Axes, shapes: list[tuple[int, int, int]], names: Sequence[str], y0: float, widest: int,
               deepest: int, image_size: int | tuple[int, int] | None, window_size: int | None,
               on_image: bool = False) -> tuple[float, float]:
@@ -160,7 +157,7 @@ def _draw_row(ax: Axes, shapes: list[tuple[int, int, int]], names: Sequence[str]
     for name, (C, H, W) in zip(names, shapes):
         uh, uw = (1.0, 1.0)  # the height and width of one token on the face
         if on_image:
-            ih, iw = _image_hw(image_size)
+            ih, iw = to_pair(image_size, "image_size")
             uh, uw = ih / H, iw / W
         fh, fw = H * uh, W * uw
         depth = DEPTH * widest * C / deepest
@@ -178,7 +175,7 @@ def _draw_row(ax: Axes, shapes: list[tuple[int, int, int]], names: Sequence[str]
             ax.add_collection(LineCollection(cells, colors="#5b7a99", linewidths=0.35, gid="cell-lines"))
         lines = [name, f"{H} x {W} tokens, C = {C}", f"{H * W:,} tokens"]
         if image_size is not None:
-            ih, iw = _image_hw(image_size)
+            ih, iw = to_pair(image_size, "image_size")
             lines.append(f"stride {ih // H}" if ih // H == iw // W else f"stride {ih // H} x {iw // W}")
         if window_size is not None:
             M = window_size

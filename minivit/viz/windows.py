@@ -31,6 +31,7 @@ from minivit.viz._common import (
     outline,
     show_labels,
     token_grid,
+    window_pieces,
     window_shades,
 )
 from minivit.viz.diagram import Step, arrow, box, plot_flow, shape_text
@@ -60,22 +61,6 @@ def window_members(
     sh, sw = to_pair(shift_size, "shift_size", minimum=0)
     rolled = torch.roll(token_coordinates(height, width), shifts=(-sh, -sw), dims=(1, 2))  # (1, H, W, 2)
     return window_partition(rolled, window_size).flatten(1, 2)  # (nW, Mh*Mw, 2)
-
-
-def _runs(values: torch.Tensor) -> list[tuple[int, int]]:
-    """Sorted distinct ints cut into runs of consecutive values: [0, 1, 6, 7] -> [(0, 1), (6, 7)]."""
-    v = torch.unique(values).tolist()
-    runs, start = [], v[0]
-    for prev, cur in zip(v, v[1:] + [None]):
-        if cur != prev + 1:
-            runs.append((start, prev))
-            start = cur
-    return runs
-
-
-def _pieces(members: torch.Tensor) -> list[tuple[int, int, int, int]]:
-    """The rectangles (row0, col0, row1, col1) a window covers on the original map: 1, 2 or 4."""
-    return [(r0, c0, r1, c1) for r0, r1 in _runs(members[:, 0]) for c0, c1 in _runs(members[:, 1])]
 
 
 def _owner(height: int, width: int, members: torch.Tensor) -> np.ndarray:
@@ -199,7 +184,7 @@ def plot_windows(
     if numbered:
         _token_numbers(ax, height, width, index, small)
     for w, m in enumerate(shifted):
-        for r0, c0, r1, c1 in _pieces(m):
+        for r0, c0, r1, c1 in window_pieces(m):
             outline(ax, r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
             if badge is not None:
                 _badge(ax, r0, c0, r1, c1, w, badge)
@@ -277,7 +262,7 @@ def plot_shift_regions(
                 number(ax, (cols.min() + cols.max()).item() / 2, (rows.min() + rows.max()).item() / 2, k, 13)
     _boxed_windows(axes[0], plain, None)
     for m in window_members(height, width, window_size, shift_size):
-        for r0, c0, r1, c1 in _pieces(m):
+        for r0, c0, r1, c1 in window_pieces(m):
             _dashed(axes[1], r0, c0, r1, c1)
     present = sorted(set(labels.flatten().tolist()))
     fig.legend(
@@ -379,7 +364,7 @@ def plot_token_reach(
         (r0, c0), (r1, c1) = m.min(0).values.tolist(), m.max(0).values.tolist()
         for ax in axes:
             outline(ax, r0, c0, r1, c1, gid="window", linewidth=1.5)
-    for r0, c0, r1, c1 in _pieces(shifted[w]):
+    for r0, c0, r1, c1 in window_pieces(shifted[w]):
         outline(axes[1], r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2.5, edgecolor="#1f4e9c")
     names = ["other windows", "same window, masked (other region)", "may attend", "query token"]
     fig.legend(handles=legend_patches(colours, names), loc="outside lower center", ncols=2)
