@@ -111,6 +111,41 @@ def test_the_check_cell_says_the_grader_will_not_accept_it():
     assert "(it may call minivit.merge_patches)" in lines[0]
 
 
+def _remade(fn, **names):
+    """`fn`'s code re-made under other names (co_name, co_qualname, co_filename), as a new function."""
+    return types.FunctionType(fn.__code__.replace(**names), fn.__globals__, "mine", fn.__defaults__)
+
+
+def _compiled_as_minivit(x, window_size):
+    """Module code compiled under minivit's own file name, run in the learner's globals."""
+    namespace = {"minivit": minivit, "x": x, "window_size": window_size}
+    exec(compile("out = minivit.window_partition(x, window_size)", minivit.ops.windows.__file__, "exec"), namespace)
+    return namespace["out"]
+
+
+# minivit's window_partition reached without taking the tracer apart or starting a thread
+BYPASSES = {
+    "renamed to <module>": _remade(minivit.window_partition, co_name="<module>", co_qualname="<module>"),
+    "another file name": _remade(minivit.window_partition, co_name="mine", co_qualname="mine",
+                                 co_filename="/tmp/mine.py"),
+    "a file name outside minivit, as <module>": _remade(minivit.window_partition, co_name="<module>",
+                                                         co_qualname="<module>", co_filename="<string>"),
+    "compiled under minivit's file name": _compiled_as_minivit,
+}
+
+
+@pytest.mark.parametrize("how", list(BYPASSES))
+def test_minivits_code_is_known_by_what_it_is_not_by_its_name_or_file(how):
+    assert "minivit.ops.windows.window_partition" in _taken("window_partition", BYPASSES[how])
+
+
+def test_a_learners_own_code_like_a_short_minivit_lambda_is_not_minivits():
+    """The reference of cyclic_shift is a lambda with no text of its own; a learner who writes the same
+    lambda wrote their own code."""
+    mine = lambda x, shift_size: torch.roll(x, shifts=(-shift_size, -shift_size), dims=(1, 2))  # noqa: E731
+    assert _taken("cyclic_shift", mine) == []
+
+
 def test_a_thread_is_noted():
     def in_a_thread(x, window_size):
         out = []
