@@ -184,6 +184,26 @@ def test_the_check_cell_names_the_mistake_of_a_wrong_variant(name):
         assert not ok and f"this looks like a known mistake: {words}" in "\n".join(lines), (name, lines)
 
 
+# Mistakes a learner makes, written into the solution's code (not taken from the pitfalls' own functions), and
+# the start of the feedback that should name each
+WRITTEN_MISTAKES = {
+    "relative_position_index": ({"dy * (2 * M - 1) + dx": "dy * (2 * M) + dx"}, "the row offset is multiplied by 2M;"),
+    "shifted_window_attention": ({"    x = torch.roll(x, shifts=(-s, -s), dims=(1, 2))\n": "",
+                                  "return torch.roll(x, shifts=(s, s), dims=(1, 2))": "return x"},
+                                 "the map is not shifted"),
+    "transformer_block": ({"out, _ = minivit.attention(q, k, v)": "out = (q @ k.transpose(-2, -1)).softmax(-1) @ v"},
+                          "the attention's scores q k^T are not divided by sqrt(hs)"),
+}
+
+
+@pytest.mark.parametrize("name", list(WRITTEN_MISTAKES))
+def test_the_check_cell_names_a_mistake_written_by_hand(name):
+    edits, words = WRITTEN_MISTAKES[name]
+    wrong = {name: ("written by hand", list(edits.items()))}
+    ok, lines = feedback(name, functions_of(wrong_notebook(TASKS[name].notebook, wrong))[name])
+    assert not ok and f"this looks like a known mistake: {words}" in "\n".join(lines), (name, lines)
+
+
 def test_hidden_cases_come_with_expected_outputs():
     hidden = hidden_cases(7)
     assert set(hidden) == set(TASKS)

@@ -50,6 +50,12 @@ def _index_scaled_by_m(window_size: int) -> torch.Tensor:
     return dy * M + dx
 
 
+def _index_scaled_by_2m(window_size: int) -> torch.Tensor:
+    M = window_size
+    dy, dx = (_coordinates_of_index(M) + (M - 1)).unbind(-1)
+    return dy * (2 * M) + dx
+
+
 def _index_without_shift(window_size: int) -> torch.Tensor:
     dy, dx = _coordinates_of_index(window_size).unbind(-1)
     return dy * (2 * window_size - 1) + dx
@@ -70,6 +76,8 @@ add_task(
                 lambda window_size: relative_position_index(window_size).T),
         Pitfall("the row offset is multiplied by M; it must be 2M - 1, the number of possible column offsets, "
                 "or two different offsets share one index", _index_scaled_by_m),
+        Pitfall("the row offset is multiplied by 2M; it must be 2M - 1, the number of possible column offsets "
+                "(-(M-1) to M-1), or the largest index falls past the end of the (2M-1)^2 table", _index_scaled_by_2m),
         Pitfall("M - 1 is not added to the offsets, so some indices are negative", _index_without_shift),
     ),
 )

@@ -123,6 +123,15 @@ def _swin_not_rolled_back(x, weights, M, s, nh):
     return _attend_in_windows(x, weights, M, nh, shifted_window_mask(H, W, M, s))
 
 
+def _swin_not_shifted(x, weights, M, s, nh):
+    H, W = x.shape[1:3]
+    return _attend_in_windows(x, weights, M, nh, shifted_window_mask(H, W, M, s))
+
+
+def _swin_shift_ignored(x, weights, M, s, nh):
+    return _attend_in_windows(x, weights, M, nh, mask=None)
+
+
 def _swin_without_bias(x, weights, M, s, nh):
     w = weights
     no_bias = torch.zeros(nh, M * M, M * M)
@@ -177,6 +186,10 @@ add_task(
         Pitfall("the shifted-window mask is missing: pixels that the roll brought together from opposite edges "
                 "attend to each other", _swin_without_mask),
         Pitfall("the result is not rolled back by (+s, +s) after window_reverse", _swin_not_rolled_back),
+        Pitfall("the map is not shifted: roll it by (-s, -s) before window_partition (and back by (+s, +s) "
+                "after window_reverse), so that the mask's regions are where it expects them", _swin_not_shifted),
+        Pitfall("shift_size is ignored: this is plain window attention (W-MSA), with no roll and no mask; "
+                "SW-MSA rolls by (-s, -s), masks, and rolls back", _swin_shift_ignored),
         Pitfall("the relative position bias is missing from the logits", _swin_without_bias),
         Pitfall("the first roll goes the wrong way: shift by (-s, -s) before partitioning", _swin_first_roll_reversed),
     ),

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minivit import attention, mobilevit_fold, mobilevit_unfold
+from minivit import attention, merge_heads, mobilevit_fold, mobilevit_unfold
 from minivit.grading.tasks.common import (
     Case,
     Draw,
@@ -105,6 +105,15 @@ def _attn(x, weights, num_heads):
     return with_weights(SelfAttention(x.shape[-1], num_heads), _layer(weights, "attn."), x)
 
 
+def _attn_unscaled(x, weights, num_heads):
+    """The block's attention with the logits q k^T not divided by sqrt(hs)."""
+    layer = SelfAttention(x.shape[-1], num_heads)
+    layer.load_state_dict(_layer(weights, "attn."))
+    with torch.no_grad():
+        out, _ = attention(*layer.eval().heads(x), scale=1.0)
+        return layer.proj(merge_heads(out))
+
+
 def _mlp(x, weights, act_layer=nn.SiLU):
     hidden = weights["mlp.fc1.weight"].shape[0]
     return with_weights(Mlp(x.shape[-1], hidden, act_layer), _layer(weights, "mlp."), x)
@@ -123,6 +132,11 @@ def _block_post_norm(x, weights, num_heads):
 def _block_with_gelu(x, weights, num_heads):
     x = x + _attn(_norm(x, weights, "norm1"), weights, num_heads)
     return x + _mlp(_norm(x, weights, "norm2"), weights, nn.GELU)
+
+
+def _block_unscaled(x, weights, num_heads):
+    x = x + _attn_unscaled(_norm(x, weights, "norm1"), weights, num_heads)
+    return x + _mlp(_norm(x, weights, "norm2"), weights)
 
 
 def _block_cases(d: Draw, sizes: list[tuple[int, int, int, int]]) -> list[Case]:
@@ -159,6 +173,8 @@ add_task(
         Pitfall("this is a post-norm block (norm after each residual sum); MobileViT's, like ViT's, normalises "
                 "before attention and before the MLP", _block_post_norm),
         Pitfall("the MLP uses GELU; MobileViT's uses SiLU", _block_with_gelu),
+        Pitfall("the attention's scores q k^T are not divided by sqrt(hs), the size of one head's query",
+                _block_unscaled),
     ),
     atol=1e-4,
 )
