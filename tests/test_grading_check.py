@@ -94,6 +94,27 @@ def test_the_function_is_found_by_name_in_the_calling_notebook(windows, capsys):
     assert "cyclic_shift: not defined yet. Run the cell that defines `def cyclic_shift(...)`" in out
 
 
+def test_a_function_of_another_name_is_checked_but_the_note_says_what_the_grader_calls(windows, capsys):
+    """The renaming trap: check("window_partition", partition_windows) passes, but the grader calls the
+    notebook's window_partition, which does not exist."""
+    namespace = {"check": check, "solution": windows["window_partition"]}
+    exec("def partition_windows(x, window_size):\n    return solution(x, window_size)", namespace)
+    exec("check('window_partition', partition_windows)", namespace)
+    assert capsys.readouterr().out.splitlines() == [
+        "window_partition: all 2 cases passed.",
+        "Note: the grader calls the function named `window_partition` in your notebook, and there is none:",
+        "    rename `partition_windows` to `window_partition`, or add the line `window_partition =",
+        "    partition_windows`.",
+    ]
+    namespace["window_partition"] = lambda x, window_size: x  # another function holds the name
+    exec("check('window_partition', partition_windows)", namespace)
+    assert "Note: the grader calls `window_partition`, which in your notebook is another function than " \
+           "`partition_windows`" in capsys.readouterr().out.replace("\n    ", " ")
+    namespace["window_partition"] = namespace["partition_windows"]  # the line the note suggests
+    exec("check('window_partition', partition_windows)", namespace)
+    assert capsys.readouterr().out == "window_partition: all 2 cases passed.\n"
+
+
 def test_a_wrong_return_type_and_an_unknown_task_are_explained():
     ok, lines = feedback("to_tokens", lambda x: None)
     assert not ok and "returned None; expected a tensor (is a `return` missing?)" in "\n".join(lines)

@@ -81,6 +81,21 @@ def wrapped(lines: list[str], width: int = WIDTH) -> list[str]:
     return out
 
 
+def graded_name_note(name: str, fn: Any, caller_globals: dict) -> list[str]:
+    """A line to add when the function checked is not what the grader will call: the grader calls the
+    notebook's function named after the task, whatever function the check cell was given."""
+    called = getattr(fn, "__name__", "")
+    if name not in TASKS or called == name or caller_globals.get(name) is fn:
+        return []
+    yours = f"`{called}`" if called.isidentifier() else "the function checked here"
+    if name not in caller_globals:
+        return [f"Note: the grader calls the function named `{name}` in your notebook, and there is none: "
+                f"rename {yours} to `{name}`" + (f", or add the line `{name} = {called}`." if called.isidentifier()
+                                                   else ".")]
+    return [f"Note: the grader calls `{name}`, which in your notebook is another function than {yours}: "
+            f"the grader's result can differ from this one."]
+
+
 def check(task_or_fn: str | Callable, fn: Callable | None = None) -> None:
     """Run the public cases of a task on a function and print what passed, in plain words.
 
@@ -91,8 +106,11 @@ def check(task_or_fn: str | Callable, fn: Callable | None = None) -> None:
     Under nbgrader (NBGRADER_EXECUTION set), a failure also raises AssertionError, so that
     nbgrader's autograder takes the points of the test cell away.
     """
-    name, found = _find(task_or_fn, fn, sys._getframe(1).f_globals)
+    caller_globals = sys._getframe(1).f_globals
+    name, found = _find(task_or_fn, fn, caller_globals)
     ok, lines = feedback(name, found)
+    if fn is not None:
+        lines += graded_name_note(name, found, caller_globals)
     print("\n".join(wrapped(lines)))
     if not ok and os.environ.get("NBGRADER_EXECUTION"):
         raise AssertionError(lines[0])
