@@ -1,5 +1,5 @@
 """Segmentation and classification metrics: accuracy, intersection over union per class, mean IoU, and mean IoU
-over bootstrap resamples of the images.
+over bootstrap resamples of the images; and one measure of attention, its mean distance.
 
 Glossary: K classes. Masks hold one class index per pixel, any shape (H, W), (B, H, W), ...
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from minivit.ops._checks import check_size
+from minivit.ops._checks import check_size, check_tensor, to_pair
 
 
 def _check_masks(pred: torch.Tensor, target: torch.Tensor) -> None:
@@ -100,3 +100,35 @@ def mean_iou_resampled(
     times_drawn.scatter_add_(1, indices, torch.ones_like(indices, dtype=torch.float64))  # (R, N)
     cm = (times_drawn @ per_image.reshape(len(pred), -1).double()).reshape(-1, num_classes, num_classes)  # (R, K, K)
     return _iou_from_confusion(cm).nanmean(dim=1)
+
+
+def mean_attention_distance(attention: torch.Tensor, grid: int | tuple[int, int], patch_size: int) -> torch.Tensor:
+    """How far, in pixels, the queries of an attention layer reach on average (Dosovitskiy et al., 2021,
+    Figure 7: "mean attention distance").
+
+    Query patch q with weights a_qk over the key patches reaches sum_k a_qk d(q, k), where d(q, k) is the
+    Euclidean distance between the centres of the two patches, in pixels (patch_size times their distance in
+    grid cells); the result averages that over the queries. A query that attends only to itself reaches 0.
+
+    Args:
+        attention: (..., N, N) weights among the N = h * w patch tokens, rows the queries and columns the keys,
+            both in row-major order over the grid, e.g. one layer's (B, nh, N, N). Drop a class token first
+            (`maps[..., 1:, 1:]`): each row is then divided by its sum, so that the weights over the patch keys
+            add up to 1.
+        grid: (h, w) patches, or an int for a square grid.
+        patch_size: the side of a patch, in pixels.
+
+    Returns:
+        (...,) float, the mean distance over the N queries, in pixels.
+    """
+    check_tensor(attention, "attention", "(..., N, N)")
+    h, w = to_pair(grid, "grid")
+    check_size(patch_size, "patch_size")
+    if attention.shape[-2:] != (h * w, h * w):
+        raise ValueError(f"attention must have shape (..., N, N) with N = h * w = {h * w} for grid ({h}, {w}), "
+                         f"got {tuple(attention.shape)}")
+    rows, cols = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    centres = torch.stack([rows.flatten(), cols.flatten()], dim=1).double() * patch_size  # (N, 2), in pixels
+    distance = torch.cdist(centres, centres)  # (N, N): from query to key
+    weights = attention.double() / attention.double().sum(dim=-1, keepdim=True)  # rows add up to 1 over the patches
+    return (weights * distance).sum(dim=-1).mean(dim=-1)  # (...,)

@@ -3,7 +3,14 @@ import math
 import pytest
 import torch
 
-from minivit.metrics import accuracy, confusion_matrix, iou_per_class, mean_iou, mean_iou_resampled
+from minivit.metrics import (
+    accuracy,
+    confusion_matrix,
+    iou_per_class,
+    mean_attention_distance,
+    mean_iou,
+    mean_iou_resampled,
+)
 
 pytestmark = pytest.mark.versions  # numerics of torch's ops
 
@@ -96,3 +103,51 @@ def test_mean_iou_resampled_is_mean_iou_of_each_resample():
     brute_force = [mean_iou(pred[row], target[row], 4) for row in indices]
     assert torch.allclose(resampled, torch.tensor(brute_force, dtype=torch.float64))
     assert resampled[0].item() == pytest.approx(mean_iou(pred, target, 4))
+
+
+def test_mean_attention_distance_hand_worked():
+    # A 1 x 3 grid of patches of 10 pixels: centres at 0, 10 and 20 pixels.
+    # query 0: all on itself -> 0; query 1: half on itself, half on patch 2 -> 0.5 * 10 = 5;
+    # query 2: a quarter on patch 0 (20 px), three quarters on patch 1 (10 px) -> 5 + 7.5 = 12.5.
+    attention = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.25, 0.75, 0.0]])
+    assert mean_attention_distance(attention, (1, 3), 10).item() == pytest.approx((0 + 5 + 12.5) / 3)
+    # A 2 x 2 grid of patches of 4: the diagonal neighbour is 4 * sqrt(2) away. Every query attends
+    # uniformly to all four patches: (0 + 4 + 4 + 4 sqrt 2) / 4 from every query.
+    uniform = torch.full((4, 4), 0.25)
+    assert mean_attention_distance(uniform, 2, 4).item() == pytest.approx((8 + 4 * math.sqrt(2)) / 4)
+
+
+def test_mean_attention_distance_renormalises_rows_and_keeps_leading_dimensions():
+    # with a class token dropped, the rows no longer add up to 1: each is divided by its own sum
+    attention = torch.tensor([[0.2, 0.2, 0.0], [0.0, 0.1, 0.1], [0.0, 0.0, 0.5]])
+    assert mean_attention_distance(attention, (1, 3), 1).item() == pytest.approx((0.5 + 0.5 + 0) / 3)
+    batch = torch.softmax(torch.randn(2, 3, 6, 6), dim=-1)
+    assert mean_attention_distance(batch, (2, 3), 8).shape == (2, 3)
+
+
+def test_mean_attention_distance_equals_brute_force():
+    torch.manual_seed(0)
+    h, w, p = 3, 4, 8
+    attention = torch.softmax(torch.randn(2, h * w, h * w), dim=-1)
+    got = mean_attention_distance(attention, (h, w), p)
+    for b in range(2):
+        total = 0.0
+        for q in range(h * w):
+            for k in range(h * w):
+                dy, dx = (q // w - k // w) * p, (q % w - k % w) * p
+                total += attention[b, q, k].item() * math.hypot(dy, dx)
+        assert got[b].item() == pytest.approx(total / (h * w))
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: mean_attention_distance(torch.ones(4, 4).tolist(), 2, 1), TypeError, "attention must be a torch.Tensor"),
+        (lambda: mean_attention_distance(torch.ones(5, 5), 2, 1), ValueError, "N = h * w = 4"),
+        (lambda: mean_attention_distance(torch.ones(4, 4), 2, 0), ValueError, "patch_size must be a positive int"),
+        (lambda: mean_attention_distance(torch.ones(4, 4), (2, 0), 1), ValueError, "grid"),
+    ],
+)
+def test_mean_attention_distance_names_bad_input(call, error, words):
+    with pytest.raises(error, match=words.replace("*", r"\*").replace("(", r"\(")):
+        call()

@@ -111,6 +111,23 @@ def test_accuracy_against_data_size_draws_mean_and_seed_range_per_model():
         viz.plot_accuracy_vs_data([dict(model="m")])
 
 
+def test_accuracy_against_data_size_draws_baselines_dashed_after_the_models():
+    rows = [dict(model="CNN", train_size=10, test_accuracy=0.5), dict(model="CNN", train_size=100, test_accuracy=0.9)]
+    baselines = [dict(model="1-NN", train_size=100, test_accuracy=0.8), dict(model="1-NN", train_size=10, test_accuracy=0.6),
+                 dict(model="1-NN", train_size=10, test_accuracy=0.7), dict(model="1-NN", train_size=100, test_accuracy=0.8)]
+    ax = viz.plot_accuracy_vs_data(rows, baselines=baselines).axes[0]
+    cnn, knn = ax.containers
+    assert cnn.lines[0].get_linestyle() == "-" and knn.lines[0].get_linestyle() == "--"
+    np.testing.assert_array_equal(knn.lines[0].get_xdata(), [10, 100])
+    np.testing.assert_allclose(knn.lines[0].get_ydata(), [0.65, 0.8])
+    np.testing.assert_allclose([seg[:, 1] for seg in knn.lines[2][0].get_segments()], [[0.6, 0.7], [0.8, 0.8]])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CNN", "1-NN (2 seeds)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "100"]
+    with pytest.raises(ValueError, match=r"baselines\[0\]"):
+        viz.plot_accuracy_vs_data(rows, baselines=[dict(model="m")])
+    assert plt.get_fignums() == []
+
+
 def test_interaction_plot_draws_the_mean_of_each_cell_with_its_seed_range():
     panels = {
         "short": {("a", "x1"): [1.0, 3.0], ("a", "x2"): [2.0, 2.0], ("b", "x1"): [0.0, 1.0], ("b", "x2"): [4.0, 6.0]},

@@ -1,5 +1,5 @@
 """Notebook 08's experiments: four small classifiers trained on the digits with one recipe, each at the
-learning rate its validation accuracy chose; then the same on smaller training sets, and three controls
+learning rate its validation accuracy chose; then the same on smaller training sets, and four controls
 that each change one thing.
 
 The digits: the 1,437 training digits are split once into 1,149 to fit on and 288 to validate on
@@ -17,7 +17,9 @@ The controls (`VARIANTS` beyond the four models), one change each:
 - "wide CNN": the small CNN with wider stages, about the ViT's parameter count (capacity);
 - "ViT, no position": the ViT with its position embedding held at zero (what position buys);
 - "ViT, translated": the ViT trained on digits shifted at random by up to 4 pixels (data augmentation,
-  the way DeiT gives a ViT what a convolution assumes).
+  the way DeiT gives a ViT what a convolution assumes);
+- "ViT, 4 x 4 patches": the ViT cut into 64 tokens of one original pixel each, as the Swin's, instead of 16
+  of 2 x 2 pixels (token size; the same parameter count, about four times the multiply-adds).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from minivit.experiments.processes import map_in_processes
 from minivit.models.mobilevit import mobilevit_tiny
 from minivit.models.swin import swin_tiny
 from minivit.models.toy_models import SmallCNN
-from minivit.models.vit import vit_tiny
+from minivit.models.vit import VisionTransformer, ViTConfig, vit_tiny
 from minivit.train import evaluate, fit, seed_everything
 
 
@@ -71,6 +73,12 @@ def _vit() -> nn.Module:
     return vit_tiny(num_classes=10, in_channels=1)
 
 
+def _vit_small_patches() -> nn.Module:
+    config = ViTConfig(image_size=32, patch_size=4, in_channels=1, num_classes=10, dim=64, depth=4, num_heads=4,
+                       mlp_ratio=2.0)  # vit_tiny's, but patches of 4: an 8 x 8 grid of tokens
+    return VisionTransformer(config)
+
+
 def _swin() -> nn.Module:
     return swin_tiny(num_classes=10, in_channels=1, patch_size=4)  # 32 x 32 like the others: 8 x 8 tokens
 
@@ -87,8 +95,9 @@ VARIANTS: dict[str, Variant] = {
     "wide CNN": Variant(_wide_cnn, "small CNN"),
     "ViT, no position": Variant(vit_without_position, "ViT"),
     "ViT, translated": Variant(_vit, "ViT", translate=True),
+    "ViT, 4 x 4 patches": Variant(_vit_small_patches, "ViT"),
 }
-CONTROLS = ("wide CNN", "ViT, no position", "ViT, translated")
+CONTROLS = ("wide CNN", "ViT, no position", "ViT, translated", "ViT, 4 x 4 patches")
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)  # doubling; wide enough that no chosen rate is at an end
 RECIPE = dict(epochs=15, label_smoothing=0.1)  # AdamW, weight decay 0.05, cosine schedule: minivit.train.fit
 BATCH_SIZE = 32

@@ -138,8 +138,23 @@ def plot_training_curves(
     return fig
 
 
+def _runs_by_model(rows: object, name: str) -> dict[str, dict[int, list[float]]]:
+    """{model: {train_size: [test accuracy of each run]}}, models in order of first appearance."""
+    if not isinstance(rows, Sequence) or not rows:
+        raise ValueError(f"{name} must be a non-empty sequence of runs, got {rows!r}")
+    results: dict[str, dict[int, list[float]]] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping) or not {"model", "train_size", "test_accuracy"} <= set(row):
+            raise ValueError(f"{name}[{i}] must have model, train_size and test_accuracy, got {row!r}")
+        by_size = results.setdefault(str(row["model"]), {})
+        by_size.setdefault(int(row["train_size"]), []).append(float(row["test_accuracy"]))
+    return results
+
+
 def plot_accuracy_vs_data(
-    rows: Sequence[Mapping[str, object]], title: str = "test accuracy against training-set size"
+    rows: Sequence[Mapping[str, object]],
+    title: str = "test accuracy against training-set size",
+    baselines: Sequence[Mapping[str, object]] = (),
 ) -> Figure:
     """Test accuracy against the number of training images, one line per model: the mean over the
     seeds, with a bar from the lowest to the highest seed.
@@ -148,32 +163,31 @@ def plot_accuracy_vs_data(
         rows: one per training run, each with `model` (a name), `train_size` (images trained on) and
             `test_accuracy`, e.g. the rows of minivit.experiments.data_size or its CSV file.
         title: the figure's title.
+        baselines: more runs of the same form, for methods to compare with (e.g. a nearest-neighbour
+            classifier, which needs no training): drawn the same way but dashed, in greys, after the models.
 
     Returns:
-        the Figure with one axes (x logarithmic, ticks at the sizes trained on): per model, in order of
-        first appearance, one errorbar container whose line has x = the sorted sizes and y = the mean
-        accuracy at each size, and whose bars run from the lowest to the highest accuracy there.
+        the Figure with one axes (x logarithmic, ticks at the sizes trained on): per model of `rows`, then
+        per model of `baselines`, in order of first appearance, one errorbar container whose line has
+        x = the sorted sizes and y = the mean accuracy at each size, and whose bars run from the lowest to
+        the highest accuracy there; the baselines' lines are dashed ("--"), the models' solid.
     """
-    if not isinstance(rows, Sequence) or not rows:
-        raise ValueError(f"rows must be a non-empty sequence of runs, got {rows!r}")
-    results: dict[str, dict[int, list[float]]] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping) or not {"model", "train_size", "test_accuracy"} <= set(row):
-            raise ValueError(f"rows[{i}] must have model, train_size and test_accuracy, got {row!r}")
-        by_size = results.setdefault(str(row["model"]), {})
-        by_size.setdefault(int(row["train_size"]), []).append(float(row["test_accuracy"]))
-
+    results = _runs_by_model(rows, "rows")
+    extra = _runs_by_model(baselines, "baselines") if len(baselines) else {}
     fig = new_figure(7.5, 4.6)
     ax = fig.subplots()
-    sizes = sorted({size for by_size in results.values() for size in by_size})
-    for k, (model, by_size) in enumerate(results.items()):
+    sizes = sorted({size for runs in (results, extra) for by_size in runs.values() for size in by_size})
+    greys = ("black", "0.45", "0.7")
+    styles = [(f"C{k % 10}", "-") for k in range(len(results))] + [(greys[k % 3], "--") for k in range(len(extra))]
+    for (model, by_size), (colour, style) in zip([*results.items(), *extra.items()], styles):
         x = sorted(by_size)
         mean = np.array([np.mean(by_size[s]) for s in x])
         low = np.maximum(mean - np.array([min(by_size[s]) for s in x]), 0)  # >= 0 despite rounding
         high = np.maximum(np.array([max(by_size[s]) for s in x]) - mean, 0)
         n = min(len(v) for v in by_size.values())
-        ax.errorbar(x, mean, yerr=np.stack([low, high]), marker="o", markersize=4, capsize=4, color=f"C{k % 10}",
-                    label=f"{model} ({n} seeds)" if n > 1 else model)
+        container = ax.errorbar(x, mean, yerr=np.stack([low, high]), marker="o", markersize=4, capsize=4,
+                                color=colour, label=f"{model} ({n} seeds)" if n > 1 else model)
+        container.lines[0].set_linestyle(style)
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
     ax.minorticks_off()
