@@ -23,6 +23,8 @@ the models do. One module per topic:
     backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
                        plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
     transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
+    padding            plot_padding_orders (a map's rows padded before or after SW-MSA's roll)
+    rank_collapse      plot_rank_collapse (how far the tokens are from being one, block by block)
     two_marks          plot_two_marks (the two-marks task's images, each mark ringed), plot_reach_masks,
                        plot_seed_accuracies
 """
@@ -42,8 +44,10 @@ from minivit.viz.backbones import (
 from minivit.viz.cost import plot_attention_cost
 from minivit.viz.dense_prediction import plot_cam_pipeline, plot_segmentation_head
 from minivit.viz.layouts import plot_tensor_layouts
+from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
 from minivit.viz.pyramid import plot_feature_pyramid, plot_feature_pyramids
+from minivit.viz.rank_collapse import plot_rank_collapse
 from minivit.viz.receptive_field import plot_receptive_fields
 from minivit.viz.relative_position import (
     plot_bias_crops,
@@ -88,8 +92,10 @@ __all__ = [
     "plot_mobilevit_unfold",
     "plot_model_attention",
     "plot_multi_head_attention",
+    "plot_padding_orders",
     "plot_patch_merging",
     "plot_patches",
+    "plot_rank_collapse",
     "plot_reach_masks",
     "plot_receptive_fields",
     "plot_relative_position_bias",
