@@ -6,8 +6,8 @@ and scikit-image, and two synthetic sets made for a lesson.
   `Translated` shifts them at random (data augmentation).
 - `digit_canvas`: one or two digits placed on a larger canvas, with the pixel mask of each digit
   (segmentation ground truth, for evaluation only: the models learn from the image-level labels).
-- `two_marks`: "is the red mark left of the blue mark?", a task that needs to know where each mark is:
-  a small stride-1 CNN with global average pooling cannot solve it, one attention layer can (notebook 01).
+- `two_marks`: "is the red mark left of the blue mark?", a task that needs to compare where the two marks
+  are: a small stride-1 CNN with global average pooling cannot solve it, one attention layer can (notebook 01).
 - `photo`: a sample photograph (astronaut, coffee, chelsea) as a (3, H, W) tensor in [0, 1].
 
 Glossary: B batch, C channels, H x W image, K classes.
@@ -311,13 +311,22 @@ def two_marks(
     receptive_field: int = 7,
     seed: int = 0,
     aligned_to: int | None = None,
+    max_gap: int = 3,
 ) -> TwoMarks:
-    """A task that needs to know where the marks are: is the red mark left of the blue mark?
+    """A task that needs to compare where the marks are: is the red mark left of the blue mark?
 
-    Each image is black with a red pixel and a blue pixel of random brightness (0.5..1). Their columns
-    are at least `receptive_field` apart, so no window of that size sees both marks, and both
-    marks are at least receptive_field - 1 pixels from every border, so that no window that sees a
-    mark reaches the zero padding either.
+    Each image is black with a red pixel and a blue pixel of random brightness (0.5..1). Both marks
+    are at least receptive_field - 1 pixels from every border, so that no window of that size that
+    sees a mark reaches the zero padding, and their rows are at least `receptive_field` apart, so
+    that no such window sees both marks.
+
+    The columns are drawn so that neither mark's position alone gives the label away: a gap g
+    (uniform over 1..max_gap), the left mark's column (uniform over the columns with room for the
+    other g to its right), then a fair coin for which of the two marks is red. A red (or blue) mark
+    in any column but the first and last allowed then has the other mark on either side. The best
+    rule "label = f(column of one mark)" scores 0.60 for the defaults (12 columns, gaps 1 to 3;
+    0.74 with gaps 1 to 6), where chance is 0.5: the answer needs both columns. (No draw on a
+    bounded range of columns reaches 0.5: a mark in the first column is always left of the other.)
 
     Why a small CNN cannot solve it: each output feature of a stride-1 CNN with receptive field R
     (such as SmallCNN(3, 2, widths, downsample=False)) sees one R x R window of the image. A window
@@ -334,11 +343,12 @@ def two_marks(
         num_samples: how many images; 1,000 for "train" and 500 for "test" when None.
         size: S, the side of the square images.
         receptive_field: R, the receptive field (in pixels) of the CNN that must fail; the marks'
-            columns differ by at least R and each mark is at least R - 1 pixels from the borders.
+            rows differ by at least R and each mark is at least R - 1 pixels from the borders.
         seed: fixes every image.
-        aligned_to: None, or a patch side p: the two marks' columns then differ by a multiple of p,
-            so both marks sit in the same column inside their p x p patches (a test for a model that
-            sees what lies inside each patch but not where the patch is).
+        aligned_to: None, or a patch side p: only gaps that are multiples of p are drawn, so both
+            marks sit in the same column inside their p x p patches (a test for a model that sees
+            what lies inside each patch but not where the patch is).
+        max_gap: the largest gap between the two marks' columns (at least 1).
 
     Returns:
         a TwoMarks dataset; item i is (image (3, S, S) float32, label int64 scalar).
@@ -346,6 +356,7 @@ def two_marks(
     split_id = _check_split(split)
     check_size(size, "size")
     check_size(receptive_field, "receptive_field")
+    check_size(max_gap, "max_gap")
     if num_samples is None:
         num_samples = 1000 if split == "train" else 500
     check_size(num_samples, "num_samples")
@@ -357,18 +368,21 @@ def two_marks(
             f"size ({size}) is too small for receptive_field ({receptive_field}): need size >= "
             f"3 * receptive_field - 1 = {3 * receptive_field - 1}"
         )
+    if max_gap > hi - lo:
+        raise ValueError(f"max_gap ({max_gap}) leaves no room in columns {lo}..{hi}: need max_gap <= {hi - lo}")
     step = 1 if aligned_to is None else aligned_to
-    if not any(d % step == 0 for d in range(receptive_field, hi - lo + 1)):
-        raise ValueError(
-            f"aligned_to ({aligned_to}) leaves no pair of columns in {lo}..{hi} at least {receptive_field} apart"
-        )
-    rng = np.random.default_rng([seed, split_id, 2])
+    gaps = [g for g in range(1, max_gap + 1) if g % step == 0]
+    if not gaps:
+        raise ValueError(f"aligned_to ({aligned_to}) leaves no gap in 1..{max_gap} (max_gap) that is a multiple of it")
+    rng = np.random.default_rng([seed, split_id, 3])
     rows = rng.integers(lo, hi + 1, size=(num_samples, 2))
-    cols = np.empty((num_samples, 2), dtype=np.int64)
     for n in range(num_samples):
-        cols[n] = rng.integers(lo, hi + 1, size=2)
-        while abs(cols[n, 0] - cols[n, 1]) < receptive_field or (cols[n, 0] - cols[n, 1]) % step:
-            cols[n] = rng.integers(lo, hi + 1, size=2)
+        while abs(rows[n, 0] - rows[n, 1]) < receptive_field:
+            rows[n] = rng.integers(lo, hi + 1, size=2)
+    gap = rng.choice(gaps, size=num_samples)
+    left = rng.integers(lo, hi - gap + 1)  # (num_samples,): the left mark's column, room for gap to its right
+    red_left = rng.integers(0, 2, size=num_samples).astype(bool)  # the fair coin
+    cols = np.stack([np.where(red_left, left, left + gap), np.where(red_left, left + gap, left)], 1)  # (red, blue)
     brightness = rng.uniform(0.5, 1.0, size=(num_samples, 2))
 
     images = torch.zeros(num_samples, 3, size, size)

@@ -141,11 +141,44 @@ def test_two_marks_geometry_and_labels():
         red = (x[n, 0] > 0).nonzero()[0]
         blue = (x[n, 2] > 0).nonzero()[0]
         assert torch.equal(red, marks.red[n]) and torch.equal(blue, marks.blue[n])
-        assert abs(int(red[1] - blue[1])) >= 7  # no 7x7 window sees both
+        assert abs(int(red[0] - blue[0])) >= 7  # rows 7 apart: no 7x7 window sees both
+        assert 1 <= abs(int(red[1] - blue[1])) <= 3  # columns 1 to 3 apart (max_gap=3)
         assert min(red.min(), blue.min()) >= 6 and max(red.max(), blue.max()) <= 24 - 7  # nor the padding
         assert marks.labels[n] == int(red[1] < blue[1])
         assert 0.5 <= x[n, 0, red[0], red[1]] <= 1 and 0.5 <= x[n, 2, blue[0], blue[1]] <= 1
     assert 0.4 < marks.labels.float().mean() < 0.6
+    gaps = (marks.red[:, 1] - marks.blue[:, 1]).abs()
+    assert all(0.25 < (gaps == g).float().mean() < 0.42 for g in (1, 2, 3))  # each gap about a third
+
+
+def best_rule_accuracy(keys: list, labels: list) -> float:
+    """Accuracy of the best rule "label = f(key)": the majority label of each key, counted on the same images."""
+    counts: dict = {}
+    for key, label in zip(keys, labels):
+        counts.setdefault(key, [0, 0])[label] += 1
+    return sum(max(c) for c in counts.values()) / len(labels)
+
+
+def test_two_marks_no_single_mark_position_gives_the_label():
+    # The label needs both marks. Checked from the pixels, on 4,000 images: for each colour, every column but
+    # the first and last allowed (6 and 17; no draw can avoid that a mark there has the other on one side only)
+    # holds both labels, and the best rule from one mark's column scores below 0.63, from its (row, column)
+    # below 0.66, against chance 0.5 (and 1.0 for the red column under the old draw). Expected: the best
+    # column rule scores 0.5 + TV / 2 = 0.604, TV the total variation distance between the left and the right
+    # mark's column distributions, with a standard error of 0.008 on 4,000 images; rows say nothing more, but
+    # a rule fitted to 120 (row, column) cells of these same images overfits them by about 0.03.
+    marks = two_marks("train", num_samples=4000)
+    labels = marks.labels.tolist()
+    for channel in (0, 2):  # red, blue
+        where = (marks.images[:, channel] > 0).nonzero()[:, 1:].tolist()  # (4000, 2) row and column from pixels
+        columns = [c for _, c in where]
+        for column in range(7, 17):
+            assert {label for c, label in zip(columns, labels) if c == column} == {0, 1}, (channel, column)
+        assert best_rule_accuracy(columns, labels) < 0.63
+        assert best_rule_accuracy([tuple(p) for p in where], labels) < 0.66
+    # what the old draw (columns at least 7 apart in 6..17) allowed: the red column alone gave every label
+    red_left_half = (marks.red[:, 1] <= 10).long()
+    assert (red_left_half == marks.labels).float().mean() < 0.7
 
 
 def test_two_marks_is_deterministic_and_splits_differ():
@@ -177,6 +210,7 @@ def test_photo_square_is_the_central_crop():
         (lambda: digits("train", size=0), "size must be a positive int"),
         (lambda: digit_canvas("train", max_digits=5), "max_digits (5)"),
         (lambda: two_marks("train", size=16, receptive_field=7), "need size >= 3 * receptive_field - 1 = 20"),
+        (lambda: two_marks("train", max_gap=12), "max_gap (12) leaves no room in columns 6..17: need max_gap <= 11"),
         (lambda: photo("moon", 32), "name must be one of"),
         (lambda: photo("coffee", (32, 0)), "size must be >= 1"),
     ],
@@ -190,13 +224,13 @@ def test_bad_input_raises_value_error(call, words):
 def test_two_marks_aligned_puts_both_marks_in_the_same_column_of_their_patches():
     aligned = two_marks("test", num_samples=300, aligned_to=3)
     gap = aligned.red[:, 1] - aligned.blue[:, 1]
-    assert (gap % 3 == 0).all() and (gap.abs() >= 7).all()  # so, here, 9 columns apart (6 to 17 allows no 12)
+    assert (gap.abs() == 3).all()  # the only multiple of 3 in the gaps 1..3
     assert (aligned.red[:, 1] % 3 == aligned.blue[:, 1] % 3).all()
+    assert ((aligned.red[:, 0] - aligned.blue[:, 0]).abs() >= 7).all()
     assert min(aligned.red.min(), aligned.blue.min()) >= 6 and max(aligned.red.max(), aligned.blue.max()) <= 17
     assert torch.equal(aligned.labels, (aligned.red[:, 1] < aligned.blue[:, 1]).long())
     assert 0.4 < aligned.labels.float().mean() < 0.6
-    # without aligned_to, the same draws as before the option existed (first three, as then)
-    plain = two_marks("test")
-    assert plain.red[:3].tolist() == [[12, 9], [9, 17], [12, 9]] and plain.blue[:3].tolist() == [[16, 16], [9, 6], [16, 17]]
-    with pytest.raises(ValueError, match=r"aligned_to \(12\) leaves no pair of columns in 6..17 at least 7 apart"):
-        two_marks("test", aligned_to=12)
+    wider = two_marks("test", max_gap=6, aligned_to=3)
+    assert (wider.red[:, 1] - wider.blue[:, 1]).abs().unique().tolist() == [3, 6]
+    with pytest.raises(ValueError, match=r"aligned_to \(4\) leaves no gap in 1..3 \(max_gap\) that is a multiple of it"):
+        two_marks("test", aligned_to=4)

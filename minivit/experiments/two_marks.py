@@ -9,16 +9,17 @@ The arms (`ARMS`), each one change from a neighbour:
   and circular padding (no border): features that see both marks, and still no sense of where they are;
 - "attention": `AttentionClassifier`, 3 x 3 patches, a position embedding, one transformer block;
 - "attention, reach 1": each patch attends only to the 3 x 3 patches around it; the patch between the two marks
-  sees both when their patches are 2 columns and at most 2 rows apart (`both_marks_in_reach`), which is why the
-  rows report accuracy on those test images and on the others separately;
+  sees both when their patches are at most 2 rows and 2 columns apart (`both_marks_in_reach`; in this data the
+  marks are 1 to 3 columns and at least 7 rows apart, so that is when they are exactly 2 patch rows apart),
+  which is why the rows report accuracy on those test images and on the others separately;
 - "attention, reach 0": each patch attends only to itself: no token mixing at all;
 - "attention, no position": global attention without the position embedding.
 
 Every run: the same recipe (`RECIPE`, that of notebook 01: AdamW, cosine schedule, peak rate 3e-3, weight decay
 0.05, batches of 32; not tuned, and shared by every arm) for EPOCHS epochs on the 1,000 training images; measured
 on the 500 test images and on 500 "aligned" test images, whose two marks sit in the same column inside their
-3 x 3 patches (`two_marks(..., aligned_to=3)`): there, what lies inside the marks' patches says nothing about the
-label.
+3 x 3 patches (`two_marks(..., aligned_to=3)`, so 3 columns apart): there, what lies inside the marks' patches
+says nothing about the label.
 """
 
 from __future__ import annotations
