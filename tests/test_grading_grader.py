@@ -74,15 +74,19 @@ class Payload:  # unpickling this would run a shell command
                                "    shared[start:start + 2**24] = bytes(range(256)) * 2**16\n\n"
                                "def patch_merging")],
         }), "blocks = []\nwhile True:\n    blocks.append(torch.ones(25_000_000))")},
-        # pickled payloads: a function returns one; the grader's results file is replaced by one
+        # pickled payloads: a function returns one; the grader's results file is replaced by one (a pickle)
         "hostile_f": {"07_mobilevit_unfold_fold": hostile("07_mobilevit_unfold_fold", {
             "mobilevit_unfold": [("def mobilevit_unfold", payload + "\n\ndef mobilevit_unfold"),
                                  (BEGIN, BEGIN + "    return Payload()\n")],
             "mobilevit_fold": [("### END SOLUTION", "### END SOLUTION\n" + payload + (
-                "\n_save = torch.save\n"
-                "def _evil_save(obj, f, *args, **kwargs):\n"
-                "    _save({'missing': Payload()} if 'mobilevit_fold' in str(f) else obj, f, *args, **kwargs)\n"
-                "torch.save = _evil_save"))],
+                "\nimport minivit.grading.child as _child\n"
+                "_save = _child.save\n"
+                "def _evil_save(obj, path):\n"
+                "    if 'mobilevit_fold' in str(path):\n"
+                "        torch.save({'missing': Payload()}, path)  # a pickle where the grader wants safetensors\n"
+                "    else:\n"
+                "        _save(obj, path)\n"
+                "_child.save = _evil_save"))],
         })},
     }
 
@@ -211,7 +215,7 @@ def test_huge_allocations_are_stopped(graded):
 def test_pickled_payloads_are_never_run(graded):
     _only(graded, "hostile_f", "07_mobilevit_unfold_fold", {
         "mobilevit_unfold": ("failed", "returned a Payload"),
-        "mobilevit_fold": ("invalid output", "could not be read as plain tensors"),
+        "mobilevit_fold": ("invalid output", "not a safetensors file"),
     })
     assert not graded["marker"].exists()
 

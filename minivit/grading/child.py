@@ -1,24 +1,30 @@
 """Calls a learner's function on cases and records what came back, as plain tensors and numbers.
 
 This runs where the learner's code runs: in the notebook for the check cell, and in the grader's
-child kernel for hidden cases. The grader trusts nothing recorded here: it reads the records back
-with torch.load(weights_only=True), checks their form, and compares them in its own process, where
-it also decides which of the minivit functions that the learner's function entered were allowed.
+child kernel for hidden cases. The grader trusts nothing recorded here: the records go back as a
+safetensors file (save: tensors, and the records' form as JSON), which the grader reads without
+running any code, checks in form, dtype and size, and compares in its own process, where it also
+decides which of the minivit functions that the learner's function entered were allowed.
 """
 
 from __future__ import annotations
 
+import json
 import numbers
 import os
 import traceback
 from typing import Any, Callable
 
+import safetensors.torch
 import torch
 
 import minivit
 from minivit.grading.tracing import Tracer
 
 _LIBRARIES = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, minivit))
+# The dtypes a result may have (safetensors and the grader take these; no task returns another).
+DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.bfloat16,
+          torch.float32, torch.float64)
 
 
 def _where(error: BaseException) -> str:
@@ -31,7 +37,9 @@ def _where(error: BaseException) -> str:
 
 
 def record(value: Any) -> dict:
-    """What the learner's function returned, as a record that torch.load(weights_only=True) can read."""
+    """What the learner's function returned, as a record of plain values that save() can write."""
+    if isinstance(value, torch.Tensor) and value.dtype not in DTYPES:
+        return {"unsupported": f"tensor of dtype {str(value.dtype).removeprefix('torch.')}"}
     if isinstance(value, torch.Tensor):
         try:  # a plain, dense, CPU copy: no subclass, no autograd, no view of learner memory
             return {"value": value.detach().as_subclass(torch.Tensor).to_dense().cpu().contiguous().clone()}
@@ -77,4 +85,25 @@ def run_task(namespace: dict, name: str, cases_path: str, results_path: str) -> 
         tracer = Tracer()
         results = call(fn, cases, tracer)
         outcome = {"results": results, "entered": sorted(tracer.entered), "refused": tracer.refused[:20]}
-    torch.save(outcome, results_path)
+    save(outcome, results_path)
+
+
+def save(outcome: dict, path: str) -> None:
+    """Write a record for the grader as safetensors: each tensor under a name of its own, and the record's
+    form as JSON, each tensor replaced by {"tensor": name}, in the uint8 tensor "outcome"."""
+    tensors: dict[str, torch.Tensor] = {}
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            tensors[f"v{len(tensors)}"] = value
+            return {"tensor": f"v{len(tensors) - 1}"}
+        if isinstance(value, dict):
+            return {key: plain(v) for key, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    form = json.dumps(plain(outcome)).encode()
+    tensors["outcome"] = torch.frombuffer(bytearray(form), dtype=torch.uint8)
+    with open(path, "wb") as f:
+        f.write(safetensors.torch.save(tensors))

@@ -3,7 +3,9 @@ came back against minivit's reference computed here, in the grader's own process
 row per task.
 
 A submission is a notebook, or a folder (one per student) holding notebooks. Submissions are only
-read: each notebook runs from a copy in a temporary folder.
+read, as an untrusted archive: only regular files, never through a link, at most NOTEBOOK_MB each
+(read_notebook); anything else is reported, not read. One notebook per assignment per student is
+graded (choose); each runs from a copy in a temporary folder.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable
 
 import nbformat
@@ -27,12 +30,49 @@ from minivit.grading.tasks import NOTEBOOKS, TASKS, Case, Draw, Task
 from minivit.grading.tracing import borrowed
 from minivit.instructor.runner import SOCKETS, Limits, execute, is_memory_error
 
+MESSAGE_CHARS = 2000  # the longest message of a row in grades.csv: text from a kernel is cut there
+DETAIL_CHARS = 1000  # the longest line of the feedback's details and notes
+MAX_DETAILS = 60  # lines of details per task, notes per notebook
+NOTEBOOK_MB = 20  # the largest notebook file that is read; a larger one is reported, not read
+MAX_DEPTH = 8  # folders inside a student's folder that are looked into
+MAX_ENTRIES = 10_000  # files and folders of one submission that are looked at
+
+
+class Refused(Exception):
+    """A file of the class that is not read, and why: its status in grades.csv and a message."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass
+class Found:
+    """One notebook file of a submission: where it is, its bytes once read, and what becomes of it."""
+
+    base: Path  # the folder it is read from, as the instructor named it (the class folder)
+    relative: PurePath  # its path below `base`, read without following a link at any step
+    shown: str  # its path inside the submission, as grades and feedback name it
+    data: bytes | None = None
+    grade_ids: list[str] = field(default_factory=list)
+    status: str = ""  # "" when it is graded; else "not a regular file", "too large" or "duplicate"
+    message: str = ""
+    tasks: list[str] = field(default_factory=list)  # the tasks it is graded for, or scored 0 for
+
+    @property
+    def path(self) -> Path:
+        return self.base / self.relative
+
 
 @dataclass
 class Submission:
     name: str  # the student folder's name, or the notebook's stem
     root: Path  # the folder (or the notebook) as given
-    notebooks: list[Path]
+    notebooks: list[Path]  # the notebooks graded, each in a kernel of its own
+    files: list[Found] = field(default_factory=list)  # every notebook file found, graded or not
+
+    def found(self, path: Path) -> Found | None:
+        return next((f for f in self.files if f.path == path), None)
 
 
 @dataclass
@@ -67,22 +107,180 @@ class Hidden:
     expected: list[Any]
 
 
+_KINDS = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a FIFO (a named pipe)", stat.S_IFCHR: "a device",
+          stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
+
+
+def _not_regular(shown: str, mode: int) -> Refused:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return Refused("not a regular file", f"{shown} is {kind}; only regular files are graded, and none is read "
+                   "through a link")
+
+
+def read_notebook(base: Path, relative: PurePath, shown: str, limit: int = NOTEBOOK_MB * 2**20) -> bytes:
+    """The bytes of base/relative, read as from an untrusted archive: each step below `base` opened relative to
+    the one before without following a link (O_NOFOLLOW), so never outside `base`; only a regular file, looked
+    at (lstat) before it is opened and checked again once open, so that a FIFO or a device is never read; at
+    most `limit` bytes. Raises Refused."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    fds = [os.open(base, flags | getattr(os, "O_DIRECTORY", 0))]
+    try:
+        for part in relative.parts[:-1]:
+            info = os.stat(part, dir_fd=fds[-1], follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode):
+                raise _not_regular(f"{shown} (its folder {part})", info.st_mode)
+            fds.append(os.open(part, flags | nofollow | getattr(os, "O_DIRECTORY", 0), dir_fd=fds[-1]))
+        name = relative.parts[-1]
+        info = os.stat(name, dir_fd=fds[-1], follow_symlinks=False)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(shown, info.st_mode)
+        if info.st_size > limit:
+            raise Refused("too large", f"{shown} is larger than {limit // 2**20} MB")
+        try:
+            fds.append(os.open(name, flags | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0),
+                               dir_fd=fds[-1]))
+        except OSError as error:  # replaced meanwhile by a link (ELOOP), or unreadable
+            raise Refused("not a regular file", f"{shown} could not be opened: {error.strerror}") from None
+        opened = os.fstat(fds[-1])
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            raise _not_regular(shown, opened.st_mode)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fds[-1], min(2**20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise Refused("too large", f"{shown} is larger than {limit // 2**20} MB")
+        return b"".join(chunks)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _walk(dir_fd: int, relative: PurePath, depth: int, out: list[PurePath], budget: list[int]) -> None:
+    """The paths below an open folder whose names end in .ipynb (files or not), not following links."""
+    try:
+        names = sorted(os.listdir(dir_fd))
+    except OSError:  # unreadable: nothing found in it
+        return
+    for name in names:
+        budget[0] -= 1
+        if name.startswith(".") or budget[0] < 0:
+            continue
+        try:
+            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if depth < MAX_DEPTH:
+                try:
+                    sub = os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0),
+                                  dir_fd=dir_fd)
+                except OSError:
+                    continue
+                try:
+                    _walk(sub, relative / name, depth + 1, out, budget)
+                finally:
+                    os.close(sub)
+        elif name.endswith(".ipynb"):
+            out.append(relative / name)
+
+
+def assignments_of(name: str, grade_ids: list[str]) -> list[str]:
+    """The course notebooks (stems of NOTEBOOKS) that a notebook file hands in: the one whose number its file
+    name starts with (NN_), else each whose tasks its cells' nbgrader grade_ids name."""
+    number = re.match(r"(\d\d)_", name)
+    stems = [stem for stem in NOTEBOOKS if number and stem.startswith(number.group(0))]
+    return stems or [stem for stem, tasks in NOTEBOOKS.items() if set(grade_ids) & set(tasks)]
+
+
+def _preferred(found: Found) -> tuple:
+    """Which copy of an assignment is graded: a readable one first, then one named exactly as the exercise,
+    then the nearest to the student's folder, then the first by name."""
+    name = found.relative.name
+    return (bool(found.status), not any(name == f"{stem}.ipynb" for stem in NOTEBOOKS), len(found.relative.parts),
+            str(found.relative))
+
+
+def choose(files: list[Found]) -> None:
+    """One notebook per assignment per student: give each file the tasks it is graded (or scored 0) for, and
+    mark as "duplicate" a readable file whose assignments an earlier copy hands in already. The one place
+    where a student's copies are told apart, so that a student's cost and total count each assignment once."""
+    claimed: dict[str, str] = {}
+    for found in sorted(files, key=_preferred):
+        stems = assignments_of(found.relative.name, found.grade_ids)
+        new = [stem for stem in stems if stem not in claimed]
+        if stems and not new:
+            if not found.status:
+                found.status, found.message = "duplicate", (
+                    f"another copy of {', '.join(stems)}: {claimed[stems[0]]} is graded, not {found.shown}")
+            continue
+        claimed.update((stem, found.shown) for stem in new)
+        found.tasks = [task for stem in new for task in NOTEBOOKS[stem]]
+
+
+def _read_found(found: Found) -> None:
+    try:
+        found.data = read_notebook(found.base, found.relative, found.shown)
+    except Refused as refused:
+        found.status, found.message = refused.status, refused.message
+        return
+    except OSError as error:
+        found.status, found.message = "not a regular file", f"{found.shown} could not be read: {error.strerror}"
+        return
+    try:
+        found.grade_ids = _read(found.data)[1]
+    except Exception:
+        pass  # graded for its name's assignment; the grading says it cannot be read
+
+
+def _submission(name: str, root: Path, files: list[Found]) -> Submission:
+    for found in files:
+        _read_found(found)
+    choose(files)
+    return Submission(name, root, [f.path for f in files if not f.status], files)
+
+
 def find_submissions(paths: list[Path]) -> list[Submission]:
-    """Each notebook given, each student folder inside a given folder, and each notebook lying loose in it."""
+    """Each notebook given, each student folder inside a given folder, and each notebook lying loose in it;
+    every file read as from an untrusted archive (see read_notebook): a link, a FIFO, a device or a huge
+    file is reported and not read, and a second copy of an assignment is reported and not graded."""
     found = []
     for path in map(Path, paths):
-        if path.is_file():
-            found.append(Submission(path.stem, path, [path]))
+        if path.is_file():  # named by the instructor: read where it lies
+            real = path.resolve()
+            found.append(_submission(path.stem, path, [Found(real.parent, PurePath(real.name), path.name)]))
         elif path.is_dir():
-            for entry in sorted(path.iterdir()):
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    notebooks = sorted(p for p in entry.rglob("*.ipynb")
-                                       if not any(part.startswith(".") for part in p.relative_to(entry).parts))
-                    found.append(Submission(entry.name, entry, notebooks))
-                elif entry.suffix == ".ipynb":
-                    found.append(Submission(entry.stem, entry, [entry]))
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                for name in sorted(os.listdir(fd)):
+                    if name.startswith("."):
+                        continue
+                    try:
+                        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        relatives: list[PurePath] = []
+                        try:
+                            sub = os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+                                          | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+                        except OSError:
+                            continue
+                        try:
+                            _walk(sub, PurePath(name), 1, relatives, [MAX_ENTRIES])
+                        finally:
+                            os.close(sub)
+                        files = [Found(path, r, str(r.relative_to(name))) for r in relatives]
+                        found.append(_submission(name, path / name, files))
+                    elif name.endswith(".ipynb") or stat.S_ISLNK(info.st_mode):  # a link: maybe to a folder
+                        stem = name.removesuffix(".ipynb")
+                        found.append(_submission(stem, path / name, [Found(path, PurePath(name), name)]))
+            finally:
+                os.close(fd)
         else:
             raise FileNotFoundError(f"no notebook or folder at {path}")
     seen: dict[str, int] = {}
@@ -106,12 +304,8 @@ def hidden_cases(seed: int, names: list[str] | None = None) -> dict[str, Hidden]
 
 
 def tasks_in(path: Path, grade_ids: list[str]) -> list[Task]:
-    """The tasks of a notebook: those of the course notebook with its number (NN_...), and any cell's grade_id."""
-    names = set(grade_ids) & set(TASKS)
-    number = re.match(r"(\d\d)_", path.name)
-    for stem, task_names in NOTEBOOKS.items():
-        if number and stem.startswith(number.group(0)):
-            names.update(task_names)
+    """The tasks of a notebook on its own: those of the course notebooks it hands in (see assignments_of)."""
+    names = {task for stem in assignments_of(path.name, grade_ids) for task in NOTEBOOKS[stem]}
     return [task for task in TASKS.values() if task.name in names]
 
 
@@ -178,29 +372,51 @@ def judge(task: Task, hidden: Hidden, outcome: dict, submission: str, cell_note:
     return row(0, status, message, case_report(task, hidden.cases, problems))
 
 
+def _cap(text: str, limit: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 30] + f"... ({len(text) - limit + 30} more characters)"
+
+
 def grade_notebook(submission: Submission, path: Path, hidden: dict[str, Hidden], limits: Limits,
                    sandbox: str = "bwrap") -> NotebookResult:
     """Run one notebook of a submission and judge each of its tasks; never raises."""
     start = time.monotonic()
-    shown = str(path.relative_to(submission.root)) if path != submission.root else path.name
+    found = submission.found(path) or Found(path.parent, PurePath(path.name), path.name)
+    if found.data is None and not found.status:  # not read by find_submissions: read it now, with the same care
+        _read_found(found)
+        found.tasks = found.tasks or [t.name for t in tasks_in(path, found.grade_ids)]
+    tasks = [TASKS[name] for name in found.tasks]
+    if found.status:  # not read, or a copy: no kernel, and no points
+        return passed_over(submission, found)
     try:
-        rows, notes, cpu = _grade(submission.name, path, hidden, limits, sandbox)
+        rows, notes, cpu = _grade(submission.name, path, found.data, tasks, hidden, limits, sandbox)
     except Exception as error:  # the grader's own trouble (e.g. no kernel could start): say so, go on
         message = f"grader error: {type(error).__name__}: {str(error)[:300]}"
-        rows = [Row(submission.name, t.name, 0, t.points, "error", message) for t in tasks_in(path, [])]
+        rows = [Row(submission.name, t.name, 0, t.points, "error", message) for t in tasks]
         notes, cpu = [message], 0.0
-    return NotebookResult(submission.name, shown, rows, notes, time.monotonic() - start, cpu)
+    finally:
+        found.data = None  # read once, graded once
+    for row in rows:  # whatever came from the kernel, a few KB at most
+        row.message = _cap(row.message)
+        row.details = [_cap(line, DETAIL_CHARS) for line in row.details[:MAX_DETAILS]]
+    notes = [_cap(note, DETAIL_CHARS) for note in notes[:MAX_DETAILS]]
+    return NotebookResult(submission.name, found.shown, rows, notes, time.monotonic() - start, cpu)
 
 
-def _grade(name: str, path: Path, hidden: dict[str, Hidden], limits: Limits,
+def passed_over(submission: Submission, found: Found) -> NotebookResult:
+    """The result of a file that is not graded: 0 points for each task it stood for (none for a copy of a
+    notebook graded already, which gets one row of 0 of 0 points), with its status and message."""
+    rows = [Row(submission.name, task, 0, TASKS[task].points, found.status, found.message) for task in found.tasks]
+    rows = rows or [Row(submission.name, "", 0, 0, found.status, found.message)]
+    return NotebookResult(submission.name, found.shown, rows, [], 0.0, 0.0)
+
+
+def _grade(name: str, path: Path, data: bytes, tasks: list[Task], hidden: dict[str, Hidden], limits: Limits,
            sandbox: str) -> tuple[list[Row], list[str], float]:
-    data = path.read_bytes()  # the only access to the submission
     try:
-        cells, grade_ids = _read(data)
+        cells, _ = _read(data)
     except Exception as error:
         why = f"the notebook could not be read: {type(error).__name__}: {str(error)[:200]}"
-        return [Row(name, t.name, 0, t.points, "error", why) for t in tasks_in(path, [])], [why], 0.0
-    tasks = tasks_in(path, grade_ids)
+        return [Row(name, t.name, 0, t.points, "error", why) for t in tasks], [why], 0.0
     if not tasks:
         return [], ["no task of the course was found in this notebook (is it one of the exercise notebooks?)"], 0.0
 
@@ -260,11 +476,16 @@ def grade(
     submissions = find_submissions(paths)
     hidden = hidden_cases(seed)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_notebook, s, p, hidden, limits, sandbox) for s in submissions for p in s.notebooks]
+        futures = []  # in submission order, each file as found: graded ones in a kernel, the others at once
+        for submission in submissions:
+            for found in submission.files:
+                if found.status:
+                    futures.append(passed_over(submission, found))
+                else:
+                    futures.append(pool.submit(grade_notebook, submission, found.path, hidden, limits, sandbox))
         results = []
         for future in futures:
-            results.append(future.result())
+            results.append(future if isinstance(future, NotebookResult) else future.result())
             if progress:
                 progress(results[-1])
     return submissions, results, seed
-

@@ -1,5 +1,5 @@
-"""The first process of every notebook's kernel. It sets the data-segment limit (RLIMIT_DATA) that
-the kernel and all it starts inherit, then:
+"""The first process of every notebook's kernel. It sets the data-segment limit (RLIMIT_DATA) and the
+largest file that may be written (RLIMIT_FSIZE) that the kernel and all it starts inherit, then:
 - in the sandbox, becomes the kernel (exec): the sandbox's PID namespace already ends every process
   of the notebook with it;
 - without it (--reap), stays as the kernel's parent and a subreaper: an orphan of any process the
@@ -7,7 +7,7 @@ the kernel and all it starts inherit, then:
   its tree. When the kernel exits, or the grader goes (SIGTERM, also sent if the grader dies), it
   kills that whole tree, then exits.
 
-    python keeper.py --data-mb MB [--reap] -- COMMAND...
+    python keeper.py --data-mb MB [--file-mb MB] [--reap] -- COMMAND...
 
 The grader runs it by path, not as minivit.instructor.keeper: importing the package would import torch,
 a second of CPU per kernel. It imports only the standard library and processes.py beside it.
@@ -25,12 +25,12 @@ import processes  # beside this file: sys.path[0] is this folder when run by pat
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _limit_data(megabytes: int) -> None:
+def _limit(which: int, megabytes: int) -> None:
     limit = megabytes * 2**20
     try:
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        resource.setrlimit(which, (limit, limit))
     except (ValueError, OSError):
-        pass  # a platform without it: the grader's memory watch remains
+        pass  # a platform without it: the grader's memory and disk watch remains
 
 
 def _end_with_parent() -> None:
@@ -89,7 +89,9 @@ def _reap_all() -> None:
 def main(argv: list[str]) -> int:
     split = argv.index("--")
     options, command = argv[:split], argv[split + 1 :]
-    _limit_data(int(options[options.index("--data-mb") + 1]))
+    _limit(resource.RLIMIT_DATA, int(options[options.index("--data-mb") + 1]))
+    if "--file-mb" in options:  # Python ignores SIGXFSZ: a write beyond it fails with EFBIG ("File too large")
+        _limit(resource.RLIMIT_FSIZE, int(options[options.index("--file-mb") + 1]))
     # ipykernel would take its parent in the sandbox, PID 1 there, for a dead one and exit: no parent poller.
     # The keeper, or the sandbox, ends the kernel when the grader goes.
     os.environ.pop("JPY_PARENT_PID", None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 from typing import NamedTuple
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -62,9 +63,113 @@ def tree(root: int, processes: dict[int, Proc] | None = None) -> list[int]:
 
 
 def resident_bytes(root: int) -> int:
-    """The resident memory of the tree under `root`, shared memory included."""
+    """The resident memory of the tree under `root` (shared memory that its processes have mapped and touched)."""
     processes = snapshot()
     return sum(processes[pid].rss for pid in tree(root, processes) if pid in processes)
+
+
+_SHM: list = []  # the device of the kernel's internal shared-memory file system (memfds, SysV segments), once
+
+
+def _shm_device() -> int | None:
+    if not _SHM:
+        try:
+            fd = os.memfd_create("minivit-probe")
+            try:
+                _SHM.append(os.fstat(fd).st_dev)
+            finally:
+                os.close(fd)
+        except (AttributeError, OSError):
+            _SHM.append(None)
+    return _SHM[0]
+
+
+def shared_bytes(pids: list[int]) -> int:
+    """The shared memory that these processes hold, whether or not any of them has it resident: each memfd or
+    shared-memory segment open in one of them (/proc/PID/fd) or mapped by one (/proc/PID/maps), counted once,
+    at the size of the pages it holds (or, where its file cannot be looked at, the size of its mappings).
+    Such memory is in no process's resident set until touched through a mapping, and outside RLIMIT_DATA."""
+    device = _shm_device()
+    if device is None or not HAS_PROC:
+        return 0
+    dev = f"{os.major(device):02x}:{os.minor(device):02x}"
+    sizes: dict[int, int] = {}
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            fds = []
+        for fd in fds:
+            try:
+                info = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if info.st_dev == device and stat.S_ISREG(info.st_mode):
+                sizes[info.st_ino] = max(sizes.get(info.st_ino, 0), info.st_blocks * 512)
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                lines = [line.split(maxsplit=5) for line in f if f" {dev} " in line]
+        except OSError:
+            continue
+        for fields in lines:
+            inode = int(fields[4]) if len(fields) > 4 and fields[4].isdigit() else 0
+            if inode == 0 or inode in sizes:
+                continue
+            try:
+                size = os.stat(f"/proc/{pid}/map_files/{fields[0]}").st_blocks * 512
+            except OSError:  # map_files needs privileges: the mapping's length instead
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                size = end - start
+            sizes[inode] = size
+    return sum(sizes.values())
+
+
+def mounted_bytes(pid: int, paths: list[str]) -> int:
+    """The space used in file systems mounted at `paths` as `pid` sees them (e.g. the sandbox's tmpfs /tmp)."""
+    used = 0
+    for path in paths:
+        try:
+            info = os.statvfs(f"/proc/{pid}/root{path}")
+        except OSError:
+            continue
+        used += (info.f_blocks - info.f_bfree) * info.f_frsize
+    return used
+
+
+def memory_bytes(root: int, tmpfs: list[str] = ()) -> int:
+    """All the memory the tree under `root` takes: its resident memory, its shared memory held but not
+    resident (shared_bytes), and what its files take in the memory-backed file systems at `tmpfs` (its
+    sandbox's /tmp, /dev/shm, working copy)."""
+    processes = snapshot()
+    pids = [pid for pid in tree(root, processes) if pid in processes]
+    total = sum(processes[pid].rss for pid in pids) + shared_bytes(pids)
+    if tmpfs and len(pids) > 1:
+        total += mounted_bytes(pids[-1], list(tmpfs))  # a process inside the sandbox, not its root outside
+    return total
+
+
+def disk_bytes(folder: str, max_entries: int = 10_000) -> float:
+    """The disk space taken by the files under `folder` (not following links); infinite beyond `max_entries`
+    entries, so that counting stays cheap whatever a notebook writes there."""
+    total, seen, stack = 0, 0, [folder]
+    while stack:
+        try:
+            entries = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                seen += 1
+                if seen > max_entries:
+                    return float("inf")
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += info.st_blocks * 512
+                if stat.S_ISDIR(info.st_mode):
+                    stack.append(entry.path)
+    return total
 
 
 def cpu_seconds(root: int) -> float:

@@ -1,4 +1,7 @@
-"""The gradebook and the feedback: DIR/grades.csv, one row per task, and DIR/feedback/<submission>.md."""
+"""The gradebook and the feedback: DIR/grades.csv, one row per task, and DIR/feedback/<submission>.md.
+
+A row with no task is a file that was not graded: a second copy of an assignment, or a file that is not a
+regular file (a link, a FIFO, a device) and does not stand for an assignment; 0 of 0 points."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import csv
 import re
 from pathlib import Path
 
-from minivit.instructor.grade import NotebookResult, Submission
+from minivit.instructor.grade import MESSAGE_CHARS, NotebookResult, Submission
 from minivit.instructor.runner import Limits
 
 COLUMNS = ["submission", "task", "score", "max_score", "status", "message"]
@@ -19,7 +22,8 @@ def write_gradebook(path: Path, results: list[NotebookResult]) -> None:
         writer.writerow(COLUMNS)
         for result in results:
             for row in result.rows:
-                writer.writerow([row.submission, row.task, row.score, row.max_score, row.status, row.message])
+                writer.writerow([row.submission, row.task, row.score, row.max_score, row.status,
+                                 row.message[:MESSAGE_CHARS]])
 
 
 def feedback(submission: Submission, results: list[NotebookResult], seed: int, limits: Limits) -> str:
@@ -34,8 +38,8 @@ def feedback(submission: Submission, results: list[NotebookResult], seed: int, l
         lines += [f"## {result.notebook}: {got} of {out_of} points", ""]
         if result.rows:
             lines += ["| task | points | status | message |", "|---|---|---|---|"]
-            lines += [f"| `{r.task}` | {r.score} / {r.max_score} | {r.status} | {_cell(r.message)} |"
-                      for r in result.rows]
+            lines += [f"| {f'`{r.task}`' if r.task else '(none)'} | {r.score} / {r.max_score} | {r.status} | "
+                      f"{_cell(r.message)} |" for r in result.rows]
             lines.append("")
         for row in result.rows:
             if row.details:

@@ -9,22 +9,32 @@ The limits are watched from outside the kernel, by the grader:
 - time: a cell (or the grader's call of one task) gets `cell` seconds, then an interrupt, then a
   kill GRACE seconds later; the whole notebook, restarts included, gets `total` seconds.
 - memory: the kernel's RLIMIT_DATA, set by the keeper before the kernel starts (an allocation beyond
-  it fails inside the notebook), and the resident memory of the kernel's tree (the kernel and all it
-  starts, shared memory included), polled: above the limit the tree is killed, whatever the notebook
-  did to its rlimit. RLIMIT_AS is not used: the CUDA build of torch reserves about 3 GB of address
-  space at import, most of it never touched.
+  it fails inside the notebook), and all the memory of the kernel's tree (the kernel and all it
+  starts), polled: its resident memory, the shared memory it holds without having it resident
+  (memfds, shared-memory segments: processes.shared_bytes) and its files in the sandbox's memory-backed
+  /tmp, /dev/shm and working copy; above the limit the tree is killed, whatever the notebook did to its
+  rlimit. RLIMIT_AS is not used: the CUDA build of torch reserves about 3 GB of address space at import,
+  most of it never touched.
+- disk: in the sandbox the working copy is a tmpfs of `disk_mb` (counted as memory too); what the kernel
+  writes to the host's disk (its grader folder, and without the sandbox its working copy) is measured
+  with the memory and the tree killed above `disk_mb`; the keeper's RLIMIT_FSIZE caps each file.
+- every wake-up of the wait for a reply checks the time and (every MEMORY_POLL) the memory, whatever
+  message arrived: a flood of messages cannot hold the limits off. The grader's sockets take messages of
+  at most MESSAGE_BYTES and queue at most QUEUED of them.
 - output: nobody listens to the kernel's output channel, so printed text is dropped at the source;
   the kernel's own stdout and stderr go to /dev/null; the grader reads back at most `output_mb`
-  per task, with torch.load(weights_only=True), which cannot run code.
+  per task, a safetensors file (tensors, and the record's form as JSON: reading it cannot run code),
+  checked in dtype, shape and form, every string in it cut to KERNEL_TEXT characters.
 A cell that kills or hangs the kernel, or runs out of memory, is skipped and the notebook runs again,
 from the start, in a fresh kernel, so that one bad cell costs only its own task.
 """
 
 from __future__ import annotations
 
-import io
+import json
 import os
 import queue
+import shutil
 import stat
 import subprocess
 import threading
@@ -33,7 +43,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import safetensors.torch
 import torch
+import zmq
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
@@ -46,6 +58,13 @@ POLL = 0.1  # seconds between two looks at the kernel while a cell runs
 MEMORY_POLL = 0.3  # seconds between two measures of its memory (a scan of /proc)
 STARTUP = 120.0  # seconds for a kernel to start and import torch, within the notebook's total
 SOCKETS = 100  # the longest path of a kernel's Unix socket: the system allows 107 bytes
+MESSAGE_BYTES = 2**20  # the largest message the grader takes from a kernel (a reply is a few hundred bytes)
+QUEUED = 100  # messages from a kernel queued at the grader at most
+KERNEL_TEXT = 2000  # the longest string from a kernel that the grader keeps (a message, a line of code)
+KERNEL_NAME = 200  # the longest name (an exception's, a function's) and the most names of one list kept
+DTYPES = {torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.bfloat16,
+          torch.float32, torch.float64}  # of a tensor read back; the tasks return a few of these
+MAX_DIMS = 8
 PASSED_ON = {"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT"}  # and LC_*: the kernel's env
 
 # Before any cell: torch's import, and the tracer's guard (see tracing.py), which must come first.
@@ -60,20 +79,22 @@ _minivit_grading_child.run_task(globals(), {name!r}, {cases!r}, {results!r})
 class Limits:
     total: float = 300.0  # seconds for one notebook, kernel starts and restarts included
     cell: float = 30.0  # seconds for one cell, and for the grader's call of one task
-    memory_mb: int = 2048  # the kernel session's resident memory, and the kernel's data segment
+    memory_mb: int = 2048  # all the kernel session's memory (see above), and the kernel's data segment
     output_mb: int = 64  # the largest results file of one task that the grader reads back
+    disk_mb: int = 256  # the working copy's tmpfs in the sandbox; what the kernel writes to the host's disk
 
 
 @dataclass
 class Reply:
     """How one piece of code ended in the kernel."""
 
-    status: str  # "ok", "error", "interrupted" (stopped in time), or fatal: "hung", "crashed", "memory", "out of time"
+    status: str  # "ok", "error", "interrupted" (stopped in time), or fatal: "hung", "crashed", "memory", "disk",
+    # "out of time"
     error: str = ""  # for "error": "NameError: name 'x' is not defined"
 
     @property
     def fatal(self) -> bool:
-        return self.status in {"hung", "crashed", "memory", "out of time"}
+        return self.status in {"hung", "crashed", "memory", "disk", "out of time"}
 
 
 @dataclass
@@ -91,9 +112,10 @@ FATAL_WORDS = {
     "hung": "did not stop when interrupted and was killed",
     "crashed": "crashed the kernel",
     "memory": "went over the memory limit",
+    "disk": "went over the disk limit",
     "out of time": "was running when the notebook's total time ran out",
 }
-TASK_STATUS = {"hung": "timeout", "crashed": "crashed", "memory": "memory", "out of time": "timeout"}
+TASK_STATUS = {"hung": "timeout", "crashed": "crashed", "memory": "memory", "disk": "memory", "out of time": "timeout"}
 
 
 def is_memory_error(error: str) -> bool:
@@ -169,10 +191,15 @@ class Kernel:
 
     def __init__(self, workdir: Path, iodir: Path, limits: Limits, deadline: float, sandbox: str = "bwrap"):
         self.limits = limits
+        # memory-backed file systems of the sandbox, counted as memory; folders on the host's disk, counted as disk
+        self.tmpfs = ["/tmp", "/dev/shm", str(workdir)] if sandbox == "bwrap" else []
+        self.disk = [str(iodir)] + ([str(workdir)] if sandbox != "bwrap" else [])
         name = f"k{uuid.uuid4().hex[:4]}"  # unix sockets in the grader's folder (no TCP port), short: see SOCKETS
-        argv = kernel_command(sandbox, workdir, iodir, limits.memory_mb)
+        argv = kernel_command(sandbox, workdir, iodir, limits.memory_mb, limits.disk_mb)
         self.manager = KernelManager(kernel_name="minivit-grader", kernel_spec_manager=_OneSpec(argv),
                                      transport="ipc", ip=str(iodir / name), connection_file=str(iodir / f"{name}.json"))
+        self.manager.context.setsockopt(zmq.MAXMSGSIZE, MESSAGE_BYTES)  # for every socket made from it: a larger
+        self.manager.context.setsockopt(zmq.RCVHWM, QUEUED)  # message ends the connection; fewer are queued
         with _LAUNCHING:
             self.manager.start_kernel(cwd=str(workdir), env=_kernel_env(workdir, sandbox),
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -199,32 +226,30 @@ class Kernel:
         if not processes.HAS_PROC:  # no /proc to walk: the keeper's session is the best guess
             processes.kill_session(self.pid)
 
+    def _over_limits(self) -> str:
+        """"memory" or "disk" if the kernel's tree is over that limit, else ""."""
+        if processes.memory_bytes(self.pid, self.tmpfs) > self.limits.memory_mb * 2**20:
+            return "memory"
+        if sum(processes.disk_bytes(folder) for folder in self.disk) > self.limits.disk_mb * 2**20:
+            return "disk"
+        return ""
+
     def _wait(self, msg_id: str, cell_deadline: float, deadline: float) -> Reply:
-        interrupted_at, memory_checked = None, 0.0
+        """The reply to `msg_id`, or how the limits stopped it. Every wake-up, whatever message arrived (or
+        none), first checks the deadlines and, every MEMORY_POLL, the memory and the disk."""
+        interrupted_at, watched = None, 0.0
         while True:
             try:
                 msg = self.client.get_shell_msg(timeout=POLL)
             except queue.Empty:
                 msg = None
-            if msg is not None:
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue  # a late reply to something earlier
-                if not self.manager.is_alive():
-                    return Reply("crashed")  # the kernel answered, but this code killed its root (the keeper)
-                if interrupted_at is not None:
-                    return Reply("interrupted")
-                content = msg["content"]
-                if content.get("status") == "error":
-                    return Reply("error", f"{content.get('ename', '')}: {content.get('evalue', '')}"[:500])
-                return Reply("ok")
             now = time.monotonic()
-            if not self.manager.is_alive():
-                return Reply("crashed")
-            if now > memory_checked + MEMORY_POLL:
-                memory_checked = now
-                if processes.resident_bytes(self.pid) > self.limits.memory_mb * 2**20:
+            if now > watched + MEMORY_POLL:
+                watched = now
+                over = self._over_limits()
+                if over:
                     self._kill()
-                    return Reply("memory")
+                    return Reply(over)
             if now > deadline:
                 self._kill()
                 return Reply("out of time")
@@ -234,6 +259,19 @@ class Kernel:
             elif interrupted_at is not None and now > interrupted_at + GRACE:
                 self._kill()
                 return Reply("hung")
+            parent = msg.get("parent_header") if isinstance(msg, dict) else None
+            if not isinstance(parent, dict) or parent.get("msg_id") != msg_id:
+                if msg is None and not self.manager.is_alive():
+                    return Reply("crashed")
+                continue  # nothing, or a reply to something else (earlier, or made up): wait on
+            if not self.manager.is_alive():
+                return Reply("crashed")  # the kernel answered, but this code killed its root (the keeper)
+            if interrupted_at is not None:
+                return Reply("interrupted")
+            content = msg.get("content") if isinstance(msg.get("content"), dict) else {}
+            if content.get("status") == "error":
+                return Reply("error", f"{content.get('ename', '')}: {content.get('evalue', '')}"[:500])
+            return Reply("ok")
 
     def close(self) -> float:
         """Kill the kernel and everything the notebook started; the CPU seconds they had used."""
@@ -259,55 +297,103 @@ class Kernel:
 # --- reading results back ----------------------------------------------------------------------------
 
 
-def _plain(value: object) -> bool:
-    return type(value) in (bool, int, float) or type(value) is torch.Tensor
+def _text(value: object, limit: int = KERNEL_TEXT) -> str | None:
+    """A string from the kernel, cut to `limit` characters; None if it is not a string."""
+    if type(value) is not str:
+        return None
+    return value if len(value) <= limit else value[:limit] + f"... ({len(value) - limit} more characters)"
 
 
-def checked(outcome: object, n_cases: int) -> dict | None:
-    """`outcome` if it has exactly the form the child writes, else None."""
+def _value(value: object, tensors: dict[str, torch.Tensor], used: set[str]) -> object:
+    """A case's value as recorded: a bool, int or float, or {"tensor": name} for a tensor of the file, each
+    named once, of a dtype in DTYPES and at most MAX_DIMS dimensions. None if it is none of these."""
+    if type(value) in (bool, int, float):
+        return value
+    if not (isinstance(value, dict) and set(value) == {"tensor"} and type(value["tensor"]) is str):
+        return None
+    tensor = tensors.get(value["tensor"])
+    if value["tensor"] in used or type(tensor) is not torch.Tensor:
+        return None
+    if tensor.dtype not in DTYPES or tensor.dim() > MAX_DIMS:
+        return None
+    used.add(value["tensor"])
+    return tensor
+
+
+def checked(outcome: object, n_cases: int, tensors: dict[str, torch.Tensor] | None = None) -> dict | None:
+    """`outcome` (as decoded from JSON, its tensors named in `tensors`) with the tensors in place and every
+    string cut to size, if it has exactly the form the child writes and uses every tensor; else None."""
+    tensors, used = tensors or {}, set()
     if not isinstance(outcome, dict):
         return None
     if set(outcome) == {"missing"}:
-        return outcome if isinstance(outcome["missing"], str) else None
-    results = outcome.get("results")
+        missing = _text(outcome["missing"])
+        return {"missing": missing} if missing is not None and not tensors else None
     if set(outcome) != {"results", "entered", "refused"}:
         return None
-    if not all(isinstance(outcome[key], list) and all(isinstance(v, str) for v in outcome[key])
-               for key in ("entered", "refused")):
-        return None
+    names = {}
+    for key in ("entered", "refused"):
+        if not isinstance(outcome[key], list):
+            return None
+        names[key] = [_text(v, KERNEL_NAME) for v in outcome[key][:KERNEL_NAME]]
+        if None in names[key] or len(outcome[key]) > 10 * KERNEL_NAME:
+            return None
+    results = outcome["results"]
     if not isinstance(results, list) or len(results) != n_cases:
         return None
+    kept = []
     for result in results:
         if not isinstance(result, dict):
             return None
         if set(result) == {"value"}:
-            ok = _plain(result["value"])
-        elif "raised" in result:
-            ok = set(result) <= {"raised", "message", "where"} and all(isinstance(v, str) for v in result.values())
+            value = _value(result["value"], tensors, used)
+            kept.append({"value": value})
+            ok = value is not None
+        elif "raised" in result and set(result) <= {"raised", "message", "where"}:
+            text = {key: _text(v, KERNEL_NAME if key == "raised" else KERNEL_TEXT) for key, v in result.items()}
+            kept.append(text)
+            ok = None not in text.values()
         else:
-            ok = set(result) == {"unsupported"} and isinstance(result["unsupported"], str)
+            ok = set(result) == {"unsupported"} and _text(result["unsupported"], KERNEL_NAME) is not None
+            kept.append({"unsupported": _text(result["unsupported"], KERNEL_NAME)} if ok else {})
         if not ok:
             return None
-    return outcome
+    if used != set(tensors):
+        return None  # a tensor that no case names
+    return {"results": kept, "entered": names["entered"], "refused": names["refused"]}
 
 
 def read_results(path: Path, n_cases: int, max_bytes: int) -> tuple[dict | None, str]:
-    """(the child's record, "") or (None, why not), never running code from the file."""
+    """(the child's record, "") or (None, why not). The file is safetensors (minivit.grading.child.save):
+    tensors, and the record's form as JSON in the uint8 tensor "outcome"; reading it runs no code."""
     try:
-        info = os.lstat(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        return None, "no results came back (did the notebook change torch.save or the grader's helper?)"
-    if not stat.S_ISREG(info.st_mode):
+        return None, "no results came back (did the notebook change the grader's helper?)"
+    except OSError:
         return None, "the results file was replaced by something that is not a file"
-    if info.st_size > max_bytes:
-        return None, f"the results are larger than {max_bytes // 2**20} MB"
-    with open(path, "rb") as f:
-        data = f.read(max_bytes + 1)
     try:
-        outcome = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "the results file was replaced by something that is not a file"
+        if info.st_size > max_bytes:
+            return None, f"the results are larger than {max_bytes // 2**20} MB"
+        data = os.read(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
+    try:
+        tensors = safetensors.torch.load(data)
     except Exception as error:
-        return None, f"the results could not be read as plain tensors ({type(error).__name__}); nothing in them was run"
-    outcome = checked(outcome, n_cases)
+        return None, (f"the results are not a safetensors file of tensors ({type(error).__name__}); "
+                      "nothing in them was run")
+    form = tensors.pop("outcome", None)
+    try:
+        if form is None or form.dtype != torch.uint8 or form.dim() != 1:
+            raise ValueError("no outcome")
+        outcome = json.loads(form.numpy().tobytes().decode("utf-8"))
+    except Exception as error:
+        return None, f"the results do not have the form the grader wrote ({type(error).__name__})"
+    outcome = checked(outcome, n_cases, tensors)
     if outcome is None:
         return None, "the results do not have the form the grader wrote"
     return outcome, ""
@@ -340,7 +426,7 @@ def _call_tasks(kernel: Kernel, todo: list[str], cases: dict[str, Path], counts:
                 run: Run, limits: Limits, deadline: float) -> Reply | None:
     """The grader's call of each task still to do; the fatal reply that stopped them, if any."""
     for name in list(todo):
-        results = iodir / f"results_{name}.pt"
+        results = iodir / f"results_{name}.safetensors"
         code = HARNESS.format(name=name, cases=str(cases[name]), results=str(results))
         reply = kernel.run(code, limits.cell, deadline)
         if reply.status == "out of time":
@@ -362,6 +448,17 @@ def _call_tasks(kernel: Kernel, todo: list[str], cases: dict[str, Path], counts:
     return None
 
 
+def _clear(folder: Path, keep: set[Path]) -> None:
+    """Remove everything in `folder` but `keep` (not following links)."""
+    for path in folder.iterdir():
+        if path in keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def execute(cells: list[str], cases: dict[str, list[tuple]], workdir: Path, iodir: Path, limits: Limits,
             sandbox: str = "bwrap") -> Run:
     """Run `cells` (the notebook's code) in a fresh kernel in `workdir`, then call each task's function
@@ -375,6 +472,7 @@ def execute(cells: list[str], cases: dict[str, list[tuple]], workdir: Path, iodi
     run, todo = Run(), list(cases)
     while todo:
         kernel = None
+        _clear(iodir, keep=set(paths.values()))  # what an earlier kernel left there counts against the next
         try:
             kernel = Kernel(workdir, iodir, limits, deadline, sandbox)
             stop = kernel.started if kernel.started.status != "ok" else None

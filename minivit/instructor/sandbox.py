@@ -5,17 +5,21 @@ In the sandbox the kernel sees:
 - a read-only file system holding only what Python needs: /usr (and /bin, /lib...), a few files of
   /etc, the Python installation and minivit's package. The class folder, the output folder, the other
   submissions and the home folders are not in it at all: neither readable nor writable;
-- two writable folders, the notebook's working copy and its grader folder (the kernel's sockets, its
-  hidden cases, its results), and a private /tmp and /dev/shm of TMP_MB each;
+- two writable folders: the notebook's working copy, a private tmpfs (of --disk-mb, the Limits' disk_mb)
+  holding a read-only copy of the notebook, and its grader folder (the kernel's sockets, its hidden
+  cases, its results: on the host's disk, measured by the grader); and a private /tmp and /dev/shm of
+  TMP_MB each. What the kernel's files take in these tmpfs counts in its memory (runner.py);
 - no network: the kernel talks to the grader over Unix sockets in its grader folder (jupyter's ipc
   transport), which need none;
 - its own PID namespace: when the kernel ends, or the grader, every process of the notebook ends;
 - its own user namespace, without capabilities and without further namespaces, even when the grader
   runs as root; and only the few environment variables the grader gives it.
 What it shares with the machine: the CPU and memory (the grader's limits watch them), the disk space
-of the working copy, and machine-wide figures under /proc and /sys (CPU model, total memory).
+of its grader folder (measured, and each file capped), and machine-wide figures under /proc and /sys
+(CPU model, total memory).
 
-Every kernel starts under keeper.py, which sets its data-segment limit; without the sandbox the keeper
+Every kernel starts under keeper.py, which sets its data-segment limit (RLIMIT_DATA) and the largest
+file it may write (RLIMIT_FSIZE); without the sandbox the keeper
 stays as the kernel's parent, a subreaper, so that no process the notebook starts outlives it.
 """
 
@@ -49,15 +53,16 @@ def describe(kind: str) -> str:
             "network; only the time and memory limits hold, and no process they start outlives its notebook")
 
 
-def kernel_command(kind: str, workdir: Path, iodir: Path, memory_mb: int) -> list[str]:
-    """The command that starts a notebook's kernel; jupyter_client fills in {connection_file}."""
+def kernel_command(kind: str, workdir: Path, iodir: Path, memory_mb: int, disk_mb: int = 256) -> list[str]:
+    """The command that starts a notebook's kernel; jupyter_client fills in {connection_file}. In the sandbox
+    the working copy is a tmpfs of `disk_mb` with the files now in `workdir` (the notebook) read-only in it."""
     if kind not in KINDS:
         raise ValueError(f"sandbox must be one of {', '.join(KINDS)}, got {kind!r}")
     kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--HistoryManager.enabled=False"]
-    keeper = [sys.executable, "-S", str(KEEPER), "--data-mb", str(memory_mb)]
+    keeper = [sys.executable, "-S", str(KEEPER), "--data-mb", str(memory_mb), "--file-mb", str(disk_mb)]
     if kind == "none":
         return [*keeper, "--reap", "--", *kernel]
-    return [*bwrap_arguments(workdir, iodir), "--", *keeper, "--", *kernel]
+    return [*bwrap_arguments(workdir, iodir, work_mb=disk_mb), "--", *keeper, "--", *kernel]
 
 
 def _bwrap_help() -> str:
@@ -74,8 +79,10 @@ def _help_of(bwrap: str) -> str:
         return ""
 
 
-def bwrap_arguments(workdir: Path, iodir: Path) -> list[str]:
-    """bwrap and its options, for a kernel working in `workdir` and talking to the grader in `iodir`."""
+def bwrap_arguments(workdir: Path, iodir: Path, work_mb: int | None = None) -> list[str]:
+    """bwrap and its options, for a kernel working in `workdir` and talking to the grader in `iodir`. With
+    `work_mb`, the kernel's `workdir` is a tmpfs of that size holding the files now in `workdir`, read-only;
+    without, `workdir` itself, writable."""
     args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if os.geteuid() == 0:
         args += ["--uid", "65534", "--gid", "65534"]  # nobody, in its own user namespace
@@ -87,8 +94,13 @@ def bwrap_arguments(workdir: Path, iodir: Path) -> list[str]:
     args += _system()
     for path in python_paths():
         args += ["--ro-bind", path, path]
-    for path in (workdir, iodir):
-        args += ["--bind", str(path), str(path)]
+    if work_mb is None:
+        args += ["--bind", str(workdir), str(workdir)]
+    else:
+        args += [*(["--size", str(work_mb * 2**20)] if size else []), "--tmpfs", str(workdir)]
+        for path in sorted(workdir.iterdir()):
+            args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(iodir), str(iodir)]
     return args + ["--remount-ro", "/", "--chdir", str(workdir)]
 
 
