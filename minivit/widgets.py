@@ -9,29 +9,41 @@ below. Its `controls` dict names the controls, so a test (or a curious learner) 
 A combination the ground-floor functions refuse (a shift not smaller than the window, a size that is
 not a multiple of the window...) shows their one-line ValueError message instead of the pictures.
 
-Pictures are shown at their natural size (80 screen pixels per figure inch), shrunk only as far as needed
-for the controls and the pictures to fit together on a 1440 x 900 screen beside JupyterLab's bars, and drawn
-with twice as many pixels, so that they stay sharp on a high-DPI screen. An explorer's output also holds a
-plain PNG of its first view: JupyterLab shows it in a notebook that has not run yet (it draws no widget
-there), and so does the course's website.
+Pictures are shown at their natural size (80 screen pixels per figure inch), larger where their smallest
+text would be under MIN_TEXT_PX = 10 screen pixels, and smaller only as far as needed for the controls and the
+pictures to fit together on a 1440 x 900 screen beside JupyterLab's bars (MAX_WIDTH x MAX_HEIGHT); pictures
+stand one above the other where that lets them be larger than side by side, up to that size. They are drawn
+with twice as many pixels, so that they stay sharp on a high-DPI screen, and each PNG records the font size of
+its smallest text (points) and its dots per inch (tEXt chunks FONT_KEY and DPI_KEY), from which a browser test
+works out how tall that text is on screen. An explorer's output also holds a plain PNG of its first view:
+JupyterLab shows it in a notebook that has not run yet (it draws no widget there), and so does the course's
+website.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
-from collections.abc import Callable
+import struct
+import zlib
+from collections.abc import Callable, Iterator
 
 import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 
 from minivit import viz
 
 SCREEN_PIXELS_PER_INCH = 80  # a figure's natural size on screen, in CSS pixels per inch
 DENSITY = 2  # PNG pixels per CSS pixel: sharp on a high-DPI ("retina") screen
-MAX_WIDTH, MAX_HEIGHT = 900, 500  # CSS pixels of pictures that fit under the controls on a 1440 x 900 screen
+# CSS pixels of pictures that fit under one or two rows of controls on a 1440 x 900 screen, in JupyterLab (its
+# bars take about 120 px of the height) and on the course's website (a column about 940 px wide)
+MAX_WIDTH, MAX_HEIGHT = 900, 650
+MIN_TEXT_PX = 10.0  # the smallest text of a picture, in CSS pixels, wherever the screen allows
+FONT_KEY, DPI_KEY = "minivit smallest font (pt)", "minivit dpi"  # what each PNG records (tEXt chunks)
 
 
 class Explorer(widgets.VBox):
@@ -39,7 +51,8 @@ class Explorer(widgets.VBox):
 
     Attributes:
         controls: name -> control widget; `draw` receives their values under the same names.
-        pictures: a Box holding one ipywidgets.Image (PNG) per figure drawn, side by side.
+        pictures: a Box holding one ipywidgets.Image (PNG) per figure drawn, side by side (or one above the
+            other, see screen_layout).
         message: an HTML widget, empty unless the current values are invalid.
     """
 
@@ -77,7 +90,9 @@ class Explorer(widgets.VBox):
             figures = figures if isinstance(figures, list) else [figures]
             self.message.value = ""
             # Figures made without pyplot are freed with their last reference: nothing to close.
-            self.pictures.children = [picture(figure, scale) for figure, scale in zip(figures, screen_scales(figures))]
+            scale, stacked = screen_layout(figures)
+            self.pictures.layout.flex_flow = "column" if stacked else "row wrap"
+            self.pictures.children = [picture(figure, scale) for figure in figures]
         finally:
             self._busy = False
 
@@ -87,27 +102,91 @@ class Explorer(widgets.VBox):
         images = [Image.open(io.BytesIO(bytes(image.value))) for image in self.pictures.children]
         if not images:
             return data
-        width, height = sum(i.width for i in images), max(i.height for i in images)
+        stacked = self.pictures.layout.flex_flow == "column"
+        sizes = [(i.width, i.height) for i in images]
+        width = max(w for w, _ in sizes) if stacked else sum(w for w, _ in sizes)
+        height = sum(h for _, h in sizes) if stacked else max(h for _, h in sizes)
         sheet = Image.new("RGB", (width, height), "white")
         for k, image in enumerate(images):
-            sheet.paste(image, (sum(i.width for i in images[:k]), 0))
+            offset = sum(size[stacked] for size in sizes[:k])
+            sheet.paste(image, (0, offset) if stacked else (offset, 0))
+        # the pictures share one scale, so one dpi; the smallest text is the smallest of any of them
+        record = _record(min(float(i.text[FONT_KEY]) for i in images), float(images[0].text[DPI_KEY]))
         buffer = io.BytesIO()
         sheet.save(buffer, format="png", optimize=True)
-        data["image/png"] = buffer.getvalue()
-        return data, {"image/png": {"width": width // DENSITY, "height": height // DENSITY}}
+        data["image/png"] = _with_text(buffer.getvalue(), record)
+        return data, {"image/png": {"width": -(-width // DENSITY), "height": -(-height // DENSITY)}}
 
 
-def screen_scales(figures: list[Figure]) -> list[float]:
-    """The scale of each figure's natural size at which they all fit side by side in MAX_WIDTH x MAX_HEIGHT."""
+@contextlib.contextmanager
+def _texts_drawn(sizes: list[float]) -> Iterator[None]:
+    """While inside, every text matplotlib draws (titles, tick labels, legends, numbers in cells...) appends its
+    font size in points to `sizes`: the texts actually drawn, not the hidden ones or the ticks outside the view."""
+    original = Text.draw
+
+    def draw(self, renderer):
+        if self.get_visible() and self.get_text().strip():
+            sizes.append(float(self.get_fontsize()))
+        return original(self, renderer)
+
+    Text.draw = draw  # Annotation.draw calls Text.draw too
+    try:
+        yield
+    finally:
+        Text.draw = original
+
+
+def smallest_font(figure: Figure) -> float:
+    """The font size, in points, of the smallest text drawn in `figure` (10, matplotlib's default, if none)."""
+    sizes: list[float] = []
+    with _texts_drawn(sizes):
+        figure.draw_without_rendering()
+    return min(sizes, default=10.0)
+
+
+def _record(font_points: float, dpi: float) -> dict[str, str]:
+    """What a picture's PNG records: the font size of its smallest text (points), the dpi it was drawn at."""
+    return {FONT_KEY: f"{font_points:.4g}", DPI_KEY: f"{dpi:.6g}"}
+
+
+def _with_text(png: bytes, values: dict[str, str]) -> bytes:
+    """The PNG with a tEXt chunk per item added just before its final IEND chunk."""
+    chunks = b""
+    for key, value in values.items():
+        body = b"tEXt" + key.encode("latin-1") + b"\0" + value.encode("latin-1")
+        chunks += struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    end = png.rindex(b"IEND") - 4  # the IEND chunk: its 4-byte length, "IEND", its CRC
+    return png[:end] + chunks + png[end:]
+
+
+def screen_layout(figures: list[Figure]) -> tuple[float, bool]:
+    """The scale of the figures' natural size, and whether they stand one above the other (else side by side).
+
+    The scale is 1 (the natural size) where they fit in MAX_WIDTH x MAX_HEIGHT, up to readable_scale if their
+    smallest text would be under MIN_TEXT_PX at 1 and a larger picture fits, less (as far as needed to fit)
+    if they do not fit at 1. Side by side unless one above the other allows a larger scale up to that."""
     sizes = [figure.get_size_inches() * SCREEN_PIXELS_PER_INCH for figure in figures]
-    scale = min(1.0, MAX_WIDTH / sum(w for w, _ in sizes), *(MAX_HEIGHT / h for _, h in sizes))
-    return [scale] * len(figures)
+    wanted = max(1.0, readable_scale(figures))
+    beside = min(wanted, MAX_WIDTH / sum(w for w, _ in sizes), MAX_HEIGHT / max(h for _, h in sizes))
+    above = min(wanted, MAX_WIDTH / max(w for w, _ in sizes), MAX_HEIGHT / sum(h for _, h in sizes))
+    return (above, True) if above > beside else (beside, False)
+
+
+def readable_scale(figures: list[Figure]) -> float:
+    """The scale of the natural size at which the smallest text of all `figures` is MIN_TEXT_PX tall."""
+    return MIN_TEXT_PX * 72 / (SCREEN_PIXELS_PER_INCH * min(smallest_font(figure) for figure in figures))
 
 
 def picture(figure: Figure, scale: float) -> widgets.Image:
-    """The figure as an Image of its natural size times `scale` in CSS pixels, drawn at DENSITY times that."""
+    """The figure as an Image of its natural size times `scale` in CSS pixels, drawn at DENSITY times that.
+
+    The PNG records the font size of the smallest text drawn in it and its dpi (see the module's docstring)."""
     width, height = (figure.get_size_inches() * SCREEN_PIXELS_PER_INCH * scale).round().astype(int)
-    png = viz.to_png(figure, dpi=SCREEN_PIXELS_PER_INCH * scale * DENSITY)
+    dpi = SCREEN_PIXELS_PER_INCH * scale * DENSITY
+    sizes: list[float] = []
+    with _texts_drawn(sizes):  # the texts of this very drawing
+        png = viz.to_png(figure, dpi=dpi)
+    png = _with_text(png, _record(min(sizes, default=10.0), dpi))
     return widgets.Image(value=png, format="png", layout=widgets.Layout(width=f"{width}px", height=f"{height}px"))
 
 

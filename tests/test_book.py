@@ -3,7 +3,8 @@ real browser (headless Chromium, as in test_browser.py): every page loads withou
 image loads, every internal link resolves, and the pages follow the course order. The pages are as readable as
 the notebooks: at 1440 x 900 no code or output block needs sideways scrolling and a 100-character code line fits
 on one line, no figure is taller than the window; at 420 px (a phone) no page is wider than the screen; the
-search finds "window partition"; and nothing is fetched from the network."""
+search finds "window partition"; every explorer's saved view has text at least 10 px tall at 1440 x 900; and
+nothing is fetched from the network."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+import nbformat
 import pytest
+from PIL import Image
 
 from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SHOTS, free_port
 
@@ -226,3 +229,61 @@ def test_search_finds_window_partition(site, page):
     page.wait_for_function("document.querySelector('#search-results').textContent.includes('Search finished')")
     found = page.evaluate("[...document.querySelectorAll('#search-results ul.search li a')].map(a => a.href)")
     assert any(href.endswith("course/04_window_shift_mask.html") for href in found), found
+
+
+def explorer_outputs(notebook: Path) -> int:
+    """How many outputs of the notebook are an explorer's: a widget with a PNG of its view beside it."""
+    return sum("application/vnd.jupyter.widget-view+json" in output.get("data", {}) and "image/png" in output["data"]
+               for cell in nbformat.read(notebook, 4).cells if cell.cell_type == "code" for output in cell.outputs)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=NO_CHROMIUM)
+def test_explorers_saved_views_have_text_at_least_10_px_at_1440(site, page):
+    """Each explorer's saved view (a PNG: the widget's pictures as a sheet, see minivit.widgets) as Chromium shows
+    it at 1440 x 900: its smallest text is at least MIN_TEXT_PX = 10 CSS pixels tall.
+
+    A PNG has no text to measure in the page, so the height is worked out from what the PNG was made with:
+    minivit.widgets records in it (tEXt chunks) the font size in points of the smallest text matplotlib drew and
+    the dpi it drew at. That text is points * dpi / 72 PNG pixels tall, and the page shows each PNG pixel as
+    (displayed width / natural width) CSS pixels, both measured in Chromium from the <img> element. An explorer
+    whose PNG records nothing fails: its notebook was run before the record existed (re-run it)."""
+    from minivit.widgets import DPI_KEY, FONT_KEY, MIN_TEXT_PX
+
+    out, base = site
+    notebooks = {p.stem: explorer_outputs(p) for p in sorted((ROOT / "course").glob("*.ipynb"))}
+    small, missing, measured = [], [], {}
+    for name, count in notebooks.items():
+        if not count:
+            continue
+        page.goto(f"{base}course/{name}.html", wait_until="load")
+        found = 0
+        for image in page.evaluate("""() => [...document.querySelectorAll('div.cell_output img')].map(img => {
+              const code = img.closest('div.cell').querySelector('div.cell_input pre');
+              return {src: img.src, natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+                      cell: code ? code.textContent.trim().split('\\n').pop() : img.alt};
+            })"""):
+            png = Image.open(out / unquote(urlsplit(image["src"]).path).lstrip("/"))
+            if "explore_" not in image["cell"] and FONT_KEY not in png.text:
+                continue  # a figure, not an explorer's view
+            found += 1
+            if FONT_KEY not in png.text or DPI_KEY not in png.text:
+                missing.append(f"{name}: {image['cell']}")
+                continue
+            points, dpi = float(png.text[FONT_KEY]), float(png.text[DPI_KEY])
+            height = points * dpi / 72 * image["shown"] / image["natural"]
+            measured[f"{name}: {image['cell']}"] = height
+            if height < MIN_TEXT_PX - 0.05:  # whole pixels: a PNG 1799 px wide shown 899.5 px wide
+                small.append(f"{name}: {image['cell']}: {points:g} pt at {dpi:g} dpi, {image['natural']} px shown "
+                             f"{image['shown']:.0f} px wide: {height:.1f} px")
+        if found != count:
+            missing.append(f"{name}: {count} explorers stored, {found} explorer pictures on the page")
+        if name.startswith("07_") and found:
+            explorer = page.locator("div.cell_input", has_text="explore_")  # the cell that makes 07's explorer
+            view = page.locator("div.cell", has=explorer).locator("div.cell_output img").first
+            view.scroll_into_view_if_needed()
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            view.screenshot(path=SHOTS / "book_07_explorer.png")
+    assert measured or missing, "no explorer found"
+    assert not small and not missing, (
+        f"explorers with text under {MIN_TEXT_PX:g} px at 1440 x 900:\n" + "\n".join(small)
+        + "\nexplorer pictures without a record of their font size and dpi:\n" + "\n".join(missing))

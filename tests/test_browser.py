@@ -6,13 +6,16 @@ out/screenshots/ (ignored by git)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import re
 import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
+from PIL import Image
 
 from course_helpers import CHROMIUM, NO_CHROMIUM, ROOT, SCREEN, SHOTS, make_course
 
@@ -125,6 +128,31 @@ def pixels_of(page, picture) -> bytes:
     return picture.screenshot()
 
 
+READ_PICTURE = """async img => {
+    const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    let text = '';
+    for (let k = 0; k < bytes.length; k += 8192) text += String.fromCharCode(...bytes.subarray(k, k + 8192));
+    return {png: btoa(text), natural: img.naturalWidth, shown: img.getBoundingClientRect().width};
+}"""
+
+
+def text_heights(explorer) -> list[float]:
+    """The smallest text of each of the explorer's pictures as tall as Chromium shows it, in CSS pixels.
+
+    A picture is a PNG: minivit.widgets records in it the font size (points) of its smallest text and the dpi it
+    was drawn at, so that text is points * dpi / 72 PNG pixels tall, shown at (displayed width / natural width)
+    CSS pixels per PNG pixel, both measured from the <img> element."""
+    from minivit.widgets import DPI_KEY, FONT_KEY
+
+    heights = []
+    for img in explorer.locator("img").all():
+        picture = img.evaluate(READ_PICTURE)
+        png = Image.open(io.BytesIO(base64.b64decode(picture["png"])))
+        points, dpi = float(png.text[FONT_KEY]), float(png.text[DPI_KEY])
+        heights.append(points * dpi / 72 * picture["shown"] / picture["natural"])
+    return heights
+
+
 def test_the_course_in_jupyterlab(tmp_path, page):
     before = git_status()
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -170,6 +198,8 @@ def test_the_course_in_jupyterlab(tmp_path, page):
         picture.wait_for()
         box = explorer.bounding_box()
         assert box["height"] <= SCREEN["height"] - 150 and box["width"] <= SCREEN["width"] - 300, box
+        heights = text_heights(explorer)  # its default view: text at least 10 px tall (whole pixels: 0.05 px)
+        assert heights and min(heights) >= 10 - 0.05, heights
         def redrawn(src: str | None) -> str | None:
             """The first picture's src once a redraw has replaced the one with `src` (None after 30 s): every
             move of a slider redraws, with new img elements, in a kernel that may be slow on a loaded machine."""

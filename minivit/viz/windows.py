@@ -235,9 +235,10 @@ def plot_shift_regions(
 
     Returns:
         the Figure; the left image's data equals shift_region_labels(height, width, window_size, shift_size).
-        The left panel outlines the windows of the shifted map (Rectangles of gid "window"); the right one
-        the pieces of the same windows on the original map, dashed (gid "piece") on a white line (gid
-        "piece-halo") so that they show on every region's colour.
+        Each panel's title is two lines no wider than the panel, below the figure's one-line title (a clear gap
+        between them). The left panel outlines the windows of the shifted map (Rectangles of gid "window");
+        the right one the pieces of the same windows on the original map, dashed (gid "piece") on a white
+        line (gid "piece-halo") so that they show on every region's colour.
     """
     labels = shift_region_labels(height, width, window_size, shift_size)  # (H, W)
     sh, sw = to_pair(shift_size, "shift_size", minimum=0)
@@ -246,9 +247,9 @@ def plot_shift_regions(
     fig = new_figure(2 * PANEL + 1.6, PANEL * height / width + 0.8)
     axes = fig.subplots(1, 2)
     size = label_size(PANEL, max(height, width), 0.45)  # fits one digit per token
-    for ax, data, title in (
-        (axes[0], labels, f"regions of the shifted map (after torch.roll by ({-sh}, {-sw}))"),
-        (axes[1], back, "the same regions on the original map"),
+    for ax, data, title in (  # two short lines each: a title as wide as its panel at most
+        (axes[0], labels, f"regions of the shifted map\n(torch.roll by ({-sh}, {-sw})), windows solid"),
+        (axes[1], back, "the same regions on the original map,\nthe same windows dashed"),
     ):
         show_labels(ax, data.numpy(), 9, colours=REGION_COLOURS)
         token_grid(ax, height, width, title)
@@ -269,10 +270,8 @@ def plot_shift_regions(
         handles=legend_patches([REGION_COLOURS[k] for k in present], [f"region {k}" for k in present]),
         loc="outside right center", title="label",
     )
-    fig.suptitle(
-        "two tokens of a window may attend to each other iff their labels are equal\n"
-        "(solid: windows of the shifted map; dashed: the same windows on the original map)"
-    )
+    fig.suptitle("two tokens of a window may attend to each other iff their labels are equal", fontsize="large")
+    fig.get_layout_engine().set(h_pad=0.12)  # a clear gap (inches) between the figure's title and the panels'
     return fig
 
 
