@@ -27,7 +27,7 @@ from minivit.grading import NOTEBOOKS, TASKS
 from minivit.instructor import grade as grade_module
 from minivit.instructor import runner
 from minivit.instructor.runner import GRACE, Limits, execute, read_results
-from grading_helpers import ROOT, SANDBOX, SOLUTIONS, solution_notebook
+from grading_helpers import ROOT, SANDBOX, SOLUTIONS, solution_cell, solution_notebook
 
 needs_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memfd and /proc need Linux")
 
@@ -43,6 +43,79 @@ def _chatty_call(fn, cases, tracer=None):
     return _real_call(fn, cases, tracer)
 _child.call = _chatty_call
 '''
+
+
+# "Not own code" without taking the tracer apart: window_partition answered by minivit's own function, run
+# where the tracer does not watch. Each is the 04 solution with a cell after the imports and window_partition
+# replaced.
+IN_ADVANCE = (  # the hidden cases read before the grader's call, and answered beforehand
+    """
+import glob, os, torch, minivit
+from ipykernel.connect import get_connection_file
+_answers = {}
+for _path in glob.glob(os.path.join(os.path.dirname(get_connection_file()), "cases_window_partition.pt")):
+    for _args in torch.load(_path, weights_only=True):
+        _answers[(_args[0].numpy().tobytes(), _args[1])] = minivit.window_partition(*_args)
+""",
+    """
+def window_partition(x, window_size):
+    return _answers[(x.numpy().tobytes(), window_size)].clone()
+""")
+LATER = (  # a Tensor subclass that computes its value when the grader first touches it, after the trace
+    """
+import torch, minivit
+
+class _Later(torch.Tensor):
+    inputs = None
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.detach and _Later.inputs is not None:
+            return minivit.window_partition(*_Later.inputs)
+        with torch._C.DisableTorchFunctionSubclass():
+            return func(*args, **(kwargs or {}))
+""",
+    """
+def window_partition(x, window_size):
+    _Later.inputs = (x, window_size)
+    B, H, W, C = x.shape
+    return torch.zeros(B * (H // window_size) * (W // window_size), window_size, window_size, C).as_subclass(_Later)
+""")
+WATCHER = (  # a thread started by a cell, waiting for the cases to answer them while the function waits
+    """
+import glob, os, threading, time, torch, minivit
+from ipykernel.connect import get_connection_file
+_answers = {}
+
+def _watch():
+    folder = os.path.dirname(get_connection_file())
+    while True:
+        for path in glob.glob(os.path.join(folder, "cases_window_partition.pt")):
+            try:
+                for args in torch.load(path, weights_only=True):
+                    _answers[(args[0].numpy().tobytes(), args[1])] = minivit.window_partition(*args)
+            except Exception:
+                pass
+        time.sleep(0.01)
+
+threading.Thread(target=_watch, daemon=True).start()
+""",
+    """
+def window_partition(x, window_size):
+    key = (x.numpy().tobytes(), window_size)
+    for _ in range(300):
+        if key in _answers:
+            return _answers[key].clone()
+        time.sleep(0.01)
+    raise KeyError("no answer came")
+""")
+ANSWERED_ELSEWHERE = {"cassie": IN_ADVANCE, "tess": LATER, "thea": WATCHER}
+
+
+def _answered_elsewhere(cell: str, function: str) -> nbformat.NotebookNode:
+    nb = _after_imports(solution_notebook("04_window_shift_mask"), cell)
+    solution_cell(nb, "window_partition").source = function
+    return nb
 
 
 def _after_imports(nb: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
@@ -92,6 +165,8 @@ def classroom(tmp_path_factory):
     chatty = _after_imports(solution_notebook("01_conv_vs_attention"), CHATTY)
     chatty.cells.insert(-1, nbformat.v4.new_code_cell('raise ValueError("C" * 3_000_000)'))
     write(subs / "chatty" / "01_conv_vs_attention.ipynb", chatty)
+    for student, (cell, function) in ANSWERED_ELSEWHERE.items():
+        write(subs / student / w4, _answered_elsewhere(cell, function))
 
     start = time.monotonic()
     proc = subprocess.run(
@@ -164,6 +239,20 @@ def test_copies_of_one_notebook_are_graded_once(classroom):
     assert len(classroom["proc"].stdout.split("carl/")) - 1 == 4  # each copy named in the progress, graded once
 
 
+@pytest.mark.parametrize("student, status, words", [
+    ("cassie", "error", "KeyError"),  # the cases were not there to read while the cells ran
+    ("tess", "failed", "_Later (a subclass of torch.Tensor; return a plain tensor)"),
+    ("thea", "not own code", "tried keeping a thread of the notebook running (Thread)"),
+])
+def test_minivits_answer_computed_where_the_tracer_does_not_watch_scores_nothing(classroom, student, status, words):
+    row = next(r for r in _rows(classroom, student) if r["task"] == "window_partition")
+    assert (row["score"], row["status"]) == ("0", status), row
+    assert words in row["message"] + row.get("details", ""), row
+    others = [r for r in _rows(classroom, student) if r["task"] not in ("", "window_partition")]
+    # a running thread could answer for any task; otherwise the rest of the notebook is graded as usual
+    assert others and all(r["status"] == ("not own code" if student == "thea" else "passed") for r in others), others
+
+
 def test_text_from_the_kernel_is_capped(classroom):
     row = next(r for r in _rows(classroom, "chatty") if r["task"] == "conv1x1")
     assert row["status"] == "error" and "AAAA" in row["message"], row
@@ -200,12 +289,12 @@ def notes(monkeypatch) -> dict[str, str]:
     found: dict = {"disk": []}
     clear = runner._clear
 
-    def looked_at(folder: Path, keep: set[Path]) -> None:
+    def looked_at(folder: Path) -> None:
         found["disk"].append(_disk(folder))
         for path in folder.iterdir():
-            if path.is_file() and path not in keep and path.stat().st_size < 1000 and path.suffix != ".json":
+            if path.is_file() and path.stat().st_size < 1000 and path.suffix != ".json":
                 found[path.name] = path.read_text(errors="replace")
-        clear(folder, keep)
+        clear(folder)
 
     monkeypatch.setattr(runner, "_clear", looked_at)
     return found

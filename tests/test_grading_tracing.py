@@ -6,6 +6,7 @@ hook cannot be removed, so it runs in a child Python)."""
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import subprocess
 import sys
@@ -137,6 +138,12 @@ BYPASSES = {
 @pytest.mark.parametrize("how", list(BYPASSES))
 def test_minivits_code_is_known_by_what_it_is_not_by_its_name_or_file(how):
     assert "minivit.ops.windows.window_partition" in _taken("window_partition", BYPASSES[how])
+
+
+def test_minivits_source_text_copied_unchanged_is_minivits_code():
+    namespace = dict(vars(minivit.ops.windows))  # the names it uses, in the learner's own globals
+    exec(compile(inspect.getsource(minivit.ops.windows.window_partition), "<cell 3>", "exec"), namespace)
+    assert "minivit.ops.windows.window_partition" in _taken("window_partition", namespace["window_partition"])
 
 
 def test_a_learners_own_code_like_a_short_minivit_lambda_is_not_minivits():

@@ -10,16 +10,16 @@ decides which of the minivit functions that the learner's function entered were 
 from __future__ import annotations
 
 import json
-import numbers
 import os
 import traceback
 from typing import Any, Callable
 
+import numpy
 import safetensors.torch
 import torch
 
 import minivit
-from minivit.grading.tracing import Tracer
+from minivit.grading.tracing import Tracer, notebook_threads
 
 _LIBRARIES = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, minivit))
 # The dtypes a result may have (safetensors and the grader take these; no task returns another).
@@ -37,38 +37,41 @@ def _where(error: BaseException) -> str:
 
 
 def record(value: Any) -> dict:
-    """What the learner's function returned, as a record of plain values that save() can write."""
-    if isinstance(value, torch.Tensor) and value.dtype not in DTYPES:
-        return {"unsupported": f"tensor of dtype {str(value.dtype).removeprefix('torch.')}"}
-    if isinstance(value, torch.Tensor):
-        try:  # a plain, dense, CPU copy: no subclass, no autograd, no view of learner memory
-            return {"value": value.detach().as_subclass(torch.Tensor).to_dense().cpu().contiguous().clone()}
+    """What the learner's function returned, as a record of plain values that save() can write. Only a
+    plain torch.Tensor (no subclass) and Python's or NumPy's own numbers are taken: an object of another
+    type could compute its value later, when the grader reads it, outside the trace."""
+    if type(value) is torch.Tensor:
+        if value.dtype not in DTYPES:
+            return {"unsupported": f"tensor of dtype {str(value.dtype).removeprefix('torch.')}"}
+        try:  # a plain, dense, CPU copy: no autograd, no view of learner memory
+            return {"value": value.detach().to_dense().cpu().contiguous().clone()}
         except Exception:
-            return {"unsupported": f"{type(value).__name__} that cannot be copied"}
-    if isinstance(value, bool):
-        return {"value": value}
-    if isinstance(value, numbers.Integral):
+            return {"unsupported": "tensor that cannot be copied"}
+    if isinstance(value, torch.Tensor):
+        return {"unsupported": f"{type(value).__name__} (a subclass of torch.Tensor; return a plain tensor)"}
+    if type(value) is bool or (isinstance(value, numpy.bool_) and type(value).__module__ == "numpy"):
+        return {"value": bool(value)}
+    if type(value) is int or (isinstance(value, numpy.integer) and type(value).__module__ == "numpy"):
         return {"value": int(value)}
-    if isinstance(value, numbers.Real):
+    if type(value) is float or (isinstance(value, numpy.floating) and type(value).__module__ == "numpy"):
         return {"value": float(value)}
     return {"unsupported": type(value).__name__}
 
 
 def call(fn: Callable[..., Any], cases: list[tuple], tracer: Tracer | None = None) -> list[dict]:
-    """Call `fn(*args)` for each case, under `tracer` if given; one record per case, an exception
-    recorded in plain words."""
+    """Call `fn(*args)` for each case, under `tracer` if given, and record what came back while the
+    tracer still watches; one record per case, an exception recorded in plain words."""
     tracer = tracer or Tracer()
     results = []
     for args in cases:
         try:
             with tracer:
-                value = fn(*args)
+                result = record(fn(*args))
         except NotImplementedError as error:
-            results.append({"raised": "NotImplementedError", "message": str(error)[:300]})
+            result = {"raised": "NotImplementedError", "message": str(error)[:300]}
         except (Exception, SystemExit) as error:
-            results.append({"raised": type(error).__name__, "message": str(error)[:300], "where": _where(error)})
-        else:
-            results.append(record(value))
+            result = {"raised": type(error).__name__, "message": str(error)[:300], "where": _where(error)}
+        results.append(result)
     return results
 
 
@@ -81,10 +84,13 @@ def run_task(namespace: dict, name: str, cases_path: str, results_path: str) -> 
         found = "is not defined" if name not in namespace else f"is a {type(fn).__name__}, not a function"
         outcome = {"missing": found}
     else:
+        threads = notebook_threads()  # one that runs now could read the cases and answer for the function
         cases = torch.load(cases_path, weights_only=True)
         tracer = Tracer()
         results = call(fn, cases, tracer)
-        outcome = {"results": results, "entered": sorted(tracer.entered), "refused": tracer.refused[:20]}
+        refused = tracer.refused[:20] + ([f"keeping a thread of the notebook running ({', '.join(threads)})"]
+                                         if threads else [])
+        outcome = {"results": results, "entered": sorted(tracer.entered), "refused": refused}
     save(outcome, results_path)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import _thread
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any, Callable, Iterator
@@ -182,9 +183,25 @@ def borrowed(entered: set[str] | list[str], helpers: tuple[Callable, ...]) -> li
     return sorted(set(entered) - allowed)
 
 
+_KERNEL_THREADS: set[int] = set()  # the Python threads alive when guard() ran, before any learner code
+
+
+def notebook_threads() -> list[str]:
+    """The Python threads, other than this one, started after guard() and still running (threads that the
+    notebook started, which the tracer cannot watch), each by its class, e.g. "Thread" (none where guard()
+    never ran)."""
+    if not _KERNEL_THREADS:
+        return []
+    started = set(sys._current_frames()) - _KERNEL_THREADS - {threading.get_ident()}
+    known = {thread.ident: type(thread).__name__ for thread in threading.enumerate()}
+    return sorted(known.get(ident, "a thread of _thread") for ident in started)
+
+
 def guard() -> None:
     """Add an audit hook (nothing can remove it) that refuses, while a Tracer watches the thread, what
-    would hide code from it, and notes the attempt in the tracer. Call it before any learner code runs."""
+    would hide code from it, and notes the attempt in the tracer; note the threads alive now, the kernel's
+    own (notebook_threads). Call it before any learner code runs."""
+    _KERNEL_THREADS.update(sys._current_frames())
     tracer_class, leave = Tracer, Tracer.__exit__.__code__  # held here: rebinding the names changes nothing
 
     def hook(event: str, args: tuple) -> None:

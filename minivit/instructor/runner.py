@@ -67,8 +67,14 @@ DTYPES = {torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.i
 MAX_DIMS = 8
 PASSED_ON = {"PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "SYSTEMROOT"}  # and LC_*: the kernel's env
 
-# Before any cell: torch's import, and the tracer's guard (see tracing.py), which must come first.
-WARM_UP = "import torch, minivit.grading.child\nminivit.grading.tracing.guard()"
+# Before any cell, binding no name in the notebook's namespace (its cells run as in a fresh kernel): torch's
+# import; pyzmq's garbage-collector thread, which the kernel would start on its first large message (so that it
+# is the kernel's own, not the notebook's: tracing.notebook_threads); and the tracer's guard, which comes last.
+WARM_UP = """\
+__import__("torch")
+__import__("zmq.utils.garbage").utils.garbage.gc.start()
+__import__("minivit.grading.child").grading.tracing.guard()
+"""
 HARNESS = """\
 import minivit.grading.child as _minivit_grading_child
 _minivit_grading_child.run_task(globals(), {name!r}, {cases!r}, {results!r})
@@ -422,18 +428,24 @@ def _run_cells(kernel: Kernel, cells: list[str], run: Run, limits: Limits, deadl
     return None
 
 
-def _call_tasks(kernel: Kernel, todo: list[str], cases: dict[str, Path], counts: dict[str, int], iodir: Path,
-                run: Run, limits: Limits, deadline: float) -> Reply | None:
-    """The grader's call of each task still to do; the fatal reply that stopped them, if any."""
+def _call_tasks(kernel: Kernel, todo: list[str], cases: dict[str, list[tuple]], iodir: Path, run: Run,
+                limits: Limits, deadline: float) -> Reply | None:
+    """The grader's call of each task still to do, after the notebook's cells have all run; the fatal reply
+    that stopped them, if any. A task's cases reach the kernel's folder only for its own call, and leave it
+    after: no cell of the notebook can read them beforehand."""
     for name in list(todo):
-        results = iodir / f"results_{name}.safetensors"
-        code = HARNESS.format(name=name, cases=str(cases[name]), results=str(results))
-        reply = kernel.run(code, limits.cell, deadline)
+        given, results = iodir / f"cases_{name}.pt", iodir / f"results_{name}.safetensors"
+        torch.save(list(cases[name]), given)
+        code = HARNESS.format(name=name, cases=str(given), results=str(results))
+        try:
+            reply = kernel.run(code, limits.cell, deadline)
+        finally:
+            given.unlink(missing_ok=True)
         if reply.status == "out of time":
             return reply
         todo.remove(name)
         if reply.status == "ok":
-            outcome, why = read_results(results, counts[name], limits.output_mb * 2**20)
+            outcome, why = read_results(results, len(cases[name]), limits.output_mb * 2**20)
             if outcome is None:
                 run.failures[name] = ("invalid output", why)
             else:
@@ -448,11 +460,9 @@ def _call_tasks(kernel: Kernel, todo: list[str], cases: dict[str, Path], counts:
     return None
 
 
-def _clear(folder: Path, keep: set[Path]) -> None:
-    """Remove everything in `folder` but `keep` (not following links)."""
+def _clear(folder: Path) -> None:
+    """Remove everything in `folder` (not following links)."""
     for path in folder.iterdir():
-        if path in keep:
-            continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -464,20 +474,15 @@ def execute(cells: list[str], cases: dict[str, list[tuple]], workdir: Path, iodi
     """Run `cells` (the notebook's code) in a fresh kernel in `workdir`, then call each task's function
     on its cases there; restart without a cell that kills or hangs the kernel. `sandbox`: "bwrap" or "none"."""
     deadline = time.monotonic() + limits.total
-    paths, counts = {}, {}
-    for name, task_cases in cases.items():
-        paths[name] = iodir / f"cases_{name}.pt"
-        torch.save(list(task_cases), paths[name])
-        counts[name] = len(task_cases)
     run, todo = Run(), list(cases)
     while todo:
         kernel = None
-        _clear(iodir, keep=set(paths.values()))  # what an earlier kernel left there counts against the next
+        _clear(iodir)  # what an earlier kernel left there counts against the next
         try:
             kernel = Kernel(workdir, iodir, limits, deadline, sandbox)
             stop = kernel.started if kernel.started.status != "ok" else None
             stop = stop or _run_cells(kernel, cells, run, limits, deadline)
-            stop = stop or _call_tasks(kernel, todo, paths, counts, iodir, run, limits, deadline)
+            stop = stop or _call_tasks(kernel, todo, cases, iodir, run, limits, deadline)
         finally:
             if kernel is not None:
                 run.cpu += kernel.close()
