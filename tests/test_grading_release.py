@@ -12,7 +12,7 @@ import pytest
 from minivit.grading import NOTEBOOKS, TASKS
 from minivit.instructor.__main__ import main
 from minivit.instructor.release import BEGIN, END, out_of_date, release, strip_solution
-from grading_helpers import EXERCISES, ROOT, SOLUTIONS, solution_cell
+from grading_helpers import EXERCISES, ROOT, SOLUTIONS, solution_cell, solution_notebook
 
 
 def test_exercises_are_up_to_date_with_the_solutions():
@@ -83,6 +83,21 @@ def test_release_writes_the_exercises_and_check_finds_stale_ones(tmp_path, capsy
     assert "run `make exercises`" in capsys.readouterr().out
     release(solutions, exercises)
     assert out_of_date(solutions, exercises) == []
+
+
+def test_release_refuses_points_that_differ_from_the_graders(tmp_path, capsys):
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    solutions.mkdir()
+    nb = solution_notebook("04_window_shift_mask")
+    check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "check_window_partition")
+    check.metadata["nbgrader"]["points"] = TASKS["window_partition"].points + 1
+    nbformat.write(nb, solutions / "04_window_shift_mask.ipynb")
+    assert main(["release", "--solutions", str(solutions), "--exercises", str(exercises)]) == 1
+    err = capsys.readouterr().err
+    points = TASKS["window_partition"].points
+    assert (f"04_window_shift_mask.ipynb, window_partition: {points + 1} points in the notebook's check cell, "
+            f"{points} in minivit/grading/tasks") in err
+    assert not exercises.exists()  # nothing written
 
 
 def test_the_commands_are_wired_into_the_project():

@@ -88,6 +88,11 @@ def release_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exercises", type=Path, default=Path("exercises"))
     parser.add_argument("--check", action="store_true", help="write nothing; fail if exercises/ is out of date")
     args = parser.parse_args(argv)
+    try:
+        releasing.expected_exercises(args.solutions)
+    except ValueError as error:
+        print(f"minivit-release: {error}", file=sys.stderr)
+        return 1
     if args.check:
         stale = releasing.out_of_date(args.solutions, args.exercises)
         if stale:

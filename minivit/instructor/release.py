@@ -57,6 +57,21 @@ def exercise(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def points_disagreements(solution: nbformat.NotebookNode) -> list[str]:
+    """Each check cell of a solution notebook whose nbgrader points differ from its task's in minivit's tasks
+    (the grader's), in plain words; empty when they agree."""
+    from minivit.grading.tasks import TASKS
+
+    found = []
+    for cell in solution.cells:
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        name = str(grading.get("grade_id", "")).removeprefix("check_")
+        if grading.get("grade") and name in TASKS and grading.get("points") != TASKS[name].points:
+            found.append(f"{name}: {grading.get('points')} points in the notebook's check cell, "
+                         f"{TASKS[name].points} in minivit/grading/tasks (which the grader uses)")
+    return found
+
+
 def render(nb: nbformat.NotebookNode) -> str:
     """The notebook as the text written to disk (nbformat's own layout)."""
     text = nbformat.writes(nb)
@@ -64,11 +79,17 @@ def render(nb: nbformat.NotebookNode) -> str:
 
 
 def expected_exercises(solutions: Path) -> dict[str, str]:
-    """File name -> text of every exercise notebook that `solutions` makes."""
-    return {
-        path.name: render(exercise(nbformat.read(path, as_version=4)))
-        for path in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb"))
-    }
+    """File name -> text of every exercise notebook that `solutions` makes. Raises ValueError when a check
+    cell's points disagree with the grader's tasks: nbgrader and minivit-grade would give different totals."""
+    wanted, disagree = {}, []
+    for path in sorted(Path(solutions).glob("[0-9][0-9]_*.ipynb")):
+        solution = nbformat.read(path, as_version=4)
+        disagree += [f"{path.name}, {line}" for line in points_disagreements(solution)]
+        wanted[path.name] = render(exercise(solution))
+    if disagree:
+        raise ValueError("the points of a task differ between its solution notebook and the grader:\n  "
+                         + "\n  ".join(disagree) + "\nchange both to the same number")
+    return wanted
 
 
 def out_of_date(solutions: Path, exercises: Path) -> list[str]:
