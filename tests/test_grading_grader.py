@@ -55,6 +55,10 @@ class Payload:  # unpickling this would run a shell command
             "window_partition": [(BEGIN, BEGIN + "    while True:\n        pass\n")],
             "cyclic_shift": [("return torch.roll(x,", "return torch.roll((x,")],
         })},
+        # the function handed in under another name (the check cell would have said so)
+        "rita": {"04_window_shift_mask": hostile("04_window_shift_mask", {
+            "window_partition": [("def window_partition(", "def partition_windows(")],
+        })},
         # a function that kills its kernel
         "hostile_c": {"03_patch_partition": hostile("03_patch_partition", {
             "patchify": [(BEGIN, BEGIN + "    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n")],
@@ -137,7 +141,8 @@ def _tasks(stem: str) -> list[str]:
 def test_the_grader_finishes_and_writes_the_gradebook(graded):
     assert graded["proc"].returncode == 0, graded["proc"].stderr[-3000:]
     assert list(graded["rows"][0]) == ["submission", "task", "score", "max_score", "status", "message"]
-    submissions = ["alice", "bob", "carol", "hostile_a", "hostile_b", "hostile_c", "hostile_d", "hostile_e", "hostile_f"]
+    submissions = ["alice", "bob", "carol", "hostile_a", "hostile_b", "hostile_c", "hostile_d", "hostile_e", "hostile_f",
+                   "rita"]
     assert sorted({r["submission"] for r in graded["rows"]}) == submissions
     for name in submissions:
         assert (graded["out"] / "feedback" / f"{name}.md").is_file()
@@ -192,6 +197,13 @@ def test_an_infinite_loop_and_a_syntax_error_cost_only_their_tasks(graded):
     assert "interrupted" in (graded["out"] / "feedback" / "hostile_b.md").read_text()
 
 
+def test_a_function_under_another_name_is_missing_and_the_message_names_it(graded):
+    _only(graded, "rita", "04_window_shift_mask", {
+        "window_partition": ("missing", "window_partition is not defined in the notebook; found "
+                                        "`partition_windows(x, window_size)`: rename it to `window_partition`"),
+    })
+
+
 def test_a_kernel_crash_costs_only_its_task(graded):
     _only(graded, "hostile_c", "03_patch_partition", {"patchify": ("crashed", "crashed the kernel")})
     assert "crashed the kernel; the notebook was run again without it" in (
@@ -232,7 +244,7 @@ def test_submissions_are_byte_identical_and_nothing_is_left_running(graded):
 
 def test_every_notebook_is_reported_with_its_time_and_the_jobs_said(graded):
     seconds = re.findall(r"points \((\d+\.\d) s, ", graded["proc"].stdout)
-    assert len(seconds) == len(NOTEBOOKS) * 3 + 6 + 1  # alice (and her scratch notebook), bob, carol, six hostile notebooks
+    assert len(seconds) == len(NOTEBOOKS) * 3 + 7 + 1  # alice (and her scratch notebook), bob, carol, rita, six hostile
     assert "with --jobs 2" in graded["proc"].stdout
 
 

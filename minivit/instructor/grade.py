@@ -10,6 +10,7 @@ graded (choose); each runs from a copy in a temporary folder.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import re
@@ -324,6 +325,31 @@ def _read(data: bytes) -> tuple[list[str], list[str]]:
     return cells, grade_ids
 
 
+def _functions(cells: list[str]) -> dict[str, list[str]]:
+    """The functions that the notebook's cells define at their top level: name -> parameter names."""
+    found = {}
+    for source in cells:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):  # a cell with a mistake, or IPython's own syntax
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found[node.name] = [a.arg for a in node.args.posonlyargs + node.args.args]
+    return found
+
+
+def renamed(task: Task, cells: list[str]) -> str:
+    """For a task whose function is missing: the notebook's functions of another name that take as many
+    arguments, e.g. "found `partition_windows(x, window_size)`: rename it to `window_partition`"."""
+    candidates = [f"`{name}({', '.join(params)})`" for name, params in _functions(cells).items()
+                  if name not in TASKS and len(params) == len(task.params)]
+    if not candidates:
+        return ""
+    return f"found {_words(candidates)}: rename it to `{task.name}`" if len(candidates) == 1 else \
+        f"found {_words(candidates)}: rename the one that does this task to `{task.name}`"
+
+
 def _defining_cell(name: str, cells: list[str]) -> int | None:
     for number, source in enumerate(cells, start=1):
         if re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", source, re.MULTILINE):
@@ -437,6 +463,8 @@ def _grade(name: str, path: Path, data: bytes, tasks: list[Task], hidden: dict[s
         note = run.cell_notes.get(_defining_cell(task.name, cells), "")
         try:
             rows.append(judge(task, hidden[task.name], run.outcomes[task.name], name, note))
+            if rows[-1].status == "missing" and renamed(task, cells):
+                rows[-1].message += f"; {renamed(task, cells)}"
         except Exception as error:  # values the comparison cannot handle
             rows.append(Row(name, task.name, 0, task.points, "invalid output",
                             f"the results could not be compared: {type(error).__name__}: {str(error)[:200]}"))
