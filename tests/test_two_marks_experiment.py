@@ -1,5 +1,6 @@
 """minivit.experiments.two_marks, notebook 01's experiment: its plumbing at tiny sizes, and the stored results
-(every arm, every seed, the recipe of the module) that the notebook reads and checks."""
+(every arm, every seed, the recipe of the module; seeds 3 and 4 added for the global-attention arms) that the
+notebook reads and checks."""
 
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import torch
 import minivit.experiments.__main__ as command
 import minivit.experiments.two_marks as experiment
 from minivit.data import two_marks
-from minivit.experiments import read_csv
+from minivit.experiments import read_csv, write_csv
 from minivit.models.toy_models import AttentionClassifier
 
 STORED = Path(__file__).resolve().parents[1] / "course" / "results" / "two_marks.csv"
@@ -97,13 +98,40 @@ def test_command_line_writes_the_rows_of_the_experiment(tmp_path, monkeypatch):
     assert read_csv(out) == [dict(arm="attention", seed=0, test_accuracy=0.5), dict(arm="attention", seed=4, test_accuracy=0.5)]
 
 
+def test_add_seeds_trains_only_the_missing_runs_and_keeps_the_order_of_the_experiment(tmp_path, monkeypatch):
+    trained = []
+
+    def fake(job):
+        trained.append(job)
+        return dict(arm=job[0], seed=job[1], test_accuracy=0.75)
+
+    monkeypatch.setattr(experiment, "_run", fake)
+    path = tmp_path / "two_marks.csv"
+    write_csv([dict(arm=arm, seed=seed, test_accuracy=0.5) for arm in ("small CNN", "attention") for seed in (0, 1)],
+              path)
+    new = experiment.add_seeds(path, ["attention", "small CNN"], [1, 2])
+    assert trained == [("attention", 2), ("small CNN", 2)]  # seed 1 of both is stored already
+    assert new == [dict(arm="attention", seed=2, test_accuracy=0.75), dict(arm="small CNN", seed=2, test_accuracy=0.75)]
+    assert [(row["arm"], row["seed"], row["test_accuracy"]) for row in read_csv(path)] == [
+        ("small CNN", 0, 0.5), ("small CNN", 1, 0.5), ("small CNN", 2, 0.75),
+        ("attention", 0, 0.5), ("attention", 1, 0.5), ("attention", 2, 0.75)]
+
+
+def test_add_seeds_refuses_unknown_arms(tmp_path):
+    with pytest.raises(ValueError, match="arms must be a sequence of names from"):
+        experiment.add_seeds(tmp_path / "none.csv", ["big CNN"], [0])
+    with pytest.raises(ValueError, match="got 'attention'"):
+        experiment.add_seeds(tmp_path / "none.csv", "attention", [0])
+
+
 def test_stored_results_hold_every_arm_and_seed_at_the_module_recipe():
     rows = read_csv(STORED)
     test = two_marks("test")
     in_reach = int(experiment.both_marks_in_reach(test.red, test.blue).sum())
     assert list(rows[0]) == COLUMNS
-    assert sorted((row["arm"], row["seed"]) for row in rows) == sorted(
-        (arm, seed) for arm in experiment.ARMS for seed in (0, 1, 2))
+    more = ("attention", "attention, no position")  # the two global-attention arms have seeds 3 and 4 too
+    assert [(row["arm"], row["seed"]) for row in rows] == [
+        (arm, seed) for arm in experiment.ARMS for seed in ((0, 1, 2, 3, 4) if arm in more else (0, 1, 2))]
     for row in rows:
         assert row["epochs"] == experiment.EPOCHS
         assert 0 <= row["test_accuracy"] <= 1 and 0 <= row["aligned_accuracy"] <= 1

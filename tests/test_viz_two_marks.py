@@ -107,23 +107,41 @@ def test_seed_accuracies_put_one_dot_per_run_on_its_arm_row():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["cnn", "attention"]
     for ax, value in zip(fig.axes, ("test", "aligned")):
         dots = by_gid(ax, "arm")
-        assert len(dots) == 2 and len(by_gid(ax, "chance")) == 1
+        (baseline,) = by_gid(ax, "baseline")
+        assert len(dots) == 2 and list(baseline.get_xdata()) == [0.5, 0.5]
+        assert ax.get_xlabel().endswith("dashed: chance, 0.5")
         for y, (line, arm) in enumerate(zip(dots, ("cnn", "attention"))):
             np.testing.assert_allclose(line.get_xdata(), [r[value] for r in runs if r["arm"] == arm])
             np.testing.assert_allclose(line.get_ydata(), [y - 0.15, y, y + 0.15])
     assert fig.get_size_inches()[0] <= 10
 
 
+def test_seed_accuracies_draw_each_panel_baseline_where_given():
+    data = {name: two_marks("test", aligned_to=aligned) for name, aligned in (("test", None), ("aligned", 3))}
+    shares = {name: d.labels.float().mean().item() for name, d in data.items()}
+    majority = {name: max(share, 1 - share) for name, share in shares.items()}  # always the more common class
+    runs = [dict(arm="cnn", seed=0, test=0.5, aligned=0.47)]
+    fig = viz.plot_seed_accuracies(runs, ("test", "aligned"), ("test set", "aligned set"),
+                                   baselines=[majority["test"], majority["aligned"]])
+    for ax, name in zip(fig.axes, ("test", "aligned")):
+        (line,) = by_gid(ax, "baseline")
+        np.testing.assert_allclose(line.get_xdata(), [majority[name]] * 2)
+        assert ax.get_xlabel().endswith(f"dashed: more common class, {majority[name]:.3f}")
+    assert abs(majority["test"] - 273 / 500) < 1e-6  # 273 of the 500 test images are "red left of blue"
+
+
 @pytest.mark.parametrize(
-    "runs, values, titles, words",
+    "runs, values, titles, baselines, words",
     [
-        ([], ("a",), ("A",), "runs must hold at least one row"),
-        ([dict(arm="x", a=0.5)], ("a",), ("A", "B"), "values and titles must be sequences of the same"),
-        ([dict(arm="x", a=1.5)], ("a",), ("A",), "every run needs a number in [0, 1] under 'a', got 1.5"),
-        ([dict(arm="x", a="")], ("a",), ("A",), "under 'a', got ''"),
+        ([], ("a",), ("A",), None, "runs must hold at least one row"),
+        ([dict(arm="x", a=0.5)], ("a",), ("A", "B"), None, "values and titles must be sequences of the same"),
+        ([dict(arm="x", a=1.5)], ("a",), ("A",), None, "every run needs a number in [0, 1] under 'a', got 1.5"),
+        ([dict(arm="x", a="")], ("a",), ("A",), None, "under 'a', got ''"),
+        ([dict(arm="x", a=0.5)], ("a",), ("A",), [0.5, 0.5], "one number in [0, 1] per value (1), got [0.5, 0.5]"),
+        ([dict(arm="x", a=0.5)], ("a",), ("A",), [1.2], "baselines must hold one number in [0, 1] per value (1)"),
     ],
 )
-def test_seed_accuracies_refuse_bad_input(runs, values, titles, words):
+def test_seed_accuracies_refuse_bad_input(runs, values, titles, baselines, words):
     with pytest.raises(ValueError) as error:
-        viz.plot_seed_accuracies(runs, values, titles)
+        viz.plot_seed_accuracies(runs, values, titles, baselines=baselines)
     assert words in str(error.value)

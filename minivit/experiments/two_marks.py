@@ -20,11 +20,16 @@ Every run: the same recipe (`RECIPE`, that of notebook 01: AdamW, cosine schedul
 on the 500 test images and on 500 "aligned" test images, whose two marks sit in the same column inside their
 3 x 3 patches (`two_marks(..., aligned_to=3)`, so 3 columns apart): there, what lies inside the marks' patches
 says nothing about the label.
+
+The stored results (course/results/two_marks.csv) hold seeds 0, 1 and 2 of every arm, from
+`python -m minivit.experiments two-marks --processes 2 --out course/results/two_marks.csv`, and seeds 3 and 4
+of the two global-attention arms, added by `add_seeds` (its call is in notebook 01, section 8).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -32,6 +37,7 @@ from torch.utils.data import DataLoader
 
 from minivit.data import two_marks
 from minivit.experiments.processes import map_in_processes
+from minivit.experiments.results import read_csv, write_csv
 from minivit.models.toy_models import AttentionClassifier, SmallCNN
 from minivit.train import count_parameters, evaluate, fit, seed_everything
 
@@ -162,3 +168,19 @@ def two_marks_experiment(
     """Every arm for every seed (see `train_arm`): one row per run, arms in order, seeds within."""
     jobs = [(arm, seed, epochs, train_size, test_size) for arm in arms for seed in seeds]
     return map_in_processes(_run, jobs, processes)
+
+
+def add_seeds(path: str | Path, arms: Sequence[str], seeds: Iterable[int], processes: int = 1) -> list[dict]:
+    """More seeds for some arms of a stored experiment: the runs of `arms` x `seeds` that the CSV at `path`
+    does not hold yet are trained (see `train_arm`) and merged into it, rows sorted as `two_marks_experiment`
+    writes them (arms in the order of ARMS, seeds within); the rows already there are kept as they are.
+    Returns the new rows."""
+    unknown = [arm for arm in arms if arm not in ARMS]
+    if isinstance(arms, str) or unknown:
+        raise ValueError(f"arms must be a sequence of names from {list(ARMS)}, got {arms!r}")
+    rows = read_csv(path)
+    held = {(row["arm"], row["seed"]) for row in rows}
+    new = map_in_processes(_run, [(arm, seed) for arm in arms for seed in seeds if (arm, seed) not in held], processes)
+    order = list(ARMS)
+    write_csv(sorted(rows + new, key=lambda row: (order.index(row["arm"]), row["seed"])), path)
+    return new

@@ -139,7 +139,9 @@ def plot_reach_masks(
     return fig
 
 
-def plot_seed_accuracies(runs: Sequence[dict], values: Sequence[str], titles: Sequence[str]) -> Figure:
+def plot_seed_accuracies(
+    runs: Sequence[dict], values: Sequence[str], titles: Sequence[str], baselines: Sequence[float] | None = None
+) -> Figure:
     """Every run's accuracy as a dot, one row per arm (in the order of first appearance), one panel per value.
 
     Args:
@@ -147,12 +149,15 @@ def plot_seed_accuracies(runs: Sequence[dict], values: Sequence[str], titles: Se
             course/results/two_marks.csv).
         values: the columns to draw, one panel each, e.g. ("test_accuracy", "aligned_accuracy").
         titles: one panel title per value.
+        baselines: one number in [0, 1] per value, the score of always answering the more common class of
+            that panel's images; None draws chance, 0.5, in every panel.
 
     Returns:
         the Figure: one axes per value; in each, one Line2D per arm (gid "arm") whose x data are that
         arm's values in the order of the runs and y data the arm's row number (0 at the top; the y tick
         labels are the arms) plus 0.15 * (k - (n - 1) / 2) for its k-th of n runs, so that equal values
-        stay apart; and a dashed vertical line at chance, 0.5 (gid "chance").
+        stay apart; and a dashed vertical line at the panel's baseline (gid "baseline"), named in the
+        x label ("chance, 0.5" or "more common class, 0.546").
     """
     if not runs:
         raise ValueError("runs must hold at least one row, got none")
@@ -164,18 +169,25 @@ def plot_seed_accuracies(runs: Sequence[dict], values: Sequence[str], titles: Se
                or not 0 <= row[value] <= 1]
         if bad:
             raise ValueError(f"every run needs a number in [0, 1] under {value!r}, got {bad[0]!r}")
+    if baselines is None:
+        lines = [(0.5, "chance, 0.5")] * len(values)
+    elif (isinstance(baselines, str) or len(baselines) != len(values)
+          or not all(isinstance(b, (int, float)) and 0 <= b <= 1 for b in baselines)):
+        raise ValueError(f"baselines must hold one number in [0, 1] per value ({len(values)}), got {baselines!r}")
+    else:
+        lines = [(b, f"more common class, {b:.3f}") for b in baselines]
     arms = list(dict.fromkeys(row["arm"] for row in runs))
     fig = new_figure(3.8 * len(values) + 2.2, 0.45 * len(arms) + 1.4)
     axes = np.atleast_1d(fig.subplots(1, len(values), sharey=True))
-    for ax, value, title in zip(axes, values, titles):
-        ax.axvline(0.5, color="0.5", linestyle="--", linewidth=1, gid="chance")
+    for ax, value, title, (baseline, name) in zip(axes, values, titles, lines):
+        ax.axvline(baseline, color="0.5", linestyle="--", linewidth=1, gid="baseline")
         for y, arm in enumerate(arms):
             xs = [row[value] for row in runs if row["arm"] == arm]
             spread = [y + 0.15 * (k - (len(xs) - 1) / 2) for k in range(len(xs))]  # seeds side by side
             ax.plot(xs, spread, "o", color="black", markerfacecolor="none", markersize=6, gid="arm")
         ax.set_title(title, fontsize=11)
         ax.set_xlim(0.4, 1.03)
-        ax.set_xlabel("accuracy (one dot per seed; dashed: chance)")
+        ax.set_xlabel(f"accuracy (one dot per seed)\ndashed: {name}")
         ax.grid(axis="x", color="0.9")
     axes[0].set_yticks(range(len(arms)), arms)
     axes[0].set_ylim(len(arms) - 0.5, -0.5)
