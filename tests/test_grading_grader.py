@@ -140,7 +140,7 @@ def _tasks(stem: str) -> list[str]:
 
 def test_the_grader_finishes_and_writes_the_gradebook(graded):
     assert graded["proc"].returncode == 0, graded["proc"].stderr[-3000:]
-    assert list(graded["rows"][0]) == ["submission", "task", "score", "max_score", "status", "message"]
+    assert list(graded["rows"][0]) == ["submission", "notebook", "task", "score", "max_score", "status", "message"]
     submissions = ["alice", "bob", "carol", "hostile_a", "hostile_b", "hostile_c", "hostile_d", "hostile_e", "hostile_f",
                    "rita"]
     assert sorted({r["submission"] for r in graded["rows"]}) == submissions

@@ -1,7 +1,7 @@
 """Command line: grade submissions, or release the exercises.
 
-    minivit-grade PATH... --out DIR [--jobs N] [--timeout SECONDS] [--cell-timeout SECONDS] [--memory-mb MB] [--seed N]
-                  [--sandbox bwrap|none]
+    minivit-grade PATH... --out DIR [--notebook NN]... [--jobs N] [--timeout SECONDS] [--cell-timeout SECONDS]
+                  [--memory-mb MB] [--seed N] [--sandbox bwrap|none]
     python -m minivit.instructor PATH... --out DIR ...          (the same)
     python -m minivit.instructor release [--check]              (solutions/ -> exercises/; also minivit-release)
 """
@@ -22,10 +22,14 @@ def grade_main(argv: list[str] | None = None) -> int:
         prog="minivit-grade",
         description="Grade notebooks of the minivit exercises: each runs in a fresh kernel in a child process, "
         "its functions are called on hidden cases, and the results are compared with minivit's here. "
-        "Writes DIR/grades.csv and DIR/feedback/<submission>.md; never writes to a submission.",
+        "Writes DIR/grades.csv, DIR/totals.csv and DIR/feedback/<submission>.md; never writes to a submission.",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                        help="a notebook, or a folder of submissions (one subfolder per student)")
+                        help="a class folder (one subfolder per student), a student's folder, or notebooks "
+                        "(e.g. class/*/04_*.ipynb: each course notebook is its folder's student's)")
+    parser.add_argument("--notebook", action="append", metavar="NN", dest="notebooks",
+                        help="grade only this assignment, by number or name (04, 04_window_shift_mask); "
+                        "repeat for more. Default: every graded notebook of the course")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="where grades.csv and feedback/ go")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="notebooks graded at once (default 2)")
     parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
@@ -40,6 +44,15 @@ def grade_main(argv: list[str] | None = None) -> int:
                         "working copy, no network, no other submission; none: kernels run as your user (only the "
                         "time and memory limits hold), for where bwrap cannot run")
     args = parser.parse_args(argv)
+    assignments = None
+    if args.notebooks:
+        from minivit.grading.tasks import NOTEBOOKS
+
+        assignments = [stem for stem in NOTEBOOKS if any(stem == n or stem.startswith(f"{n}_") for n in args.notebooks)]
+        unknown = [n for n in args.notebooks if not any(stem == n or stem.startswith(f"{n}_") for stem in NOTEBOOKS)]
+        if unknown:
+            parser.error(f"--notebook {', '.join(unknown)}: not a graded notebook; the graded ones are "
+                         f"{', '.join(NOTEBOOKS)}")
     if args.sandbox == "bwrap":
         why = unavailable()
         if why:
@@ -67,7 +80,7 @@ def grade_main(argv: list[str] | None = None) -> int:
 
     try:
         submissions, results, seed = grade(args.paths, jobs=args.jobs, limits=limits, seed=args.seed, progress=progress,
-                                           sandbox=args.sandbox)
+                                           sandbox=args.sandbox, assignments=assignments)
     except FileNotFoundError as error:
         parser.error(str(error))
     csv_path = write_report(args.out, submissions, results, seed, limits)

@@ -67,10 +67,11 @@ class Found:
 
 @dataclass
 class Submission:
-    name: str  # the student folder's name, or the notebook's stem
+    name: str  # the student's name (their folder's), or a loose notebook's stem
     root: Path  # the folder (or the notebook) as given
     notebooks: list[Path]  # the notebooks graded, each in a kernel of its own
     files: list[Found] = field(default_factory=list)  # every notebook file found, graded or not
+    student: bool = True  # a student's: each assignment not handed in is "not submitted"; else a loose notebook
 
     def found(self, path: Path) -> Found | None:
         return next((f for f in self.files if f.path == path), None)
@@ -206,13 +207,19 @@ def _preferred(found: Found) -> tuple:
             str(found.relative))
 
 
-def choose(files: list[Found]) -> None:
+def choose(files: list[Found], assignments: list[str] | None = None) -> list[Found]:
     """One notebook per assignment per student: give each file the tasks it is graded (or scored 0) for, and
     mark as "duplicate" a readable file whose assignments an earlier copy hands in already. The one place
-    where a student's copies are told apart, so that a student's cost and total count each assignment once."""
+    where a student's copies are told apart, so that a student's cost and total count each assignment once.
+    With `assignments` (stems of NOTEBOOKS), a file that hands in none of them is left out; the files kept."""
     claimed: dict[str, str] = {}
+    kept = []
     for found in sorted(files, key=_preferred):
-        stems = assignments_of(found.relative.name, found.grade_ids)
+        every = assignments_of(found.relative.name, found.grade_ids)
+        stems = [stem for stem in every if assignments is None or stem in assignments]
+        if assignments is not None and not stems:
+            continue  # another assignment's notebook, or none of the course's
+        kept.append(found)
         new = [stem for stem in stems if stem not in claimed]
         if stems and not new:
             if not found.status:
@@ -221,6 +228,17 @@ def choose(files: list[Found]) -> None:
             continue
         claimed.update((stem, found.shown) for stem in new)
         found.tasks = [task for stem in new for task in NOTEBOOKS[stem]]
+    kept_ids = {id(found) for found in kept}
+    return [found for found in files if id(found) in kept_ids]
+
+
+def not_submitted(files: list[Found], root: Path, assignments: list[str]) -> list[Found]:
+    """A file that is not there for each assignment that none of `files` hands in: 0 points for each of its
+    tasks, counted in the student's total."""
+    handed_in = {TASKS[task].notebook for found in files for task in found.tasks}
+    return [Found(root, PurePath(f"{stem}.ipynb"), f"{stem}.ipynb", status="not submitted",
+                  message=f"{stem}.ipynb was not handed in", tasks=list(NOTEBOOKS[stem]))
+            for stem in assignments if stem not in handed_in]
 
 
 def _read_found(found: Found) -> None:
@@ -238,22 +256,70 @@ def _read_found(found: Found) -> None:
         pass  # graded for its name's assignment; the grading says it cannot be read
 
 
-def _submission(name: str, root: Path, files: list[Found]) -> Submission:
+def _submission(name: str, root: Path, files: list[Found], student: bool,
+                assignments: list[str] | None) -> Submission:
     for found in files:
         _read_found(found)
-    choose(files)
-    return Submission(name, root, [f.path for f in files if not f.status], files)
+    files = choose(files, assignments)
+    if student:
+        files += not_submitted(files, root, list(assignments or NOTEBOOKS))
+    return Submission(name, root, [f.path for f in files if not f.status], files, student)
 
 
-def find_submissions(paths: list[Path]) -> list[Submission]:
-    """Each notebook given, each student folder inside a given folder, and each notebook lying loose in it;
-    every file read as from an untrusted archive (see read_notebook): a link, a FIFO, a device or a huge
-    file is reported and not read, and a second copy of an assignment is reported and not graded."""
-    found = []
+def _is_assignment(name: str) -> bool:
+    """Whether a file name is that of a course notebook: NN_....ipynb."""
+    return bool(re.match(r"\d\d_.*\.ipynb$", name))
+
+
+def _notebooks_below(folder: Path, name: str, fd: int) -> list[Found]:
+    """Every notebook file below the folder `name` of the open folder `fd` (that is, folder/name)."""
+    relatives: list[PurePath] = []
+    try:
+        sub = os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+    except OSError:
+        return []
+    try:
+        _walk(sub, PurePath(name), 1, relatives, [MAX_ENTRIES])
+    finally:
+        os.close(sub)
+    return [Found(folder, r, str(r.relative_to(name))) for r in relatives]
+
+
+def _is_student_folder(path: Path) -> bool:
+    """A folder given on the command line is one student's when it holds a course notebook (NN_....ipynb)
+    directly; otherwise it is a class folder, one subfolder per student."""
+    try:
+        return any(_is_assignment(name) for name in os.listdir(path))
+    except OSError:
+        return False
+
+
+def find_submissions(paths: list[Path], assignments: list[str] | None = None) -> list[Submission]:
+    """The students and loose notebooks of `paths`: a class folder (one subfolder per student, and loose
+    notebooks), a student's folder (it holds a course notebook directly), or notebook files (a course
+    notebook, NN_....ipynb, is its folder's student's; another file is a loose notebook named by its stem).
+    A student named twice (two paths, a glob of their notebooks) is one submission. Every file is read as
+    from an untrusted archive (see read_notebook): a link, a FIFO, a device or a huge file is reported and
+    not read, and a second copy of an assignment is reported and not graded. With `assignments` (stems of
+    NOTEBOOKS), only those are graded; each student gets a "not submitted" row per task of the others."""
+    parts: dict[str, tuple[Path, list[Found], bool]] = {}  # name -> (root, files, a student's)
+
+    def add(name: str, root: Path, files: list[Found], student: bool) -> None:
+        before = parts.get(name)
+        parts[name] = (before[0], before[1] + files, before[2] or student) if before else (root, files, student)
+
     for path in map(Path, paths):
         if path.is_file():  # named by the instructor: read where it lies
             real = path.resolve()
-            found.append(_submission(path.stem, path, [Found(real.parent, PurePath(real.name), path.name)]))
+            student = _is_assignment(path.name) and path.parent.name not in ("", ".")
+            add(path.parent.name if student else path.stem, path.parent if student else path,
+                [Found(real.parent, PurePath(real.name), path.name)], student)
+        elif path.is_dir() and _is_student_folder(path):
+            fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            try:
+                add(path.resolve().name, path, _notebooks_below(path.parent, path.name, fd), True)
+            finally:
+                os.close(fd)
         elif path.is_dir():
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
             try:
@@ -265,31 +331,14 @@ def find_submissions(paths: list[Path]) -> list[Submission]:
                     except OSError:
                         continue
                     if stat.S_ISDIR(info.st_mode):
-                        relatives: list[PurePath] = []
-                        try:
-                            sub = os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-                                          | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
-                        except OSError:
-                            continue
-                        try:
-                            _walk(sub, PurePath(name), 1, relatives, [MAX_ENTRIES])
-                        finally:
-                            os.close(sub)
-                        files = [Found(path, r, str(r.relative_to(name))) for r in relatives]
-                        found.append(_submission(name, path / name, files))
+                        add(name, path / name, _notebooks_below(path, name, fd), True)
                     elif name.endswith(".ipynb") or stat.S_ISLNK(info.st_mode):  # a link: maybe to a folder
-                        stem = name.removesuffix(".ipynb")
-                        found.append(_submission(stem, path / name, [Found(path, PurePath(name), name)]))
+                        add(name.removesuffix(".ipynb"), path / name, [Found(path, PurePath(name), name)], False)
             finally:
                 os.close(fd)
         else:
             raise FileNotFoundError(f"no notebook or folder at {path}")
-    seen: dict[str, int] = {}
-    for submission in found:  # two submissions with one name (a.ipynb and a/) get distinct names
-        seen[submission.name] = seen.get(submission.name, 0) + 1
-        if seen[submission.name] > 1:
-            submission.name = f"{submission.name}-{seen[submission.name]}"
-    return found
+    return [_submission(name, root, files, student, assignments) for name, (root, files, student) in parts.items()]
 
 
 def hidden_cases(seed: int, names: list[str] | None = None) -> dict[str, Hidden]:
@@ -473,6 +522,10 @@ def _grade(name: str, path: Path, data: bytes, tasks: list[Task], hidden: dict[s
     return rows, notes, run.cpu
 
 
+def _not_submitted(result: NotebookResult) -> bool:
+    return bool(result.rows) and all(row.status == "not submitted" for row in result.rows)
+
+
 def _temporary_root() -> str | None:
     """Where notebooks' temporary folders go: the usual place (TMPDIR), unless its path is too long for
     the kernel's sockets in them (.../minivit-grade-xxxxxxxx/io/kxxxx-N), then /tmp."""
@@ -494,14 +547,16 @@ def grade(
     seed: int | None = None,
     progress: Callable[[NotebookResult], None] | None = None,
     sandbox: str = "bwrap",
+    assignments: list[str] | None = None,
 ) -> tuple[list[Submission], list[NotebookResult], int]:
-    """Grade every notebook of every submission, `jobs` kernels at a time, each in `sandbox` ("bwrap" or "none").
+    """Grade every notebook of every submission, `jobs` kernels at a time, each in `sandbox` ("bwrap" or "none");
+    with `assignments` (stems of NOTEBOOKS), only those.
 
     Returns the submissions, one result per notebook (in submission order) and the seed of the hidden cases.
     """
     limits = limits or Limits()
     seed = secrets.randbelow(2**31) if seed is None else seed
-    submissions = find_submissions(paths)
+    submissions = find_submissions(paths, assignments)
     hidden = hidden_cases(seed)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = []  # in submission order, each file as found: graded ones in a kernel, the others at once
@@ -514,6 +569,6 @@ def grade(
         results = []
         for future in futures:
             results.append(future if isinstance(future, NotebookResult) else future.result())
-            if progress:
+            if progress and not _not_submitted(results[-1]):
                 progress(results[-1])
     return submissions, results, seed

@@ -1,7 +1,10 @@
-"""The gradebook and the feedback: DIR/grades.csv, one row per task, and DIR/feedback/<submission>.md.
+"""The gradebook and the feedback: DIR/grades.csv, one row per task, DIR/totals.csv, one row per submission,
+and DIR/feedback/<submission>.md.
 
-A row with no task is a file that was not graded: a second copy of an assignment, or a file that is not a
-regular file (a link, a FIFO, a device) and does not stand for an assignment; 0 of 0 points."""
+Every student has a row for every task of every assignment graded: a notebook not handed in gives its tasks
+0 points with status "not submitted", counted in the total. A row with no task is a file that was not graded:
+a second copy of an assignment, or a file that is not a regular file (a link, a FIFO, a device) and does not
+stand for an assignment; 0 of 0 points."""
 
 from __future__ import annotations
 
@@ -9,21 +12,37 @@ import csv
 import re
 from pathlib import Path
 
+from minivit.grading.tasks import NOTEBOOKS
 from minivit.instructor.grade import MESSAGE_CHARS, NotebookResult, Submission
 from minivit.instructor.runner import Limits
 
-COLUMNS = ["submission", "task", "score", "max_score", "status", "message"]
+COLUMNS = ["submission", "notebook", "task", "score", "max_score", "status", "message"]
 
 
 def write_gradebook(path: Path, results: list[NotebookResult]) -> None:
-    """grades.csv: one row per task of every graded notebook, in COLUMNS."""
+    """grades.csv: one row per task of every notebook, in COLUMNS; `notebook` is the file's path inside the
+    submission."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         for result in results:
             for row in result.rows:
-                writer.writerow([row.submission, row.task, row.score, row.max_score, row.status,
+                writer.writerow([row.submission, result.notebook, row.task, row.score, row.max_score, row.status,
                                  row.message[:MESSAGE_CHARS]])
+
+
+def write_totals(path: Path, submissions: list[Submission], results: list[NotebookResult]) -> None:
+    """totals.csv: one row per submission: its points, the maximum, and its points in each assignment (the
+    course notebooks, by stem, in course order) that any row of the gradebook belongs to."""
+    assignments = [stem for stem in NOTEBOOKS
+                   if any(row.task in NOTEBOOKS[stem] for result in results for row in result.rows)]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["submission", "points", "max_points", *assignments])
+        for submission in submissions:
+            rows = [row for result in results if result.submission == submission.name for row in result.rows]
+            per = [sum(r.score for r in rows if r.task in NOTEBOOKS[stem]) for stem in assignments]
+            writer.writerow([submission.name, sum(r.score for r in rows), sum(r.max_score for r in rows), *per])
 
 
 def feedback(submission: Submission, results: list[NotebookResult], seed: int, limits: Limits) -> str:
@@ -67,10 +86,11 @@ def _file_name(name: str) -> str:
 
 def write_report(out: Path, submissions: list[Submission], results: list[NotebookResult], seed: int,
                  limits: Limits) -> Path:
-    """Write grades.csv and one feedback file per submission into `out`; return the CSV's path."""
+    """Write grades.csv, totals.csv and one feedback file per submission into `out`; return grades.csv's path."""
     out = Path(out)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     write_gradebook(out / "grades.csv", results)
+    write_totals(out / "totals.csv", submissions, results)
     for submission in submissions:
         own = [r for r in results if r.submission == submission.name]
         (out / "feedback" / f"{_file_name(submission.name)}.md").write_text(
