@@ -24,6 +24,7 @@ the models do. One module per topic:
                        plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
     transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
     padding            plot_padding_orders (a map's rows padded before or after SW-MSA's roll)
+    swin_reach         swin_reach, plot_swin_reach (one token's reach through W-MSA, SW-MSA, patch merging)
     rank_collapse      plot_rank_collapse (how far the tokens are from being one, block by block)
     two_marks          plot_two_marks (the two-marks task's images, each mark ringed), plot_reach_masks,
                        plot_seed_accuracies
@@ -57,6 +58,7 @@ from minivit.viz.relative_position import (
 )
 from minivit.viz.segmentation import plot_cams, plot_masks
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
+from minivit.viz.swin_reach import plot_swin_reach, swin_reach
 from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_interaction, plot_training_curves
 from minivit.viz.transformer import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit
 from minivit.viz.two_marks import plot_reach_masks, plot_seed_accuracies, plot_two_marks
@@ -108,6 +110,7 @@ __all__ = [
     "plot_split_heads",
     "plot_stage_windows",
     "plot_swin_block_pair",
+    "plot_swin_reach",
     "plot_swin_stages",
     "plot_tensor_layouts",
     "plot_token_reach",
@@ -118,5 +121,6 @@ __all__ = [
     "plot_window_masks",
     "plot_windows",
     "score_spread",
+    "swin_reach",
     "to_png",
 ]
