@@ -13,6 +13,8 @@ the input size.
   a list of (B, C_i, H_i, W_i) maps: minivit's SwinTransformer and MobileViT, or a torchvision ResNet
   through `ResNetBackbone`.
 - `ResNetBackbone`: a torchvision ResNet without its average pool and fc, giving its four stages.
+- `ViTBackbone`: a plain ViT's patch tokens (B, 1+N, D), class token dropped, laid back on the patch
+  grid as one map (B, D, H/p, W/p): a single-scale backbone, as ViTDet and DPT read a ViT.
 - `feature_channels`: the C_i of a backbone's maps, from one small forward pass.
 - `LinearProbeHead`: a 1x1 conv on the last map only, upsampled: the same capacity as a class
   activation map, trained on masks (what the last map holds, read linearly).
@@ -40,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minivit.metrics import mean_iou
+from minivit.models.vit import VisionTransformer
 from minivit.ops._checks import check_size, check_tensor, to_pair
 
 
@@ -216,6 +219,41 @@ class ResNetBackbone(nn.Module):
         return maps
 
 
+class ViTBackbone(nn.Module):
+    """A plain Vision Transformer as a dense backbone: one feature map, at one scale.
+
+    A ViT keeps one token per p x p patch through every block, with no pooling between them, so its
+    output (B, 1+N, D) already holds a feature for every place of the (H/p) x (W/p) patch grid; it only
+    has to be laid back on that grid. The class token has no place on it and is dropped (the "ignore"
+    readout of DPT, Ranftl et al., 2021); ViTDet (Li et al., 2022) builds its detector on this one map.
+    The tokens are read after the ViT's final LayerNorm, as its classifier reads the class token.
+
+    Args:
+        vit: a minivit VisionTransformer; its modules are shared, not copied. Its position embedding
+            fixes the image size it takes.
+    """
+
+    def __init__(self, vit: VisionTransformer):
+        super().__init__()
+        if not isinstance(vit, VisionTransformer):
+            raise TypeError(f"vit must be a minivit VisionTransformer, got {type(vit).__name__}")
+        self.vit = vit
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Args: x, images (B, C, H, W) of the ViT's image size.
+
+        Returns:
+            one map, [(B, D, H/p, W/p)]: the patch tokens after the last block and the LayerNorm.
+        """
+        tokens = self.vit.tokens(x)  # (B, 1+N, D); checks x
+        for block in self.vit.blocks:
+            tokens = block(tokens)
+        patches = self.vit.norm(tokens)[:, 1:]  # (B, N, D): the class token dropped
+        p = self.vit.config.patch_size
+        h, w = x.shape[-2] // p, x.shape[-1] // p
+        return [patches.transpose(1, 2).reshape(x.shape[0], -1, h, w)]  # (B, D, h, w), row-major like patchify
+
+
 @torch.no_grad()
 def feature_channels(backbone: nn.Module, in_channels: int, size: int | tuple[int, int] = 64) -> list[int]:
     """The channels C_i of each map of `backbone.feature_maps`, read off one forward pass of a blank
@@ -282,7 +320,9 @@ def class_activation_map(classifier: nn.Module, images: torch.Tensor, upsample: 
     return F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float = 0.6) -> torch.Tensor:
+def masks_from_cams(
+    cams: torch.Tensor, present: torch.Tensor, threshold: float = 0.6, rescale: bool = True
+) -> torch.Tensor:
     """Weakly supervised segmentation: turn class activation maps into a mask.
 
     Each map is clipped at 0 and divided by its maximum, so it runs from 0 to 1; maps of classes not
@@ -290,10 +330,13 @@ def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float 
     background where no map reaches `threshold`.
 
     Args:
-        cams: class activation maps, shape (B, K, H, W) (see `class_activation_map`).
+        cams: class activation maps, shape (B, K, H, W) (see `class_activation_map`), or any per-class
+            maps, e.g. a segmentation head's probabilities.
         present: (B, K) bool (or 0/1), which classes each image holds: the image-level labels, or
             the classifier's own predictions (logit > 0).
         threshold: the lowest scaled activation that counts as an object.
+        rescale: divide each map by its maximum (the CAM rule); False thresholds the maps as they are,
+            which only makes sense for maps that already share a scale, such as probabilities.
 
     Returns:
         masks, shape (B, H, W) int64: 0 for background, k + 1 for class k (as `digit_canvas` numbers them).
@@ -303,14 +346,20 @@ def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float 
     if present.shape != cams.shape[:2]:
         raise ValueError(f"present must have shape {tuple(cams.shape[:2])} (B, K), got shape {tuple(present.shape)}")
     cams = cams.clamp(min=0)
-    cams = cams / cams.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
+    if rescale:
+        cams = cams / cams.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
     cams = cams * present.bool()[:, :, None, None]
     score, k = cams.max(dim=1)  # (B, H, W) each
     return torch.where(score >= threshold, k + 1, 0)
 
 
 def choose_threshold(
-    cams: torch.Tensor, present: torch.Tensor, masks: torch.Tensor, thresholds: Sequence[float], num_classes: int = 11
+    cams: torch.Tensor,
+    present: torch.Tensor,
+    masks: torch.Tensor,
+    thresholds: Sequence[float],
+    num_classes: int = 11,
+    rescale: bool = True,
 ) -> tuple[float, dict[float, float]]:
     """The threshold of `masks_from_cams` whose masks fit `masks` best, by mean IoU.
 
@@ -322,11 +371,12 @@ def choose_threshold(
         masks: (B, H, W), the true masks (class 0 background, k + 1 for class k).
         thresholds: the candidates.
         num_classes: classes of the masks, background included (K + 1).
+        rescale: given to `masks_from_cams`.
 
     Returns:
         (the best threshold, {threshold: mean IoU} for every candidate).
     """
-    ious = {t: mean_iou(masks_from_cams(cams, present, t), masks, num_classes) for t in thresholds}
+    ious = {t: mean_iou(masks_from_cams(cams, present, t, rescale), masks, num_classes) for t in thresholds}
     return max(ious, key=ious.get), ious
 
 

@@ -15,15 +15,22 @@ from minivit.experiments.__main__ import main
 from minivit.experiments.weak_supervision import (
     CLASSIFIERS,
     HEAD_EPOCHS,
+    READINGS,
     THRESHOLDS,
+    add_to_results,
+    added_columns,
     backbone_maps,
     balanced_class_weights,
     digit_probabilities,
     head_masks,
+    head_readings,
     head_scores,
     ink_maps,
     mobilevit_without_attention,
+    reread_epochs,
     train_head,
+    vit_additions,
+    vit_columns,
 )
 from minivit.models.mobilevit import mobilevit_tiny
 from minivit.segmentation import SegmentationHead, SegmentationModel, feature_channels
@@ -90,6 +97,9 @@ def test_the_controls_change_one_thing_each():
     assert params["wide CNN"] > 5 * params["small CNN"]
     assert params["ViT, no position"] == params["ViT, translated"] == params["ViT"]
     assert training.VARIANTS["ViT, translated"].translate and not training.VARIANTS["ViT"].translate
+    assert params["ViT, 4 x 4 patches"] == params["ViT"]  # the patch embedding shrinks as the position embedding grows
+    vit = training.VARIANTS["ViT, 4 x 4 patches"].build()
+    assert vit.pos_embed.shape == (1, 1 + 8 * 8, 64)  # a token per pixel of the 8 x 8 digit, as the Swin's 4 x 4 patches
 
 
 @pytest.fixture
@@ -170,13 +180,21 @@ def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     heads = {
         f"{name}_1_{key}"
         for name in ("last_map_head_on_pseudo_masks", "head_on_pseudo_masks", "probe_on_masks", "weighted_probe_on_masks",
-                     "last_map_head_on_masks", "head_on_masks")
+                     "last_map_head_on_masks", "weighted_last_map_head_on_masks", "head_on_masks")
         for key in ("argmax", "thresholded", "threshold", "argmax_background")
     }
-    assert set(row) == {"seed", "background"} | per_classifier | heads
+    rereadings = {f"{name}_1_{key}" for name in ("probe_on_masks", "head_on_masks")
+                  for key in ("labels_thresholded", "unscaled", "labels_unscaled", "unscaled_threshold")}
+    assert set(row) == {"seed", "background"} | per_classifier | heads | rereadings
     assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
+    # the stored run has the same columns at every length, except the re-readings (the multi-stage head's at
+    # the shortest only), and the plain ViT's of vit_additions
     stored = set(read_csv(RESULTS / "weak_supervision.csv")[0])
-    assert stored == {key.replace("_1_", f"_{e}_") for key in row for e in HEAD_EPOCHS}
+    at_every_length = {key.replace("_1_", f"_{e}_") for key in row.keys() - rereadings for e in HEAD_EPOCHS}
+    assert reread_epochs("head_on_masks", HEAD_EPOCHS) == (2,) and reread_epochs("probe_on_masks", HEAD_EPOCHS) == (2, 30, 60)
+    reread = {key.replace("_1_", f"_{e}_") for key in rereadings for e in reread_epochs(key.split("_1_")[0], HEAD_EPOCHS)}
+    assert stored == at_every_length | reread | set(vit_columns())
+    assert set(added_columns()) <= stored
 
 
 def test_mobilevit_without_attention_differs_only_in_its_transformers():
@@ -231,6 +249,49 @@ def test_head_masks_by_argmax_and_by_the_cam_rule_hand_worked():
     argmax, thresholded, threshold = head_masks(_FixedScores(), ([scores], masks, present), [scores], present)
     assert argmax.tolist() == [[[0, 0], [0, 0]]]  # the head's own decision: all background
     assert thresholded.tolist() == masks.tolist() and threshold == THRESHOLDS[0]  # read like a CAM: the digit
+
+
+def test_head_readings_take_one_handicap_away_at_a_time_hand_worked():
+    # as above, but the classifier misses digit 0 on the canvas: read with its answers, no digit is left;
+    # read with the true labels, digit 0 is found, with its map scaled or as it is (probability 0.27 on the top row)
+    scores = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [-5.0, -5.0]], [[-9.0, -9.0], [-9.0, -9.0]]]])
+    masks = torch.tensor([[[1, 1], [0, 0]]])
+    answers, labels = torch.tensor([[False, False]]), torch.tensor([[True, False]])
+    readings = head_readings(_FixedScores(), ([scores], masks), [scores], dict(answers=(answers, answers),
+                                                                             labels=(labels, labels)))
+    assert set(readings) == set(READINGS)
+    assert readings["thresholded"][0].tolist() == readings["unscaled"][0].tolist() == [[[0, 0], [0, 0]]]
+    assert readings["labels_thresholded"][0].tolist() == readings["labels_unscaled"][0].tolist() == masks.tolist()
+    assert readings["labels_unscaled"][1] == 0.1 and readings["labels_thresholded"][1] == 0.1  # the first that fits
+    assert digit_probabilities(scores)[0, 0, 0, 0] < 0.3  # unscaled, a threshold of 0.3 or more would miss it
+
+
+def test_add_to_results_merges_checks_and_resumes(tmp_path):
+    path = tmp_path / "runs.csv"
+    write_csv([dict(seed=0, a=0.5), dict(seed=1, a=0.25)], path)
+    calls = []
+
+    def compute(seed):
+        calls.append(seed)
+        return dict(seed=seed, a=0.5 if seed == 0 else 0.26, b=seed + 0.125)
+
+    parts = {"b": (compute, lambda: ["b"])}
+    rows = add_to_results(path, [0, 1], parts=parts)
+    assert rows == read_csv(path) == [dict(seed=0, a=0.5, b=0.125), dict(seed=1, a=0.25, b=1.125)]  # a kept as stored
+    add_to_results(path, [0, 1], parts=parts)
+    assert calls == [0, 1]  # nothing left to add: nothing computed again
+    write_csv([dict(seed=0, a=0.5), dict(seed=1, a=0.9)], path)
+    with pytest.raises(ValueError, match="the recomputed a is 0.2600, the stored 0.9000"):
+        add_to_results(path, [0, 1], parts=parts)
+    assert read_csv(path) == [dict(seed=0, a=0.5, b=0.125), dict(seed=1, a=0.9, b="")]  # seed 0 kept, seed 1 to do
+    with pytest.raises(ValueError, match="seeds must be among the stored"):
+        add_to_results(path, [7], parts=parts)
+
+
+def test_vit_additions_runs_and_gives_its_columns():
+    row = vit_additions(seed=0, num_train=32, num_test=8)
+    assert set(row) == {"seed", *vit_columns()}
+    assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
 
 
 def test_ink_maps_peak_where_the_ink_is_for_every_class():

@@ -1,5 +1,6 @@
 """The segmentation head and model: scores at the input size for any backbone and any image shape,
-every stage used, a training step that learns; class activation maps turned into masks by hand."""
+every stage used, a training step that learns; a plain ViT's tokens laid back on its patch grid; class
+activation maps turned into masks by hand."""
 
 import pytest
 import torch
@@ -12,11 +13,13 @@ from minivit.metrics import mean_iou
 from minivit.models.mobilevit import mobilevit_tiny
 from minivit.models.swin import swin_tiny
 from minivit.models.toy_models import SmallCNN
+from minivit.models.vit import VisionTransformer, ViTConfig, vit_tiny
 from minivit.segmentation import (
     LinearProbeHead,
     ResNetBackbone,
     SegmentationHead,
     SegmentationModel,
+    ViTBackbone,
     choose_threshold,
     class_activation_map,
     far_gradient_share,
@@ -268,6 +271,46 @@ def test_masks_from_cams_hand_worked():
     # class 1 not in the image: its map is ignored
     assert masks_from_cams(cams, torch.tensor([[1, 0]]), threshold=0.6).tolist() == [[[1, 0], [0, 0]]]
     assert masks_from_cams(cams, both, threshold=0.2).tolist() == [[[1, 2], [2, 2]]]
+
+
+def test_masks_from_cams_without_rescaling_thresholds_the_maps_as_they_are():
+    cams = torch.tensor([[[[0.2, 0.1], [0.0, -1.0]], [[0.0, 0.4], [0.3, 0.1]]]])  # (1, 2, 2, 2), e.g. probabilities
+    both = torch.tensor([[True, True]])
+    # scaled, class 0's 0.2 becomes 1 and wins at 0.6; unscaled, only class 1's 0.4 reaches 0.35
+    assert masks_from_cams(cams, both, threshold=0.6).tolist() == [[[1, 2], [2, 0]]]
+    assert masks_from_cams(cams, both, threshold=0.35, rescale=False).tolist() == [[[0, 2], [0, 0]]]
+    assert masks_from_cams(cams, both, threshold=0.15, rescale=False).tolist() == [[[1, 2], [2, 0]]]
+    best, ious = choose_threshold(cams, both, torch.tensor([[[0, 2], [0, 0]]]), (0.15, 0.35), 3, rescale=False)
+    assert best == 0.35 and ious[0.35] == 1.0
+
+
+def test_vit_backbone_lays_the_patch_tokens_back_on_their_grid():
+    torch.manual_seed(0)
+    vit = VisionTransformer(ViTConfig(image_size=(32, 48), patch_size=8, in_channels=1, num_classes=10, dim=16,
+                                      depth=2, num_heads=2, mlp_ratio=2.0)).eval()
+    x = torch.randn(2, 1, 32, 48)
+    with torch.no_grad():
+        (feature_map,) = ViTBackbone(vit).feature_maps(x)
+        tokens = vit.tokens(x)  # (2, 1 + 4 * 6, 16)
+        for block in vit.blocks:
+            tokens = block(tokens)
+        tokens = vit.norm(tokens)
+        logits = vit(x)
+    assert tokens.shape == (2, 25, 16) and feature_map.shape == (2, 16, 4, 6)  # (B, D, H/p, W/p), class token gone
+    for i, j in [(0, 0), (0, 5), (3, 0), (2, 4)]:  # patches numbered row by row, after the class token
+        torch.testing.assert_close(feature_map[:, :, i, j], tokens[:, 1 + 6 * i + j])
+    torch.testing.assert_close(vit.head(tokens[:, 0]), logits)  # the dropped token is the classifier's
+
+
+def test_vit_backbone_feeds_a_segmentation_head():
+    torch.manual_seed(0)
+    backbone = ViTBackbone(vit_tiny(num_classes=10, in_channels=1, image_size=32))
+    assert feature_channels(backbone, in_channels=1, size=32) == [64]
+    model = SegmentationModel(backbone, SegmentationHead([64], num_classes=11, dim=8)).eval()
+    with torch.no_grad():
+        assert model(torch.randn(3, 1, 32, 32)).shape == (3, 11, 32, 32)
+    with pytest.raises(TypeError, match="vit must be a minivit VisionTransformer"):
+        ViTBackbone(swin_tiny())
 
 
 def test_masks_from_perfect_cams_are_the_canvas_masks():

@@ -12,17 +12,19 @@ from minivit.experiments import training
 from minivit.experiments.processes import map_in_processes
 from minivit.experiments.results import read_csv, write_csv
 from minivit.experiments.two_marks import two_marks_experiment
-from minivit.experiments.weak_supervision import weak_supervision
+from minivit.experiments.weak_supervision import add_to_results, weak_supervision
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m minivit.experiments",
                                      description="The longer runs behind notebooks 01, 08 and 09.")
-    parser.add_argument("experiment", choices=["two-marks", "learning-rates", "data-size", "weak-supervision"])
+    parser.add_argument("experiment", choices=["two-marks", "learning-rates", "data-size", "weak-supervision",
+                                               "weak-supervision-additions"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--rates", help="data-size: the CSV of learning-rates, whose chosen rates it trains with")
     parser.add_argument("--processes", type=int, default=1, help="runs trained at once, one thread each")
-    parser.add_argument("--out", required=True, help="the CSV file to write")
+    parser.add_argument("--out", required=True,
+                        help="the CSV file to write (weak-supervision-additions: the stored one, merged into)")
     args = parser.parse_args(argv)
     if args.experiment == "data-size" and not args.rates:
         parser.error("data-size needs --rates, the CSV that learning-rates wrote")
@@ -35,8 +37,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.experiment == "data-size":
         rates = training.chosen_rates(read_csv(args.rates))
         rows = training.data_size(rates, seeds=args.seeds, processes=args.processes)
-    else:
+    elif args.experiment == "weak-supervision":
         rows = map_in_processes(weak_supervision, args.seeds, args.processes)
+    else:  # writes the file itself, seed by seed
+        rows = add_to_results(args.out, args.seeds, args.processes)
     write_csv(rows, args.out)
     print(f"{len(rows)} rows written to {args.out} in {time.monotonic() - start:.0f} s")
 

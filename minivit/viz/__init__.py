@@ -18,7 +18,8 @@ the models do. One module per topic:
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops)
     segmentation       plot_masks, plot_cams
-    dense_prediction   plot_segmentation_head, plot_cam_pipeline (the two routes to a mask, as diagrams)
+    dense_prediction   plot_segmentation_head, plot_cam_pipeline (the two routes to a mask, as diagrams),
+                       plot_head_readings (a head's scores read by argmax or like a CAM)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction
     backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
                        plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
@@ -43,7 +44,7 @@ from minivit.viz.backbones import (
     plot_swin_stages,
 )
 from minivit.viz.cost import plot_attention_cost
-from minivit.viz.dense_prediction import plot_cam_pipeline, plot_segmentation_head
+from minivit.viz.dense_prediction import plot_cam_pipeline, plot_head_readings, plot_segmentation_head
 from minivit.viz.layouts import plot_tensor_layouts
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
@@ -86,6 +87,7 @@ __all__ = [
     "plot_digits",
     "plot_feature_pyramid",
     "plot_feature_pyramids",
+    "plot_head_readings",
     "plot_interaction",
     "plot_inverted_residual",
     "plot_masks",

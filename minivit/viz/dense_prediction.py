@@ -2,6 +2,9 @@
 
     plot_segmentation_head   every stage's map -> 1x1 conv to D -> upsample -> concatenate -> fuse -> K scores
     plot_cam_pipeline        a classifier's last map -> its Linear at every place (the CAM) -> scale -> threshold
+    plot_head_readings       a head's scores -> a mask two ways: its own argmax, or like a CAM (probabilities
+                             of the digits, each scaled by its maximum, kept if the classifier answers yes,
+                             thresholded)
 """
 
 from __future__ import annotations
@@ -65,10 +68,12 @@ def plot_segmentation_head(head: SegmentationHead, features: Sequence[torch.Tens
             arrow(ax, (middle, y + 1 - BOX_HEIGHT / 2), (middle, y + BOX_HEIGHT / 2))
     for i in range(S):
         arrow(ax, (i * pitch, -2 - BOX_HEIGHT / 2), (middle, -3 + BOX_HEIGHT / 2))
-    ax.set_xlim(-pitch / 2, (columns - 1) * pitch + pitch / 2)
+    half = max(columns * pitch / 2, 2.9 / 2 + 0.1)  # wide enough for the columns and for the boxes below them
+    ax.set_xlim(middle - half, middle + half)
     ax.set_ylim(-6.5, 0.5)
     ax.axis("off")
-    ax.set_title("segmentation head: every stage brought to the finest map, then K scores per pixel")
+    ax.set_title("segmentation head: every stage brought to the finest map, then K scores per pixel" if S > 1
+                 else "segmentation head on one map: K scores per pixel")
     return fig
 
 
@@ -123,6 +128,72 @@ def plot_cam_pipeline(classifier: nn.Module, images: torch.Tensor, threshold: fl
     ax.set_ylim(-5.5, 0.5)
     ax.axis("off")
     ax.set_title("class activation maps: the classifier's own Linear, applied before the pooling")
+    return fig
+
+
+def plot_head_readings(head: nn.Module, features: Sequence[torch.Tensor], size: int | tuple[int, int],
+                       present: torch.Tensor, threshold: float | None = None) -> Figure:
+    """The two readings of a segmentation head's scores in notebook 09, side by side, with the shapes the
+    code computes: by argmax (each pixel takes the class of highest score, background included), and like a
+    CAM (the softmax's probabilities of the digits, each digit's map scaled by its maximum, only the digits
+    the classifier answers kept, then `masks_from_cams`' rule: the highest digit, or the background where
+    none reaches the threshold). Beside the two steps that the CAM reading adds, a note names the control
+    that takes each away.
+
+    Args:
+        head: a trained or untrained head taking (features, size), e.g. a SegmentationHead or a
+            LinearProbeHead; it is run once, in eval mode (its mode is restored after).
+        features: the backbone's maps it takes.
+        size: (H, W) of the input (an int for H = W).
+        present: (B, K) bool, the digits kept on each image, K being the head's classes minus the background.
+        threshold: the threshold of the CAM reading, in (0, 1]; None writes "a threshold t".
+
+    Returns:
+        the Figure. Boxes have gid "step" (the scores, the argmax branch, then the CAM branch top to bottom)
+        and their texts "step-label"; arrows gid "arrow"; the two notes gid "control-label".
+    """
+    if not isinstance(head, nn.Module):
+        raise TypeError(f"head must be an nn.Module taking (features, size), got {type(head).__name__}")
+    if threshold is not None and not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    was_training = head.training
+    with torch.no_grad():
+        scores = head.eval()(features, size)  # (B, 1 + K, H, W)
+        head.train(was_training)
+        probabilities = scores.softmax(dim=1)[:, 1:]  # (B, K, H, W): the digits' probabilities
+        by_argmax = scores.argmax(dim=1)  # (B, H, W)
+        like_a_cam = masks_from_cams(probabilities, present, 0.5 if threshold is None else threshold)  # checks present
+    t = "a threshold t" if threshold is None else f"{threshold:g}"
+    B, classes = scores.shape[:2]
+    fig = new_figure(8.8, 5.4)
+    ax = fig.subplots()
+    left, right, width = 0.0, 4.6, 4.2
+    box(ax, (left + right) / 2, 0, f"head's scores, background first\n{shape_text(tuple(scores.shape))}", "tensor",
+        width=width)
+    box(ax, left, -1.4, f"by argmax: the class of highest score\nmask {shape_text(tuple(by_argmax.shape))}", "op",
+        width=width)
+    steps = [
+        f"like a CAM: softmax, background dropped\ndigit probabilities {shape_text(tuple(probabilities.shape))}",
+        f"scale each digit's map by its maximum\n{shape_text(tuple(probabilities.shape))}",
+        f"keep the digits the classifier answers\n{shape_text(tuple(present.shape))} -> "
+        f"{shape_text(tuple(probabilities.shape))}",
+        f"highest digit, or background below {t}\nmask {shape_text(tuple(like_a_cam.shape))}",
+    ]
+    for k, text in enumerate(steps):
+        box(ax, right, -1.4 - k, text, "op", width=width)
+        if k:
+            arrow(ax, (right, -1.4 - k + 1 - BOX_HEIGHT / 2), (right, -1.4 - k + BOX_HEIGHT / 2))
+    for x in (left, right):
+        arrow(ax, ((left + right) / 2, -BOX_HEIGHT / 2), (x, -1.4 + BOX_HEIGHT / 2))
+    notes = [(-2.4, "control: skip this step\n(the unscaled reading)"),
+             (-3.4, "control: keep the true labels instead\n(the reading with labels)")]
+    for y, text in notes:
+        ax.text(right - width / 2 - 0.15, y, text, ha="right", va="center", fontsize=8.5, style="italic",
+                gid="control-label")
+    ax.set_xlim(left - width / 2 - 0.1, right + width / 2 + 0.1)
+    ax.set_ylim(-5.0, 0.45)
+    ax.axis("off")
+    ax.set_title(f"two readings of one head ({B} images, {classes} classes): its own argmax, or like a CAM")
     return fig
 
 
