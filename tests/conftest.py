@@ -20,7 +20,8 @@ torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get(
 # after the other on one worker, never two at once, so that the grader's own kernels do not starve; every other
 # file runs whole on one worker (a notebook's cells in one kernel, a module's fixtures built once).
 KERNELS = [
-    "tests/test_book.py", "tests/test_browser.py", "tests/test_course_command.py", "tests/test_grading_grader.py",
+    "tests/test_book.py", "tests/test_browser.py", "tests/test_course_command.py", "tests/test_grading_custom_tasks.py",
+    "tests/test_grading_grader.py",
     "tests/test_grading_gradebook.py", "tests/test_grading_hostile.py", "tests/test_grading_notebooks.py",
     "tests/test_grading_processes.py", "tests/test_grading_sandbox.py",
 ]

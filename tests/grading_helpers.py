@@ -1,13 +1,19 @@
-"""What the grading tests share: the solution and exercise notebooks, wrong implementations of every
-graded task made by editing the solutions (test_grading_variants checks that each edit applies exactly
-once), and the sandbox the end-to-end tests grade in."""
+"""What the grading tests share: the solution and exercise notebooks, the sandbox the end-to-end tests grade
+in, and wrong implementations of the graded tasks. The wrong implementations of a task are, first, its own:
+`Task.wrong_variants` (its pitfalls' functions), which no change of a solution affects; tests that need a
+wrong implementation in process use those (`as_learner_code` makes one look like a learner's function). Tests
+that grade whole notebooks need the mistake in notebook code: WRONG edits each solution cell's text
+(test_grading_variants checks that each edit applies exactly once; a solution rewritten another way needs its
+edit rewritten too)."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import time
+import types
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
@@ -25,8 +31,8 @@ BEGIN = "    ### BEGIN SOLUTION\n"  # the first line of a solution region, where
 NO_SANDBOX = unavailable()
 SANDBOX = "none" if NO_SANDBOX else "bwrap"
 
-# task -> (the mistake, [(text in the solution cell, its replacement), ...]); the first list is graded by
-# the child-kernel test, both lists in process.
+# task -> (the mistake, [(text in the solution cell, its replacement), ...]): graded whole by the child-kernel
+# tests (test_grading_grader, test_grading_gradebook), and in process.
 WRONG = {
     "to_tokens": ("channels not moved last", [("x.flatten(2).transpose(1, 2)", "x.reshape(x.shape[0], -1, x.shape[1])")]),
     "conv1x1": ("missing bias", [("pixels @ weight.T + bias", "pixels @ weight.T")]),
@@ -58,21 +64,22 @@ WRONG = {
                                                       'return x + norm(x, "norm2")')]),
 }
 
-# More mistakes, checked in process only.
+# More mistakes written into the solutions' text, checked in process: those the check cell must name as a
+# pitfall (test_grading_tasks.NAMED), and one that no pitfall is (the others are their task's pitfalls).
 MORE_WRONG = {
-    "to_tokens": ("flattened to one vector", [("x.flatten(2).transpose(1, 2)", "x.flatten(1)")]),
-    "receptive_field": ("strides ignored", [("field += (k - 1) * jump", "field += k - 1")]),
-    "self_attention": ("no scaling", [(" / math.sqrt(q.shape[-1])", "")]),
-    "split_heads": ("heads interleaved", [("x = x.reshape(B, N, num_heads, D // num_heads)", "x = x.reshape(B, N, D // num_heads, num_heads).transpose(2, 3)")]),
     "multi_head_attention": ("scaled by sqrt(D)", [("minivit.attention(q, k, v)", "minivit.attention(q, k, v, scale=1 / math.sqrt(q.shape[1] * q.shape[-1]))")]),
-    "patchify": ("patches in column-major order", [("x.permute(0, 2, 4, 3, 5, 1)", "x.permute(0, 4, 2, 3, 5, 1)")]),
-    "window_partition": ("windows in column-major order", [("x.permute(0, 1, 3, 2, 4, 5)", "x.permute(0, 3, 1, 2, 4, 5)")]),
     "cyclic_shift": ("one axis only", [("shifts=(-shift_size, -shift_size), dims=(1, 2)", "shifts=-shift_size, dims=1")]),
     "shifted_window_mask": ("regions off by one", [("slice(-M, -s), slice(-s, None)", "slice(-M, -s + 1), slice(-s + 1, None)")]),
-    "relative_position_index": ("scaled by M", [("dy * (2 * M - 1) + dx", "dy * M + dx")]),
     "shifted_window_attention": ("no roll back", [("return torch.roll(x, shifts=(s, s), dims=(1, 2))", "return x")]),
     "transformer_block": ("GELU instead of SiLU", [("F.silu(", "F.gelu(")]),
 }
+
+
+def as_learner_code(fn: Callable, name: str) -> Callable:
+    """`fn` (a pitfall's function, which is minivit's code) re-made as a learner's function `name` would be: the
+    same code with a copy of its module's globals, which the tracer does not take for minivit's own (see
+    tracing.py); the minivit functions it calls are still seen."""
+    return types.FunctionType(fn.__code__, dict(fn.__globals__), name, fn.__defaults__, fn.__closure__)
 
 
 def solution_notebook(stem: str) -> nbformat.NotebookNode:
@@ -86,7 +93,8 @@ def solution_cell(nb: nbformat.NotebookNode, task: str):
 
 def edit(source: str, edits: list[tuple[str, str]]) -> str:
     for old, new in edits:
-        assert source.count(old) == 1, f"{old!r} is not exactly once in:\n{source}"
+        assert source.count(old) == 1, (f"{old!r} is not exactly once in the cell below; if its solution was "
+                                        f"rewritten, rewrite its edit in tests/grading_helpers.py too:\n{source}")
         source = source.replace(old, new)
     return source
 

@@ -8,9 +8,9 @@ import re
 import pytest
 import torch
 
-from minivit.grading import check
+from minivit.grading import TASKS, check
 from minivit.grading.check import WIDTH, feedback, wrapped
-from grading_helpers import WRONG, functions_of, solution_notebook, wrong_notebook
+from grading_helpers import WRONG, as_learner_code, functions_of, solution_notebook, wrong_notebook
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,14 @@ def test_a_correct_function_passes_every_case(windows, capsys):
     assert capsys.readouterr().out == "window_partition: all 2 cases passed.\n"
 
 
+def _pitfall(task: str, starts: str):
+    """The pitfall of `task` whose words start with `starts`, as a learner's function."""
+    (fn,) = [p.fn for p in TASKS[task].pitfalls if p.says.startswith(starts)]
+    return as_learner_code(fn, task)
+
+
 def test_a_wrong_value_shows_expected_got_first_mismatch_and_hint(capsys):
-    wrong = functions_of(wrong_notebook("04_window_shift_mask"))
-    check("cyclic_shift", wrong["cyclic_shift"])
+    check("cyclic_shift", _pitfall("cyclic_shift", "rolled the wrong way"))
     out = capsys.readouterr().out
     assert out.startswith("cyclic_shift: 0 of 2 cases passed.\n")
     assert "case 1, x of shape (1, 4, 4, 1) holding 0..15, shift_size=1: FAILED" in out
@@ -125,10 +130,10 @@ def test_a_wrong_return_type_and_an_unknown_task_are_explained():
 
 
 def test_long_lines_are_printed_wrapped_between_words_never_inside_one(capsys):
-    wrong = functions_of(wrong_notebook("01_conv_vs_attention"))
-    ok, lines = feedback("to_tokens", wrong["to_tokens"])
+    wrong = _pitfall("to_tokens", "reshaping (B, C, H, W) straight to (B, H*W, C)")
+    ok, lines = feedback("to_tokens", wrong)
     assert not ok and max(map(len, lines)) > WIDTH  # the known mistake and the hint are long
-    check("to_tokens", wrong["to_tokens"])
+    check("to_tokens", wrong)
     printed = capsys.readouterr().out.splitlines()
     assert max(map(len, printed)) <= WIDTH
     assert " ".join(printed).split() == " ".join(lines).split()  # the same words, none cut in two
@@ -143,7 +148,17 @@ def test_wrapping_keeps_a_line_that_fits_its_indent_and_a_word_longer_than_the_w
     assert wrapped([""]) == [""]
 
 
-def test_every_wrong_variant_fails_its_check():
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_wrong_variant_fails_its_check(name):
+    """Each of the task's wrong implementations, as a learner's function: a failed case and the hint, or, where
+    it calls a minivit function the task does not allow (as some pitfalls do, to be short), that."""
+    for fn in TASKS[name].wrong_variants:
+        ok, lines = feedback(name, as_learner_code(fn, name))
+        assert not ok, (name, lines)
+        assert lines[-1].startswith("  Hint:") or "which the grader does not accept" in lines[0], (name, lines)
+
+
+def test_every_wrong_variant_in_notebook_code_fails_its_check():
     for stem in {"01_conv_vs_attention", "07_mobilevit_unfold_fold"}:
         functions = functions_of(wrong_notebook(stem))
         for name in WRONG:

@@ -58,9 +58,25 @@ def test_solutions_pass_the_hidden_cases_of_every_seed(stem):
         assert [_run(name, functions[name], seed) for seed in SEEDS] == ["passed"] * len(SEEDS), name
 
 
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_wrong_variant_of_a_task_fails_its_public_and_the_hidden_cases_of_every_seed(name):
+    """The task's own wrong implementations (its pitfalls), which no rewrite of a solution changes."""
+    task = TASKS[name]
+    assert task.wrong_variants
+    public = task.public()
+    for fn in task.wrong_variants:
+        results = call(fn, [case.args for case in public])
+        assert any(case_problem(task, c, task.reference(*c.args), r) for c, r in zip(public, results)), fn
+        for seed in SEEDS:
+            hidden = hidden_cases(seed, [name])[name]
+            outcome = {"results": call(fn, [case.args for case in hidden.cases]), "entered": [], "refused": []}
+            assert judge(task, hidden, outcome, "test").status in {"failed", "error"}, (name, seed)
+
+
 @pytest.mark.parametrize("stem", list(NOTEBOOKS))
 @pytest.mark.parametrize("wrong", [WRONG, MORE_WRONG], ids=["wrong", "more_wrong"])
 def test_wrong_variants_fail_the_public_and_the_hidden_cases_of_every_seed(stem, wrong):
+    """The mistakes written into the solutions' text, as the whole-notebook tests grade them."""
     functions = functions_of(wrong_notebook(stem, wrong))
     for name in NOTEBOOKS[stem]:
         if name not in wrong:

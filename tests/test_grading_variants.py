@@ -1,5 +1,5 @@
-"""The wrong implementations of tests/grading_helpers.py: one per task, and each edit applies to its
-solution exactly once."""
+"""The wrong implementations of the tests: each task's own (its pitfalls), and the edits of
+tests/grading_helpers.py, one per task, each applying to its solution exactly once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from grading_helpers import MORE_WRONG, WRONG, solution_cell, solution_notebook,
 
 
 def test_every_task_has_a_wrong_variant():
-    assert set(WRONG) == set(TASKS)
+    assert all(task.wrong_variants for task in TASKS.values())  # in process
+    assert set(WRONG) == set(TASKS)  # in notebook code, for the tests that grade whole notebooks
 
 
 @pytest.mark.parametrize("stem", list(NOTEBOOKS))

@@ -1,9 +1,9 @@
 """Command line: grade submissions, or release the exercises.
 
-    minivit-grade PATH... --out DIR [--notebook NN]... [--jobs N] [--timeout SECONDS] [--cell-timeout SECONDS]
-                  [--memory-mb MB] [--seed N] [--sandbox bwrap|none]
+    minivit-grade PATH... --out DIR [--notebook NN]... [--tasks FILE]... [--jobs N] [--timeout SECONDS]
+                  [--cell-timeout SECONDS] [--memory-mb MB] [--seed N] [--sandbox bwrap|none]
     python -m minivit.instructor PATH... --out DIR ...          (the same)
-    python -m minivit.instructor release [--check]              (solutions/ -> exercises/; also minivit-release)
+    python -m minivit.instructor release [--check] [--tasks FILE]...   (solutions/ -> exercises/; also minivit-release)
 """
 
 from __future__ import annotations
@@ -15,6 +15,19 @@ from pathlib import Path
 
 from minivit.instructor import release as releasing
 from minivit.instructor.sandbox import KINDS, describe, unavailable
+
+
+def _loaded(prog: str, files: list[Path]) -> bool:
+    """Load a course's tasks files; False, with the reason printed, when one cannot be loaded."""
+    from minivit.grading.tasks import TasksFileError, load_tasks
+
+    for path in files:
+        try:
+            load_tasks(path)
+        except TasksFileError as error:
+            print(f"{prog}: --tasks {error}", file=sys.stderr)
+            return False
+    return True
 
 
 def grade_main(argv: list[str] | None = None) -> int:
@@ -30,6 +43,9 @@ def grade_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebook", action="append", metavar="NN", dest="notebooks",
                         help="grade only this assignment, by number or name (04, 04_window_shift_mask); "
                         "repeat for more. Default: every graded notebook of the course")
+    parser.add_argument("--tasks", action="append", type=Path, default=[], metavar="FILE",
+                        help="a course's own tasks: a Python file that calls minivit.grading.tasks.add_task, loaded "
+                        "before grading; repeat for more (see book/instructor.md, Changing and adding a task)")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="where grades.csv and feedback/ go")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="notebooks graded at once (default 2)")
     parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
@@ -44,6 +60,8 @@ def grade_main(argv: list[str] | None = None) -> int:
                         "working copy, no network, no other submission; none: kernels run as your user (only the "
                         "time and memory limits hold), for where bwrap cannot run")
     args = parser.parse_args(argv)
+    if not _loaded(parser.prog, args.tasks):
+        return 2
     assignments = None
     if args.notebooks:
         from minivit.grading.tasks import NOTEBOOKS
@@ -100,7 +118,11 @@ def release_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solutions", type=Path, default=Path("solutions"))
     parser.add_argument("--exercises", type=Path, default=Path("exercises"))
     parser.add_argument("--check", action="store_true", help="write nothing; fail if exercises/ is out of date")
+    parser.add_argument("--tasks", action="append", type=Path, default=[], metavar="FILE",
+                        help="a course's own tasks file, whose points the check cells must agree with too")
     args = parser.parse_args(argv)
+    if not _loaded(parser.prog, args.tasks):
+        return 2
     try:
         releasing.expected_exercises(args.solutions)
     except ValueError as error:

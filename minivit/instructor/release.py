@@ -61,6 +61,7 @@ def points_disagreements(solution: nbformat.NotebookNode) -> list[str]:
     """Each check cell of a solution notebook whose nbgrader points differ from its task's in minivit's tasks
     (the grader's), in plain words; empty when they agree."""
     from minivit.grading.tasks import TASKS
+    from minivit.grading.tasks.common import DEFINED_IN
 
     found = []
     for cell in solution.cells:
@@ -68,7 +69,8 @@ def points_disagreements(solution: nbformat.NotebookNode) -> list[str]:
         name = str(grading.get("grade_id", "")).removeprefix("check_")
         if grading.get("grade") and name in TASKS and grading.get("points") != TASKS[name].points:
             found.append(f"{name}: {grading.get('points')} points in the notebook's check cell, "
-                         f"{TASKS[name].points} in minivit/grading/tasks (which the grader uses)")
+                         f"{TASKS[name].points} in {DEFINED_IN.get(name, 'minivit/grading/tasks')} (which the grader "
+                         "uses)")
     return found
 
 

@@ -1,11 +1,17 @@
 """What every graded task is made of: its cases, its known mistakes, the task itself, and the draw of
-hidden cases; and the registry TASKS, filled in course order by the notebook modules beside this one."""
+hidden cases; and the registry TASKS, filled in course order by the notebook modules beside this one, then by
+a course's own tasks files (load_tasks: `minivit-grade --tasks FILE`, or the MINIVIT_TASKS variable)."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import math
 import random
+import sys
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -52,6 +58,12 @@ class Task:
     helpers: tuple[Callable, ...] = ()  # the minivit functions it may call; any other makes it "not own code"
     rtol: float = 1e-4
     atol: float = 1e-5
+    wrong: tuple[Callable[..., Any], ...] = ()  # more wrong implementations, for the tests: mistakes no pitfall names
+
+    @property
+    def wrong_variants(self) -> tuple[Callable[..., Any], ...]:
+        """The wrong implementations the tests use: each pitfall's function, then `wrong`."""
+        return tuple(p.fn for p in self.pitfalls) + self.wrong
 
 
 class Draw:
@@ -73,13 +85,77 @@ class Draw:
 
 TASKS: dict[str, Task] = {}  # in course order
 NOTEBOOKS: dict[str, list[str]] = {}  # notebook stem -> its task names, in order
+DEFINED_IN: dict[str, str] = {}  # task name -> the course's tasks file that added or replaced it (not minivit's)
+_LOADED: set[Path] = set()  # the tasks files loaded, so that one named twice is read once
 
 
-def add_task(**fields: Any) -> None:
-    """Register Task(**fields) in TASKS and under its notebook in NOTEBOOKS."""
+def add_task(*, replace: bool = False, **fields: Any) -> Task:
+    """Register Task(**fields) in TASKS and under its notebook in NOTEBOOKS, and return it.
+
+    A task's name is its function's name, so it is unique: a name already taken raises ValueError unless
+    `replace` is True, and then the new task takes the old one's place (its notebook's list included).
+    """
     task = Task(**fields)
-    TASKS[task.name] = task
-    NOTEBOOKS.setdefault(task.notebook, []).append(task.name)
+    old = TASKS.get(task.name)
+    if old is not None and not replace:
+        raise ValueError(f"add_task: there is already a task called {task.name!r} (in notebook {old.notebook}); "
+                         f"to change it, pass replace=True")
+    if old is None and replace:
+        raise ValueError(f"add_task(replace=True): there is no task called {task.name!r} to replace; the tasks "
+                         f"are: {', '.join(TASKS)}")
+    if old is not None and old.notebook != task.notebook:
+        NOTEBOOKS[old.notebook].remove(task.name)
+        if not NOTEBOOKS[old.notebook]:
+            del NOTEBOOKS[old.notebook]
+    TASKS[task.name] = task  # a replaced task keeps its place in course order
+    if task.name not in NOTEBOOKS.setdefault(task.notebook, []):
+        NOTEBOOKS[task.notebook].append(task.name)
+    return task
+
+
+class TasksFileError(Exception):
+    """A course's tasks file that cannot be loaded; the message names the file, the line and what was wrong."""
+
+
+def load_tasks(path: str | Path) -> list[str]:
+    """Run a course's tasks file (a Python file that calls add_task), once however often it is named.
+
+    Returns the names of the tasks it added or replaced. Raises TasksFileError, naming the file, when it is
+    missing or is not a .py file, or when running it raises (with the line of the file where it did); then
+    none of its tasks is kept.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise TasksFileError(f"{path}: no such file (a tasks file is a Python file that calls add_task)")
+    if path.suffix != ".py":
+        raise TasksFileError(f"{path}: not a .py file (a tasks file is a Python file that calls add_task)")
+    path = path.resolve()
+    if path in _LOADED:
+        return []
+    before, notebooks = dict(TASKS), {stem: list(names) for stem, names in NOTEBOOKS.items()}
+    name = f"minivit_course_tasks_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"  # one module per file
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: dataclasses and pickle look the module up
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as error:  # whatever the file raised, said in one line; its tasks are taken back
+        del sys.modules[name]
+        TASKS.clear()
+        TASKS.update(before)
+        NOTEBOOKS.clear()
+        NOTEBOOKS.update(notebooks)
+        if isinstance(error, SyntaxError):
+            raise TasksFileError(f"{error.filename or path}, line {error.lineno}: SyntaxError: {error.msg}") from None
+        if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit: not the file's mistake to report
+            raise
+        lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
+        where = f", line {lines[-1]}" if lines else ""
+        raise TasksFileError(f"{path}{where}: {type(error).__name__}: {error}") from None
+    _LOADED.add(path)
+    changed = [n for n, task in TASKS.items() if before.get(n) is not task]
+    DEFINED_IN.update(dict.fromkeys(changed, str(path)))
+    return changed
 
 
 def arange(*shape: int) -> torch.Tensor:
