@@ -322,7 +322,9 @@ def test_a_flood_of_replies_does_not_stall_the_limits(tmp_path, monkeypatch, not
     after = killed[0] - float(notes["flood-start"])
     print(f"\nflooding cell killed {after:.1f} s after it started (--cell-timeout 3, then {GRACE:g} s); "
           f"notebook done in {seconds:.1f} s")
-    assert after <= 3 + GRACE + 1.5
+    # at its deadline: the wait and the kill take well under a second on an idle machine, and up to a few on a
+    # loaded one; the grader without this fix let the flood run to the notebook's 40 s
+    assert after <= 3 + GRACE + 4
 
 
 # Memfds (in no process's resident memory, outside RLIMIT_DATA), 32 MB at a time, a new one every 128 MB (each file

@@ -37,6 +37,8 @@ MAX_DETAILS = 60  # lines of details per task, notes per notebook
 NOTEBOOK_MB = 20  # the largest notebook file that is read; a larger one is reported, not read
 MAX_DEPTH = 8  # folders inside a student's folder that are looked into
 MAX_ENTRIES = 10_000  # files and folders of one submission that are looked at
+FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)  # how a folder is opened
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # added for every folder and file below the one the instructor named
 
 
 class Refused(Exception):
@@ -125,14 +127,13 @@ def read_notebook(base: Path, relative: PurePath, shown: str, limit: int = NOTEB
     at (lstat) before it is opened and checked again once open, so that a FIFO or a device is never read; at
     most `limit` bytes. Raises Refused."""
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-    nofollow = getattr(os, "O_NOFOLLOW", 0)
-    fds = [os.open(base, flags | getattr(os, "O_DIRECTORY", 0))]
+    fds = [os.open(base, FOLDER | getattr(os, "O_CLOEXEC", 0))]
     try:
         for part in relative.parts[:-1]:
             info = os.stat(part, dir_fd=fds[-1], follow_symlinks=False)
             if not stat.S_ISDIR(info.st_mode):
                 raise _not_regular(f"{shown} (its folder {part})", info.st_mode)
-            fds.append(os.open(part, flags | nofollow | getattr(os, "O_DIRECTORY", 0), dir_fd=fds[-1]))
+            fds.append(os.open(part, FOLDER | NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=fds[-1]))
         name = relative.parts[-1]
         info = os.stat(name, dir_fd=fds[-1], follow_symlinks=False)
         if not stat.S_ISREG(info.st_mode):
@@ -140,7 +141,7 @@ def read_notebook(base: Path, relative: PurePath, shown: str, limit: int = NOTEB
         if info.st_size > limit:
             raise Refused("too large", f"{shown} is larger than {limit // 2**20} MB")
         try:
-            fds.append(os.open(name, flags | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0),
+            fds.append(os.open(name, flags | NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0),
                                dir_fd=fds[-1]))
         except OSError as error:  # replaced meanwhile by a link (ELOOP), or unreadable
             raise Refused("not a regular file", f"{shown} could not be opened: {error.strerror}") from None
@@ -179,8 +180,7 @@ def _walk(dir_fd: int, relative: PurePath, depth: int, out: list[PurePath], budg
         if stat.S_ISDIR(info.st_mode):
             if depth < MAX_DEPTH:
                 try:
-                    sub = os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0),
-                                  dir_fd=dir_fd)
+                    sub = os.open(name, FOLDER | NOFOLLOW, dir_fd=dir_fd)
                 except OSError:
                     continue
                 try:
@@ -275,7 +275,7 @@ def _notebooks_below(folder: Path, name: str, fd: int) -> list[Found]:
     """Every notebook file below the folder `name` of the open folder `fd` (that is, folder/name)."""
     relatives: list[PurePath] = []
     try:
-        sub = os.open(name, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0), dir_fd=fd)
+        sub = os.open(name, FOLDER | NOFOLLOW, dir_fd=fd)
     except OSError:
         return []
     try:
@@ -315,13 +315,13 @@ def find_submissions(paths: list[Path], assignments: list[str] | None = None) ->
             add(path.parent.name if student else path.stem, path.parent if student else path,
                 [Found(real.parent, PurePath(real.name), path.name)], student)
         elif path.is_dir() and _is_student_folder(path):
-            fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            fd = os.open(path.parent, FOLDER)
             try:
                 add(path.resolve().name, path, _notebooks_below(path.parent, path.name, fd), True)
             finally:
                 os.close(fd)
         elif path.is_dir():
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            fd = os.open(path, FOLDER)
             try:
                 for name in sorted(os.listdir(fd)):
                     if name.startswith("."):
