@@ -27,7 +27,7 @@ def plot_receptive_fields(
     Each panel shows receptive_field_map(module, x, position) divided by its largest value, on a log
     scale from 1e-4 to 1; pixels with exactly zero gradient, which cannot influence the output, are grey.
     Up to three panels stand in one row; four or more fill rows of at most three (four: 2 x 2), the figure
-    at most 9 inches tall.
+    at most 7.6 inches tall (760 px at 100 dpi, less than a laptop screen).
 
     Args:
         modules: name -> module mapping (1, C, H, W) to (1, C', H', W'), e.g. {"3x3 conv": ..., "attention": ...}.
@@ -45,8 +45,9 @@ def plot_receptive_fields(
     n = len(fields)
     cols = n if n <= 3 else min(3, math.ceil(n / 2))  # four panels as 2 x 2: each stays readable
     rows = math.ceil(n / cols)
-    panel = 4.0 if n <= 3 else min(4.0, 7.6 / cols, (8.7 / rows - 0.6) * W / H)  # several rows: <= 9 in tall
-    fig = new_figure(panel * cols + 1.2, rows * (panel * H / W + 0.6) + 0.3)
+    panel = 4.0 if n <= 3 else min(4.0, 7.6 / cols, (7.3 / rows - 0.6) * W / H)  # several rows: <= 7.6 in tall
+    width = panel * cols + 1.2 if n <= 3 else min(9.6, panel * cols + 1.2 + 0.8 * cols)  # room for the titles
+    fig = new_figure(width, rows * (panel * H / W + 0.6) + 0.3)
     grid = np.atleast_1d(fig.subplots(rows, cols)).flatten()
     for ax in grid[n:]:
         ax.remove()

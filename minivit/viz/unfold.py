@@ -64,7 +64,7 @@ def plot_mobilevit_unfold(
         fig = new_figure(9.0, 7.0)
         top, bottom = fig.subplots(1, 2, width_ratios=[2.3, 1])
     else:
-        fig = new_figure(9.0, 9.0)
+        fig = new_figure(9.0, 7.6)  # at most 760 px tall at 100 dpi: the whole figure fits on a laptop screen
         top, bottom = fig.subplots(2, 1, height_ratios=[2.3, 1])
     strip_aspect = "auto" if tall or N > 32 else "equal"
     show_labels(top, colour_map, P)
