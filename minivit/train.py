@@ -78,11 +78,13 @@ class History:
 
     train_loss: list[float] = field(default_factory=list)  # mean loss over the epoch's batches
     train_accuracy: list[float] = field(default_factory=list)  # on the batches, while the model learned
-    test_accuracy: list[float] = field(default_factory=list)  # after the epoch; empty without a test loader
+    # after each epoch, on the loader given to fit as test_loader (test or validation digits: "eval acc" in
+    # the progress bar and in print(history)); empty without one
+    test_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)  # wall time of the epoch, evaluation included
 
     def __str__(self) -> str:
-        lines = ["epoch  train loss  train acc  test acc  seconds"]
+        lines = ["epoch  train loss  train acc  eval acc  seconds"]
         for i, (loss, acc, sec) in enumerate(zip(self.train_loss, self.train_accuracy, self.seconds)):
             test = f"{self.test_accuracy[i]:8.3f}" if self.test_accuracy else "       -"
             lines.append(f"{i + 1:5d}  {loss:10.4f}  {acc:9.3f}  {test}  {sec:7.1f}")
@@ -155,7 +157,8 @@ def fit(
         model: maps inputs (B, ...) to logits (B, K) (or (B, K, H, W) for per-pixel targets).
         train_loader: yields (inputs, targets, ...) batches; items after the targets (such as a
             canvas's masks) are ignored.
-        test_loader: evaluated after every epoch when given.
+        test_loader: evaluated after every epoch when given (a test or a validation set: the progress
+            bar calls its accuracy "eval acc").
         epochs: passes over the training data.
         lr: the peak learning rate.
         weight_decay: AdamW's decoupled weight decay.
@@ -171,7 +174,7 @@ def fit(
             place in a notebook (`OutputLine`).
 
     Returns:
-        a History of per-epoch train loss, train accuracy, test accuracy and seconds.
+        a History of per-epoch train loss, train accuracy, accuracy on test_loader (`test_accuracy`) and seconds.
     """
     check_size(epochs, "epochs")
     if multi_label and label_smoothing:
@@ -208,7 +211,7 @@ def fit(
         history.seconds.append(time.perf_counter() - start)
         shown = {"loss": f"{history.train_loss[-1]:.3f}"}
         if history.test_accuracy:
-            shown["test acc"] = f"{history.test_accuracy[-1]:.3f}"
+            shown["eval acc"] = f"{history.test_accuracy[-1]:.3f}"
         bar.set_postfix(shown)
     bar.close()
     return history

@@ -39,7 +39,7 @@ def test_loss_falls_and_accuracy_rises(first_run):
     assert history.test_accuracy[-1] > 0.5  # 10 classes: chance is 0.1
     assert all(0 <= a <= 1 for a in history.train_accuracy + history.test_accuracy)
     assert all(s > 0 for s in history.seconds)
-    assert str(history).splitlines()[0].split() == ["epoch", "train", "loss", "train", "acc", "test", "acc", "seconds"]
+    assert str(history).splitlines()[0].split() == ["epoch", "train", "loss", "train", "acc", "eval", "acc", "seconds"]
 
 
 def test_same_seed_repeats_exactly(loaders, first_run):
@@ -65,6 +65,15 @@ def test_without_test_loader_and_with_progress_bar(loaders, capsys):
     assert history.test_accuracy == [] and len(history.train_loss) == 1
     assert "10/10" in capsys.readouterr().err  # tqdm draws on stderr: 10 batches of 32
     assert "-" in str(history).splitlines()[1]
+
+
+def test_progress_bar_names_the_accuracy_on_the_loader_given_eval_acc(loaders, capsys):
+    # the loader given to fit may hold test or validation data: the bar says neither
+    seed_everything(0)
+    small = DataLoader(Subset(loaders[0].dataset, range(64)), batch_size=32)
+    history = fit(SmallCNN(1, 10, (8,)), small, small, epochs=1, progress=True)
+    err = capsys.readouterr().err
+    assert f"eval acc={history.test_accuracy[0]:.3f}" in err and "test acc" not in err
 
 
 def test_multi_label_on_canvases():

@@ -128,6 +128,26 @@ def test_accuracy_against_data_size_draws_baselines_dashed_after_the_models():
     assert plt.get_fignums() == []
 
 
+def test_accuracy_against_data_size_can_put_the_legend_beside_the_axes():
+    rows = [dict(model=f"arm {k}", train_size=n, test_accuracy=0.5 + k / 20) for k in range(7) for n in (115, 1149)]
+    fig = viz.plot_accuracy_vs_data(rows, legend_outside=True)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"arm {k}" for k in range(7)]
+    fig.draw_without_rendering()  # constrained layout places the legend at draw time
+    renderer = fig._get_renderer()
+    legend_box, axes_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend_box.x0 >= axes_box.x1  # entirely right of the axes: no line runs behind it
+    assert legend_box.x1 <= fig.bbox.x1  # and inside the figure
+    assert fig.get_size_inches()[0] <= 10  # fits a notebook's width
+    inside = viz.plot_accuracy_vs_data(rows)
+    inside.draw_without_rendering()
+    renderer = inside._get_renderer()
+    assert inside.axes[0].get_legend().get_window_extent(renderer).x1 <= inside.axes[0].get_window_extent(renderer).x1
+    with pytest.raises(TypeError, match="legend_outside"):
+        viz.plot_accuracy_vs_data(rows, legend_outside="yes")
+    assert plt.get_fignums() == []
+
+
 def test_interaction_plot_draws_the_mean_of_each_cell_with_its_seed_range():
     panels = {
         "short": {("a", "x1"): [1.0, 3.0], ("a", "x2"): [2.0, 2.0], ("b", "x1"): [0.0, 1.0], ("b", "x2"): [4.0, 6.0]},

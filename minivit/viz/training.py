@@ -155,6 +155,7 @@ def plot_accuracy_vs_data(
     rows: Sequence[Mapping[str, object]],
     title: str = "test accuracy against training-set size",
     baselines: Sequence[Mapping[str, object]] = (),
+    legend_outside: bool = False,
 ) -> Figure:
     """Test accuracy against the number of training images, one line per model: the mean over the
     seeds, with a bar from the lowest to the highest seed.
@@ -165,6 +166,8 @@ def plot_accuracy_vs_data(
         title: the figure's title.
         baselines: more runs of the same form, for methods to compare with (e.g. a nearest-neighbour
             classifier, which needs no training): drawn the same way but dashed, in greys, after the models.
+        legend_outside: put the legend to the right of the axes (a wider figure), for many lines that
+            would run behind it; else it sits in the lower right corner inside the axes.
 
     Returns:
         the Figure with one axes (x logarithmic, ticks at the sizes trained on): per model of `rows`, then
@@ -174,7 +177,9 @@ def plot_accuracy_vs_data(
     """
     results = _runs_by_model(rows, "rows")
     extra = _runs_by_model(baselines, "baselines") if len(baselines) else {}
-    fig = new_figure(7.5, 4.6)
+    if not isinstance(legend_outside, bool):
+        raise TypeError(f"legend_outside must be a bool, got {legend_outside!r}")
+    fig = new_figure(9.5 if legend_outside else 7.5, 4.6)
     ax = fig.subplots()
     sizes = sorted({size for runs in (results, extra) for by_size in runs.values() for size in by_size})
     greys = ("black", "0.45", "0.7")
@@ -194,7 +199,10 @@ def plot_accuracy_vs_data(
     ax.set_xlabel("training images (log scale)")
     ax.set_ylabel("test accuracy: mean, bar from lowest to highest seed")
     ax.grid(True, alpha=0.4)
-    ax.legend(loc="lower right")
+    if legend_outside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(loc="lower right")
     ax.set_title(title)
     return fig
 
