@@ -116,6 +116,14 @@ def test_a_copy_is_listed_not_graded_and_the_notebook_column_shows_which(gradebo
     assert f"{W4}.ipynb is graded, not {W4}-Copy1.ipynb" in feedback
 
 
+def test_feedback_gives_each_failed_task_its_cases_and_hint_and_names_known_mistakes(gradebook):
+    ben = (gradebook["out"] / "feedback" / "ben.md").read_text()
+    assert ben.count("- Hint:") == len(NOTEBOOKS[W4])  # 04's four wrong tasks; 05 passed
+    assert "this looks like a known mistake" in ben and "hidden cases passed; case" in ben
+    cat = (gradebook["out"] / "feedback" / "cat.md").read_text()
+    assert "While running the notebook" not in cat  # blanks raise only inside the graded calls
+
+
 def test_the_broken_import_cell_is_named_with_what_became_undefined(gradebook):
     row = next(r for r in gradebook["grades"] if (r["submission"], r["task"]) == ("dan", "window_partition"))
     assert "its cell raised NameError: name 'torch' is not defined" in row["message"], row
