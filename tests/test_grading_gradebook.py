@@ -143,5 +143,14 @@ def test_students_keep_their_names_whatever_paths_are_given(tmp_path):
     assert sorted(f.shown for f in ann.files if not f.status) == sorted(CLASS["ann"])
     # grading one assignment across the class: the other notebooks are left out, no "not submitted" for them
     assert {f.shown for s in by_class for f in s.files} == {f"{W4}.ipynb", f"{W4}-Copy1.ipynb"}
+    # a student's folder named as "." from inside it is that student's, with all their notebooks
+    here = os.getcwd()
+    try:
+        os.chdir(c / "ann")
+        (ann_here,) = find_submissions([Path(".")])
+    finally:
+        os.chdir(here)
+    assert ann_here.name == "ann"
+    assert sorted(f.shown for f in ann_here.files if not f.status) == sorted(CLASS["ann"])
     # given twice (a folder, then one of its notebooks), a student is one submission
     assert [s.name for s in find_submissions([c / "eve", c / "eve" / f"{W4}.ipynb"])] == ["eve"]

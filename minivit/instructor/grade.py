@@ -315,9 +315,10 @@ def find_submissions(paths: list[Path], assignments: list[str] | None = None) ->
             add(path.parent.name if student else path.stem, path.parent if student else path,
                 [Found(real.parent, PurePath(real.name), path.name)], student)
         elif path.is_dir() and _is_student_folder(path):
-            fd = os.open(path.parent, FOLDER)
+            real = path.resolve()  # "." or "ann/..": the folder's own name, and the folder it lies in
+            fd = os.open(real.parent, FOLDER)
             try:
-                add(path.resolve().name, path, _notebooks_below(path.parent, path.name, fd), True)
+                add(real.name, path, _notebooks_below(real.parent, real.name, fd), True)
             finally:
                 os.close(fd)
         elif path.is_dir():
