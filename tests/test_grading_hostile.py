@@ -327,6 +327,42 @@ def test_a_flood_of_replies_does_not_stall_the_limits(tmp_path, monkeypatch, not
     assert after <= 3 + GRACE + 4
 
 
+# Messages on the shell channel that no kernel sends: a bad signature, no frames after the delimiter, frames
+# signed with the kernel's own key that are not JSON. The cell then ends as usual.
+BROKEN = '''kernel = get_ipython().kernel
+socket, ident = kernel.shell_stream.socket, list(kernel._parent_ident["shell"])
+not_json = [b"not json"] * 4
+for frames in ([b"0" * 64, b"{}", b"{}", b"{}", b"{}"], [], [kernel.session.sign(not_json), *not_json]):
+    socket.send_multipart(ident + [b"<IDS|MSG>", *frames])
+'''
+
+
+def test_forged_and_broken_messages_are_skipped(tmp_path):
+    run, work, io = _execute(tmp_path, ["import torch", BROKEN, TO_TOKENS], Limits(total=40, cell=10))
+    assert run.cell_notes == {} and "to_tokens" in run.outcomes, (run.cell_notes, run.failures)
+
+
+@needs_linux
+def test_the_sandboxs_tmp_counts_only_from_inside_the_sandbox(tmp_path):
+    """bwrap has the grader's root until it has built the sandbox: its /tmp is then the host's, whose disk
+    use is not the notebook's memory (counted as such, a kernel could not start on a full host disk)."""
+    assert runner.processes.mounted_bytes(os.getpid(), ["/tmp", "/"]) == 0
+    if SANDBOX != "bwrap":
+        return
+    from minivit.instructor import sandbox
+    write = "open('/tmp/big', 'wb').write(bytes(40 * 2**20)); print(flush=True); import time; time.sleep(30)"
+    command = [*sandbox.bwrap_arguments(tmp_path, tmp_path), "--", sys.executable, "-S", "-c", write]
+    inside = subprocess.Popen(command, stdout=subprocess.PIPE)
+    try:
+        inside.stdout.readline()
+        pids = runner.processes.tree(inside.pid)
+        used = runner.processes.mounted_bytes(pids[-1], ["/tmp"])
+    finally:
+        inside.kill()
+        inside.wait()
+    assert 40 * 2**20 <= used < 48 * 2**20, used
+
+
 # Memfds (in no process's resident memory, outside RLIMIT_DATA), 32 MB at a time, a new one every 128 MB (each file
 # is capped); the megabytes reached are noted in the grader folder. The second keeps a page of each full memfd
 # mapped and closes its descriptor (the file lives on, all of it).

@@ -125,7 +125,15 @@ def shared_bytes(pids: list[int]) -> int:
 
 
 def mounted_bytes(pid: int, paths: list[str]) -> int:
-    """The space used in file systems mounted at `paths` as `pid` sees them (e.g. the sandbox's tmpfs /tmp)."""
+    """The space used in file systems mounted at `paths` as `pid` sees them (e.g. the sandbox's tmpfs /tmp);
+    0 while `pid` still has the grader's root, as bwrap does until it has built the sandbox: its /tmp is then
+    the host's, whose disk the sandbox does not use."""
+    try:
+        inside, outside = os.stat(f"/proc/{pid}/root"), os.stat("/")
+    except OSError:
+        return 0
+    if (inside.st_dev, inside.st_ino) == (outside.st_dev, outside.st_ino):
+        return 0
     used = 0
     for path in paths:
         try:

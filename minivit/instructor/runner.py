@@ -249,6 +249,8 @@ class Kernel:
                 msg = self.client.get_shell_msg(timeout=POLL)
             except queue.Empty:
                 msg = None
+            except Exception:  # a message the notebook forged or broke off (a bad signature, not JSON): not the
+                msg = None  # reply, and no reason to stop grading; the loop's limits still apply
             now = time.monotonic()
             if now > watched + MEMORY_POLL:
                 watched = now
