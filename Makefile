@@ -23,7 +23,7 @@ OTHER_KERNELS := $(shell grep -v '^\#' tests/other_kernels.env)
 LOWEST_VENV ?= .venv-lowest
 LOWEST := $(shell sed -nE 's/^ *"(torch|torchvision|timm)>=([0-9.]+)".*/\1==\2/p' pyproject.toml)
 
-.PHONY: course refresh book test test-native test-other-kernels test-lowest setup-course setup-test exercises clean
+.PHONY: course refresh book test test-both-kernels test-native test-other-kernels test-lowest setup-course setup-test exercises clean
 
 setup-course: $(VENV)/.course-installed
 setup-test: $(VENV)/.test-installed
@@ -64,20 +64,25 @@ refresh: setup-course
 book: setup-test
 	$(BIN)/sphinx-build -q -b html book out/book
 
-test: test-native test-other-kernels test-lowest
+test: test-both-kernels test-lowest
 
 # Each environment keeps its own matplotlib font cache: a cache shared through ~/.cache names the font files of
 # whichever environment wrote it, and a test run must not depend on another environment's files.
-test-native test-other-kernels: export MPLCONFIGDIR = $(CURDIR)/$(VENV)/matplotlib
+test-both-kernels test-native test-other-kernels: export MPLCONFIGDIR = $(CURDIR)/$(VENV)/matplotlib
 test-lowest: export MPLCONFIGDIR = $(CURDIR)/$(LOWEST_VENV)/matplotlib
 
-# Two workers; each file runs on one worker, and the files that start kernels, servers or a browser one at a time
-# (tests/conftest.py), so that the grader's own kernels do not starve.
-test-native: setup-test
+# ruff, then everything in one run on two workers: the package's and the grader's tests, and every notebook twice,
+# with this CPU's kernels and with other CPU kernels (--other-kernels, conftest.py: every float sum in another order,
+# as on another learner's CPU, so a stored output that changes depends on the CPU). Each file runs on one worker,
+# and the files that start kernels, servers or a browser one at a time (tests/conftest.py), so that the grader's own
+# kernels do not starve; one run lets the two workers share the passes.
+test-both-kernels: setup-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --other-kernels
 
-# The stored outputs of the notebooks must not depend on the CPU: the same notebooks, other kernels.
+# The two passes of test-both-kernels one at a time, for whoever works on one of them.
+test-native: setup-test
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 test-other-kernels: setup-test
 	env $(OTHER_KERNELS) $(BIN)/python -m pytest -n 2 --dist loadfile course solutions
 
@@ -90,7 +95,7 @@ $(LOWEST_VENV)/.installed: pyproject.toml
 
 # With the lowest declared versions, only the tests whose outcome depends on torch's, torchvision's or timm's
 # version (marked `versions`): the grader, the sandbox, `make course`, the browser and the website run the same
-# code whatever the version, and test-native runs them.
+# code whatever the version, and test-both-kernels runs them.
 test-lowest: $(LOWEST_VENV)/.installed
 	$(LOWEST_VENV)/bin/python -m pytest -o addopts=-ra -m versions tests
 

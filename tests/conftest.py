@@ -12,11 +12,11 @@ from course_helpers import CHROMIUM, CHROMIUM_FLAGS, SCREEN
 settings.register_profile("minivit", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minivit"))
 
-# At most 2 threads, shared out among pytest-xdist's workers (`make test-native` runs two).
+# At most 2 threads, shared out among pytest-xdist's workers (`make test` runs two).
 torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1)))))
 
 
-# The files that start kernels, servers or a browser. Under `make test-native` (-n 2 --dist loadfile) they run one
+# The files that start kernels, servers or a browser. Under `make test` (-n 2 --dist loadfile) they run one
 # after the other on one worker, never two at once, so that the grader's own kernels do not starve; every other
 # file runs whole on one worker (a notebook's cells in one kernel, a module's fixtures built once).
 KERNELS = [

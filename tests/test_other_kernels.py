@@ -1,6 +1,7 @@
-"""`make test` runs the notebooks twice: with this CPU's kernels, then with the settings of
-tests/other_kernels.env. That second run proves something only if those settings really change the
-digits of a trained result; this test shows that they do, and that only the last digits change."""
+"""`make test` runs every notebook twice, in one run: with this CPU's kernels, and with the settings of
+tests/other_kernels.env (`--other-kernels`, the root conftest.py). That second pass proves something only if
+those settings really change the digits of a trained result; this test shows that they do, and that only the
+last digits change."""
 
 import os
 import subprocess
@@ -12,7 +13,9 @@ import torch
 
 pytestmark = pytest.mark.versions  # what these settings change depends on torch's kernels
 
-ENV_FILE = Path(__file__).with_name("other_kernels.env")
+ROOT = Path(__file__).parents[1]
+PLUGIN = ROOT / "conftest.py"  # --other-kernels: reads tests/other_kernels.env, starts the second kernels with it
+
 
 # A few AdamW steps of the course's small CNN on real digits, one thread: its losses, to the last bit.
 TRAIN = """
@@ -34,25 +37,32 @@ print(loss.item().hex(), torch.backends.cpu.get_cpu_capability())
 """
 
 
-def other_kernels() -> dict[str, str]:
-    lines = [line.strip() for line in ENV_FILE.read_text().splitlines()]
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+@pytest.fixture(scope="module")
+def settings(pytestconfig) -> dict[str, str]:
+    """tests/other_kernels.env, as the root conftest.py reads it for the kernels of --other-kernels."""
+    return pytestconfig.pluginmanager.get_plugin(str(PLUGIN)).other_kernels()
 
 
-def train(extra_env: dict[str, str]) -> tuple[str, float]:
-    env = {k: v for k, v in os.environ.items() if k not in other_kernels()} | extra_env
+def train(extra_env: dict[str, str], settings: dict[str, str]) -> tuple[str, float]:
+    env = {k: v for k, v in os.environ.items() if k not in settings} | extra_env
     out = subprocess.run([sys.executable, "-c", TRAIN], env=env, capture_output=True, text=True, check=True)
     loss, capability = out.stdout.strip().splitlines()[-1].split(maxsplit=1)
     return capability, float.fromhex(loss)
 
 
-def test_make_test_runs_the_notebooks_again_with_these_settings():
-    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "test"], cwd=ENV_FILE.parents[1],
+def test_make_test_runs_every_notebook_again_with_these_settings(settings):
+    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "test"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
-    second = [line for line in dry_run.splitlines() if "ATEN_CPU_CAPABILITY" in line]
-    assert len(second) == 1 and "course solutions" in second[0], dry_run
-    assert all(f"{name}={value}" in second[0] for name, value in other_kernels().items())
-    assert other_kernels()["ATEN_CPU_CAPABILITY"] == "default"
+    both = [line for line in dry_run.splitlines() if "pytest" in line and "--other-kernels" in line]
+    assert len(both) == 1 and "course" not in both[0].split("pytest", 1)[1], dry_run  # all testpaths, both passes
+    assert settings["ATEN_CPU_CAPABILITY"] == "default"
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                                "--other-kernels", "course", "solutions"], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout
+    files = {line.split("::")[0] for line in collected.splitlines() if "::" in line}
+    notebooks = {path.relative_to(ROOT).as_posix() for folder in ("course", "solutions")
+                 for path in (ROOT / folder).glob("*.ipynb")}
+    assert files == notebooks | {f"{notebook}[other-kernels]" for notebook in notebooks}
 
 
 # What PyTorch calls its portable kernels: "DEFAULT", or "NO AVX" before torch 2.5.
@@ -61,9 +71,9 @@ PORTABLE = {"DEFAULT", "NO AVX"}
 
 @pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() in PORTABLE,
                     reason="this CPU has no vector kernels to swap for the portable ones")
-def test_other_kernels_change_the_last_digits_of_a_trained_loss():
-    native_capability, native = train({})
-    other_capability, other = train(other_kernels())
+def test_other_kernels_change_the_last_digits_of_a_trained_loss(settings):
+    native_capability, native = train({}, settings)
+    other_capability, other = train(settings, settings)
     assert native_capability not in PORTABLE and other_capability in PORTABLE
     assert native != other, "the other kernels computed the same bits: the second notebook run would prove nothing"
     assert native == pytest.approx(other, rel=1e-3), "the two runs should differ only in their last digits"
