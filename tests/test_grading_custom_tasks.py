@@ -1,11 +1,11 @@
 """A course's own tasks (issue 23): the section "Changing and adding a task" of book/instructor.md followed as
-written (its tasks file, its solution and check cells with their nbgrader metadata, its release and grading
-commands) on a small class through the command line; and the errors a tasks file can give, in one line."""
+written (its tasks file, its solution and check cells without metadata, its release command, which writes the
+metadata, and its grading command) on a small class through the command line; and the errors a tasks file can
+give, in one line."""
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import shlex
@@ -26,18 +26,16 @@ SECTION = (ROOT / "book" / "instructor.md").read_text(encoding="utf-8").split("#
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", SECTION, re.DOTALL)  # (language, text) of each fenced block
 TASKS_FILE = next(text for lang, text in BLOCKS if lang == "python" and text.startswith("# course_tasks.py"))
 SOLUTION_CELL = next(text for lang, text in BLOCKS if lang == "python" and text.startswith("def double("))
-SOLUTION_META, CHECK_META = [json.loads(text) for lang, text in BLOCKS if lang == "json"]
 COMMANDS = [shlex.split(line) for lang, text in BLOCKS if lang == "bash" for line in text.splitlines()]
 CLI = [sys.executable, "-m", "minivit.instructor"]
 
 
 def _notebook(solution: str) -> nbformat.NotebookNode:
     """The section's notebook: an import cell, the solution cell (with `solution` as its source) and the check
-    cell, each with the section's metadata."""
+    cell, as the section says to write them: without metadata."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import torch\n\nfrom minivit.grading import check"),
-                nbformat.v4.new_code_cell(solution, metadata=SOLUTION_META),
-                nbformat.v4.new_code_cell('check("double")', metadata=CHECK_META)]
+                nbformat.v4.new_code_cell(solution), nbformat.v4.new_code_cell('check("double")')]
     return nb
 
 
@@ -57,6 +55,9 @@ def graded(tmp_path_factory):
     release, grade = COMMANDS
     released = _run(release, base)
     assert released.returncode == 0, released.stderr
+    solution = nbformat.read(base / "my-solutions" / "08_doubling.ipynb", as_version=4)
+    assert [cell.metadata.get("nbgrader") for cell in solution.cells] == [None, SOLUTION_META, CHECK_META]
+    assert _run(release + ["--check"], base).returncode == 0  # written once; nothing left to write
     wrong = SOLUTION_CELL.replace("    return 2 * x\n", "    return x + 2\n")
     assert wrong != SOLUTION_CELL
     for student, nb in {"ann": _notebook(SOLUTION_CELL), "ben": _notebook(wrong),
@@ -72,9 +73,16 @@ def graded(tmp_path_factory):
     return dict(grades=grades, totals=totals, base=base)
 
 
+# The metadata nbgrader needs on the two cells (nbgrader's schema 3), written out by hand from its documentation:
+# what minivit-release must write into the section's solution notebook.
+SOLUTION_META = {"grade": False, "grade_id": "double", "locked": False, "schema_version": 3, "solution": True,
+                 "task": False}
+CHECK_META = {"grade": True, "grade_id": "check_double", "locked": True, "points": 1, "schema_version": 3,
+              "solution": False, "task": False}
+
+
 def test_the_section_has_one_task_file_two_cells_and_two_commands():
-    assert SOLUTION_META["nbgrader"]["grade_id"] == "double" and SOLUTION_META["nbgrader"]["solution"] is True
-    assert CHECK_META["nbgrader"]["grade_id"] == "check_double" and CHECK_META["nbgrader"]["points"] == 1
+    assert "points=1" in TASKS_FILE and 'name="double"' in TASKS_FILE
     assert [c[0] for c in COMMANDS] == ["minivit-release", "minivit-grade"]
     assert all("--tasks" in c for c in COMMANDS)
 
@@ -194,5 +202,7 @@ def test_release_names_the_tasks_file_when_points_disagree(tmp_path, registry):
 
     path = _file(tmp_path, TASKS_FILE.replace("points=1", "points=2"))
     load_tasks(path)
-    assert points_disagreements(_notebook(SOLUTION_CELL)) == [
+    notebook = _notebook(SOLUTION_CELL)
+    notebook.cells[1].metadata["nbgrader"], notebook.cells[2].metadata["nbgrader"] = SOLUTION_META, CHECK_META
+    assert points_disagreements(notebook) == [
         f"double: 1 points in the notebook's check cell, 2 in {path.resolve()} (which the grader uses)"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import tomllib
@@ -11,7 +12,7 @@ import pytest
 
 from minivit.grading import NOTEBOOKS, TASKS
 from minivit.instructor.__main__ import main
-from minivit.instructor.release import BEGIN, END, out_of_date, release, strip_solution
+from minivit.instructor.release import BEGIN, END, missing_metadata, out_of_date, release, strip_solution, with_metadata
 from grading_helpers import EXERCISES, ROOT, SOLUTIONS, solution_cell, solution_notebook
 
 
@@ -108,3 +109,32 @@ def test_the_commands_are_wired_into_the_project():
     assert "solutions" in pytest_options["testpaths"] and "exercises" not in pytest_options["testpaths"]
     assert "--nbval" in pytest_options["addopts"].split()
     assert re.search(r"^exercises:.*\n\t.*-m minivit\.instructor release", (ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
+def test_metadata_written_from_the_tasks_is_the_metadata_written_by_hand():
+    """Every solution notebook with its nbgrader metadata taken away: release writes it back as it was."""
+    for path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
+        by_hand = nbformat.read(path, as_version=4)
+        bare = copy.deepcopy(by_hand)
+        for cell in bare.cells:
+            cell.metadata.pop("nbgrader", None)
+        assert missing_metadata(by_hand) == {}, path.name
+        written = with_metadata(bare)
+        assert [c.metadata.get("nbgrader") for c in written.cells] == \
+               [c.metadata.get("nbgrader") for c in by_hand.cells], path.name
+
+
+def test_release_writes_missing_metadata_into_the_solution_and_check_names_it(tmp_path):
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    solutions.mkdir()
+    nb = nbformat.read(SOLUTIONS / "04_window_shift_mask.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+    nbformat.write(nb, solutions / "04_window_shift_mask.ipynb")
+    release(solutions, exercises)  # exercises/ made, so only the solution's metadata is left to report
+    nbformat.write(nb, solutions / "04_window_shift_mask.ipynb")
+    assert out_of_date(solutions, exercises) == ["solutions/04_window_shift_mask.ipynb"]
+    assert solutions / "04_window_shift_mask.ipynb" in release(solutions, exercises)
+    assert out_of_date(solutions, exercises) == []
+    written = nbformat.read(solutions / "04_window_shift_mask.ipynb", as_version=4)
+    assert written.cells[4].metadata["nbgrader"]["points"] == 2  # check_window_partition, as in the task
