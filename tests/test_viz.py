@@ -231,10 +231,10 @@ def test_bias_heatmaps_equal_table_at_index(M, heads, shown):
     for h in shown:
         np.testing.assert_allclose(data(panels[f"head {h}: table[index]"]), bias[h].numpy())
         grid = table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1)  # rows: query minus key, dy = -(Mh-1) .. Mh-1
-        np.testing.assert_allclose(data(panels[f"head {h}: table"]), grid.flip(0, 1).numpy())  # key minus query
+        np.testing.assert_allclose(data(panels[f"head {h}: table"]), grid.numpy())  # the offsets, row-major
     first = panels[f"head {shown[0]}: table"]
-    assert first.get_xlabel() == "key column - query column\n(= -dx; < 0: key to the left)"
-    assert first.get_ylabel() == "key row - query row\n(= -dy; < 0: key above)"
+    assert first.get_xlabel() == "dx = query column - key column\n(> 0: key to the left)"
+    assert first.get_ylabel() == "dy = query row - key row\n(> 0: key above)"
     with pytest.raises(ValueError, match="table must have shape"):
         viz.plot_relative_position_bias(torch.zeros(5, heads), M)
 

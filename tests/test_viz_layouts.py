@@ -1,17 +1,26 @@
 """The layouts figure draws the numbers of one small tensor in the order each layout holds them, each cell
-coloured by the channel its value came from; the reshape mistake draws the same shape with scrambled rows."""
+coloured by the channel its value came from; the reshape mistake draws the same shape with scrambled rows.
+The batch-mixing figure draws which images of a batch reach which outputs of nn.MultiheadAttention."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from minivit import patchify  # noqa: E402
 from minivit.viz._common import categorical  # noqa: E402
-from minivit.viz.layouts import PANELS, plot_tensor_layouts, tensor_layouts  # noqa: E402
+from minivit.viz.layouts import (  # noqa: E402
+    MIXING,
+    PANELS,
+    batch_mixing,
+    plot_batch_mixing,
+    plot_tensor_layouts,
+    tensor_layouts,
+)
 
 
 def with_gid(artists, gid):
@@ -98,3 +107,43 @@ def test_channels_last_panel_draws_one_separate_box_per_pixel(channels, height, 
 def test_rejects_bad_sizes(kwargs, error, message):
     with pytest.raises(error, match=message):
         plot_tensor_layouts(**kwargs)
+
+
+@pytest.mark.parametrize("batch, channels, height, width", [(4, 8, 3, 3), (2, 3, 1, 4)])
+def test_batch_mixing_only_batch_first_tokens_keep_the_images_apart(batch, channels, height, width):
+    reach = batch_mixing(batch, channels, height, width)
+    assert list(reach) == list(MIXING)
+    everything = torch.ones(batch, batch, dtype=torch.bool)
+    assert torch.equal(reach["flatten"], everything)  # one sequence of B tokens: every image attends to every other
+    assert torch.equal(reach["sequence first"], everything)  # (B, N, C) read as (N, B, C): the same
+    assert torch.equal(reach["batch first"], torch.eye(batch, dtype=torch.bool))
+
+
+def test_batch_mixing_leaves_the_callers_random_numbers_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    batch_mixing()
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_batch_mixing_figure_draws_the_reach_red_where_images_mix():
+    fig = plot_batch_mixing(3, 2, 2, 2)
+    reach = batch_mixing(3, 2, 2, 2)
+    other = ~torch.eye(3, dtype=torch.bool)
+    for ax, way in zip(fig.axes, MIXING):
+        expected = reach[way].float() * (1 + other.float())  # 1: its own image, 2: another image
+        np.testing.assert_array_equal(np.asarray(ax.get_images()[0].get_array()), expected.numpy())
+    verdicts = [t.get_text() for ax in fig.axes for t in with_gid(ax.texts, "verdict")]
+    assert verdicts == ["the images of the batch mix"] * 2 + ["each image on its own"]
+    assert "(3, 8)" in fig.axes[0].get_title() and "batch_first=True" in fig.axes[2].get_title()
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(batch=1), ValueError, "batch must be in 2..8"),
+    (dict(height=5), ValueError, "height must be in 1..4"),
+    (dict(channels=2.0), TypeError, "channels must be an int"),
+])
+def test_batch_mixing_rejects_bad_sizes(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        batch_mixing(**kwargs)

@@ -1,5 +1,5 @@
-"""The rank-collapse figure draws, for every setting and seed, the relative residuals it is given, block by block,
-on a log scale, with float32's round-off marked."""
+"""The rank-collapse figure draws, for every setting and seed, the spreads of the tokens it is given, block by
+block, on a log scale, with float32's round-off marked."""
 
 import matplotlib
 
@@ -16,16 +16,16 @@ def with_gid(artists, gid):
     return [a for a in artists if a.get_gid() == gid]
 
 
-def relative_residual(tokens):  # (N, D) -> ||X - 1 x̄ᵀ|| / ||X||, written here independently of the figure
+def spread(tokens):  # (N, D) -> ||X - 1 x̄ᵀ|| / ||X||, written here independently of the figure
     return ((tokens - tokens.mean(dim=0, keepdim=True)).norm() / tokens.norm()).item()
 
 
-def residuals_through(blocks, x, residual):
-    values = [relative_residual(x[0])]
+def spreads_through(blocks, x, residual):
+    values = [spread(x[0])]
     for b in blocks:
         a = b.attn(b.norm1(x))
         x = x + a if residual else a
-        values.append(relative_residual(x[0]))
+        values.append(spread(x[0]))
     return values
 
 
@@ -35,7 +35,7 @@ def test_draws_one_line_per_seed_with_the_given_values():
     curves = {}
     with torch.no_grad():
         for name, residual in (("with residuals", True), ("attention alone", False)):
-            curves[name] = [residuals_through(blocks, torch.randn(1, 8, 16), residual) for _ in range(2)]
+            curves[name] = [spreads_through(blocks, torch.randn(1, 8, 16), residual) for _ in range(2)]
     fig = plot_rank_collapse(curves, title="three blocks")
     ax = fig.axes[0]
     lines = with_gid(ax.lines, "curve")
@@ -47,6 +47,7 @@ def test_draws_one_line_per_seed_with_the_given_values():
     assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["with residuals", "attention alone"]
     assert ax.get_yscale() == "log" and ax.get_title() == "three blocks"
+    assert ax.get_ylabel().startswith("spread of the tokens")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["input", "1", "2", "3"]
     (floor,) = with_gid(ax.lines, "round-off")
     assert floor.get_ydata()[0] == pytest.approx(torch.finfo(torch.float32).eps)

@@ -5,6 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -111,6 +112,25 @@ def test_vit_b_16_at_224_from_image_to_class_scores(vit_b_16_meta):
     assert tokens[0] == "class\ntoken\n+ pos 0"  # the class token is token 0, so patch k is token k + 1
     assert tokens[1:] == [f"patch {k}\n+ pos {k + 1}" for k in (0, 1, 2, N - 1)]
     assert fig_width_ok(fig)
+
+
+def test_vit_draws_the_picture_under_its_patches():
+    config = ViTConfig(image_size=(32, 48), patch_size=8, dim=16, depth=1, num_heads=2, num_classes=5)
+    picture = torch.rand(3, 32, 48)
+    fig = plot_vit(VisionTransformer(config), (32, 48), image=picture)
+    sequence = fig.axes[0]
+    (drawn,) = sequence.get_images()
+    np.testing.assert_allclose(np.asarray(drawn.get_array()), picture.permute(1, 2, 0).numpy())
+    patches = with_gid(sequence.patches, "patch")
+    assert len(patches) == 4 * 6 and not any(p.get_fill() for p in patches)  # outlines over the picture
+    left, right, bottom, top = drawn.get_extent()  # the picture fills the grid of patches exactly
+    assert left == pytest.approx(min(p.get_x() for p in patches))
+    assert right == pytest.approx(max(p.get_x() + p.get_width() for p in patches))
+    assert (top - bottom) / (right - left) == pytest.approx(32 / 48)
+    assert [t.get_text() for t in with_gid(sequence.texts, "patch-label")] == ["0", "1", "2", "23"]
+    assert not plot_vit(VisionTransformer(config), (32, 48)).axes[0].get_images()  # without it, boxes only
+    with pytest.raises(ValueError, match=r"image must be 32 x 48 pixels, .* got 48 x 32"):
+        plot_vit(VisionTransformer(config), (32, 48), image=torch.rand(3, 48, 32))
 
 
 def test_vit_of_a_non_square_image():

@@ -4,7 +4,8 @@ Every function returns a matplotlib Figure (shown as a PNG in a notebook, never 
 computes its data only by calling minivit's ground-floor functions, so a picture shows exactly what
 the models do. One module per topic:
 
-    layouts            plot_tensor_layouts (one tensor in three layouts, and the reshape mistake)
+    layouts            plot_tensor_layouts (one tensor in three layouts, and the reshape mistake),
+                       batch_mixing, plot_batch_mixing (a batch of maps fed to nn.MultiheadAttention three ways)
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach,
                        plot_shifted_window_pipeline
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
@@ -12,15 +13,18 @@ the models do. One module per topic:
     patches            plot_patches
     pyramid            plot_feature_pyramid, plot_feature_pyramids
     unfold             plot_mobilevit_unfold
-    attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps
+    attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps,
+                       plot_attention_vs_uniform, plot_masked_attention
     attention_layer    plot_attention_layer (a diagram, beside a convolution)
     receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
     softmax            score_spread, plot_softmax_saturation
-    cost               plot_attention_cost (the formulas: minivit.ops.flops)
-    segmentation       plot_masks, plot_cams
-    dense_prediction   plot_segmentation_head, plot_cam_pipeline (the two routes to a mask, as diagrams),
-                       plot_head_readings (a head's scores read by argmax or like a CAM)
-    training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction
+    cost               plot_attention_cost (the formulas: minivit.ops.flops), stage_costs, plot_stage_costs
+                       (a Swin model's multiply-adds per stage: merging, Linears, attention)
+    segmentation       plot_masks, plot_cams, plot_pointing_game, plot_far_share
+    dense_prediction   plot_segmentation_head, plot_cam_pipeline, plot_weak_supervision (diagrams),
+                       plot_heads_by_masks (heads' results over seeds, with reference levels)
+    training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction, plot_seed_dots,
+                       plot_running_variance, plot_protocol (a diagram), plot_tokenisation (four models' tokens)
     backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
                        plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
     transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
@@ -32,7 +36,14 @@ the models do. One module per topic:
 """
 
 from minivit.viz._common import NotebookFigure, to_png
-from minivit.viz.attention import model_attention_maps, plot_attention_map, plot_attention_maps, plot_model_attention
+from minivit.viz.attention import (
+    model_attention_maps,
+    plot_attention_map,
+    plot_attention_maps,
+    plot_attention_vs_uniform,
+    plot_masked_attention,
+    plot_model_attention,
+)
 from minivit.viz.attention_layer import plot_attention_layer
 from minivit.viz.backbones import (
     plot_inverted_residual,
@@ -43,9 +54,14 @@ from minivit.viz.backbones import (
     plot_swin_block_pair,
     plot_swin_stages,
 )
-from minivit.viz.cost import plot_attention_cost
-from minivit.viz.dense_prediction import plot_cam_pipeline, plot_head_readings, plot_segmentation_head
-from minivit.viz.layouts import plot_tensor_layouts
+from minivit.viz.cost import plot_attention_cost, plot_stage_costs, stage_costs
+from minivit.viz.dense_prediction import (
+    plot_cam_pipeline,
+    plot_heads_by_masks,
+    plot_segmentation_head,
+    plot_weak_supervision,
+)
+from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
 from minivit.viz.pyramid import plot_feature_pyramid, plot_feature_pyramids
@@ -57,10 +73,19 @@ from minivit.viz.relative_position import (
     plot_relative_position_bias,
     plot_relative_position_index,
 )
-from minivit.viz.segmentation import plot_cams, plot_masks
+from minivit.viz.segmentation import plot_cams, plot_far_share, plot_masks, plot_pointing_game
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.swin_reach import plot_swin_reach, swin_reach
-from minivit.viz.training import plot_accuracy_vs_data, plot_digits, plot_interaction, plot_training_curves
+from minivit.viz.training import (
+    plot_accuracy_vs_data,
+    plot_digits,
+    plot_interaction,
+    plot_protocol,
+    plot_running_variance,
+    plot_seed_dots,
+    plot_tokenisation,
+    plot_training_curves,
+)
 from minivit.viz.transformer import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit
 from minivit.viz.two_marks import plot_reach_masks, plot_seed_accuracies, plot_two_marks
 from minivit.viz.unfold import plot_mobilevit_unfold
@@ -74,22 +99,31 @@ from minivit.viz.windows import (
 
 __all__ = [
     "NotebookFigure",
+    "batch_mixing",
     "model_attention_maps",
     "plot_accuracy_vs_data",
     "plot_attention_cost",
     "plot_attention_layer",
     "plot_attention_map",
     "plot_attention_maps",
+    "plot_attention_vs_uniform",
+    "plot_batch_mixing",
     "plot_bias_crops",
     "plot_bias_resize",
     "plot_cam_pipeline",
     "plot_cams",
     "plot_digits",
+    "plot_far_share",
     "plot_feature_pyramid",
     "plot_feature_pyramids",
-    "plot_head_readings",
+    "plot_heads_by_masks",
     "plot_interaction",
+    "plot_protocol",
+    "plot_running_variance",
+    "plot_seed_dots",
+    "plot_tokenisation",
     "plot_inverted_residual",
+    "plot_masked_attention",
     "plot_masks",
     "plot_mobilevit_block",
     "plot_mobilevit_stages",
@@ -99,6 +133,7 @@ __all__ = [
     "plot_padding_orders",
     "plot_patch_merging",
     "plot_patches",
+    "plot_pointing_game",
     "plot_rank_collapse",
     "plot_reach_masks",
     "plot_receptive_fields",
@@ -110,6 +145,7 @@ __all__ = [
     "plot_shifted_window_pipeline",
     "plot_softmax_saturation",
     "plot_split_heads",
+    "plot_stage_costs",
     "plot_stage_windows",
     "plot_swin_block_pair",
     "plot_swin_reach",
@@ -120,9 +156,11 @@ __all__ = [
     "plot_transformer_block",
     "plot_two_marks",
     "plot_vit",
+    "plot_weak_supervision",
     "plot_window_masks",
     "plot_windows",
     "score_spread",
+    "stage_costs",
     "swin_reach",
     "to_png",
 ]

@@ -1,5 +1,7 @@
 """Figure of the three layouts of one small tensor, (B, C, H, W), (B, H, W, C) and (B, N, C), and of the
-reshape that gives (B, N, C)'s shape with scrambled content (notebook 00).
+reshape that gives (B, N, C)'s shape with scrambled content (notebook 00); and figure of what
+nn.MultiheadAttention does with a batch of feature maps given in three layouts, two of which mix the
+images of the batch (notebook 02).
 
 The numbers 0, 1, 2, ... fill a (1, C, H, W) tensor; every conversion is applied both to it and to a
 tensor of the same shape holding each value's channel, so a cell's colour is the channel its value
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 import torch
 from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from torch import nn
 
 from minivit.ops.patches import patchify
 from minivit.viz._common import categorical, label_size, new_figure, number
@@ -19,6 +23,7 @@ from minivit.viz.diagram import arrow
 
 PANELS = ("bchw", "bhwc", "bnc", "wrong")  # the gid prefixes of the four panels, in drawing order
 MAX_CHANNELS, MAX_SIDE = 4, 3  # beyond, the numbers no longer fit a notebook-wide figure
+WRONG = "#b03a2e"  # the colour of a mistake
 
 
 def tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> dict[str, torch.Tensor]:
@@ -130,7 +135,7 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
     arrow(ax, (top_width + 0.3, top_height / 2), (bhwc_left - 0.3, top_height / 2))
 
     captions = {"bnc": ("x.flatten(2).transpose(1, 2): tokens", "black"),
-                "wrong": ("x.reshape(B, H*W, C): NOT tokens", "#b03a2e")}
+                "wrong": ("x.reshape(B, H*W, C): NOT tokens", WRONG)}
     for name, left in tables.items():
         table, table_origin = layouts[name][0], origin[name][0]
         for n in range(N):
@@ -142,7 +147,7 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
     ax.text(tables["bnc"] + C + 0.4, table_top + N / 2, "one row =\none pixel's\nC channels", ha="left",
             va="center", fontsize=9)
     ax.text(tables["wrong"] + C + 0.4, table_top + N / 2, "one row =\nC values in\nmemory order,\nnot one pixel",
-            ha="left", va="center", fontsize=9, color="#b03a2e")
+            ha="left", va="center", fontsize=9, color=WRONG)
 
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
@@ -150,4 +155,96 @@ def plot_tensor_layouts(channels: int = 3, height: int = 2, width: int = 2) -> F
     ax.axis("off")
     fig.suptitle(f"one tensor of {C * H * W} numbers in three layouts, and a reshape that scrambles it "
                  "(colour = channel)", fontsize=11)
+    return fig
+
+
+MIXING = ("flatten", "sequence first", "batch first")  # the three ways plot_batch_mixing feeds the maps
+
+
+def batch_mixing(batch: int = 4, channels: int = 8, height: int = 3, width: int = 3) -> dict[str, torch.Tensor]:
+    """Which images of a batch reach which outputs, when a batch of feature maps goes through
+    nn.MultiheadAttention (one head, random weights, a fixed seed) fed three ways.
+
+    "flatten": nn.Flatten()(maps), shape (B, C*H*W), which the layer reads as one unbatched sequence of B
+    tokens. "sequence first": the tokens maps.flatten(2).transpose(1, 2), shape (B, H*W, C), with
+    batch_first=False, so the layer reads them as (N, B, C): H*W sequences of B tokens. "batch first": the same
+    tokens with batch_first=True: B sequences of H*W tokens, one per image.
+
+    Args:
+        batch, channels, height, width: B in 2..8, C in 1..16, H and W in 1..4 of the random maps (B, C, H, W).
+
+    Returns:
+        {way: a bool tensor of shape (B, B)} for the three ways, in the order of MIXING; entry [i, j] is True
+        when adding 1 to image j's input changes image i's output (by more than 1e-6).
+    """
+    for name, value, low, high in (("batch", batch, 2, 8), ("channels", channels, 1, 16), ("height", height, 1, 4),
+                                   ("width", width, 1, 4)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+    B = batch
+    reach = {}
+    with torch.random.fork_rng(), torch.no_grad():  # the caller's random numbers are left as they were
+        torch.manual_seed(0)
+        maps = torch.randn(B, channels, height, width)  # (B, C, H, W)
+        tokens = maps.flatten(2).transpose(1, 2)  # (B, H*W, C)
+        inputs = {"flatten": (nn.Flatten()(maps), nn.MultiheadAttention(channels * height * width, 1)),
+                  "sequence first": (tokens, nn.MultiheadAttention(channels, 1)),
+                  "batch first": (tokens, nn.MultiheadAttention(channels, 1, batch_first=True))}
+        for way, (x, layer) in inputs.items():
+            out = layer(x, x, x)[0]  # the shape of x; image b is x[b] in every way
+            depends = torch.zeros(B, B, dtype=torch.bool)
+            for j in range(B):
+                changed = x.clone()
+                changed[j] += 1.0
+                moved = (layer(changed, changed, changed)[0] - out).abs().reshape(B, -1).amax(dim=1)  # (B,)
+                depends[:, j] = moved > 1e-6
+            reach[way] = depends
+    return reach
+
+
+def plot_batch_mixing(batch: int = 4, channels: int = 8, height: int = 3, width: int = 3) -> Figure:
+    """Which images' outputs change when one image of the batch changes, for the three ways of
+    `batch_mixing`: a B x B grid per way, filled where image j reaches image i's output.
+
+    Args:
+        batch, channels, height, width: as for batch_mixing.
+
+    Returns:
+        the Figure, three panels in the order of MIXING. Each panel's image data is 0 where image j does not
+        reach image i's output, 1 on the diagonal where it does (an image reaches its own output), 2 off the
+        diagonal where it does (drawn in red: the images mix). Each panel's verdict is a Text with gid
+        "verdict".
+    """
+    reach = batch_mixing(batch, channels, height, width)
+    B, C, N = batch, channels, height * width
+    titles = {
+        "flatten": f"nn.Flatten(): (B, C*H*W) = ({B}, {C * N})\nread as 1 sequence of {B} tokens",
+        "sequence first": f"tokens (B, H*W, C) = ({B}, {N}, {C}),\nbatch_first=False: read as (N, B, C)",
+        "batch first": f"tokens (B, H*W, C) = ({B}, {N}, {C}),\nbatch_first=True",
+    }
+    cmap = ListedColormap(["white", "0.55", WRONG])  # no, its own image, another image
+    fig = new_figure(11.0, 5.3)
+    panels = fig.subplots(1, 3)
+    for ax, way in zip(panels, MIXING):
+        grid = reach[way]
+        other = ~torch.eye(B, dtype=torch.bool)
+        ax.imshow((grid.float() * (1 + other.float())).numpy(), cmap=cmap, vmin=0, vmax=2, interpolation="nearest")
+        ax.set_xticks(range(B))
+        ax.set_yticks(range(B))
+        ax.set_xticks([k + 0.5 for k in range(B - 1)], minor=True)
+        ax.set_yticks([k + 0.5 for k in range(B - 1)], minor=True)
+        ax.grid(which="minor", color="0.6", linewidth=0.8)
+        ax.tick_params(which="minor", length=0)
+        ax.set_xlabel("image j changed")
+        ax.set_ylabel("output of image i")
+        ax.set_title(titles[way], fontsize=10)
+        own = bool(torch.equal(grid, torch.eye(B, dtype=torch.bool)))
+        verdict = "each image on its own" if own else "the images of the batch mix"
+        ax.text(0.5, 1.2, verdict, transform=ax.transAxes, ha="center", va="bottom", fontsize=10.5,
+                color="black" if own else WRONG, fontweight="bold", gid="verdict")
+    fig.suptitle(f"nn.MultiheadAttention on a batch of {B} feature maps of (C, H, W) = ({C}, {height}, {width}):\n"
+                 "grey: an image reaches its own output; red: changing image j changes another image's output",
+                 fontsize=11)
     return fig

@@ -1,9 +1,10 @@
 """Rank collapse drawn block by block: how far a stack's tokens are from all being one token, after each block.
 
-The measure is Dong, Cordonnier and Loukas's (2021) relative residual ||X - 1 x̄ᵀ|| / ||X|| of the (N, D)
-matrix X of tokens, x̄ their mean token: 0 exactly when all tokens are equal. The notebook computes it; this
-figure draws the numbers it is given, on a log scale, where an exponential decay is a straight line and a
-doubly exponential one bends down ever more steeply.
+The measure is the spread of the tokens, ||X - 1 x̄ᵀ|| / ||X|| for the (N, D) matrix X of tokens, x̄ their
+mean token: how far the tokens are from their mean, relative to their size, 0 exactly when all tokens are equal.
+(Dong, Cordonnier and Loukas (2021) call X - 1 x̄ᵀ the residual of X; it has nothing to do with a block's
+residual sums.) The notebook computes it; this figure draws the numbers it is given, on a log scale, where an
+exponential decay is a straight line and a doubly exponential one bends down ever more steeply.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ FLOAT32_EPS = torch.finfo(torch.float32).eps  # 1.19e-7: the relative round-off 
 
 
 def plot_rank_collapse(curves: Mapping[str, Sequence[Sequence[float]]], title: str = "") -> Figure:
-    """The relative residual of the tokens after each block of a stack, for several settings and seeds.
+    """The spread of the tokens after each block of a stack, for several settings and seeds.
 
     Args:
-        curves: setting name -> one sequence per seed of the relative residuals at the input (block 0) and
+        curves: setting name -> one sequence per seed of the spreads at the input (block 0) and
             after each block 1..L; every sequence of every setting has the same length L + 1, and every value
             is positive (the y axis is logarithmic).
         title: the figure's title; empty for none.
@@ -65,7 +66,7 @@ def plot_rank_collapse(curves: Mapping[str, Sequence[Sequence[float]]], title: s
     ax.set_xticks(range(depth + 1))
     ax.set_xticklabels(["input"] + [str(b) for b in range(1, depth + 1)])
     ax.set_xlabel("after block")
-    ax.set_ylabel(r"relative residual $\|X - 1\bar{x}^T\| / \|X\|$")
+    ax.set_ylabel(r"spread of the tokens $\|X - 1\bar{x}^T\| / \|X\|$")
     ax.grid(True, which="major", alpha=0.4)
     seeds = {len(v) for v in curves.values()}
     ax.legend(loc="center right", fontsize=9,

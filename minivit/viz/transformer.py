@@ -3,7 +3,7 @@
     plot_multi_head_attention(attn, x)   split into heads -> attend per head -> merge -> project
     plot_transformer_block(block, x)     the pre-norm block: x + attn(norm1(x)), then x + mlp(norm2(x));
                                          order="post": the same modules as norm1(x + attn(x)), ...
-    plot_vit(model, image_size)          the ViT pipeline of the ViT paper's Figure 1, image to class scores
+    plot_vit(model, image_size, image)   the ViT pipeline of the ViT paper's Figure 1, image to class scores
     plot_split_heads(N, D, nh)           which channel of which token each head gets (split_heads), and the
                                          reshape without a transpose that looks the same and is not heads
 
@@ -21,7 +21,7 @@ from minivit.models.layers import SelfAttention, TransformerBlock
 from minivit.models.vit import VisionTransformer
 from minivit.ops._checks import to_pair
 from minivit.ops.attention import attention, merge_heads, split_heads
-from minivit.viz._common import categorical, label_size, new_figure, number
+from minivit.viz._common import as_image, categorical, label_size, new_figure, number
 from minivit.viz.diagram import BOX_HEIGHT, Step, arrow, box, output_shapes, plot_flow, shape_text
 
 MAX_HEADS = 4  # more heads than this are drawn as the first two, "...", the last one
@@ -197,7 +197,7 @@ def plot_transformer_block(block: TransformerBlock, x: torch.Tensor, order: str 
     return plot_flow(steps, title, skips=skips, box_width=3.8, ax=ax)
 
 
-def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int]) -> Figure:
+def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int], image: object = None) -> Figure:
     """A Vision Transformer from image to class scores, as in Figure 1 of the ViT paper (Dosovitskiy et
     al., 2021): patches, linear embedding (a p x p convolution with stride p), class token, position
     embedding, the L blocks, the final LayerNorm and the head on the class token.
@@ -205,12 +205,15 @@ def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int]) -> Fig
     Args:
         model: a minivit VisionTransformer; built on the meta device it draws in a fraction of a second.
         image_size: H, or (H, W): the size it was built for (its position embedding fixes it).
+        image: None, or a picture of that size ((H, W, C) array, or (C, H, W) / (1, C, H, W) tensor) drawn
+            under the grid of patches, so that each numbered patch shows its pixels.
 
     Returns:
         the Figure of `plot_flow`: 8 boxes with gid "step" (image, patch_embed, flatten, class token,
         position embedding, blocks, norm, head), each labelled with its output shape for one image,
         e.g. (1, 197, 768) after the position embedding of ViT-B/16 at 224, on the right; on the left, the
-        image as N Rectangles with gid "patch", patches 0, 1, 2 and N-1 numbered by Texts with gid
+        image as N Rectangles with gid "patch" (filled, or outlines over the picture when `image` is given,
+        which is then the axes' one image), patches 0, 1, 2 and N-1 numbered by Texts with gid
         "patch-label", and the token sequence as boxes with gid "token" (texts "token-label": the class
         token with position 0, then patch k with position k + 1).
     """
@@ -219,6 +222,10 @@ def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int]) -> Fig
     H, W = to_pair(image_size, "image_size")
     if (H, W) != tuple(model.image_size):
         raise ValueError(f"image_size must be the size the model was built for, {model.image_size}, got {image_size!r}")
+    picture = None if image is None else as_image(image)
+    if picture is not None and picture.shape[:2] != (H, W):
+        got = " x ".join(map(str, picture.shape[:2]))
+        raise ValueError(f"image must be {H} x {W} pixels, the size the model was built for, got {got}")
     config, L = model.config, len(model.blocks)
     p = config.patch_size
     x = torch.zeros(1, config.in_channels, H, W, device=model.pos_embed.device)
@@ -243,27 +250,33 @@ def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int]) -> Fig
     ]
     fig = new_figure(9.4, 6.6)
     left, right = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
-    _draw_sequence(left, gh, gw)
+    _draw_sequence(left, gh, gw, picture)
     plot_flow(steps, f"ViT: {H} x {W} image, {p} x {p} patches, D = {config.dim}", box_width=4.4, ax=right)
     return fig
 
 
-def _draw_sequence(ax, gh: int, gw: int) -> None:
-    """The image as a gh x gw grid of patches numbered 0..N-1 in reading order (patchify's order), and below
-    it the token sequence: the class token at position 0, then patch k at position k + 1, each with its
-    position embedding added."""
+def _draw_sequence(ax, gh: int, gw: int, picture=None) -> None:
+    """The image as a gh x gw grid of patches numbered 0..N-1 in reading order (patchify's order), the
+    picture under it if given, and below it the token sequence: the class token at position 0, then patch k
+    at position k + 1, each with its position embedding added."""
     N = gh * gw
     side = 6.0 / max(gh, gw)  # cell size, so that the grid fits in 6 x 6
     x0, y0 = 5.0 - gw * side / 2, 11.5  # top left corner of the grid
+    if picture is not None:
+        ax.imshow(picture, cmap="gray", extent=(x0, x0 + gw * side, y0 - gh * side, y0), interpolation="nearest")
+    style = (dict(facecolor="#d6eaf8", edgecolor="#1b4f72", linewidth=0.6) if picture is None
+             else dict(fill=False, edgecolor="white", linewidth=0.8))
     for i in range(gh):
         for j in range(gw):
-            ax.add_patch(Rectangle((x0 + j * side, y0 - (i + 1) * side), side, side, facecolor="#d6eaf8",
-                                   edgecolor="#1b4f72", linewidth=0.6, gid="patch"))
+            ax.add_patch(Rectangle((x0 + j * side, y0 - (i + 1) * side), side, side, gid="patch", **style))
     for n in sorted({0, 1, 2, N - 1}):  # patch n is token n + 1 of the sequence
         i, j = divmod(n, gw)
         size = float(min(9.0, 28 * side / max(1.0, 0.6 * len(str(n)))))  # the number fits in its cell
-        ax.text(x0 + (j + 0.5) * side, y0 - (i + 0.5) * side, str(n), ha="center", va="center", fontsize=size,
-                gid="patch-label")
+        where = (x0 + (j + 0.5) * side, y0 - (i + 0.5) * side)
+        if picture is None:
+            ax.text(*where, str(n), ha="center", va="center", fontsize=size, gid="patch-label")
+        else:  # white with a black rim, readable on the photo
+            number(ax, *where, n, size, gid="patch-label")
     ax.text(5.0, y0 + 0.35, f"the image cut into {gh} x {gw} = {N} patches", ha="center", va="bottom", fontsize=9.5)
     arrow(ax, (5.0, y0 - gh * side - 0.2), (5.0, 3.6), label="patch k -> token k + 1")
     tokens = ["class\ntoken", "patch 0", "patch 1", "patch 2", None, f"patch {N - 1}"]
