@@ -39,7 +39,8 @@ def test_pipeline_boxes_carry_the_shapes_of_each_step(B, H, W, C, M, s):
     assert [b.get_y() for b in boxes] == sorted((b.get_y() for b in boxes), reverse=True)  # top to bottom
     # the mask: one (N, N) table per window of one image, beside the attention box and pointing into it
     (mask_label,) = with_gid(ax.texts, "mask-label")
-    assert mask_label.get_text().splitlines()[-1] == f"({nW}, {N}, {N})"
+    assert mask_label.get_text().splitlines() == [  # the call, argument names and all, then the shape
+        "shifted_window_mask(", f"height={H}, width={W},", f"window_size={M}, shift_size={s})", f"({nW}, {N}, {N})"]
     (mask_arrow,) = with_gid(ax.patches, "mask-arrow")
     attention_box = boxes[3]
     (x0, y0), (x1, y1) = mask_arrow._posA_posB

@@ -1,5 +1,11 @@
 """The cost of global vs window attention drawn from the two formulas of the Swin paper, which
-minivit.ops.flops computes (`msa_cost`, `window_msa_cost`).
+minivit.ops.flops computes (`msa_cost`, `window_msa_cost`); and the multiply-adds of a Swin model's
+stages, counted on the model itself and split into patch merging, the blocks' Linear layers and the
+attention's matrix products.
+
+    plot_attention_cost(channels, window_size)    Omega(MSA) against Omega(W-MSA), linear and log-log
+    stage_costs(model, x)                         per stage: merging, Linears, attention (multiply-adds)
+    plot_stage_costs(model, image_size)           the same as stacked bars
 """
 
 from __future__ import annotations
@@ -7,8 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.utils.flop_counter import FlopCounterMode
 
+from minivit.models.swin import SwinTransformer
 from minivit.ops.flops import msa_cost, window_msa_cost
 from minivit.viz._common import new_figure
 
@@ -69,4 +79,84 @@ def plot_attention_cost(
                      arrowprops=dict(arrowstyle="->"),
                      bbox=dict(boxstyle="round", facecolor="white", edgecolor="0.6", alpha=0.9))
     fig.suptitle(f"cost of one attention layer, C = {channels} channels, {window_size}x{window_size} windows")
+    return fig
+
+
+STAGE_PARTS = ("patch merging", "Linear layers of the blocks", "attention: q k^T and the weighted sum of v")
+STAGE_COLOURS = ("0.65", "C0", "C1")
+
+
+def stage_costs(model: SwinTransformer, x: torch.Tensor) -> list[dict[str, int]]:
+    """The multiply-adds of every stage of a Swin model on `x`, split three ways.
+
+    Counted as minivit.ops.flops.count_multiply_adds counts them (torch's FlopCounterMode, PyTorch's
+    plain math attention, a multiply-add = 2 FLOPs), but per stage and per kind of operation: the
+    attention's two matrix products (q k^T and the weighted sum of v) are the batched products (bmm)
+    of the stage; patch merging is everything its `merge` module counts (a Linear 4C -> 2C); the rest
+    are the blocks' Linear layers (q, k, v, output projection, MLP). Softmax, LayerNorm and GELU are
+    not counted, as in count_multiply_adds.
+
+    Args:
+        model: a minivit SwinTransformer (e.g. swin_t()); it may live on the meta device.
+        x: images, shape (B, in_channels, H, W), on the model's device.
+
+    Returns:
+        one dict per stage, its keys STAGE_PARTS, its values multiply-adds (ints).
+    """
+    if not isinstance(model, SwinTransformer):
+        raise TypeError(f"model must be a minivit SwinTransformer, got {type(model).__name__}")
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
+        model(x)
+    counts = counter.get_flop_counts()  # module name -> {operation: FLOPs}, names starting with the class
+    root = type(model).__name__
+    stages = []
+    for i in range(len(model.stages)):
+        ops = counts.get(f"{root}.stages.{i}", {})
+        merge = sum(counts.get(f"{root}.stages.{i}.merge", {}).values()) // 2
+        attention = sum(flops for op, flops in ops.items() if str(op) == "aten.bmm") // 2
+        total = sum(ops.values()) // 2
+        stages.append(dict(zip(STAGE_PARTS, (merge, total - merge - attention, attention))))
+    return stages
+
+
+def plot_stage_costs(model: SwinTransformer, image_size: int | tuple[int, int] = 224) -> Figure:
+    """The multiply-adds of every stage of a Swin model as stacked bars: patch merging, the blocks'
+    Linear layers, the attention's matrix products (stage_costs), on one image of `image_size`.
+
+    Args:
+        model: a minivit SwinTransformer; it may live on the meta device (only shapes are needed).
+        image_size: H, or (H, W).
+
+    Returns:
+        the Figure; its axes hold one BarContainer per part, in the order of STAGE_PARTS, each bar's
+        height the part's multiply-adds in G (10^9) for one stage, stacked; the total of each stage
+        and the attention's share of it are written above its bar (texts of gid "total"). The x tick
+        labels give each stage's map, channels and number of blocks.
+    """
+    if not isinstance(model, SwinTransformer):
+        raise TypeError(f"model must be a minivit SwinTransformer, got {type(model).__name__}")
+    H, W = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    device = next(model.parameters()).device
+    x = torch.zeros(1, model.config.in_channels, H, W, device=device)
+    costs = stage_costs(model, x)
+    with torch.no_grad():
+        maps = model.feature_maps(x)  # (1, C_i, H_i, W_i): the sizes for the labels
+    fig = new_figure(8.4, 4.6)
+    ax = fig.subplots()
+    positions = np.arange(len(costs))
+    bottom = np.zeros(len(costs))
+    for part, colour in zip(STAGE_PARTS, STAGE_COLOURS):
+        heights = np.array([c[part] for c in costs]) / 1e9
+        ax.bar(positions, heights, bottom=bottom, color=colour, edgecolor="black", linewidth=0.6, label=part)
+        bottom += heights
+    for k, (total, cost) in enumerate(zip(bottom, costs)):
+        share = cost[STAGE_PARTS[2]] / sum(cost.values())
+        ax.text(k, total, f"{total:.2f} G\nattention {share:.0%}", ha="center", va="bottom", fontsize=10, gid="total")
+    ax.set_xticks(positions, [f"stage {i + 1}\n{m.shape[2]}x{m.shape[3]}, C = {m.shape[1]}\n"
+                              f"{len(model.stages[i].blocks)} blocks" for i, m in enumerate(maps)])
+    ax.set_ylabel("multiply-adds (G)")
+    ax.set_ylim(0, bottom.max() * 1.22)
+    ax.legend(loc="upper left")
+    ax.grid(True, axis="y", alpha=0.4)
+    ax.set_title(f"multiply-adds per stage on a {H}x{W} image, counted on the model")
     return fig

@@ -86,14 +86,14 @@ def plot_relative_position_bias(
 ) -> Figure:
     """A bias table and the (M*M, M*M) bias each head adds to its attention logits.
 
-    For each head: its column of the table, laid out as a (2Mh-1) x (2Mw-1) grid of relative
-    positions, and the same numbers gathered by the index, table[index], the bias of every
+    For each head: its column of the table, laid out as the (2Mh-1) x (2Mw-1) grid of offsets it is
+    indexed by, and the same numbers gathered by the index, table[index], the bias of every
     (query, key) pair of a window; equal offsets give equal bias, whatever the position. The grid is
-    drawn in the key's position relative to the query, (key row - query row, key column - query
-    column) = (-dy, -dx) with row offsets growing downwards, so it is oriented like the window: a key
-    above the query is drawn above the centre. (relative_position_index counts query minus key,
-    (dy, dx); read in that order the grid would be the window turned by 180 degrees.) Tables are on
-    top and biases below (one column per head), or side by side for one or two heads.
+    drawn in the index's own coordinates, (dy, dx) = (query row - key row, query column - key column),
+    dy growing downwards and dx to the right: table row t is the cell t // (2Mw-1), t % (2Mw-1), read
+    row-major like the table. So a key above and to the left of its query (dy, dx > 0) is drawn below
+    and right of the centre. Tables are on top and biases below (one column per head), or side by side
+    for one or two heads.
 
     Args:
         table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
@@ -101,13 +101,12 @@ def plot_relative_position_bias(
         heads: which heads to draw (all when None).
 
     Returns:
-        the Figure; the image titled "head h: table" holds table[:, h] as a (2Mh-1, 2Mw-1) grid
-        flipped in both axes (entry [Mh-1 + a, Mw-1 + b] is the bias of a key a rows below and b
-        columns right of its query), the image titled "head h: table[index]" holds
-        table[index].permute(2, 0, 1)[h]. The centre cell (the query itself) is outlined by a
-        Rectangle of gid "query". Each "table[index]" image is cut by two LineCollections of gid
-        "block" (across and down, after every Mw tokens) into the Mw x Mw blocks of one window row of
-        queries against one window row of keys.
+        the Figure; the image titled "head h: table" holds table[:, h] reshaped to (2Mh-1, 2Mw-1)
+        (entry [a, b] is offset (dy, dx) = (a - (Mh-1), b - (Mw-1)); the axes' ticks are those offsets),
+        the image titled "head h: table[index]" holds table[index].permute(2, 0, 1)[h]. The centre cell
+        (offset (0, 0), the query itself) is outlined by a Rectangle of gid "query". Each
+        "table[index]" image is cut by two LineCollections of gid "block" (across and down, after every
+        Mw tokens) into the Mw x Mw blocks of one window row of queries against one window row of keys.
     """
     index = relative_position_index(window_size)  # (Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
@@ -148,8 +147,8 @@ def plot_relative_position_bias(
     return fig
 
 
-ROW_LABEL = "key row - query row\n(= -dy; < 0: key above)"
-COLUMN_LABEL = "key column - query column\n(= -dx; < 0: key to the left)"
+ROW_LABEL = "dy = query row - key row\n(> 0: key above)"
+COLUMN_LABEL = "dx = query column - key column\n(> 0: key to the left)"
 CROP_STYLES = (("black", "-"), ("#2ca02c", "--"), ("#9467bd", ":"))  # one per query
 
 
@@ -164,19 +163,18 @@ def _check_table(table: object, Mh: int, Mw: int) -> torch.Tensor:
     return table.detach().float().cpu()
 
 
-def key_relative_grid(column: torch.Tensor, Mh: int, Mw: int) -> torch.Tensor:
-    """One head's table column as a (2Mh-1, 2Mw-1) grid in key-minus-query coordinates.
+def offset_grid(column: torch.Tensor, Mh: int, Mw: int) -> torch.Tensor:
+    """One head's table column as the (2Mh-1, 2Mw-1) grid of offsets that index it.
 
-    The table is row-major over query-minus-key offsets (dy, dx) from -(M-1) to M-1; flipping both
-    axes lists them from key-minus-query -(M-1) to M-1 instead: entry [Mh-1 + a, Mw-1 + b] is the
-    bias of a key a rows below and b columns right of its query.
+    The table is row-major over query-minus-key offsets (dy, dx) from -(M-1) to M-1, so this is a plain
+    reshape: entry [a, b] is the bias of offset (dy, dx) = (a - (Mh-1), b - (Mw-1)).
     """
-    return column.reshape(2 * Mh - 1, 2 * Mw - 1).flip(0, 1)
+    return column.reshape(2 * Mh - 1, 2 * Mw - 1)
 
 
 def _draw_table(ax, column: torch.Tensor, Mh: int, Mw: int, limit: float):
-    """One head's table on axes whose ticks are the key's offset from the query, the query outlined."""
-    image = ax.imshow(key_relative_grid(column, Mh, Mw).numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit,
+    """One head's table on axes whose ticks are the offsets (dy, dx), the query's own cell outlined."""
+    image = ax.imshow(offset_grid(column, Mh, Mw).numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit,
                       interpolation="nearest", extent=(-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5))
     ax.set_xticks(_offsets(Mw))
     ax.set_yticks(_offsets(Mh))
@@ -193,11 +191,13 @@ def plot_bias_crops(
 ) -> Figure:
     """How each query of a window reads its biases: an Mh x Mw crop of the (2Mh-1) x (2Mw-1) table.
 
-    Left, one head's table in key-minus-query coordinates (as in plot_relative_position_bias), with
-    the crop of every query outlined: a query at (i, j) sees keys from -i to Mh-1-i rows and from -j
-    to Mw-1-j columns away. Then, for each query, its row of the gathered bias,
-    relative_position_bias(table, window_size)[head, query], laid out on the window: it is exactly
-    the crop, the right way up.
+    Left, one head's table as the grid of offsets (dy, dx) = query - key (as in
+    plot_relative_position_bias), with the crop of every query outlined: a query at (i, j) has keys
+    at dy = i - key row from i-(Mh-1) to i and dx = j - key column from j-(Mw-1) to j, that is grid
+    rows i .. i+Mh-1 and columns j .. j+Mw-1: the crop's top-left cell is the query's own (i, j).
+    Then, for each query, its row of the gathered bias, relative_position_bias(table,
+    window_size)[head, query], each key drawn at its offset (dy, dx) from the query: exactly the crop.
+    The top and right axes give the key's own column and row in the window (j - dx and i - dy).
 
     Args:
         table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
@@ -206,10 +206,11 @@ def plot_bias_crops(
         head: which head's column of the table to draw.
 
     Returns:
-        the Figure. Axes 0 is the table: its image holds key_relative_grid(table[:, head]), the crop
-        of query k is the Rectangle of gid "crop-k". Axes 1 + k is query k's bias map: its image holds
-        the (Mh, Mw) bias of every key for that query, the query itself is the Rectangle of gid
-        "query".
+        the Figure. Axes 0 is the table: its image holds offset_grid(table[:, head]), the crop of query
+        k is the Rectangle of gid "crop-k". Axes 1 + k is query k's bias map: its image holds the
+        (Mh, Mw) bias of every key for that query, entry [a, b] the key at offset
+        (dy, dx) = (i-(Mh-1) + a, j-(Mw-1) + b), which is key (Mh-1 - a, Mw-1 - b) of the window; the
+        query itself is the Rectangle of gid "query", at offset (0, 0).
     """
     Mh, Mw = to_pair(window_size, "window_size")
     table = _check_table(table, Mh, Mw)
@@ -223,39 +224,50 @@ def plot_bias_crops(
     limit = float(table[:, head].abs().max()) or 1.0
 
     panel = 2.5 if len(places) <= 2 else 2.0  # at most about 10 inches wide
-    fig = new_figure(1.45 * panel + len(places) * panel + 1.2, 1.45 * panel + 1.1)
+    fig = new_figure(1.45 * panel + len(places) * (panel + 0.3) + 1.2, 1.45 * panel + 0.9)
     axes = fig.subplots(1, 1 + len(places), width_ratios=[1.45] + [1] * len(places))
     image = _draw_table(axes[0], table[:, head], Mh, Mw, limit)
     axes[0].set_ylabel(ROW_LABEL)
     axes[0].set_title(f"head {head}: the table, {2 * Mh - 1}x{2 * Mw - 1}")
     size = label_size(panel, max(Mh, Mw), 0.5, digits=4)  # one value such as -0.5 per cell
     if Mh * Mw <= 25:  # the values of the table too, to compare with the crops
-        grid = key_relative_grid(table[:, head], Mh, Mw)
+        grid = offset_grid(table[:, head], Mh, Mw)
         for a in range(2 * Mh - 1):
             for b in range(2 * Mw - 1):
                 _value(axes[0], b - Mw + 1, a - Mh + 1, float(grid[a, b]), limit, size)
     for k, ((i, j), ax) in enumerate(zip(places, axes[1:])):
         colour, style = CROP_STYLES[k]
-        # keys of query (i, j) lie -i .. Mh-1-i rows and -j .. Mw-1-j columns away: an Mh x Mw crop
-        outline(axes[0], -i, -j, Mh - 1 - i, Mw - 1 - j, gid=f"crop-{k}", edgecolor=colour, linestyle=style,
+        # keys of query (i, j) lie at dy = i-(Mh-1) .. i and dx = j-(Mw-1) .. j: an Mh x Mw crop
+        outline(axes[0], i - Mh + 1, j - Mw + 1, i, j, gid=f"crop-{k}", edgecolor=colour, linestyle=style,
                 linewidth=3)
-        crop = bias[i * Mw + j].reshape(Mh, Mw)  # (Mh, Mw): the bias of every key, on the window
-        ax.imshow(crop.numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
+        # the query's biases in window order (key row, key column), then each key moved to its offset:
+        # the key with the largest dy and dx is key (0, 0), so both axes run backwards
+        by_offset = bias[i * Mw + j].reshape(Mh, Mw).flip(0, 1)  # (Mh, Mw): [a, b] is key (Mh-1-a, Mw-1-b)
+        ax.imshow(by_offset.numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest",
+                  extent=(j - Mw + 0.5, j + 0.5, i + 0.5, i - Mh + 0.5))
         ax.set_title(f"query ({i}, {j})")
-        ax.set_xlabel("key column")
-        ax.set_ylabel("key row")
-        ax.set_xticks(range(Mw))
-        ax.set_yticks(range(Mh))
+        ax.set_xlabel("dx")
+        ax.set_ylabel("dy")
+        ax.set_xticks(range(j - Mw + 1, j + 1))
+        ax.set_yticks(range(i - Mh + 1, i + 1))
+        # the key's own place in the window, on the opposite axes: column j - dx, row i - dy
+        top = ax.secondary_xaxis("top", functions=(lambda x, j=j: j - x, lambda x, j=j: j - x))
+        top.set_xticks(range(Mw))
+        top.set_xlabel("key column", fontsize=8)
+        right = ax.secondary_yaxis("right", functions=(lambda y, i=i: i - y, lambda y, i=i: i - y))
+        right.set_yticks(range(Mh))
+        right.set_ylabel("key row", fontsize=8)
         for spine in ax.spines.values():
             spine.set(edgecolor=colour, linestyle=style, linewidth=3)
-        outline(ax, i, j, i, j, gid="query", linewidth=1.5)
+        outline(ax, 0, 0, 0, 0, gid="query", linewidth=1.5)  # offset (0, 0): the query itself
         if Mh * Mw <= 25:
-            for r in range(Mh):
-                for c in range(Mw):
-                    _value(ax, c, r, float(crop[r, c]), limit, size)
+            for a in range(Mh):
+                for b in range(Mw):
+                    _value(ax, j - Mw + 1 + b, i - Mh + 1 + a, float(by_offset[a, b]), limit, size)
     fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
-    fig.suptitle(f"each query reads a {Mh}x{Mw} crop of the table (outlined in its style): the bias of every key\n"
-                 f"of the window, the right way up; the query itself (thin box) sits at offset (0, 0)")
+    fig.suptitle(f"query (i, j) reads the {Mh}x{Mw} crop of grid rows i .. i+{Mh - 1} and columns j .. j+{Mw - 1} "
+                 f"(outlined in its style):\nits keys at their offsets (dy, dx) = query - key, the query itself "
+                 f"(thin box) at (0, 0)")
     return fig
 
 
@@ -282,9 +294,9 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
     """One head's bias table before and after it was resized to another window size, side by side on
     one colour scale, e.g. a table learned with M = 7 (13 x 13) resized to M = 12 (23 x 23).
 
-    Both grids are drawn as in plot_relative_position_bias (key minus query, the query's own cell
-    outlined), each over its own offsets -(M-1) .. M-1, so the larger one shows the same picture on a
-    finer grid. The resize itself is the caller's (e.g. F.interpolate(mode="bicubic") on the table
+    Both grids are drawn as in plot_relative_position_bias (offsets (dy, dx) = query - key, the
+    query's own cell outlined), each over its own offsets -(M-1) .. M-1, so the larger one shows the
+    same picture on a finer grid. The resize itself is the caller's (e.g. F.interpolate(mode="bicubic") on the table
     seen as an image): this function only draws the two tables.
 
     Args:
@@ -293,7 +305,7 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
         head: which head to draw.
 
     Returns:
-        the Figure; axes 0 holds key_relative_grid(table[:, head]), axes 1 key_relative_grid(resized[:, head]),
+        the Figure; axes 0 holds offset_grid(table[:, head]), axes 1 offset_grid(resized[:, head]),
         both images with the same colour limits (-limit, limit), limit = the largest |value| of the two.
         Each panel's title starts with "M = <window size>".
     """

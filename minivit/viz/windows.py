@@ -270,7 +270,8 @@ def plot_shift_regions(
         handles=legend_patches([REGION_COLOURS[k] for k in present], [f"region {k}" for k in present]),
         loc="outside right center", title="label",
     )
-    fig.suptitle("two tokens of a window may attend to each other iff their labels are equal", fontsize="large")
+    fig.suptitle("two tokens of a window may attend to each other exactly when their labels are equal",
+                 fontsize="large")
     fig.get_layout_engine().set(h_pad=0.12)  # a clear gap (inches) between the figure's title and the panels'
     return fig
 
@@ -395,7 +396,8 @@ def plot_shifted_window_pipeline(
         the Figure (its data is random, its shapes are not). The chain's boxes are patches of gid "step"
         (top to bottom: the map, the roll, the partition, the attention, the reverse, the roll back),
         their texts gid "step-label" ending in the output shape; the mask is a box of gid "mask" (text gid
-        "mask-label"), joined to the attention box by an arrow of gid "mask-arrow".
+        "mask-label": the call with its argument names, then the mask's shape), joined to the attention
+        box by an arrow of gid "mask-arrow".
     """
     for name, value in (("channels", channels), ("batch", batch)):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -427,11 +429,11 @@ def plot_shifted_window_pipeline(
     plot_flow(steps, f"SW-MSA on a {height}x{width} map of {channels} channels, window {M}, shift {s}",
               box_width=box_width, ax=ax)
     side = box_width / 2 + 1.9  # the mask, beside the attention box, which it enters from the right
-    box(ax, side, -3, f"shifted_window_mask\n({height}, {width}, {M}, {s})\n{shape_text(tuple(mask.shape))}",
-        "op", width=2.8, height=0.9, gid="mask")
-    arrow(ax, (side - 1.4, -3), (box_width / 2, -3), gid="mask-arrow")
-    ax.text(side, -3.62, "(nW, N, N): one per window,\nthe same for every image", ha="center", va="top",
+    call = f"shifted_window_mask(\nheight={height}, width={width},\nwindow_size={M}, shift_size={s})"
+    box(ax, side, -3, f"{call}\n{shape_text(tuple(mask.shape))}", "op", width=3.0, height=1.25, gid="mask")
+    arrow(ax, (side - 1.5, -3), (box_width / 2, -3), gid="mask-arrow")
+    ax.text(side, -3.7, "(nW, N, N): one per window,\nthe same for every image", ha="center", va="top",
             fontsize=8.5, style="italic", gid="mask-note")
-    ax.set_xlim(-box_width / 2 - 0.2, side + 1.6)
+    ax.set_xlim(-box_width / 2 - 0.2, side + 1.7)
     ax.set_ylim(-len(steps) + 0.45, 0.5)
     return fig
