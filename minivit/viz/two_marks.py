@@ -147,7 +147,7 @@ def plot_seed_accuracies(
     Args:
         runs: rows with an "arm", a "seed" and a number in [0, 1] under each of `values` (the rows of
             course/results/two_marks.csv).
-        values: the columns to draw, one panel each, e.g. ("test_accuracy", "aligned_accuracy").
+        values: the columns to draw, one panel each, e.g. ("test_accuracy", "train_accuracy").
         titles: one panel title per value.
         baselines: one number in [0, 1] per value, the score of always answering the more common class of
             that panel's images; None draws chance, 0.5, in every panel.
