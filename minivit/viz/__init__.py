@@ -9,13 +9,15 @@ the models do. One module per topic:
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach,
                        plot_shifted_window_pipeline
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
-                       plot_bias_resize
+                       plot_bias_resize, plot_table_layout (where a key sits vs the table's own order)
     patches            plot_patches
     pyramid            plot_feature_pyramid, plot_feature_pyramids
-    unfold             plot_mobilevit_unfold
+    unfold             plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens (patch tokens vs pixel sequences)
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps,
                        plot_attention_vs_uniform, plot_masked_attention
     attention_layer    plot_attention_layer (a diagram, beside a convolution)
+    attention_steps    attention_steps, plot_attention_steps (Q Kᵀ -> softmax -> @ V, every matrix with its numbers),
+                       plot_weight_matrices (weight matrices side by side, e.g. before and after training)
     receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops), stage_costs, plot_stage_costs
@@ -32,7 +34,7 @@ the models do. One module per topic:
     swin_reach         swin_reach, plot_swin_reach (one token's reach through W-MSA, SW-MSA, patch merging)
     rank_collapse      plot_rank_collapse (how far the tokens are from being one, block by block)
     two_marks          plot_two_marks (the two-marks task's images, each mark ringed), plot_reach_masks,
-                       plot_seed_accuracies
+                       plot_received_attention, plot_seed_accuracies, plot_attention_classifier (a diagram)
 """
 
 from minivit.viz._common import NotebookFigure, to_png
@@ -45,6 +47,7 @@ from minivit.viz.attention import (
     plot_model_attention,
 )
 from minivit.viz.attention_layer import plot_attention_layer
+from minivit.viz.attention_steps import attention_steps, plot_attention_steps, plot_weight_matrices
 from minivit.viz.backbones import (
     plot_inverted_residual,
     plot_mobilevit_block,
@@ -72,6 +75,7 @@ from minivit.viz.relative_position import (
     plot_bias_resize,
     plot_relative_position_bias,
     plot_relative_position_index,
+    plot_table_layout,
 )
 from minivit.viz.segmentation import plot_cams, plot_far_share, plot_masks, plot_pointing_game
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
@@ -87,8 +91,14 @@ from minivit.viz.training import (
     plot_training_curves,
 )
 from minivit.viz.transformer import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit
-from minivit.viz.two_marks import plot_reach_masks, plot_seed_accuracies, plot_two_marks
-from minivit.viz.unfold import plot_mobilevit_unfold
+from minivit.viz.two_marks import (
+    plot_attention_classifier,
+    plot_reach_masks,
+    plot_received_attention,
+    plot_seed_accuracies,
+    plot_two_marks,
+)
+from minivit.viz.unfold import plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens
 from minivit.viz.windows import (
     plot_shift_regions,
     plot_shifted_window_pipeline,
@@ -99,13 +109,16 @@ from minivit.viz.windows import (
 
 __all__ = [
     "NotebookFigure",
+    "attention_steps",
     "batch_mixing",
     "model_attention_maps",
     "plot_accuracy_vs_data",
+    "plot_attention_classifier",
     "plot_attention_cost",
     "plot_attention_layer",
     "plot_attention_map",
     "plot_attention_maps",
+    "plot_attention_steps",
     "plot_attention_vs_uniform",
     "plot_batch_mixing",
     "plot_bias_crops",
@@ -136,6 +149,7 @@ __all__ = [
     "plot_pointing_game",
     "plot_rank_collapse",
     "plot_reach_masks",
+    "plot_received_attention",
     "plot_receptive_fields",
     "plot_relative_position_bias",
     "plot_relative_position_index",
@@ -150,13 +164,16 @@ __all__ = [
     "plot_swin_block_pair",
     "plot_swin_reach",
     "plot_swin_stages",
+    "plot_table_layout",
     "plot_tensor_layouts",
     "plot_token_reach",
     "plot_training_curves",
     "plot_transformer_block",
     "plot_two_marks",
     "plot_vit",
+    "plot_vit_vs_mobilevit_tokens",
     "plot_weak_supervision",
+    "plot_weight_matrices",
     "plot_window_masks",
     "plot_windows",
     "score_spread",

@@ -214,8 +214,9 @@ def plot_vit(model: VisionTransformer, image_size: int | tuple[int, int], image:
         e.g. (1, 197, 768) after the position embedding of ViT-B/16 at 224, on the right; on the left, the
         image as N Rectangles with gid "patch" (filled, or outlines over the picture when `image` is given,
         which is then the axes' one image), patches 0, 1, 2 and N-1 numbered by Texts with gid
-        "patch-label", and the token sequence as boxes with gid "token" (texts "token-label": the class
-        token with position 0, then patch k with position k + 1).
+        "patch-label" (inside their cells up to 10 patches across; beyond, beside the grid, the four cells
+        outlined by Rectangles with gid "patch-marked"), and the token sequence as boxes with gid "token"
+        (texts "token-label": the class token with position 0, then patch k with position k + 1).
     """
     if not isinstance(model, VisionTransformer):
         raise TypeError(f"model must be a minivit VisionTransformer, got {type(model).__name__}")
@@ -269,15 +270,23 @@ def _draw_sequence(ax, gh: int, gw: int, picture=None) -> None:
     for i in range(gh):
         for j in range(gw):
             ax.add_patch(Rectangle((x0 + j * side, y0 - (i + 1) * side), side, side, gid="patch", **style))
+    inside = side >= 0.6  # up to 10 patches across, a number fits in its cell; beyond, it goes beside the grid
     for n in sorted({0, 1, 2, N - 1}):  # patch n is token n + 1 of the sequence
         i, j = divmod(n, gw)
-        size = float(min(9.0, 28 * side / max(1.0, 0.6 * len(str(n)))))  # the number fits in its cell
         where = (x0 + (j + 0.5) * side, y0 - (i + 0.5) * side)
-        if picture is None:
-            ax.text(*where, str(n), ha="center", va="center", fontsize=size, gid="patch-label")
+        if not inside:  # the first patches' numbers above their columns, the last one's right of its cell
+            ax.add_patch(Rectangle((x0 + j * side, y0 - (i + 1) * side), side, side, fill=False, edgecolor="#f1c40f",
+                                   linewidth=1.6, gid="patch-marked"))
+            last = n == N - 1 and (i > 0 or n > 2)
+            ax.text(x0 + gw * side + 0.1 if last else where[0], where[1] if last else y0 + 0.06, str(n),
+                    ha="left" if last else "center", va="center" if last else "bottom", fontsize=8.5,
+                    gid="patch-label")
+        elif picture is None:
+            ax.text(*where, str(n), ha="center", va="center", fontsize=9.0, gid="patch-label")
         else:  # white with a black rim, readable on the photo
-            number(ax, *where, n, size, gid="patch-label")
-    ax.text(5.0, y0 + 0.35, f"the image cut into {gh} x {gw} = {N} patches", ha="center", va="bottom", fontsize=9.5)
+            number(ax, *where, n, 9.0, gid="patch-label")
+    caption_y = y0 + (0.35 if inside else 0.5)
+    ax.text(5.0, caption_y, f"the image cut into {gh} x {gw} = {N} patches", ha="center", va="bottom", fontsize=9.5)
     arrow(ax, (5.0, y0 - gh * side - 0.2), (5.0, 3.6), label="patch k -> token k + 1")
     tokens = ["class\ntoken", "patch 0", "patch 1", "patch 2", None, f"patch {N - 1}"]
     positions = [0, 1, 2, 3, None, N]
