@@ -1,5 +1,7 @@
 """Notebook 01's experiment: which small models solve the two-marks task ("is the red mark left of the
-blue mark?", `minivit.data.two_marks`), each trained for five seeds and long enough to converge.
+blue mark?", `minivit.data.two_marks`), each trained for five seeds with one untuned recipe for a fixed
+number of epochs. Not every run has converged by then: the training accuracies stored with the results show
+which runs underfit.
 
 The arms (`ARMS`), each one change from a neighbour:
 - "small CNN": three 3x3 conv layers of stride 1 (a 7 x 7 receptive field), global average pooling, a Linear;
@@ -17,7 +19,8 @@ The arms (`ARMS`), each one change from a neighbour:
 - "attention, no position": global attention without the position embedding.
 
 Every run: the same recipe (`RECIPE`, that of notebook 01: AdamW, cosine schedule, peak rate 3e-3, weight decay
-0.05, batches of 32; not tuned, and shared by every arm) for EPOCHS epochs on the 1,000 training images, scored
+0.05, batches of 32; no warmup, and weight decay on every parameter, the position embedding and the
+LayerNorms included; not tuned, and shared by every arm) for EPOCHS epochs on the 1,000 training images, scored
 on the 500 test images. The stored results (course/results/two_marks.csv) hold seeds 0 to 4 of every arm, from
 `python -m minivit.experiments two-marks --seeds 0 1 2 3 4 --processes 2 --out course/results/two_marks.csv`.
 """

@@ -1,7 +1,15 @@
 """Figures of the two-marks task (minivit.data.two_marks): images drawn large, each one-pixel mark ringed in
-its colour and labelled with its column, so that a pair such as an image and its twin reads at a glance; the
-patches that each patch may attend to under a local attention mask; the accuracy of every seed of every arm
-of its experiment (minivit.experiments.two_marks)."""
+its colour and labelled with its column (and, optionally, the window a conv feature sees around it), so that a
+pair such as an image and its twin reads at a glance; the patches that each patch may attend to under a local
+attention mask; the weight each patch receives from each head of a trained model; the accuracy of every seed
+of every arm of its experiment (minivit.experiments.two_marks); and the attention model as a diagram.
+
+    plot_two_marks(images, red, blue, titles)       the images, marks ringed, optional patch grid and windows
+    plot_reach_masks(masks, red, blue, patch_size)  which mark patches each patch may attend to
+    plot_received_attention(image, received, ...)   the image and the weight each patch receives, per head
+    plot_seed_accuracies(runs, values, titles)      one dot per run, one row per arm
+    plot_attention_classifier(model, x)             AttentionClassifier from image to logits, shapes from the code
+"""
 
 from __future__ import annotations
 
@@ -13,8 +21,10 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch
 
+from minivit.models.toy_models import AttentionClassifier
 from minivit.ops._checks import check_shape, check_tensor
-from minivit.viz._common import as_image, new_figure, outline
+from minivit.viz._common import CONTINUOUS, as_image, new_figure, outline
+from minivit.viz.diagram import Step, output_shapes, plot_flow
 
 RING = {"red": "#ff4d4d", "blue": "#4d8dff"}  # lighter than the marks, to stand out on black
 
@@ -25,6 +35,7 @@ def plot_two_marks(
     blue: torch.Tensor,
     titles: Sequence[str],
     patch_size: int | None = None,
+    window: int | None = None,
 ) -> Figure:
     """Images of the two-marks task side by side, each about 4 inches wide, with each mark ringed.
 
@@ -33,12 +44,15 @@ def plot_two_marks(
         red, blue: (B, 2) int, the (row, column) of the red and of the blue mark of each image.
         titles: B strings, one above each image.
         patch_size: p, to draw the p x p patch grid in thin grey lines; None draws no grid.
+        window: an odd side k, to draw the k x k window centred on each mark (what a conv feature with a k x k
+            receptive field sees around it) as a dashed square in the mark's colour; None draws none.
 
     Returns:
         the Figure: one axes per image in batch order, its image data as_image(images[b]); in axes b a
         Circle with gid "red-mark" centred on (column, row) of red[b] and one with gid "blue-mark" on
         blue[b], each beside a Text with gid "mark-column" reading "red, column c" / "blue, column c";
-        the axes title is titles[b].
+        the axes title is titles[b]. With `window`, each axes also holds a Rectangle with gid "red-window"
+        and one with gid "blue-window", of side k pixels, centred on the mark's pixel.
     """
     check_tensor(images, "images", "(B, 3, H, W)")
     B, C, H, W = images.shape
@@ -50,6 +64,9 @@ def plot_two_marks(
         raise ValueError(f"titles must be {B} strings, one per image, got {titles!r}")
     if patch_size is not None and (H % patch_size or W % patch_size):
         raise ValueError(f"patch_size must divide the image size {H} x {W}, got {patch_size!r}")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1
+                               or window % 2 == 0):
+        raise ValueError(f"window must be None or an odd positive int, got {window!r}")
 
     fig = new_figure(4.2 * B, 4.6)
     axes = np.atleast_1d(fig.subplots(1, B))
@@ -60,11 +77,17 @@ def plot_two_marks(
                 ax.axvline(k - 0.5, color="0.35", linewidth=0.6)
             for k in range(patch_size, H, patch_size):
                 ax.axhline(k - 0.5, color="0.35", linewidth=0.6)
-        for name, marks in (("red", red), ("blue", blue)):
+        for name, marks, other in (("red", red, blue), ("blue", blue, red)):
             row, col = (int(v) for v in marks[b])
             ax.add_patch(Circle((col, row), 1.6, fill=False, edgecolor=RING[name], linewidth=2, gid=f"{name}-mark"))
-            above = row > H / 2  # the label goes on the side of the mark with more room
-            ax.text(col, row + (-2.6 if above else 2.6), f"{name}, column {col}", color=RING[name], fontsize=10,
+            if window is None:
+                above, gap = row > H / 2, 2.6  # the label goes on the side of the mark with more room
+            else:  # outside the window, on the side away from the other mark
+                half = window // 2
+                outline(ax, row - half, col - half, row + half, col + half, gid=f"{name}-window",
+                        edgecolor=RING[name], linewidth=1.4, linestyle="--")
+                above, gap = row < int(other[b][0]) or (row == int(other[b][0]) and row > H / 2), max(2.6, half + 1.0)
+            ax.text(col, row + (-gap if above else gap), f"{name}, column {col}", color=RING[name], fontsize=10,
                     ha="center", va="bottom" if above else "top", gid="mark-column")
         ax.set_title(titles[b], fontsize=11)
         ax.set_xticks(range(0, W, 3 if W <= 36 else W // 8))
@@ -140,7 +163,8 @@ def plot_reach_masks(
 
 
 def plot_seed_accuracies(
-    runs: Sequence[dict], values: Sequence[str], titles: Sequence[str], baselines: Sequence[float] | None = None
+    runs: Sequence[dict], values: Sequence[str], titles: Sequence[str], baselines: Sequence[float] | None = None,
+    bands: Sequence[float] = (),
 ) -> Figure:
     """Every run's accuracy as a dot, one row per arm (in the order of first appearance), one panel per value.
 
@@ -151,13 +175,16 @@ def plot_seed_accuracies(
         titles: one panel title per value.
         baselines: one number in [0, 1] per value, the score of always answering the more common class of
             that panel's images; None draws chance, 0.5, in every panel.
+        bands: accuracies in [0, 1] that sort the runs into bands (e.g. 0.6 and 0.95), each drawn as a
+            dotted vertical line in every panel and named in the x label.
 
     Returns:
         the Figure: one axes per value; in each, one Line2D per arm (gid "arm") whose x data are that
         arm's values in the order of the runs and y data the arm's row number (0 at the top; the y tick
         labels are the arms) plus 0.15 * (k - (n - 1) / 2) for its k-th of n runs, so that equal values
         stay apart; and a dashed vertical line at the panel's baseline (gid "baseline"), named in the
-        x label ("chance, 0.5" or "more common class, 0.546").
+        x label ("chance, 0.5" or "more common class, 0.546"); one dotted vertical line (gid "band") per
+        entry of `bands`.
     """
     if not runs:
         raise ValueError("runs must hold at least one row, got none")
@@ -176,19 +203,139 @@ def plot_seed_accuracies(
         raise ValueError(f"baselines must hold one number in [0, 1] per value ({len(values)}), got {baselines!r}")
     else:
         lines = [(b, f"more common class, {b:.3f}") for b in baselines]
+    if isinstance(bands, str) or not all(isinstance(b, (int, float)) and 0 <= b <= 1 for b in bands):
+        raise ValueError(f"bands must be numbers in [0, 1], got {bands!r}")
+    dotted = "" if not bands else "\ndotted: bands at " + ", ".join(f"{b:g}" for b in bands)
     arms = list(dict.fromkeys(row["arm"] for row in runs))
     fig = new_figure(3.8 * len(values) + 2.2, 0.45 * len(arms) + 1.4)
     axes = np.atleast_1d(fig.subplots(1, len(values), sharey=True))
     for ax, value, title, (baseline, name) in zip(axes, values, titles, lines):
         ax.axvline(baseline, color="0.5", linestyle="--", linewidth=1, gid="baseline")
+        for band in bands:
+            ax.axvline(band, color="#b03a2e", linestyle=":", linewidth=1.2, gid="band")
         for y, arm in enumerate(arms):
             xs = [row[value] for row in runs if row["arm"] == arm]
             spread = [y + 0.15 * (k - (len(xs) - 1) / 2) for k in range(len(xs))]  # seeds side by side
             ax.plot(xs, spread, "o", color="black", markerfacecolor="none", markersize=6, gid="arm")
         ax.set_title(title, fontsize=11)
         ax.set_xlim(0.4, 1.03)
-        ax.set_xlabel(f"accuracy (one dot per seed)\ndashed: {name}")
+        ax.set_xlabel(f"accuracy (one dot per seed)\ndashed: {name}{dotted}")
         ax.grid(axis="x", color="0.9")
     axes[0].set_yticks(range(len(arms)), arms)
     axes[0].set_ylim(len(arms) - 0.5, -0.5)
+    return fig
+
+
+def plot_received_attention(
+    image: torch.Tensor, received: torch.Tensor, red: Sequence[int], blue: Sequence[int], patch_size: int
+) -> Figure:
+    """One image of the two-marks task and, for each head, the weight each patch receives, in one row.
+
+    Args:
+        image: (3, H, W), values in [0, 1].
+        received: (nh, N), 1 <= nh <= 4: for each head, the weight each key patch receives (e.g. the
+            attention weights averaged over the queries), N = (H / p) * (W / p) in row-major order.
+        red, blue: the (row, column) of the red and of the blue mark in pixels.
+        patch_size: p, the side of a patch in pixels.
+
+    Returns:
+        the Figure: axes 0 the image (its data as_image(image)) with each mark ringed (gids "red-mark",
+        "blue-mark"); axes 1 + h the (H / p, W / p) grid received[h], titled "head h", on one colour scale
+        from 0 to the largest weight of all heads, with the marks' patches outlined (gids "red-patch",
+        "blue-patch"); one colorbar.
+    """
+    check_shape(image, "image", "(3, H, W)", (3, None, None))
+    _, H, W = image.shape
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1 or H % patch_size \
+            or W % patch_size:
+        raise ValueError(f"patch_size must be a positive int that divides {H} x {W}, got {patch_size!r}")
+    rows, cols = H // patch_size, W // patch_size
+    check_tensor(received, "received", "(nh, N)")
+    if received.ndim != 2 or received.shape[1] != rows * cols or not 1 <= received.shape[0] <= 4:
+        raise ValueError(f"received must have shape (nh, N) = (nh, {rows * cols}) with 1 <= nh <= 4, "
+                         f"got shape {tuple(received.shape)}")
+    marks = {}
+    for name, mark in (("red", red), ("blue", blue)):
+        row, col = (int(v) for v in mark)
+        if not (0 <= row < H and 0 <= col < W):
+            raise ValueError(f"{name} must be a (row, column) inside the {H} x {W} image, got {tuple(mark)}")
+        marks[name] = (row, col)
+    nh = received.shape[0]
+    grids = received.detach().float().reshape(nh, rows, cols).numpy()
+    high = float(grids.max())
+
+    fig = new_figure(3.6 * (nh + 1) + 0.8, 3.9)
+    axes = fig.subplots(1, nh + 1)
+    axes[0].imshow(as_image(image), interpolation="nearest")
+    for name, (row, col) in marks.items():
+        axes[0].add_patch(Circle((col, row), 1.6, fill=False, edgecolor=RING[name], linewidth=2, gid=f"{name}-mark"))
+    axes[0].set_title("the image, marks ringed", fontsize=11)
+    axes[0].set_xlabel("pixel column")
+    axes[0].set_ylabel("pixel row")
+    for h, ax in enumerate(axes[1:]):
+        shown = ax.imshow(grids[h], cmap=CONTINUOUS, vmin=0, vmax=high, interpolation="nearest")
+        for name, (row, col) in marks.items():
+            r, c = row // patch_size, col // patch_size
+            outline(ax, r, c, r, c, gid=f"{name}-patch", edgecolor=RING[name], linewidth=2.5)
+        ax.set_title(f"head {h}", fontsize=11)
+        ax.set_xlabel("patch column")
+        ax.set_ylabel("patch row")
+    fig.colorbar(shown, ax=list(axes[1:]), shrink=0.85, label="weight received (mean over the queries)")
+    return fig
+
+
+def plot_attention_classifier(model: AttentionClassifier, x: torch.Tensor) -> Figure:
+    """`AttentionClassifier` from image to logits, top to bottom, each box with the shape of what it outputs,
+    read by running the model's own modules on `x`: the patch embedding (a p x p conv of stride p), the
+    tokens, the position embedding, the block's LayerNorm, attention, residual add, LayerNorm, MLP and
+    residual add, the final LayerNorm, the mean over the tokens and the Linear head.
+
+    Args:
+        model: a minivit AttentionClassifier (any reach, with or without a position embedding).
+        x: its input, shape (B, C, H, W), H = W = model.image_size.
+
+    Returns:
+        the Figure of `plot_flow`: 13 boxes with gid "step" (image, patch_embed, flatten, position embedding,
+        block.norm1, block.attn, add, block.norm2, block.mlp, add, norm, mean, head), each labelled with its
+        output shape; two residual connections with gid "skip" (into the two adds); the block's 6 boxes
+        bracketed on the left by a Line2D with gid "block-bracket".
+    """
+    if not isinstance(model, AttentionClassifier):
+        raise TypeError(f"model must be a minivit AttentionClassifier, got {type(model).__name__}")
+    model.tokens(x)  # checks x's shape against the position embedding
+    block = model.block
+    names = ["patch_embed", "block.norm1", "block.attn.proj", "block.norm2", "block.mlp", "norm", "head"]
+    shapes = output_shapes(model, x, names)
+    B, D, gh, gw = shapes["patch_embed"]
+    tokens = (B, gh * gw, D)
+    p = model.patch_embed.kernel_size[0]
+    nh, fc1 = block.attn.num_heads, block.mlp.fc1
+    reach = "every patch" if model.reach is None else f"masked: reach {model.reach}"
+    position = ("add the position embedding (learned, N x D)" if model.pos_embed is not None
+                else "no position embedding: a set of tokens")
+    steps = [
+        Step(f"image, {x.shape[-2]} x {x.shape[-1]} pixels", tuple(x.shape), "tensor"),
+        Step(f"patch_embed: Conv2d {p} x {p}, stride {p}, {model.patch_embed.in_channels} -> {D}",
+             shapes["patch_embed"], "layer"),
+        Step(f"flatten: {gh} x {gw} = {gh * gw} tokens of D = {D}", tokens, "op"),
+        Step(position, tokens, "op"),
+        Step(f"block.norm1: LayerNorm({D})", shapes["block.norm1"], "norm"),
+        Step(f"block.attn: self-attention, nh = {nh}, {reach}", shapes["block.attn.proj"], "attention"),
+        Step("add: residual", shapes["block.attn.proj"], "op"),
+        Step(f"block.norm2: LayerNorm({D})", shapes["block.norm2"], "norm"),
+        Step(f"block.mlp: Linear({D}, {fc1.out_features}), {type(block.mlp.act).__name__}, "
+             f"Linear({fc1.out_features}, {D})", shapes["block.mlp"], "layer"),
+        Step("add: residual", shapes["block.mlp"], "op"),
+        Step(f"norm: LayerNorm({D})", shapes["norm"], "norm"),
+        Step("mean over the tokens", (B, D), "op"),
+        Step(f"head: Linear({model.head.in_features}, {model.head.out_features})", shapes["head"], "layer"),
+    ]
+    ax = new_figure(6.4, 8.6).subplots()
+    fig = plot_flow(steps, f"AttentionClassifier: {p} x {p} patches, D = {D}, one transformer block",
+                    skips=[(3, 6), (6, 9)], box_width=4.6, ax=ax)
+    left = -4.6 / 2 - 0.15
+    ax.plot([left + 0.1, left, left, left + 0.1], [-3.7, -3.7, -9.3, -9.3], color="black", linewidth=1.2,
+            gid="block-bracket")
+    ax.text(left - 0.08, -6.5, "one transformer block", rotation=90, ha="right", va="center", fontsize=10)
+    ax.set_xlim(left - 0.45, 4.6 / 2 + 0.6)
     return fig
