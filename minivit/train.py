@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,11 +148,15 @@ def fit(
     multi_label: bool = False,
     class_weights: torch.Tensor | None = None,
     progress: bool = True,
+    warmup_steps: int = 0,
+    no_weight_decay: Callable[[str, nn.Parameter], bool] | None = None,
 ) -> History:
     """Train `model` with AdamW and a cosine learning-rate schedule; evaluate after each epoch.
 
     The learning rate falls from `lr` to 0 along half a cosine, one step per batch
-    (torch.optim.lr_scheduler.CosineAnnealingLR). Weight decay applies to every parameter.
+    (torch.optim.lr_scheduler.CosineAnnealingLR); with `warmup_steps`, it first rises linearly to `lr`
+    over those steps and the cosine takes the rest. Weight decay applies to every parameter, except those
+    that `no_weight_decay` picks out.
 
     Args:
         model: maps inputs (B, ...) to logits (B, K) (or (B, K, H, W) for per-pixel targets).
@@ -172,6 +177,11 @@ def fit(
             examples more (the `weight` of F.cross_entropy); None weighs every class 1.
         progress: show a tqdm progress bar: on stderr in a terminal, as one output line updated in
             place in a notebook (`OutputLine`).
+        warmup_steps: steps over which the learning rate rises linearly from lr / warmup_steps to lr
+            (0: none, the cosine starts at lr).
+        no_weight_decay: called with each parameter's name and the parameter; those for which it returns
+            True get no weight decay (DeiT's recipe exempts norms, biases, the class token and the position
+            embedding). None: every parameter decays.
 
     Returns:
         a History of per-epoch train loss, train accuracy, accuracy on test_loader (`test_accuracy`) and seconds.
@@ -181,9 +191,23 @@ def fit(
         raise ValueError(f"label_smoothing applies to cross-entropy only, got {label_smoothing} with multi_label=True")
     if multi_label and class_weights is not None:
         raise ValueError("class_weights applies to cross-entropy only, got class_weights with multi_label=True")
+    steps = epochs * len(train_loader)
+    if not 0 <= warmup_steps < steps:
+        raise ValueError(f"warmup_steps must be in [0, {steps}) for {epochs} epochs of {len(train_loader)} batches, "
+                         f"got {warmup_steps}")
     torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(train_loader))
+    parameters = model.parameters()
+    if no_weight_decay is not None:
+        exempt = [no_weight_decay(name, p) for name, p in model.named_parameters()]
+        parameters = [
+            {"params": [p for p, e in zip(model.parameters(), exempt) if not e]},
+            {"params": [p for p, e in zip(model.parameters(), exempt) if e], "weight_decay": 0.0},
+        ]
+    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps - warmup_steps)
+    if warmup_steps:
+        warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1 / warmup_steps, total_iters=warmup_steps)
+        scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, scheduler], milestones=[warmup_steps])
     history = History()
     bar = tqdm(total=epochs * len(train_loader), disable=not progress, unit="batch",
                file=progress_file() if progress else None)

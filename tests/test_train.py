@@ -163,3 +163,40 @@ def test_progress_bar_in_a_notebook_is_one_line_replaced_in_place(monkeypatch):
     line.flush()
     assert shown == ["  0%|   | 0/2", " 50%|#  | 1/2", "100%|###| 2/2"]  # the last is what a saved notebook keeps
     assert progress_file() is None  # not in a Jupyter kernel: tqdm writes to stderr
+
+
+def test_warmup_raises_the_rate_then_the_cosine_takes_the_rest(loaders):
+    # the learning rate actually used at each step, read off the optimizer through a hook on the model
+    seed_everything(0)
+    model = SmallCNN(1, 10, widths=(8,))
+    small = DataLoader(Subset(loaders[0].dataset, range(128)), batch_size=32)  # 4 steps an epoch
+    seen = []
+    original = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.AdamW.step = step
+    try:
+        fit(model, small, epochs=2, lr=1.0, warmup_steps=4, progress=False)
+    finally:
+        torch.optim.AdamW.step = original
+    assert seen[:5] == pytest.approx([0.25, 0.4375, 0.625, 0.8125, 1.0])  # linear from lr / 4 to lr, then the cosine
+    assert seen[5:] == pytest.approx([0.5 * (1 + math.cos(math.pi * k / 4)) for k in (1, 2, 3)])
+    with pytest.raises(ValueError, match="warmup_steps must be in"):
+        fit(model, small, epochs=1, warmup_steps=4, progress=False)
+
+
+def test_no_weight_decay_exempts_the_parameters_it_picks(loaders):
+    # with a zero gradient, AdamW changes a parameter only through its weight decay
+    seed_everything(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16 * 16, 10))
+    for p in model.parameters():
+        p.register_hook(torch.zeros_like)  # every gradient 0
+    before = [p.detach().clone() for p in model.parameters()]
+    small = DataLoader(Subset(loaders[0].dataset, range(32)), batch_size=32)
+    fit(model, small, epochs=1, lr=0.1, weight_decay=0.5, no_weight_decay=lambda name, p: p.ndim == 1, progress=False)
+    weight, bias = model.parameters()
+    assert torch.allclose(weight, before[0] * (1 - 0.1 * 0.5))  # decayed
+    assert torch.equal(bias, before[1])  # exempt

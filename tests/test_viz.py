@@ -231,10 +231,10 @@ def test_bias_heatmaps_equal_table_at_index(M, heads, shown):
     for h in shown:
         np.testing.assert_allclose(data(panels[f"head {h}: table[index]"]), bias[h].numpy())
         grid = table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1)  # rows: query minus key, dy = -(Mh-1) .. Mh-1
-        np.testing.assert_allclose(data(panels[f"head {h}: table"]), grid.numpy())  # the offsets, row-major
+        np.testing.assert_allclose(data(panels[f"head {h}: table"]), grid.flip(0, 1).numpy())  # where keys sit
     first = panels[f"head {shown[0]}: table"]
-    assert first.get_xlabel() == "dx = query column - key column\n(> 0: key to the left)"
-    assert first.get_ylabel() == "dy = query row - key row\n(> 0: key above)"
+    assert first.get_xlabel() == "key column - query column = -dx\n(< 0: key to the left)"
+    assert first.get_ylabel() == "key row - query row = -dy\n(< 0: key above)"
     with pytest.raises(ValueError, match="table must have shape"):
         viz.plot_relative_position_bias(torch.zeros(5, heads), M)
 
@@ -515,3 +515,21 @@ def test_unfold_draws_readably_at_every_patch_size(size, patch):
     assert not any(a.overlaps(b) for k, a in enumerate(labels) for b in labels[k + 1:])
     ticks = [t.get_window_extent(renderer) for t in fig.axes[1].get_xticklabels() if t.get_text()]
     assert not any(a.overlaps(b) for k, a in enumerate(ticks) for b in ticks[k + 1:])
+
+
+def test_attention_vs_uniform_averages_a_batch_of_images():
+    from minivit.models.vit import vit_tiny
+
+    torch.manual_seed(0)
+    model, images = vit_tiny(), torch.randn(5, 1, 32, 32)
+    fig = viz.plot_attention_vs_uniform(model, images)
+    with torch.no_grad():
+        expected = model.eval().attention_maps(images)[-1][:, :, 0].mean(dim=(0, 1))[1:].reshape(4, 4) * 17
+    assert np.allclose(data(fig.axes[1]), expected.numpy(), atol=1e-6)
+    from minivit.viz._common import as_image
+
+    assert np.allclose(data(fig.axes[0]), as_image(images.mean(dim=0)), atol=1e-6)  # the mean image beneath
+    assert fig.get_suptitle().startswith("mean over the images") and "mean of the images" in fig.axes[0].get_title()
+    single = viz.plot_attention_vs_uniform(model, images[:1])
+    assert not single.get_suptitle().startswith("mean over")
+    assert plt.get_fignums() == []

@@ -174,3 +174,64 @@ def test_interaction_plot_draws_the_mean_of_each_cell_with_its_seed_range():
 def test_interaction_plot_rejects_incomplete_results(panels, message):
     with pytest.raises(ValueError, match=message):
         viz.plot_interaction(panels, "y", "t")
+
+
+def test_seed_dots_draw_every_run_and_each_arms_mean_per_size():
+    rows = [dict(model=m, train_size=n, test_accuracy=a) for m, n, a in [
+        ("a", 10, 0.5), ("a", 10, 0.7), ("b", 10, 0.9), ("b", 10, 0.8), ("a", 100, 0.95), ("a", 100, 0.97),
+        ("b", 100, 0.99), ("b", 100, 0.98)]]
+    fig = viz.plot_seed_dots(rows, ["b", "a"], title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["10 training digits", "100 training digits"]
+    small = fig.axes[0]
+    runs, means = [line for line in small.lines if line.get_gid() == "runs"], [line for line in small.lines if line.get_gid() == "mean"]
+    assert np.allclose(runs[0].get_xdata(), [0.9, 0.8]) and np.allclose(runs[1].get_xdata(), [0.5, 0.7])
+    assert np.allclose(runs[1].get_ydata(), [0.94, 1.06])  # row 1, two runs side by side
+    assert np.allclose(means[1].get_xdata(), [0.6, 0.6])
+    assert [t.get_text() for t in small.get_yticklabels()] == ["b", "a"] and fig.get_suptitle() == "t"
+    with pytest.raises(ValueError, match="arms must name"):
+        viz.plot_seed_dots(rows, ["c"])
+    with pytest.raises(ValueError, match="every arm needs runs at every size"):
+        viz.plot_seed_dots(rows + [dict(model="c", train_size=10, test_accuracy=0.5)], ["a", "c"])
+    assert plt.get_fignums() == []
+
+
+def test_running_variance_draws_the_leftover_and_the_debiased_variance():
+    running, current = [0.91, 0.82], [0.05, 0.04]
+    fig = viz.plot_running_variance({"seed 0": (running, current), "seed 1": (running, current)})
+    ax = fig.axes[0]
+    lines = {line.get_gid(): line for line in ax.lines}
+    assert list(lines) == ["running", "debiased", "leftover", "current"]
+    assert np.allclose(lines["leftover"].get_ydata(), [0.9, 0.81])
+    assert np.allclose(lines["debiased"].get_ydata(), [(0.91 - 0.9) / 0.1, (0.82 - 0.81) / 0.19])
+    assert np.allclose(lines["current"].get_xdata(), [1, 2]) and ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match="equally long"):
+        viz.plot_running_variance({"s": ([1.0], [1.0, 2.0])})
+    with pytest.raises(ValueError, match="momentum"):
+        viz.plot_running_variance({"s": ([1.0], [1.0])}, momentum=1.5)
+
+
+def test_protocol_draws_the_three_parts_in_proportion():
+    fig = viz.plot_protocol(100, 50, 50, (1e-3, 2e-3), seeds=3)
+    parts = [p for p in fig.axes[0].patches if p.get_gid() == "part"]
+    assert [round(p.get_width(), 3) for p in parts] == [0.5, 0.25, 0.25]
+    assert "6 runs per model" in " ".join(t.get_text() for t in fig.axes[0].texts)
+    with pytest.raises(ValueError, match="positive ints"):
+        viz.plot_protocol(0, 1, 1, (1e-3,), seeds=1)
+
+
+def test_tokenisation_reads_each_model():
+    from minivit.experiments import MODELS
+
+    torch.manual_seed(0)
+    image = torch.rand(1, 32, 32)
+    fig = viz.plot_tokenisation(image, {name: build() for name, build in MODELS.items()})
+    cnn, vit, swin, mobilevit = fig.axes[:4]
+    field = [p for p in cnn.patches if p.get_gid() == "field"][0]
+    assert field.get_width() == field.get_height() == MODELS["small CNN"]().receptive_field == 22  # inside the image
+    assert "16 patches of 8 x 8 pixels" in vit.get_title() and "64 tokens of 4 x 4 pixels" in swin.get_title()
+    assert "windows of 4 x 4 tokens" in swin.get_title()
+    sequence = [line for line in mobilevit.lines if line.get_gid() == "sequence"][0]
+    assert len(sequence.get_xdata()) == 16 and "8 x 8 map" in mobilevit.get_title()
+    assert np.allclose(sorted(set(sequence.get_xdata())), [1.5, 9.5, 17.5, 25.5])  # pixel (0, 0) of each 2 x 2 patch
+    with pytest.raises(ValueError, match="must be a SmallCNN"):
+        viz.plot_tokenisation(image, {"m": torch.nn.Linear(2, 2)})

@@ -25,6 +25,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=1, help="runs trained at once, one thread each")
     parser.add_argument("--out", required=True,
                         help="the CSV file to write (weak-supervision-additions: the stored one, merged into)")
+    parser.add_argument("--models", nargs="+", help="learning-rates, data-size: only these arms (names of "
+                        "minivit.experiments.training.VARIANTS)")
+    parser.add_argument("--fraction", type=float, default=1.0, help="learning-rates: share of the fitting digits")
+    parser.add_argument("--lrs", type=float, nargs="+",
+                        help="learning-rates: the rates to try (default: LEARNING_RATES)")
+    parser.add_argument("--merge", action="store_true", help="learning-rates, data-size: replace only these "
+                        "arms' runs in the CSV at --out, keep the others")
     args = parser.parse_args(argv)
     if args.experiment == "data-size" and not args.rates:
         parser.error("data-size needs --rates, the CSV that learning-rates wrote")
@@ -33,14 +40,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.experiment == "two-marks":
         rows = two_marks_experiment(seeds=args.seeds, processes=args.processes)
     elif args.experiment == "learning-rates":
-        rows = training.learning_rate_sweep(seeds=args.seeds, processes=args.processes)
+        rows = training.learning_rate_sweep(**({"models": args.models} if args.models else {}), seeds=args.seeds,
+                                            rates=args.lrs or training.LEARNING_RATES, processes=args.processes,
+                                            fraction=args.fraction)
     elif args.experiment == "data-size":
         rates = training.chosen_rates(read_csv(args.rates))
-        rows = training.data_size(rates, seeds=args.seeds, processes=args.processes)
+        rows = training.data_size(rates, seeds=args.seeds, processes=args.processes, names=args.models)
     elif args.experiment == "weak-supervision":
         rows = map_in_processes(weak_supervision, args.seeds, args.processes)
     else:  # writes the file itself, seed by seed
         rows = add_to_results(args.out, args.seeds, args.processes)
+    if args.merge and args.experiment in ("learning-rates", "data-size"):
+        rows = training.merge_rows(read_csv(args.out), rows)
     write_csv(rows, args.out)
     print(f"{len(rows)} rows written to {args.out} in {time.monotonic() - start:.0f} s")
 

@@ -39,14 +39,19 @@ def standard_error(accuracy: float, n: int) -> float:
 
 
 def write_csv(rows: Sequence[dict], path: str | Path) -> None:
-    """Rows (dicts with the same keys) to a CSV file, floats rounded to 4 decimals."""
+    """Rows (dicts with the same keys) to a CSV file, floats rounded to 4 decimals (those below 0.001 in size,
+    such as a small learning rate, to 4 significant digits instead, so that 0.00025 is not written 0.0003)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
+            writer.writerow({k: _rounded(v) if isinstance(v, float) else v for k, v in row.items()})
+
+
+def _rounded(value: float) -> float:
+    return float(f"{value:.4g}") if abs(value) < 1e-3 else round(value, 4)
 
 
 def read_csv(path: str | Path) -> list[dict]:

@@ -10,6 +10,20 @@ The digits: the 1,437 training digits are split once into 1,149 to fit on and 28
     data_size             every model at its chosen rate on 10%, 25% and 50% of the fitting digits (its runs
                           on all of them are the sweep's chosen runs), and the controls at 10% and 100%
 
+The stored results, course/results/learning_rates.csv and data_size.csv, come from these commands, in order
+(each --merge adds its runs to the file and leaves the others):
+
+    python -m minivit.experiments learning-rates --models "small CNN" ViT Swin MobileViT \
+        --out course/results/learning_rates.csv
+    python -m minivit.experiments learning-rates --models MLP --merge --out course/results/learning_rates.csv
+    python -m minivit.experiments learning-rates --models "ViT, DeiT recipe" --lrs 0.001 0.002 0.004 0.008 --merge \
+        --out course/results/learning_rates.csv
+    python -m minivit.experiments learning-rates --models ViT --fraction 0.1 --lrs 0.00025 0.0005 0.001 0.002 0.004 \
+        --merge --out course/results/learning_rates.csv
+    python -m minivit.experiments learning-rates --models "small CNN" --fraction 0.1 --lrs 0.002 0.004 0.008 0.016 \
+        --merge --out course/results/learning_rates.csv
+    python -m minivit.experiments data-size --rates course/results/learning_rates.csv --out course/results/data_size.csv
+
 Every run takes the same number of optimizer steps (STEPS, 15 epochs of the 1,149 fitting digits): a
 smaller training set is seen more often, so that it holds fewer examples, not less training.
 
@@ -20,16 +34,23 @@ The controls (`VARIANTS` beyond the four models), one change each:
   the way DeiT gives a ViT what a convolution assumes);
 - "ViT, 4 x 4 patches": the ViT cut into 64 tokens of one original pixel each, as the Swin's, instead of 16
   of 2 x 2 pixels (token size; the same parameter count, about four times the multiply-adds).
+
+And two more arms, each with its own rate chosen like the four models': "MLP", a multilayer perceptron on the
+pixels (a neural network that assumes nothing about which pixels are neighbours), trained at every size; and
+"ViT, DeiT recipe", the ViT with the optimiser's part of DeiT's recipe (warmup, no weight decay on norms, biases,
+class token and position embedding), at 10% and 100%.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -39,7 +60,7 @@ from minivit.models.mobilevit import mobilevit_tiny
 from minivit.models.swin import swin_tiny
 from minivit.models.toy_models import SmallCNN
 from minivit.models.vit import VisionTransformer, ViTConfig, vit_tiny
-from minivit.train import evaluate, fit, seed_everything
+from minivit.train import History, evaluate, fit, seed_everything
 
 
 def vit_without_position() -> nn.Module:
@@ -59,6 +80,27 @@ class Variant:
     build: Callable[[], nn.Module]  # a new model, from the seed set just before
     rate_of: str  # the model whose chosen learning rate it trains with
     translate: bool = False  # train on digits shifted at random (data augmentation)
+    options: dict = field(default_factory=dict)  # more arguments of minivit.train.fit (a recipe's changes)
+
+
+def deit_no_weight_decay(name: str, parameter: nn.Parameter) -> bool:
+    """DeiT's (and timm's) exemption from weight decay: norms and biases (the parameters of one axis), the
+    class token and the position embedding."""
+    return parameter.ndim <= 1 or name in ("cls_token", "pos_embed")
+
+
+# The optimiser's part of DeiT's recipe (Touvron et al., 2021) on our 540 steps: a linear warmup over the first
+# tenth of them, and no weight decay where DeiT exempts it. Not DeiT's augmentations (RandAugment, Mixup,
+# CutMix, random erasing), stochastic depth or 300 epochs.
+DEIT_OPTIONS = dict(warmup_steps=54, no_weight_decay=deit_no_weight_decay)
+
+
+def _mlp() -> nn.Module:
+    """A multilayer perceptron on the 32 x 32 pixels: no convolution, no patches, no attention. Every
+    pixel is one input of the first Linear, so it would learn the same from digits whose pixels were all
+    shuffled in one fixed order: it assumes nothing about which pixels are neighbours."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(32 * 32, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                         nn.Linear(128, 10))  # about the ViT's parameter count
 
 
 def _small_cnn() -> nn.Module:
@@ -96,8 +138,12 @@ VARIANTS: dict[str, Variant] = {
     "ViT, no position": Variant(vit_without_position, "ViT"),
     "ViT, translated": Variant(_vit, "ViT", translate=True),
     "ViT, 4 x 4 patches": Variant(_vit_small_patches, "ViT"),
+    "MLP": Variant(_mlp, "MLP"),
+    "ViT, DeiT recipe": Variant(_vit, "ViT, DeiT recipe", options=DEIT_OPTIONS),
 }
 CONTROLS = ("wide CNN", "ViT, no position", "ViT, translated", "ViT, 4 x 4 patches")
+BASELINES = ("MLP",)  # trained like the four models, at every size: the neural network that assumes least
+RECIPES = ("ViT, DeiT recipe",)  # the ViT with another recipe, its own rate chosen like the four models'
 LEARNING_RATES = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)  # doubling; wide enough that no chosen rate is at an end
 RECIPE = dict(epochs=15, label_smoothing=0.1)  # AdamW, weight decay 0.05, cosine schedule: minivit.train.fit
 BATCH_SIZE = 32
@@ -150,7 +196,7 @@ def train_run(
     seed_everything(seed)
     model = variant.build()
     history = fit(model, loader, validation_loader if watch_validation else None, epochs=epochs, lr=lr,
-                  label_smoothing=RECIPE["label_smoothing"], seed=seed, progress=False)
+                  label_smoothing=RECIPE["label_smoothing"], seed=seed, progress=False, **variant.options)
     validation_accuracy = evaluate(model, validation_loader)
     watched = history.test_accuracy or [validation_accuracy]
     best = max(range(len(watched)), key=watched.__getitem__)
@@ -171,21 +217,25 @@ def _run(job: tuple) -> tuple[dict, nn.Module]:
 
 
 def learning_rate_sweep(
-    models: Sequence[str] = tuple(MODELS),
+    models: Sequence[str] = (*MODELS, *BASELINES, *RECIPES),
     seeds: Iterable[int] = (0, 1, 2),
     rates: Sequence[float] = LEARNING_RATES,
     processes: int = 1,
+    fraction: float = 1.0,
 ) -> list[dict]:
-    """Every model at every rate and seed, on the fitting digits, watched on the validation digits.
+    """Every model (a key of VARIANTS) at every rate and seed, on the fitting digits (or a `fraction` of
+    them, see `share`), watched on the validation digits.
 
     Per model, the rate with the best mean validation accuracy over the seeds is chosen (the lower rate on
-    a tie); only the runs at that rate are measured on the test digits.
+    a tie); only the runs at that rate are measured on the test digits. The validation accuracy is watched
+    after every epoch with all the fitting digits (15 epochs); with a share, only at the end (135 epochs
+    at 10%).
 
     Returns:
         one row per run (see `train_run`), plus `chosen` (bool) and `test_accuracy` ("" where not chosen).
     """
     seeds = tuple(seeds)
-    jobs = [(m, s, lr, 1.0, True) for m in models for lr in rates for s in seeds]
+    jobs = [(m, s, lr, fraction, fraction == 1.0) for m in models for lr in rates for s in seeds]
     runs = map_in_processes(_run, jobs, processes)
     rows = []
     for m in models:
@@ -197,27 +247,152 @@ def learning_rate_sweep(
     return rows
 
 
-def chosen_rates(sweep: Iterable[dict]) -> dict[str, float]:
-    """The learning rate chosen for each model, from the rows of `learning_rate_sweep`."""
-    return {row["model"]: row["lr"] for row in sweep if row["chosen"]}
+def chosen_rates(sweep: Iterable[dict], fraction: float = 1.0) -> dict[str, float]:
+    """The learning rate chosen for each model with `fraction` of the fitting digits, from the rows of
+    `learning_rate_sweep`."""
+    return {row["model"]: row["lr"] for row in sweep if row["chosen"] and row["fraction"] == fraction}
+
+
+def merge_rows(old: Iterable[dict], new: Sequence[dict]) -> list[dict]:
+    """Stored rows and new ones, for the command line's --merge.
+
+    Runs of `data_size` (no `chosen` field): the new runs replace the stored ones of the same (model,
+    fraction). Runs of `learning_rate_sweep`: the new rates join the stored ones of the same (model,
+    fraction) (a stored rate tried again is replaced), and the rate is chosen again over all of them; its
+    runs keep the test accuracy their own sweep measured (each sweep tests its best rate, so the best of all
+    has one), the others' is blanked.
+    """
+    old, new = [dict(row) for row in old], [dict(row) for row in new]  # the choice below rewrites them
+    if not new or "chosen" not in new[0]:
+        replaced = {(row["model"], row["fraction"]) for row in new}
+        return [row for row in old if (row["model"], row["fraction"]) not in replaced] + new
+    tried = {(row["model"], row["fraction"], row["lr"]) for row in new}
+    rows = [row for row in old if (row["model"], row["fraction"], row["lr"]) not in tried] + new
+    for model, fraction in dict.fromkeys((row["model"], row["fraction"]) for row in new):
+        mine = [row for row in rows if row["model"] == model and row["fraction"] == fraction]
+        rates = sorted({row["lr"] for row in mine})
+        best = max(rates, key=lambda lr: statistics.fmean(r["validation_accuracy"] for r in mine if r["lr"] == lr))
+        for row in mine:
+            row["chosen"] = row["lr"] == best
+            if not row["chosen"]:
+                row["test_accuracy"] = ""
+            elif row["test_accuracy"] == "":
+                raise ValueError(f"the runs of {model!r} at {fraction} with lr {best}, chosen, have no test accuracy")
+    return rows
 
 
 def data_size(
     rates: dict[str, float],
     seeds: Iterable[int] = (0, 1, 2),
     processes: int = 1,
+    names: Sequence[str] | None = None,
 ) -> list[dict]:
-    """The four models at their chosen rate on FRACTIONS of the fitting digits (on all of them: the chosen
-    runs of `learning_rate_sweep`), and the controls at CONTROL_FRACTIONS, each over `seeds`; every run
-    measured on the test digits.
+    """The four models and the MLP at their chosen rate on FRACTIONS of the fitting digits (on all of them:
+    the chosen runs of `learning_rate_sweep`), the controls at CONTROL_FRACTIONS, and the ViT with DeiT's
+    recipe at 10% (its runs on all: the sweep's), each over `seeds`; every run measured on the test digits.
 
     Args:
-        rates: the chosen rate of each of MODELS (see `chosen_rates`); a control uses that of `rate_of`.
+        rates: the chosen rate of each of MODELS, BASELINES and RECIPES (see `chosen_rates`); a control uses
+            that of its `rate_of`.
+        names: only these arms (keys of VARIANTS); None: all.
 
     Returns:
         one row per run (see `train_run`) plus `test_accuracy`.
     """
     seeds = tuple(seeds)
-    arms = [(m, f) for m in MODELS for f in FRACTIONS] + [(c, f) for c in CONTROLS for f in CONTROL_FRACTIONS]
+    arms = ([(m, f) for m in (*MODELS, *BASELINES) for f in FRACTIONS]
+            + [(c, f) for c in CONTROLS for f in CONTROL_FRACTIONS] + [(r, 0.1) for r in RECIPES])
+    arms = [(name, f) for name, f in arms if names is None or name in names]
     jobs = [(name, s, rates[VARIANTS[name].rate_of], f) for name, f in arms for s in seeds]
     return [{**row, "test_accuracy": test_accuracy(model)} for row, model in map_in_processes(_run, jobs, processes)]
+
+
+# Section 7 of notebook 08: why the small CNN scores low after one epoch. The same weights, normalised four ways.
+
+def batchnorms(model: nn.Module) -> list[nn.BatchNorm2d]:
+    """The model's BatchNorm layers, in order."""
+    return [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+def own_statistics(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Accuracy in train mode with all `images` as one batch: each BatchNorm normalises with their own
+    statistics (on a copy: in train mode BatchNorm also updates its running statistics)."""
+    model = copy.deepcopy(model).train()
+    with torch.no_grad():
+        return (model(images).argmax(dim=1) == labels).float().mean().item()
+
+
+def with_recomputed_statistics(model: nn.Module, dataset: Dataset) -> nn.Module:
+    """A copy of the model, in eval mode, whose BatchNorm running statistics are the plain average over the
+    batches of 32 of `dataset` with the model's weights as they are now."""
+    model = copy.deepcopy(model)
+    for bn in batchnorms(model):
+        bn.reset_running_stats()
+        bn.momentum = None  # None: a plain average over all the batches that follow
+    model.train()
+    with torch.no_grad():
+        for images, _ in DataLoader(dataset, batch_size=BATCH_SIZE):
+            model(images)
+    return model.eval()
+
+
+def replayed(model: nn.Module, loader: DataLoader, seed: int) -> nn.Module:
+    """A copy of the model whose BatchNorm running statistics start again at mean 0 and variance 1 and see
+    the batches of one epoch of `loader` in the order `fit(seed=seed)` drew them, with the model's weights as
+    they are now (momentum unchanged): what training would have left had the weights not changed."""
+    model = copy.deepcopy(model)
+    for bn in batchnorms(model):
+        bn.reset_running_stats()
+    model.train()
+    torch.manual_seed(seed)  # as fit does before its first epoch: the same order of batches
+    with torch.no_grad():
+        for images, _ in loader:
+            model(images)
+    return model.eval()
+
+
+def debiased(model: nn.Module, steps: int, layers: Sequence[int] | None = None) -> nn.Module:
+    """A copy of the model with the starting value (mean 0, variance 1) that is left in the running statistics
+    after `steps` updates at momentum 0.1 divided out, in the BatchNorms numbered `layers` (0 the first;
+    None: all), as Adam divides it out of its running averages."""
+    model, left = copy.deepcopy(model), 0.9**steps  # the share of the starting value still in them
+    for k, bn in enumerate(batchnorms(model)):
+        if layers is None or k in layers:
+            bn.running_mean.div_(1 - left)
+            bn.running_var.sub_(left).div_(1 - left)
+    return model
+
+
+def fit_tracing_first_batchnorm(
+    model: SmallCNN, loader: DataLoader, images: torch.Tensor, **options
+) -> tuple[History, torch.Tensor, torch.Tensor]:
+    """`fit(model, loader, **options)`, recording at every step the first BatchNorm's running variance and the
+    variance of its input over `images` with the weights of that step.
+
+    The first BatchNorm's input is the first convolution's output, which has no bias: each channel is w . p for
+    the k x k neighbourhoods p of the pixels, so its variance over the images is w^T C w, with C the covariance
+    of those neighbourhoods, computed once. That equals the variance of the convolution's output over `images`
+    (test_experiments checks it) without running the convolution at every step.
+
+    Returns:
+        (the History, running (steps, C), current (steps, C)), C the channels of the first BatchNorm.
+    """
+    conv, bn = model.features[0], model.features[1]
+    k = conv.kernel_size[0]
+    neighbourhoods = F.unfold(images, k, padding=conv.padding[0])  # (N, C_in * k * k, H * W), zero padded like the conv
+    C = torch.cov(neighbourhoods.transpose(0, 1).flatten(1))  # (C_in k k, C_in k k), over every pixel of every image
+    running, current = [], []
+
+    def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        if module.training:
+            running.append(module.running_var.clone())  # just updated with this batch
+            with torch.no_grad():
+                w = conv.weight.flatten(1)  # (C, C_in k k)
+                current.append(((w @ C) * w).sum(dim=1))  # (C,): w^T C w per channel
+
+    handle = bn.register_forward_hook(record)
+    try:
+        history = fit(model, loader, progress=False, **options)
+    finally:
+        handle.remove()
+    return history, torch.stack(running), torch.stack(current)

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import nn
 
 from minivit.ops._checks import check_tensor
 from minivit.viz._common import as_image, new_figure
@@ -259,4 +261,250 @@ def plot_interaction(
     axes[0].set_ylabel(ylabel)
     axes[-1].legend(loc="best")
     fig.suptitle(title)
+    return fig
+
+
+def plot_seed_dots(
+    rows: Sequence[Mapping[str, object]], arms: Sequence[str], title: str = "test accuracy, one dot per seed"
+) -> Figure:
+    """Every run's test accuracy as a dot, one row per arm, one panel per training-set size: a dot plot,
+    where lines between sizes would cross.
+
+    Args:
+        rows: one per run, with `model` (the arm), `train_size` and `test_accuracy` (the CSV rows of
+            minivit.experiments).
+        arms: the arms to draw, top to bottom; each must have runs at every size that any of them has.
+        title: the figure's title.
+
+    Returns:
+        the Figure: one axes per size (ascending, its own x range); in each, per arm one Line2D of dots
+        (gid "runs") whose x data are the arm's accuracies and y data its row number (0 at the top) spread
+        by 0.12 per run, and one short vertical Line2D at the arm's mean (gid "mean").
+    """
+    results = _runs_by_model(rows, "rows")
+    if isinstance(arms, str) or not arms or any(arm not in results for arm in arms):
+        raise ValueError(f"arms must name models of rows, {list(results)}, got {arms!r}")
+    sizes = sorted({size for arm in arms for size in results[arm]})
+    missing = [(arm, size) for arm in arms for size in sizes if size not in results[arm]]
+    if missing:
+        raise ValueError(f"every arm needs runs at every size {sizes}, missing (arm, size) {missing}")
+    fig = new_figure(3.6 * len(sizes) + 2.0, 0.42 * len(arms) + 1.5)
+    axes = np.atleast_1d(fig.subplots(1, len(sizes), sharey=True))
+    for ax, size in zip(axes, sizes):
+        for y, arm in enumerate(arms):
+            xs = results[arm][size]
+            ys = [y + 0.12 * (k - (len(xs) - 1) / 2) for k in range(len(xs))]
+            ax.plot(xs, ys, "o", color=f"C{y % 10}", markerfacecolor="none", markersize=6, gid="runs")
+            ax.plot([np.mean(xs)] * 2, [y - 0.3, y + 0.3], color=f"C{y % 10}", linewidth=2.5, gid="mean")
+        ax.set_title(f"{size:,} training digits")
+        ax.set_xlabel("test accuracy (circles: seeds; bar: mean)")
+        ax.grid(axis="x", color="0.88")
+    axes[0].set_yticks(range(len(arms)), arms)
+    axes[0].set_ylim(len(arms) - 0.5, -0.5)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_running_variance(
+    traces: Mapping[str, tuple[Sequence[float], Sequence[float]]], momentum: float = 0.1, title: str | None = None
+) -> Figure:
+    """One BatchNorm channel's running variance against the variance it should estimate, step by step.
+
+    At each step t (1, 2, ...) of training, BatchNorm moves its running variance a share `momentum` of the way
+    towards the batch's variance, starting from 1; (1 - momentum)^t of that start is still in it. Per panel:
+    the running variance, the same with that leftover divided out ((v - l) / (1 - l), as Adam corrects its
+    running averages), the leftover itself, and the variance of the channel's input over all the training
+    images with the weights of that step (what eval mode should divide by).
+
+    Args:
+        traces: panel title -> (running variance per step, current variance per step), equal lengths.
+        momentum: BatchNorm's momentum (0.1 is PyTorch's default).
+        title: the figure's title.
+
+    Returns:
+        the Figure: one axes per trace (y logarithmic, shared), each with four Line2D in the order running
+        (gid "running"), divided out ("debiased"), leftover ("leftover"), current ("current"); x = 1..steps.
+    """
+    if not isinstance(traces, Mapping) or not traces:
+        raise ValueError(f"traces must be a non-empty mapping of panel title -> (running, current), got {traces!r}")
+    if not 0 < momentum < 1:
+        raise ValueError(f"momentum must be in (0, 1), got {momentum}")
+    fig = new_figure(3.9 * len(traces) + 1.0, 4.2)
+    axes = np.atleast_1d(fig.subplots(1, len(traces), sharey=True))
+    for ax, (name, (running, current)) in zip(axes, traces.items()):
+        running, current = np.asarray(running, dtype=float), np.asarray(current, dtype=float)
+        if running.ndim != 1 or running.shape != current.shape:
+            raise ValueError(f"traces[{name!r}] must be two sequences of one value per step, equally long, "
+                             f"got shapes {running.shape} and {current.shape}")
+        steps = np.arange(1, len(running) + 1)
+        left = (1 - momentum) ** steps
+        ax.plot(steps, running, color="C3", linewidth=2, label="running variance", gid="running")
+        ax.plot(steps, (running - left) / (1 - left), color="C1", linestyle="--",
+                label="running, leftover divided out", gid="debiased")
+        ax.plot(steps, left, color="0.55", linestyle=":", label=f"leftover of the start, {1 - momentum:g}^t",
+                gid="leftover")
+        ax.plot(steps, current, color="C0", linewidth=2, label="variance with this step's weights", gid="current")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_title(name, fontsize=10)
+        ax.grid(True, which="major", alpha=0.4)
+    axes[0].set_ylabel("variance (log scale)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=9)
+    if title is not None:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_protocol(fit_size: int, validation_size: int, test_size: int, rates: Sequence[float], seeds: int) -> Figure:
+    """The protocol of notebook 08 as a diagram: the digits split three ways, and what each part is for:
+    train every rate on the fitting digits, choose on the validation digits, measure the chosen runs once on
+    the test digits.
+
+    Args:
+        fit_size, validation_size, test_size: digits in each part.
+        rates: the learning rates each model is trained at.
+        seeds: seeds per rate.
+
+    Returns:
+        the Figure: one axes whose first three Rectangles (gid "part") are the parts, left to right, widths in
+        proportion to their sizes, each named with its size.
+    """
+    sizes = (fit_size, validation_size, test_size)
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+        raise ValueError(f"the three sizes must be positive ints, got {sizes}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1 or not rates:
+        raise ValueError(f"rates must be non-empty and seeds a positive int, got {rates!r} and {seeds!r}")
+    fig = new_figure(11.0, 3.4)
+    ax = fig.subplots()
+    total = sum(sizes)
+    names = ("fit", "validation", "test")
+    colours = ("#cfe3f3", "#fbe3c0", "#d9ecd0")
+    steps = (
+        f"1. train each model at each of\n{len(rates)} learning rates x {seeds} seeds:\n"
+        f"{len(rates) * seeds} runs per model",
+        "2. choose each model's rate:\nthe best mean validation accuracy\nover the seeds",
+        f"3. measure the {seeds} runs at the\nchosen rate, once: the reported\naccuracy (never used to choose)",
+    )
+    left, centres = 0.0, []
+    for n, name, colour in zip(sizes, names, colours):
+        width = n / total
+        ax.add_patch(Rectangle((left, 0.62), width, 0.3, facecolor=colour, edgecolor="black", gid="part"))
+        ax.text(left + width / 2, 0.77, f"{name}\n{n:,} digits", ha="center", va="center", fontsize=10)
+        centres.append(left + width / 2)
+        left += width
+    boxes = (0.17, 0.5, 0.83)  # the steps spread evenly below, whatever the widths above
+    for x, centre, text, colour in zip(boxes, centres, steps, colours):
+        ax.annotate("", xy=(x, 0.345), xytext=(centre, 0.62), arrowprops=dict(arrowstyle="-", color="0.5"))
+        ax.text(x, 0.23, text, ha="center", va="center", fontsize=9.5,
+                bbox=dict(boxstyle="round,pad=0.5", facecolor=colour, edgecolor="0.3"))
+    for a, b in zip(boxes, boxes[1:]):
+        ax.annotate("", xy=(b - 0.125, 0.23), xytext=(a + 0.125, 0.23), arrowprops=dict(arrowstyle="->", linewidth=1.5))
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    listed = ", ".join(f"{r:g}" for r in rates)
+    ax.set_title(f"the {total:,} digits, split once; each part has one job (rates: {listed})")
+    return fig
+
+
+def _grid_lines(ax, size: int, step: float, offset: float = 0.0, **style) -> None:
+    """Lines every `step` pixels (starting at `offset`) across a size x size image drawn with imshow."""
+    cuts = [c - 0.5 for c in np.arange(offset, size + 1e-9, step) if 0 < c < size]
+    ax.vlines(cuts, -0.5, size - 0.5, **style)
+    ax.hlines(cuts, -0.5, size - 0.5, **style)
+
+
+def _input_size_of(model: nn.Module, kind: type, image: torch.Tensor) -> tuple[int, int]:
+    """(h, w) of the map that the first module of type `kind` in `model` receives for this image."""
+    sizes: list[tuple[int, int]] = []
+    first = next(m for m in model.modules() if isinstance(m, kind))
+    handle = first.register_forward_pre_hook(lambda module, inputs: sizes.append(tuple(inputs[0].shape[-2:])))
+    try:
+        with torch.no_grad():
+            model.eval()(image[None])
+    finally:
+        handle.remove()
+    return sizes[0]
+
+
+def plot_tokenisation(image: torch.Tensor, models: Mapping[str, nn.Module]) -> Figure:
+    """How each model cuts the same image into the pieces its first layers mix, read from the models
+    themselves (their patch and window sizes, map sizes and receptive field), drawn over the image.
+
+    - a SmallCNN: the square of pixels that one feature of its last map sees (its receptive field, from the
+      gradients of minivit.ops.receptive_field_map), and the grid of that last map;
+    - a VisionTransformer: its patches, every one a token that attends to every other;
+    - a SwinTransformer: its first stage's tokens and windows (solid), and the shifted windows (dashed);
+    - a MobileViT: the pixels of the map at its first MobileViT block, with the tokens of one of its
+      sequences coloured (the pixels at one place in every unfold patch).
+
+    Args:
+        image: (1, H, W), H = W, as the models take it.
+        models: panel title -> model, each of the four kinds above.
+
+    Returns:
+        the Figure: one axes per model, each showing the image; a CNN panel has one Rectangle (gid "field"), a
+        MobileViT panel one Line2D (gid "sequence") whose points are the tokens of one sequence.
+    """
+    from minivit.models.mobilevit import MobileViT, MobileViTBlock
+    from minivit.models.swin import SwinTransformer
+    from minivit.models.toy_models import SmallCNN
+    from minivit.models.vit import VisionTransformer
+    from minivit.ops.receptive_field import receptive_field_map
+
+    check_tensor(image, "image", "(1, H, W)")
+    size = image.shape[-1]
+    if image.shape[-2] != size:
+        raise ValueError(f"image must be square, shape (1, H, W) with H = W, got shape {tuple(image.shape)}")
+    if not isinstance(models, Mapping) or not models:
+        raise ValueError(f"models must be a non-empty mapping of title -> model, got {models!r}")
+    fig = new_figure(3.2 * len(models), 4.7)
+    axes = np.atleast_1d(fig.subplots(1, len(models)))
+    thin = dict(colors="white", linewidth=0.6)
+    for ax, (name, model) in zip(axes, models.items()):
+        ax.imshow(as_image(image), cmap="gray", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if isinstance(model, SmallCNN):
+            with torch.no_grad():
+                h = model.eval().features(image[None]).shape[-1]
+            centre = h // 2 - 1 if h > 1 else 0
+            field = receptive_field_map(model.eval().features, image, (centre, centre)) > 0
+            rows, cols = field.any(dim=1).nonzero().flatten(), field.any(dim=0).nonzero().flatten()
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+            _grid_lines(ax, size, size / h, **thin)
+            ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, edgecolor="C1",
+                                   linewidth=2.5, gid="field"))
+            ax.set_title(f"{name}: 3 x 3 convolutions;\none feature of the last {h} x {h} map\n(white) "
+                         f"sees {c1 - c0 + 1} x {r1 - r0 + 1} pixels of the\nimage (orange)", fontsize=9)
+        elif isinstance(model, VisionTransformer):
+            p = model.patch_embed.kernel_size[0]
+            _grid_lines(ax, size, p, colors="C1", linewidth=1.5)
+            n = (size // p) ** 2
+            ax.set_title(f"{name}: {n} patches of {p} x {p} pixels\n(orange): {n} tokens and a class token;\n"
+                         "every token attends to all,\nfrom the first block", fontsize=9)
+        elif isinstance(model, SwinTransformer):
+            p, M = model.config.patch_size, model.config.window_size
+            _grid_lines(ax, size, p, **thin)
+            _grid_lines(ax, size, M * p, colors="C1", linewidth=2.5)
+            _grid_lines(ax, size, M * p, offset=M // 2 * p, colors="C0", linewidth=2, linestyles="--")
+            ax.set_title(f"{name}: {(size // p) ** 2} tokens of {p} x {p} pixels;\nfirst stage: attention inside\n"
+                         f"windows of {M} x {M} tokens (orange),\nthen in shifted windows (blue)", fontsize=9)
+        elif isinstance(model, MobileViT):
+            h, w = _input_size_of(model, MobileViTBlock, image)
+            block = next(m for m in model.modules() if isinstance(m, MobileViTBlock))
+            ph, pw = block.patch_size
+            cell = size / h
+            _grid_lines(ax, size, cell, **thin)
+            _grid_lines(ax, size, cell * ph, colors="C1", linewidth=1.5)
+            centres = (np.arange(0, h, ph) + 0.5) * cell - 0.5, (np.arange(0, w, pw) + 0.5) * cell - 0.5
+            ys, xs = np.meshgrid(*centres, indexing="ij")  # one sequence: the pixel at place (0, 0) of every patch
+            ax.plot(xs.ravel(), ys.ravel(), "o", color="C3", markersize=7, markeredgecolor="white", gid="sequence")
+            ax.set_title(f"{name}: first attention on a\n{h} x {w} map (pixels of {cell:g} x {cell:g}, white),\n"
+                         f"{ph} x {pw} patches (orange); red: one of\n{ph * pw} sequences of "
+                         f"{(h // ph) * (w // pw)} tokens that attend", fontsize=9)
+        else:
+            raise ValueError(f"models[{name!r}] must be a SmallCNN, VisionTransformer, SwinTransformer or MobileViT, "
+                             f"got {type(model).__name__}")
+    fig.suptitle(f"one {size} x {size} digit as each model cuts it up")
     return fig
