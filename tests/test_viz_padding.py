@@ -90,3 +90,11 @@ def test_figure_draws_every_position_in_order():
 def test_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         padded_rows(**kwargs)
+
+
+def test_the_figure_names_its_colours_row_bands():
+    fig = plot_padding_orders(64, 7, 3)
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[:3] == [f"row band {k} of the shift mask" for k in range(3)]
+    assert texts[-1] == "same window and row band as row 0"

@@ -1,6 +1,8 @@
 """The relative position bias figures of notebook 05 and the outline key of plot_windows (notebook 04):
 their data equals a brute-force construction written out here, loop by loop, from the definition
-"bias of a pair = the table row of (query row - key row, query column - key column)"."""
+"bias of a pair = the table row of (query row - key row, query column - key column)", and every table is
+drawn where the keys sit around the query: cell [a, b] is the key a - (M-1) rows below and b - (M-1)
+columns right of its query."""
 
 import matplotlib
 
@@ -27,49 +29,49 @@ def with_gid(artists, gid):
     return [a for a in artists if a.get_gid() == gid]
 
 
+def drawn(table, Mh, Mw, head):
+    """The table where the keys sit, cell by cell: cell (a, b) is the key at (a - (Mh-1), b - (Mw-1)) from
+    the query, so (dy, dx) = query - key = ((Mh-1) - a, (Mw-1) - b)."""
+    return np.array([[table_entry(table, Mh, Mw, (Mh - 1) - a, (Mw - 1) - b, head) for b in range(2 * Mw - 1)]
+                     for a in range(2 * Mh - 1)])
+
+
 @pytest.mark.parametrize("M, queries, head", [(4, [(0, 0), (2, 1)], 1), ((3, 5), [0, (2, 4), (1, 2)], 0), (2, [3], 2)])
 def test_bias_crops_equal_brute_force(M, queries, head):
     Mh, Mw = (M, M) if isinstance(M, int) else M
     table = torch.randn((2 * Mh - 1) * (2 * Mw - 1), 3)
     fig = viz.plot_bias_crops(table, M, queries=queries, head=head)
     assert len(fig.axes) == 1 + len(queries) + 1  # the table, one map per query, the colour bar
-    # the table, query minus key: cell (a, b) is the offset (dy, dx) = (a - (Mh-1), b - (Mw-1))
-    expected = np.array([[table_entry(table, Mh, Mw, a - (Mh - 1), b - (Mw - 1), head) for b in range(2 * Mw - 1)]
-                         for a in range(2 * Mh - 1)])
+    expected = drawn(table, Mh, Mw, head)
     np.testing.assert_allclose(images(fig.axes[0]), expected, rtol=0, atol=0)
     for k, q in enumerate(queries):
         i, j = divmod(q, Mw) if isinstance(q, int) else q
-        # key (r, c) of the window, drawn at its offset (i - r, j - c): cell (Mh-1 - r, Mw-1 - c) of the map
-        bias_map = np.zeros((Mh, Mw))
-        for r in range(Mh):
-            for c in range(Mw):
-                bias_map[Mh - 1 - r, Mw - 1 - c] = table_entry(table, Mh, Mw, i - r, j - c, head)
+        # key (r, c) of the window, drawn at its own place in the window
+        bias_map = np.array([[table_entry(table, Mh, Mw, i - r, j - c, head) for c in range(Mw)] for r in range(Mh)])
         ax = fig.axes[1 + k]
         np.testing.assert_allclose(images(ax), bias_map, rtol=0, atol=0)
         assert ax.get_title() == f"query ({i}, {j})"
-        # the map's ticks are the offsets: dx from j - (Mw-1) to j, dy from i - (Mh-1) to i
-        assert list(ax.get_xticks()) == list(range(j - Mw + 1, j + 1))
-        assert list(ax.get_yticks()) == list(range(i - Mh + 1, i + 1))
-        # its crop on the table: grid rows i .. i+Mh-1, columns j .. j+Mw-1, cells centred on the offsets
+        assert list(ax.get_xticks()) == list(range(Mw)) and list(ax.get_yticks()) == list(range(Mh))
+        # its crop on the table: keys from i rows above to Mh-1-i below, j columns left to Mw-1-j right
         (crop,) = with_gid(fig.axes[0].patches, f"crop-{k}")
-        assert crop.get_xy() == (j - Mw + 1 - 0.5, i - Mh + 1 - 0.5) and (crop.get_height(), crop.get_width()) == (Mh, Mw)
-        np.testing.assert_allclose(expected[i:i + Mh, j:j + Mw], bias_map)
+        assert crop.get_xy() == (-j - 0.5, -i - 0.5) and (crop.get_height(), crop.get_width()) == (Mh, Mw)
+        np.testing.assert_allclose(expected[Mh - 1 - i:2 * Mh - 1 - i, Mw - 1 - j:2 * Mw - 1 - j], bias_map)
         (query,) = with_gid(ax.patches, "query")
-        assert query.get_xy() == (-0.5, -0.5)  # offset (0, 0)
+        assert query.get_xy() == (j - 0.5, i - 0.5)  # the query at its place in the window
 
 
 def test_bias_crops_hand_worked_2x2():
     table = torch.arange(9.0).reshape(9, 1) / 10  # M = 2: offsets (dy, dx) row-major, values 0.0 .. 0.8
     fig = viz.plot_bias_crops(table, 2, queries=[(0, 0), (1, 0)], head=0)
-    # the table in its own order: (dy, dx) = (-1, -1) 0.0, (-1, 0) 0.1, (-1, 1) 0.2, (0, -1) 0.3, ...
-    assert [t.get_text() for t in with_gid(fig.axes[0].texts, "value")] == [f"{v / 10:.1f}" for v in range(9)]
-    # query (0, 0): keys (1, 1), (1, 0), (0, 1), (0, 0) at offsets (-1, -1), (-1, 0), (0, -1), (0, 0):
-    # grid rows 0-1, columns 0-1, the top-left crop
-    np.testing.assert_allclose(images(fig.axes[1]), [[0.0, 0.1], [0.3, 0.4]], rtol=0, atol=1e-7)
-    assert [t.get_text() for t in with_gid(fig.axes[1].texts, "value")] == ["0.0", "0.1", "0.3", "0.4"]
-    # query (1, 0): key (0, 0) is one row above, (dy, dx) = (1, 0), row (1+1)*3 + (0+1) = 7 -> 0.7;
-    # its offsets run dy 0 .. 1, dx -1 .. 0: grid rows 1-2, columns 0-1, the bottom-left crop
-    np.testing.assert_allclose(images(fig.axes[2]), [[0.3, 0.4], [0.6, 0.7]], rtol=0, atol=1e-7)
+    # drawn where the keys sit: the table turned by 180 degrees, (dy, dx) = (1, 1) (key above left) 0.8 first
+    assert [t.get_text() for t in with_gid(fig.axes[0].texts, "value")] == [f"{v / 10:.1f}" for v in range(8, -1, -1)]
+    # query (0, 0): key (0, 0) is itself, row 4 -> 0.4; key (0, 1) one right, (dy, dx) = (0, -1), row 3 -> 0.3;
+    # key (1, 0) one below, (-1, 0), row 1 -> 0.1; key (1, 1), (-1, -1), row 0 -> 0.0: the bottom-right crop
+    np.testing.assert_allclose(images(fig.axes[1]), [[0.4, 0.3], [0.1, 0.0]], rtol=0, atol=1e-7)
+    assert [t.get_text() for t in with_gid(fig.axes[1].texts, "value")] == ["0.4", "0.3", "0.1", "0.0"]
+    # query (1, 0): key (0, 0) one above, (dy, dx) = (1, 0), row (1+1)*3 + (0+1) = 7 -> 0.7; key (0, 1) above
+    # right, (1, -1), row 6 -> 0.6; then 0.4 and 0.3: the top-right crop
+    np.testing.assert_allclose(images(fig.axes[2]), [[0.7, 0.6], [0.4, 0.3]], rtol=0, atol=1e-7)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -84,25 +86,56 @@ def test_bias_crops_check_their_arguments(kwargs, error, message):
         viz.plot_bias_crops(**kwargs)
 
 
-def test_bias_table_is_drawn_in_its_own_offsets_query_minus_key():
+def test_bias_table_is_drawn_where_the_keys_sit():
     table = torch.zeros(25, 1)
     table[(0 + 2) * 5 + (1 + 2), 0] = 1.0  # dy = 0, dx = 1: the key one column LEFT of its query
     fig = viz.plot_relative_position_bias(table, 3)
     grid = images(fig.axes[0])
-    assert grid[2, 3] == 1.0 and grid.sum() == 1.0  # at dx = +1: right of the centre, as the axis counts
+    assert grid[2, 1] == 1.0 and grid.sum() == 1.0  # left of the centre, where that key sits
     (query,) = with_gid(fig.axes[0].patches, "query")
     assert query.get_xy() == (-0.5, -0.5)
-    assert fig.axes[0].get_xlim() == (-2.5, 2.5) and fig.axes[0].get_ylim() == (2.5, -2.5)  # dy grows down
-    assert fig.axes[0].get_xlabel().startswith("dx = query column - key column")
+    assert fig.axes[0].get_xlim() == (-2.5, 2.5) and fig.axes[0].get_ylim() == (2.5, -2.5)  # keys below: down
+    assert fig.axes[0].get_xlabel().startswith("key column - query column = -dx")
 
 
 def test_bias_table_hand_worked_2x2():
     table = torch.arange(9.0).reshape(9, 1)  # M = 2, one head: row t holds t
     fig = viz.plot_relative_position_bias(table, 2)
-    # the grid is the table read row-major: rows dy = -1, 0, 1, columns dx = -1, 0, 1
-    np.testing.assert_array_equal(images(fig.axes[0]), [[0, 1, 2], [3, 4, 5], [6, 7, 8]])
+    # the table's rows dy = -1, 0, 1 and columns dx = -1, 0, 1, turned by 180 degrees: the key above left,
+    # (dy, dx) = (1, 1), row 8, top left
+    np.testing.assert_array_equal(images(fig.axes[0]), [[8, 7, 6], [5, 4, 3], [2, 1, 0]])
     # tokens 0 (0, 0), 1 (0, 1), 2 (1, 0), 3 (1, 1); pair (query 3, key 0) has (dy, dx) = (1, 1): row 8
     np.testing.assert_array_equal(images(fig.axes[1]), [[4, 3, 1, 0], [5, 4, 2, 1], [7, 6, 4, 3], [8, 7, 5, 4]])
+
+
+def test_table_layout_hand_worked():
+    fig = viz.plot_table_layout(2)
+    left, right = fig.axes[0], fig.axes[1]
+    np.testing.assert_array_equal(images(left), [[8, 7, 6], [5, 4, 3], [2, 1, 0]])  # where the keys sit
+    np.testing.assert_array_equal(images(right), [[0, 1, 2], [3, 4, 5], [6, 7, 8]])  # the table's own order
+    assert [int(t.get_text()) for t in with_gid(left.texts, "row")] == list(range(8, -1, -1))
+    # the key above and to the left: top left of the centre on the left, (dy, dx) = (1, 1) on the right
+    ((example_left,), (example_right,)) = (with_gid(ax.patches, "example") for ax in (left, right))
+    assert example_left.get_xy() == (-1.5, -1.5) and example_right.get_xy() == (0.5, 0.5)
+    assert images(left)[0, 0] == images(right)[2, 2] == 8
+    assert "reads row 8" in fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize("M", [3, (2, 4)])
+def test_table_layout_is_the_index_turned(M):
+    Mh, Mw = (M, M) if isinstance(M, int) else M
+    fig = viz.plot_table_layout(M)
+    left, right = images(fig.axes[0]), images(fig.axes[1])
+    np.testing.assert_array_equal(left, right[::-1, ::-1])
+    # a key at (r, c) of the window, seen from a query at (i, j), sits at (r - i, c - j): the cell
+    # (r - i + Mh-1, c - j + Mw-1) of the left grid holds the index of that pair
+    from minivit import relative_position_index
+    index = relative_position_index(M)
+    for q in range(Mh * Mw):
+        i, j = divmod(q, Mw)
+        for k in range(Mh * Mw):
+            r, c = divmod(k, Mw)
+            assert left[r - i + Mh - 1, c - j + Mw - 1] == index[q, k]
 
 
 def test_windows_figure_keys_its_solid_and_dashed_outlines():
@@ -167,7 +200,7 @@ def test_bias_resize_draws_both_tables_in_their_offsets_on_one_colour_scale(M_fr
     fig = viz.plot_bias_resize(table, resized, head=head)
     before, after = fig.axes[0], fig.axes[1]
     for ax, t, m in ((before, table, M_from), (after, resized, M_to)):
-        expected = t[:, head].reshape(2 * m - 1, 2 * m - 1).numpy()  # rows dy, columns dx, from -(m-1)
+        expected = t[:, head].reshape(2 * m - 1, 2 * m - 1).flip(0, 1).numpy()  # turned: where the keys sit
         np.testing.assert_array_equal(images(ax), expected)
         assert ax.get_title().startswith(f"M = {m}: {2 * m - 1}x{2 * m - 1}")
         assert ax.get_xlim() == (-m + 0.5, m - 0.5)  # offsets -(M-1) .. M-1

@@ -94,9 +94,10 @@ def plot_padding_orders(height: int = 64, window_size: int = 7, shift_size: int 
     """One column of a map whose height is not a multiple of the window, through SW-MSA's padding and
     cyclic shift in both orders, side by side: left, pad then roll (minivit, torchvision); right, roll then
     pad (timm). Each panel has one line per window (window 0 at the top) and one cell per position in it;
-    a cell shows which row of the map sits there ("pad" for a padding token) and is coloured by its region
-    in the shift mask. Two tokens attend to each other only in the same window and the same colour. The
-    cells that `query_row` attends to are outlined in red.
+    a cell shows which row of the map sits there ("pad" for a padding token) and is coloured by its row
+    band in the shift mask (one column meets only the 3 row bands of the 3 x 3 regions). Two tokens attend
+    to each other only in the same window and the same colour. The cells that `query_row` attends to are
+    outlined in red.
 
     Args:
         height, window_size, shift_size, query_row: as for padded_rows.
@@ -104,7 +105,7 @@ def plot_padding_orders(height: int = 64, window_size: int = 7, shift_size: int 
     Returns:
         the Figure; in each panel, in position order: texts with gid "row" (the row number or "pad"),
         Rectangles with gid "padding" (hatched, one per padding token) and gid "partner" (red, one per
-        position in `query_row`'s window and region); the image data is the (Hp/M, M) grid of regions.
+        position in `query_row`'s window and row band); the image data is the (Hp/M, M) grid of row bands.
     """
     data = padded_rows(height, window_size, shift_size, query_row)
     M = window_size
@@ -136,11 +137,11 @@ def plot_padding_orders(height: int = 64, window_size: int = 7, shift_size: int 
         padding = d["padding_partners"]
         ax.set_title(f"{order} ({LIBRARIES[order]})\nrow {query_row} attends to rows {partners}"
                      + (f" and {padding} padding" if padding else ""), fontsize=10)
-    names = [f"region {k} of the shift mask" for k in range(3)]
+    names = [f"row band {k} of the shift mask" for k in range(3)]
     handles = legend_patches(REGION_COLOURS[:3], names)
     handles.append(Rectangle((0, 0), 1, 1, facecolor="white", hatch="///", edgecolor="0.3", label="padding (zeros)"))
     handles.append(Rectangle((0, 0), 1, 1, fill=False, edgecolor="red", linewidth=2,
-                             label=f"same window and region as row {query_row}"))
+                             label=f"same window and row band as row {query_row}"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
     fig.suptitle(f"one column of a {height}-row map, padded to {Hp} rows and rolled up by {shift_size}, in windows "
                  f"of {M}: which row sits where", fontsize=11)

@@ -1,5 +1,12 @@
 """Figures of Swin's relative position bias: the index matrix, a bias table gathered by it, and the
-crop of the table that each query of a window reads."""
+crop of the table that each query of a window reads.
+
+One convention for every table drawn here: a head's table is drawn where the keys sit around the query,
+cell [a, b] being a key a - (Mh-1) rows below and b - (Mw-1) columns right of its query (key - query, so a
+key above and to the left is drawn above and to the left). The index counts the other way,
+(dy, dx) = query - key, so the table in its own row-major order is the drawn grid turned by 180 degrees:
+plot_table_layout draws the two side by side, once.
+"""
 
 from __future__ import annotations
 
@@ -89,10 +96,9 @@ def plot_relative_position_bias(
     For each head: its column of the table, laid out as the (2Mh-1) x (2Mw-1) grid of offsets it is
     indexed by, and the same numbers gathered by the index, table[index], the bias of every
     (query, key) pair of a window; equal offsets give equal bias, whatever the position. The grid is
-    drawn in the index's own coordinates, (dy, dx) = (query row - key row, query column - key column),
-    dy growing downwards and dx to the right: table row t is the cell t // (2Mw-1), t % (2Mw-1), read
-    row-major like the table. So a key above and to the left of its query (dy, dx > 0) is drawn below
-    and right of the centre. Tables are on top and biases below (one column per head), or side by side
+    drawn where the keys sit around the query (key_grid: key row - query row = -dy downwards, key column
+    - query column = -dx to the right), so a key above and to the left of its query is drawn above and
+    to the left of the centre. Tables are on top and biases below (one column per head), or side by side
     for one or two heads.
 
     Args:
@@ -101,8 +107,9 @@ def plot_relative_position_bias(
         heads: which heads to draw (all when None).
 
     Returns:
-        the Figure; the image titled "head h: table" holds table[:, h] reshaped to (2Mh-1, 2Mw-1)
-        (entry [a, b] is offset (dy, dx) = (a - (Mh-1), b - (Mw-1)); the axes' ticks are those offsets),
+        the Figure; the image titled "head h: table" holds key_grid(table[:, h], Mh, Mw) (entry [a, b] is
+        the key at (a - (Mh-1), b - (Mw-1)) from the query, (dy, dx) = ((Mh-1) - a, (Mw-1) - b); the
+        axes' ticks are the key's rows and columns from the query),
         the image titled "head h: table[index]" holds table[index].permute(2, 0, 1)[h]. The centre cell
         (offset (0, 0), the query itself) is outlined by a Rectangle of gid "query". Each
         "table[index]" image is cut by two LineCollections of gid "block" (across and down, after every
@@ -147,8 +154,8 @@ def plot_relative_position_bias(
     return fig
 
 
-ROW_LABEL = "dy = query row - key row\n(> 0: key above)"
-COLUMN_LABEL = "dx = query column - key column\n(> 0: key to the left)"
+ROW_LABEL = "key row - query row = -dy\n(< 0: key above)"
+COLUMN_LABEL = "key column - query column = -dx\n(< 0: key to the left)"
 CROP_STYLES = (("black", "-"), ("#2ca02c", "--"), ("#9467bd", ":"))  # one per query
 
 
@@ -164,7 +171,7 @@ def _check_table(table: object, Mh: int, Mw: int) -> torch.Tensor:
 
 
 def offset_grid(column: torch.Tensor, Mh: int, Mw: int) -> torch.Tensor:
-    """One head's table column as the (2Mh-1, 2Mw-1) grid of offsets that index it.
+    """One head's table column in its own order: the (2Mh-1, 2Mw-1) grid of the offsets that index it.
 
     The table is row-major over query-minus-key offsets (dy, dx) from -(M-1) to M-1, so this is a plain
     reshape: entry [a, b] is the bias of offset (dy, dx) = (a - (Mh-1), b - (Mw-1)).
@@ -172,9 +179,19 @@ def offset_grid(column: torch.Tensor, Mh: int, Mw: int) -> torch.Tensor:
     return column.reshape(2 * Mh - 1, 2 * Mw - 1)
 
 
+def key_grid(column: torch.Tensor, Mh: int, Mw: int) -> torch.Tensor:
+    """One head's table column drawn where the keys sit around the query: offset_grid turned by 180 degrees.
+
+    Entry [a, b] is the bias of a key a - (Mh-1) rows below and b - (Mw-1) columns right of its query
+    (negative: above, left), that is of (dy, dx) = query - key = ((Mh-1) - a, (Mw-1) - b).
+    """
+    return offset_grid(column, Mh, Mw).flip(0, 1)
+
+
 def _draw_table(ax, column: torch.Tensor, Mh: int, Mw: int, limit: float):
-    """One head's table on axes whose ticks are the offsets (dy, dx), the query's own cell outlined."""
-    image = ax.imshow(offset_grid(column, Mh, Mw).numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit,
+    """One head's table where the keys sit, ticks the key's rows and columns from the query, whose own cell
+    is outlined."""
+    image = ax.imshow(key_grid(column, Mh, Mw).numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit,
                       interpolation="nearest", extent=(-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5))
     ax.set_xticks(_offsets(Mw))
     ax.set_yticks(_offsets(Mh))
@@ -191,13 +208,12 @@ def plot_bias_crops(
 ) -> Figure:
     """How each query of a window reads its biases: an Mh x Mw crop of the (2Mh-1) x (2Mw-1) table.
 
-    Left, one head's table as the grid of offsets (dy, dx) = query - key (as in
-    plot_relative_position_bias), with the crop of every query outlined: a query at (i, j) has keys
-    at dy = i - key row from i-(Mh-1) to i and dx = j - key column from j-(Mw-1) to j, that is grid
-    rows i .. i+Mh-1 and columns j .. j+Mw-1: the crop's top-left cell is the query's own (i, j).
-    Then, for each query, its row of the gathered bias, relative_position_bias(table,
-    window_size)[head, query], each key drawn at its offset (dy, dx) from the query: exactly the crop.
-    The top and right axes give the key's own column and row in the window (j - dx and i - dy).
+    Left, one head's table drawn where the keys sit around the query (key_grid, as in
+    plot_relative_position_bias), with the crop of every query outlined: a query at (i, j) has keys from
+    i rows above it to Mh-1-i rows below and from j columns left of it to Mw-1-j right, so it reads the
+    crop of the drawn grid whose cell at offset (0, 0) sits where the query sits in the window. Then,
+    for each query, its row of the gathered bias, relative_position_bias(table, window_size)[head, query],
+    laid on the window (key row, key column): exactly the crop, as drawn.
 
     Args:
         table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
@@ -206,11 +222,11 @@ def plot_bias_crops(
         head: which head's column of the table to draw.
 
     Returns:
-        the Figure. Axes 0 is the table: its image holds offset_grid(table[:, head]), the crop of query
-        k is the Rectangle of gid "crop-k". Axes 1 + k is query k's bias map: its image holds the
-        (Mh, Mw) bias of every key for that query, entry [a, b] the key at offset
-        (dy, dx) = (i-(Mh-1) + a, j-(Mw-1) + b), which is key (Mh-1 - a, Mw-1 - b) of the window; the
-        query itself is the Rectangle of gid "query", at offset (0, 0).
+        the Figure. Axes 0 is the table: its image holds key_grid(table[:, head]) on offsets
+        -(M-1) .. M-1; the crop of query k is the Rectangle of gid "crop-k", offsets -i .. Mh-1-i down and
+        -j .. Mw-1-j across. Axes 1 + k is query k's bias on the window: its image holds the (Mh, Mw)
+        bias of every key, entry [r, c] the key at (r, c) of the window; the query itself is the
+        Rectangle of gid "query".
     """
     Mh, Mw = to_pair(window_size, "window_size")
     table = _check_table(table, Mh, Mw)
@@ -231,43 +247,81 @@ def plot_bias_crops(
     axes[0].set_title(f"head {head}: the table, {2 * Mh - 1}x{2 * Mw - 1}")
     size = label_size(panel, max(Mh, Mw), 0.5, digits=4)  # one value such as -0.5 per cell
     if Mh * Mw <= 25:  # the values of the table too, to compare with the crops
-        grid = offset_grid(table[:, head], Mh, Mw)
+        grid = key_grid(table[:, head], Mh, Mw)
         for a in range(2 * Mh - 1):
             for b in range(2 * Mw - 1):
                 _value(axes[0], b - Mw + 1, a - Mh + 1, float(grid[a, b]), limit, size)
     for k, ((i, j), ax) in enumerate(zip(places, axes[1:])):
         colour, style = CROP_STYLES[k]
-        # keys of query (i, j) lie at dy = i-(Mh-1) .. i and dx = j-(Mw-1) .. j: an Mh x Mw crop
-        outline(axes[0], i - Mh + 1, j - Mw + 1, i, j, gid=f"crop-{k}", edgecolor=colour, linestyle=style,
+        # the keys of query (i, j) sit from i rows above to Mh-1-i rows below it, j left to Mw-1-j right
+        outline(axes[0], -i, -j, Mh - 1 - i, Mw - 1 - j, gid=f"crop-{k}", edgecolor=colour, linestyle=style,
                 linewidth=3)
-        # the query's biases in window order (key row, key column), then each key moved to its offset:
-        # the key with the largest dy and dx is key (0, 0), so both axes run backwards
-        by_offset = bias[i * Mw + j].reshape(Mh, Mw).flip(0, 1)  # (Mh, Mw): [a, b] is key (Mh-1-a, Mw-1-b)
-        ax.imshow(by_offset.numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest",
-                  extent=(j - Mw + 0.5, j + 0.5, i + 0.5, i - Mh + 0.5))
+        on_window = bias[i * Mw + j].reshape(Mh, Mw)  # (Mh, Mw): [r, c] is key (r, c) of the window
+        ax.imshow(on_window.numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
         ax.set_title(f"query ({i}, {j})")
-        ax.set_xlabel("dx")
-        ax.set_ylabel("dy")
-        ax.set_xticks(range(j - Mw + 1, j + 1))
-        ax.set_yticks(range(i - Mh + 1, i + 1))
-        # the key's own place in the window, on the opposite axes: column j - dx, row i - dy
-        top = ax.secondary_xaxis("top", functions=(lambda x, j=j: j - x, lambda x, j=j: j - x))
-        top.set_xticks(range(Mw))
-        top.set_xlabel("key column", fontsize=8)
-        right = ax.secondary_yaxis("right", functions=(lambda y, i=i: i - y, lambda y, i=i: i - y))
-        right.set_yticks(range(Mh))
-        right.set_ylabel("key row", fontsize=8)
+        ax.set_xlabel("key column")
+        ax.set_ylabel("key row")
+        ax.set_xticks(range(Mw))
+        ax.set_yticks(range(Mh))
         for spine in ax.spines.values():
             spine.set(edgecolor=colour, linestyle=style, linewidth=3)
-        outline(ax, 0, 0, 0, 0, gid="query", linewidth=1.5)  # offset (0, 0): the query itself
+        outline(ax, i, j, i, j, gid="query", linewidth=1.5)  # offset (0, 0): the query itself
         if Mh * Mw <= 25:
-            for a in range(Mh):
-                for b in range(Mw):
-                    _value(ax, j - Mw + 1 + b, i - Mh + 1 + a, float(by_offset[a, b]), limit, size)
+            for r in range(Mh):
+                for c in range(Mw):
+                    _value(ax, c, r, float(on_window[r, c]), limit, size)
     fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
-    fig.suptitle(f"query (i, j) reads the {Mh}x{Mw} crop of grid rows i .. i+{Mh - 1} and columns j .. j+{Mw - 1} "
-                 f"(outlined in its style):\nits keys at their offsets (dy, dx) = query - key, the query itself "
-                 f"(thin box) at (0, 0)")
+    fig.suptitle(f"query (i, j) reads the {Mh}x{Mw} crop of the table around it (outlined in its style):\n"
+                 f"its keys where they sit in the window, the query itself (thin box) at offset (0, 0)")
+    return fig
+
+
+def plot_table_layout(window_size: int | tuple[int, int]) -> Figure:
+    """Which table row each key reads, drawn where the key sits around its query, beside the table's own order.
+
+    Left, the (2Mh-1) x (2Mw-1) grid of table rows drawn where the keys sit (key_grid of the row numbers:
+    the query's own row in the centre, a key above and to the left of the query drawn above and to its
+    left); right, the same rows in the table's order, row t at grid row t // (2Mw-1), column t % (2Mw-1),
+    on axes dy and dx = query - key. The left grid is the right one turned by 180 degrees. One colour per
+    table row, as in plot_relative_position_index. The key one row above and one column left of its
+    query, (dy, dx) = (1, 1), is outlined in red in both (when Mh, Mw > 1).
+
+    Args:
+        window_size: M, or (Mh, Mw).
+
+    Returns:
+        the Figure; axes 0's image holds key_grid(arange(T)) and axes 1's offset_grid(arange(T)),
+        T = (2Mh-1)(2Mw-1), each cell labelled with its row (texts of gid "row" when T <= 49). The
+        query's own cell, offset (0, 0), is the Rectangle of gid "query" in both; the red one, of gid
+        "example", is at offset (-1, -1) on the left and (dy, dx) = (1, 1) on the right.
+    """
+    Mh, Mw = to_pair(window_size, "window_size")
+    rows = torch.arange(table_size(Mh, Mw))
+    fig = new_figure(8.6, 5.3)
+    left, right = fig.subplots(1, 2)
+    extent = (-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5)  # cells centred on the offsets -(M-1) .. M-1
+    size = label_size(3.4, 2 * max(Mh, Mw) - 1, 0.45, digits=len(str(len(rows) - 1)))
+    for ax, grid in ((left, key_grid(rows, Mh, Mw)), (right, offset_grid(rows, Mh, Mw))):
+        show_labels(ax, grid.numpy(), len(rows), extent=extent)
+        ax.set_xticks(_offsets(Mw))
+        ax.set_yticks(_offsets(Mh))
+        if len(rows) <= 49:
+            for a in range(2 * Mh - 1):
+                for b in range(2 * Mw - 1):
+                    number(ax, b - Mw + 1, a - Mh + 1, int(grid[a, b]), size, gid="row")
+        outline(ax, 0, 0, 0, 0, gid="query", linewidth=2.5)
+    left.set_title("where the key sits around the query:\nthe table row it reads (the figures' view)")
+    left.set_xlabel(COLUMN_LABEL)
+    left.set_ylabel(ROW_LABEL)
+    right.set_title(f"the table's own order: row t at (dy, dx),\nt = (dy + {Mh - 1}) * {2 * Mw - 1} + (dx + {Mw - 1})")
+    right.set_xlabel("dx = query column - key column\n(> 0: key to the left)")
+    right.set_ylabel("dy = query row - key row\n(> 0: key above)")
+    if Mh > 1 and Mw > 1:  # the key above and to the left: (dy, dx) = (1, 1)
+        example = int(offset_grid(rows, Mh, Mw)[Mh, Mw])
+        outline(left, -1, -1, -1, -1, gid="example", edgecolor="red", linewidth=3)
+        outline(right, 1, 1, 1, 1, gid="example", edgecolor="red", linewidth=3)
+        fig.suptitle(f"window {Mh}x{Mw}: the key one row above and one column left of its query (red) reads row "
+                     f"{example};\nthe left grid is the right one turned by 180 degrees")
     return fig
 
 
@@ -294,7 +348,7 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
     """One head's bias table before and after it was resized to another window size, side by side on
     one colour scale, e.g. a table learned with M = 7 (13 x 13) resized to M = 12 (23 x 23).
 
-    Both grids are drawn as in plot_relative_position_bias (offsets (dy, dx) = query - key, the
+    Both grids are drawn as in plot_relative_position_bias (where the keys sit around the query, the
     query's own cell outlined), each over its own offsets -(M-1) .. M-1, so the larger one shows the
     same picture on a finer grid. The resize itself is the caller's (e.g. F.interpolate(mode="bicubic") on the table
     seen as an image): this function only draws the two tables.
@@ -305,7 +359,7 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
         head: which head to draw.
 
     Returns:
-        the Figure; axes 0 holds offset_grid(table[:, head]), axes 1 offset_grid(resized[:, head]),
+        the Figure; axes 0 holds key_grid(table[:, head]), axes 1 key_grid(resized[:, head]),
         both images with the same colour limits (-limit, limit), limit = the largest |value| of the two.
         Each panel's title starts with "M = <window size>".
     """

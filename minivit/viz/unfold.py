@@ -1,5 +1,5 @@
-"""Figure of MobileViT's unfold: every pixel coloured by its position inside its patch, and the
-sequences those colours become, one sequence per position."""
+"""Figures of MobileViT's unfold: every pixel coloured by its position inside its patch, and the
+sequences those colours become, one sequence per position; and the same pixels as ViT's patch tokens."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from minivit.ops.patches import patchify
 from minivit.ops.unfold import mobilevit_unfold
 from minivit.viz._common import (
     categorical,
@@ -117,4 +118,77 @@ def plot_mobilevit_unfold(
         loc="outside lower center" if tall else "outside right center", title="sequence: position inside the patch",
         ncols=min(P, 4) if tall else 1 if P <= 9 else 2,
     )
+    return fig
+
+
+def plot_vit_vs_mobilevit_tokens(height: int = 4, width: int = 4, patch_size: int | tuple[int, int] = 2) -> Figure:
+    """The same map cut into tokens two ways: ViT's one token per patch, MobileViT's one token per pixel.
+
+    Both ways put the map's pixels in the same (P, N) grid, entry (p, n) being pixel p (row-major inside the
+    patch) of patch n: patchify(x)[0].T for ViT equals mobilevit_unfold(x)[:, :, 0] for MobileViT. ViT
+    makes each column one token (its P pixels' channels concatenated) and attends across the N columns, in
+    one sequence; MobileViT makes each cell one token and attends along each row, in P sequences.
+
+    Args:
+        height, width: the map size, multiples of the patch size.
+        patch_size: p, or (ph, pw).
+
+    Returns:
+        the Figure, four axes. 0 (ViT's map): image data (H, W), the patch of each pixel; 1 (MobileViT's
+        map): image data (H, W), the position of each pixel inside its patch (its sequence); both maps
+        outline every patch (Rectangles of gid "patch") and number every pixel (texts of gid "pixel"); 2 (ViT's
+        tokens): image data (P, N), column n all n, with a Rectangle of gid "token" around every column;
+        3 (MobileViT's sequences): image data (P, N), row p all p, with a Rectangle of gid "sequence"
+        around every row. In 2 and 3 the texts of gid "pixel" are the pixels' row-major indices, row by
+        row: patchify's and mobilevit_unfold's, the same numbers.
+    """
+    ids = torch.arange(height * width, dtype=torch.float64).reshape(1, 1, height, width)  # a map of pixel numbers
+    vit_grid = patchify(ids, patch_size)[0].T.long()  # (P, N): column n is token n, the pixels of patch n
+    mobilevit_grid = unfold_sequences(height, width, patch_size)  # (P, N): row p is sequence p
+    P, N = mobilevit_grid.shape
+    position = torch.empty(height * width, dtype=torch.long)
+    position[mobilevit_grid.flatten()] = torch.arange(P).repeat_interleave(N)  # pixel -> its position in the patch
+    patch = torch.empty(height * width, dtype=torch.long)
+    patch[vit_grid.flatten()] = torch.arange(N).repeat(P)  # pixel -> its patch
+
+    colours = categorical(P + N).colors  # P colours for the positions, then N others for the patches
+    fig = new_figure(9.4, 7.2)
+    (vit_map, mv_map), (vit_tokens, mv_tokens) = fig.subplots(2, 2, height_ratios=[1.3, 1])
+    size = label_size(3.6, max(height, width, N), 0.45, digits=len(str(height * width - 1)))
+    for ax, labels, palette, title in (
+        (vit_map, patch, colours[P:], f"ViT: one token per patch\n(colour = patch, {N} patches)"),
+        (mv_map, position, colours[:P],
+         f"MobileViT: one token per pixel\n(colour = position inside the patch, {P} positions)"),
+    ):
+        show_labels(ax, labels.reshape(height, width).numpy(), len(palette), colours=palette)
+        token_grid(ax, height, width, title)
+        for pixel in range(height * width):
+            number(ax, pixel % width, pixel // width, pixel, size, gid="pixel")
+        for n in range(N):  # the patches, outlined on both maps
+            rows, cols = vit_grid[:, n] // width, vit_grid[:, n] % width
+            outline(ax, int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max()), gid="patch", linewidth=2)
+    for ax, grid, labels, palette, gid in (
+        (vit_tokens, vit_grid, torch.arange(N).repeat(P, 1), colours[P:], "token"),
+        (mv_tokens, mobilevit_grid, torch.arange(P)[:, None].repeat(1, N), colours[:P], "sequence"),
+    ):
+        show_labels(ax, labels.numpy(), len(palette), colours=palette)
+        for p in range(P):
+            for n in range(N):
+                number(ax, n, p, int(grid[p, n]), size, gid="pixel")
+        ax.set_xticks(range(N))
+        ax.set_yticks(range(P))
+        ax.set_xlabel("patch n")
+        ax.set_ylabel("position p inside the patch")
+        if gid == "token":
+            for n in range(N):
+                outline(ax, 0, n, P - 1, n, gid=gid, linewidth=2.5)
+        else:
+            for p in range(P):
+                outline(ax, p, 0, p, N - 1, gid=gid, linewidth=2.5)
+    vit_tokens.set_title(f"patchify: 1 sequence of N = {N} tokens;\na token is a column: {P} pixels x C channels;\n"
+                         "attention between the columns")
+    mv_tokens.set_title(f"unfold: P = {P} sequences of N = {N} tokens;\na token is one pixel x d channels;\n"
+                        "attention along each row, never across rows")
+    fig.suptitle(f"a {height}x{width} map in {N} patches of {P} pixels: the same ({P}, {N}) grid of pixels, "
+                 "grouped into tokens two ways")
     return fig
