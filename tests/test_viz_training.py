@@ -122,6 +122,10 @@ def test_accuracy_against_data_size_draws_baselines_dashed_after_the_models():
     np.testing.assert_allclose(knn.lines[0].get_ydata(), [0.65, 0.8])
     np.testing.assert_allclose([seg[:, 1] for seg in knn.lines[2][0].get_segments()], [[0.6, 0.7], [0.8, 0.8]])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CNN", "1-NN (2 seeds)"]
+    named = viz.plot_accuracy_vs_data(rows, baselines=baselines, run_names={"1-NN": "draws of the digits"}).axes[0]
+    assert [t.get_text() for t in named.get_legend().get_texts()] == ["CNN", "1-NN (2 draws of the digits)"]
+    with pytest.raises(TypeError, match="run_names"):
+        viz.plot_accuracy_vs_data(rows, run_names={"CNN": 2})
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "100"]
     with pytest.raises(ValueError, match=r"baselines\[0\]"):
         viz.plot_accuracy_vs_data(rows, baselines=[dict(model="m")])
@@ -215,6 +219,7 @@ def test_protocol_draws_the_three_parts_in_proportion():
     parts = [p for p in fig.axes[0].patches if p.get_gid() == "part"]
     assert [round(p.get_width(), 3) for p in parts] == [0.5, 0.25, 0.25]
     assert "6 runs per model" in " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "split twice" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="positive ints"):
         viz.plot_protocol(0, 1, 1, (1e-3,), seeds=1)
 

@@ -158,6 +158,7 @@ def plot_accuracy_vs_data(
     title: str = "test accuracy against training-set size",
     baselines: Sequence[Mapping[str, object]] = (),
     legend_outside: bool = False,
+    run_names: Mapping[str, str] | None = None,
 ) -> Figure:
     """Test accuracy against the number of training images, one line per model: the mean over the
     seeds, with a bar from the lowest to the highest seed.
@@ -170,6 +171,9 @@ def plot_accuracy_vs_data(
             classifier, which needs no training): drawn the same way but dashed, in greys, after the models.
         legend_outside: put the legend to the right of the axes (a wider figure), for many lines that
             would run behind it; else it sits in the lower right corner inside the axes.
+        run_names: what the runs of a model are, where "seeds" is wrong: e.g. {"1-NN": "draws of the digits"}
+            for a nearest-neighbour lookup, which has no seed but is run on several random shares of the
+            digits. A model with more than one run at every size is labelled "model (n <its run name>)".
 
     Returns:
         the Figure with one axes (x logarithmic, ticks at the sizes trained on): per model of `rows`, then
@@ -181,6 +185,9 @@ def plot_accuracy_vs_data(
     extra = _runs_by_model(baselines, "baselines") if len(baselines) else {}
     if not isinstance(legend_outside, bool):
         raise TypeError(f"legend_outside must be a bool, got {legend_outside!r}")
+    run_names = {} if run_names is None else run_names
+    if not isinstance(run_names, Mapping) or not all(isinstance(v, str) for v in run_names.values()):
+        raise TypeError(f"run_names must map model names to strings, got {run_names!r}")
     fig = new_figure(9.5 if legend_outside else 7.5, 4.6)
     ax = fig.subplots()
     sizes = sorted({size for runs in (results, extra) for by_size in runs.values() for size in by_size})
@@ -193,7 +200,7 @@ def plot_accuracy_vs_data(
         high = np.maximum(np.array([max(by_size[s]) for s in x]) - mean, 0)
         n = min(len(v) for v in by_size.values())
         container = ax.errorbar(x, mean, yerr=np.stack([low, high]), marker="o", markersize=4, capsize=4,
-                                color=colour, label=f"{model} ({n} seeds)" if n > 1 else model)
+                                color=colour, label=f"{model} ({n} {run_names.get(model, 'seeds')})" if n > 1 else model)
         container.lines[0].set_linestyle(style)
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
@@ -357,8 +364,8 @@ def plot_running_variance(
 
 def plot_protocol(fit_size: int, validation_size: int, test_size: int, rates: Sequence[float], seeds: int) -> Figure:
     """The protocol of notebook 08 as a diagram: the digits split three ways, and what each part is for:
-    train every rate on the fitting digits, choose on the validation digits, measure the chosen runs once on
-    the test digits.
+    train every rate on the fitting digits, choose on the validation digits, measure the chosen runs on the
+    test digits (which choose nothing). Two splits make the three parts: train/test, then fit/validation.
 
     Args:
         fit_size, validation_size, test_size: digits in each part.
@@ -383,7 +390,7 @@ def plot_protocol(fit_size: int, validation_size: int, test_size: int, rates: Se
         f"1. train each model at each of\n{len(rates)} learning rates x {seeds} seeds:\n"
         f"{len(rates) * seeds} runs per model",
         "2. choose each model's rate:\nthe best mean validation accuracy\nover the seeds",
-        f"3. measure the {seeds} runs at the\nchosen rate, once: the reported\naccuracy (never used to choose)",
+        f"3. measure the {seeds} runs at the\nchosen rate: the reported\naccuracy (never used to choose)",
     )
     left, centres = 0.0, []
     for n, name, colour in zip(sizes, names, colours):
@@ -403,7 +410,7 @@ def plot_protocol(fit_size: int, validation_size: int, test_size: int, rates: Se
     ax.set_ylim(0, 1)
     ax.axis("off")
     listed = ", ".join(f"{r:g}" for r in rates)
-    ax.set_title(f"the {total:,} digits, split once; each part has one job (rates: {listed})")
+    ax.set_title(f"the {total:,} digits, split twice (train/test, then fit/validation); each part has one job (rates: {listed})")
     return fig
 
 
