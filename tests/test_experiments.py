@@ -121,20 +121,88 @@ def test_the_sweep_chooses_by_validation_and_tests_only_the_chosen_rate(few_step
 def test_data_size_trains_every_arm_for_the_same_steps(few_steps, monkeypatch):
     monkeypatch.setattr(training, "MODELS", {"small CNN": training.MODELS["small CNN"]})
     monkeypatch.setattr(training, "CONTROLS", ("wide CNN",))
-    rows = training.data_size({"small CNN": 1e-3}, seeds=(0,))
+    rates = {"small CNN": 1e-3, "MLP": 2e-3, "ViT, DeiT recipe": 3e-3}
+    rows = training.data_size(rates, seeds=(0,), names=("small CNN", "wide CNN", "MLP"))
     assert [(r["model"], r["fraction"]) for r in rows] == [
-        ("small CNN", f) for f in training.FRACTIONS] + [("wide CNN", f) for f in training.CONTROL_FRACTIONS]
-    assert all(0 <= r["test_accuracy"] <= 1 and r["lr"] == 1e-3 for r in rows)
+        (m, f) for m in ("small CNN", "MLP") for f in training.FRACTIONS] + [("wide CNN", f) for f in training.CONTROL_FRACTIONS]
+    assert all(0 <= r["test_accuracy"] <= 1 and r["lr"] == rates[training.VARIANTS[r["model"]].rate_of] for r in rows)
     assert {r["train_size"]: r["epochs"] for r in rows}[115] == 1  # 2 steps: one epoch of 4 batches
+    short = training.Variant(training._vit, "ViT, DeiT recipe", options=training.DEIT_OPTIONS | dict(warmup_steps=1))
+    monkeypatch.setitem(training.VARIANTS, "ViT, DeiT recipe", short)  # 2 steps: 1 of warmup
+    deit = training.data_size(rates, seeds=(0,), names=("ViT, DeiT recipe",))
+    assert [(r["model"], r["fraction"]) for r in deit] == [("ViT, DeiT recipe", 0.1)]  # on all digits: the sweep's runs
+
+
+def test_the_mlp_and_the_deit_recipe():
+    mlp, vit = training.VARIANTS["MLP"].build(), training.VARIANTS["ViT"].build()
+    def count(model):
+        return sum(p.numel() for p in model.parameters())
+
+    assert abs(count(mlp) / count(vit) - 1) < 0.1 and not any(isinstance(m, nn.Conv2d) for m in mlp.modules())
+    assert mlp(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+    exempt = {name for name, p in vit.named_parameters() if training.deit_no_weight_decay(name, p)}
+    assert {"cls_token", "pos_embed", "patch_embed.bias", "blocks.0.norm1.weight", "norm.bias"} <= exempt
+    assert not {"patch_embed.weight", "blocks.0.attn.qkv.weight", "head.weight"} & exempt
+    deit = training.VARIANTS["ViT, DeiT recipe"]
+    assert deit.options == training.DEIT_OPTIONS and deit.rate_of == "ViT, DeiT recipe" and not training.VARIANTS["ViT"].options
+
+
+def test_merge_rows_adds_rates_and_chooses_again():
+    def run(lr, seed, accuracy, tested):
+        return dict(model="m", fraction=0.1, lr=lr, seed=seed, validation_accuracy=accuracy, chosen=tested,
+                    test_accuracy=0.5 if tested else "")
+    other = dict(model="o", fraction=0.1, lr=1.0, seed=0, validation_accuracy=0.1, chosen=True, test_accuracy=0.2)
+    old = [run(1e-3, 0, 0.8, True), run(2e-3, 0, 0.6, False), other]
+    merged = training.merge_rows(old, [run(5e-4, 0, 0.9, True)])  # a lower rate, better: chosen now
+    assert [(r["lr"], r["chosen"], r["test_accuracy"]) for r in merged if r["model"] == "m"] == [
+        (1e-3, False, ""), (2e-3, False, ""), (5e-4, True, 0.5)]
+    assert other in merged
+    kept = training.merge_rows(old, [run(5e-4, 0, 0.7, True)])  # worse: the stored choice stands
+    assert [(r["lr"], r["chosen"]) for r in kept if r["model"] == "m"] == [(1e-3, True), (2e-3, False), (5e-4, False)]
+    sizes = [dict(model="m", fraction=0.1, seed=0, test_accuracy=0.1), dict(model="o", fraction=0.1, seed=0, test_accuracy=0.2)]
+    assert training.merge_rows(sizes, [dict(model="m", fraction=0.1, seed=0, test_accuracy=0.3)]) == [
+        sizes[1], dict(model="m", fraction=0.1, seed=0, test_accuracy=0.3)]
+
+
+def test_one_epoch_batchnorm_helpers_change_only_the_statistics():
+    torch.manual_seed(0)
+    fitting, _ = training.training_split()
+    few = torch.utils.data.Subset(fitting, range(64))
+    loader = torch.utils.data.DataLoader(few, batch_size=32, shuffle=True)
+    model = training.MODELS["small CNN"]()
+    images = fitting.images[:64]
+    history, running, current = training.fit_tracing_first_batchnorm(model, loader, images, epochs=1, lr=1e-3, seed=0)
+    assert running.shape == current.shape == (2, 16) and len(history.train_loss) == 1
+    first = training.batchnorms(model)[0]
+    assert torch.equal(running[-1], first.running_var)
+    fixed_weights = training.MODELS["small CNN"]()
+    _, _, current = training.fit_tracing_first_batchnorm(fixed_weights, loader, images, epochs=1, lr=0.0, seed=0)
+    with torch.no_grad():  # lr 0: the weights never change, so every step's variance is that of the conv's output now
+        direct = fixed_weights.features[0](images).var(dim=(0, 2, 3))
+    assert torch.allclose(current, direct.expand(2, -1), rtol=1e-3)
+    again = training.replayed(model, loader, seed=0)
+    same = [a for a, b in zip(model.state_dict().items(), again.state_dict().items()) if "running" not in a[0]
+            and "num_batches" not in a[0] and not torch.equal(a[1], b[1])]
+    assert not same  # the weights are the model's
+    fixed = training.debiased(model, steps=2, layers=[0])
+    left = 0.9**2
+    assert torch.allclose(training.batchnorms(fixed)[0].running_var, (first.running_var - left) / (1 - left))
+    assert torch.equal(training.batchnorms(fixed)[1].running_var, training.batchnorms(model)[1].running_var)
+    recomputed = training.with_recomputed_statistics(model, few)
+    assert not recomputed.training and training.batchnorms(recomputed)[0].momentum is None
+    accuracy = training.own_statistics(model, images, fitting.labels[:64])
+    assert 0 <= accuracy <= 1 and torch.equal(training.batchnorms(model)[0].running_var, first.running_var)
 
 
 def test_summarize_standard_error_and_csv_round_trip(tmp_path):
-    rows = [dict(model="a", seed=s, chosen=s == 1, test_accuracy=v, note="") for s, v in enumerate((0.5, 0.7, 0.9))]
+    rows = [dict(model="a", seed=s, chosen=s == 1, test_accuracy=v, note="", lr=2.5e-4) for s, v in enumerate((0.5, 0.7, 0.9))]
     stats = summarize(rows, by=("model",), value="test_accuracy")[("a",)]
     assert stats["mean"] == pytest.approx(0.7) and stats["std"] == pytest.approx(0.2)
     assert (stats["min"], stats["max"], stats["n"]) == (0.5, 0.9, 3)
     write_csv(rows, tmp_path / "r.csv")
-    assert read_csv(tmp_path / "r.csv") == rows
+    assert read_csv(tmp_path / "r.csv") == rows  # a small learning rate too: not rounded to 4 decimals
+    write_csv([dict(a=0.123456, b=0.000123456)], tmp_path / "s.csv")
+    assert read_csv(tmp_path / "s.csv") == [dict(a=0.1235, b=0.0001235)]
     assert standard_error(0.5, 100) == pytest.approx(0.05)  # sqrt(0.25 / 100)
     assert standard_error(1.0, 360) == 0.0
     with pytest.raises(ValueError, match="accuracy must be in"):
@@ -143,28 +211,43 @@ def test_summarize_standard_error_and_csv_round_trip(tmp_path):
 
 def test_stored_results_have_every_run():
     sweep = read_csv(RESULTS / "learning_rates.csv")
-    assert sorted((r["model"], r["lr"], r["seed"]) for r in sweep) == sorted(
-        (m, lr, s) for m in training.MODELS for lr in training.LEARNING_RATES for s in (0, 1, 2))
-    assert set(training.chosen_rates(sweep)) == set(training.MODELS)
+    full = [r for r in sweep if r["fraction"] == 1.0]
+    assert sorted((r["model"], r["lr"], r["seed"]) for r in full if r["model"] in (*training.MODELS, "MLP")) == sorted(
+        (m, lr, s) for m in (*training.MODELS, "MLP") for lr in training.LEARNING_RATES for s in (0, 1, 2))
+    assert {r["model"] for r in full} == {*training.MODELS, *training.BASELINES, *training.RECIPES}
+    assert {r["model"] for r in sweep if r["fraction"] == 0.1} == {"small CNN", "ViT"}  # rates chosen again at 115
+    assert all(len({r["seed"] for r in sweep if (r["model"], r["fraction"], r["lr"]) == key}) == 3
+               for key in {(r["model"], r["fraction"], r["lr"]) for r in sweep})
+    for fraction in (1.0, 0.1):
+        chosen = {(r["model"], r["lr"]) for r in sweep if r["chosen"] and r["fraction"] == fraction}
+        assert len(chosen) == len({r["model"] for r in sweep if r["fraction"] == fraction})  # one rate per model
+    assert set(training.chosen_rates(sweep)) == {*training.MODELS, *training.BASELINES, *training.RECIPES}
     assert all((r["test_accuracy"] != "") == r["chosen"] for r in sweep)
     sizes = read_csv(RESULTS / "data_size.csv")
     assert sorted((r["model"], r["fraction"], r["seed"]) for r in sizes) == sorted(
-        [(m, f, s) for m in training.MODELS for f in training.FRACTIONS for s in (0, 1, 2)]
-        + [(c, f, s) for c in training.CONTROLS for f in training.CONTROL_FRACTIONS for s in (0, 1, 2)])
+        [(m, f, s) for m in (*training.MODELS, *training.BASELINES) for f in training.FRACTIONS for s in (0, 1, 2)]
+        + [(c, f, s) for c in training.CONTROLS for f in training.CONTROL_FRACTIONS for s in (0, 1, 2)]
+        + [(r, 0.1, s) for r in training.RECIPES for s in (0, 1, 2)])
     rates = training.chosen_rates(sweep)
     assert all(r["lr"] == rates[training.VARIANTS[r["model"]].rate_of] for r in sizes)
     assert {r["seed"] for r in read_csv(RESULTS / "weak_supervision.csv")} == {0, 1, 2}
 
 
 def test_command_line_writes_the_csv(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "learning_rate_sweep",
-                        lambda seeds, processes: [dict(model="m", seed=s, lr=0.1, chosen=True) for s in seeds])
-    main(["learning-rates", "--seeds", "3", "4", "--out", str(tmp_path / "r.csv")])
-    assert read_csv(tmp_path / "r.csv") == [dict(model="m", seed=3, lr=0.1, chosen=True),
-                                           dict(model="m", seed=4, lr=0.1, chosen=True)]
-    monkeypatch.setattr(training, "data_size", lambda rates, seeds, processes: [dict(model=m, lr=lr) for m, lr in rates.items()])
+    def sweep(seeds, processes, rates, fraction, models=("m",)):
+        return [dict(model=m, seed=s, lr=lr, fraction=fraction, validation_accuracy=0.5 + lr, chosen=lr == max(rates),
+                     test_accuracy=0.9 if lr == max(rates) else "") for m in models for lr in rates for s in seeds]
+
+    monkeypatch.setattr(training, "learning_rate_sweep", sweep)
+    main(["learning-rates", "--seeds", "3", "4", "--lrs", "0.1", "--out", str(tmp_path / "r.csv")])
+    assert [(r["model"], r["seed"], r["lr"], r["chosen"]) for r in read_csv(tmp_path / "r.csv")] == [
+        ("m", 3, 0.1, True), ("m", 4, 0.1, True)]
+    main(["learning-rates", "--models", "n", "--seeds", "3", "--lrs", "0.2", "--merge", "--out", str(tmp_path / "r.csv")])
+    assert [(r["model"], r["lr"]) for r in read_csv(tmp_path / "r.csv")] == [("m", 0.1), ("m", 0.1), ("n", 0.2)]
+    monkeypatch.setattr(training, "data_size",
+                        lambda rates, seeds, processes, names: [dict(model=m, lr=lr, fraction=0.1) for m, lr in rates.items()])
     main(["data-size", "--rates", str(tmp_path / "r.csv"), "--out", str(tmp_path / "d.csv")])
-    assert read_csv(tmp_path / "d.csv") == [dict(model="m", lr=0.1)]
+    assert read_csv(tmp_path / "d.csv") == [dict(model="m", lr=0.1, fraction=0.1), dict(model="n", lr=0.2, fraction=0.1)]
     with pytest.raises(SystemExit):
         main(["data-size", "--out", str(tmp_path / "d.csv")])
 
