@@ -199,8 +199,9 @@ def plot_accuracy_vs_data(
         low = np.maximum(mean - np.array([min(by_size[s]) for s in x]), 0)  # >= 0 despite rounding
         high = np.maximum(np.array([max(by_size[s]) for s in x]) - mean, 0)
         n = min(len(v) for v in by_size.values())
+        label = f"{model} ({n} {run_names.get(model, 'seeds')})" if n > 1 else model
         container = ax.errorbar(x, mean, yerr=np.stack([low, high]), marker="o", markersize=4, capsize=4,
-                                color=colour, label=f"{model} ({n} {run_names.get(model, 'seeds')})" if n > 1 else model)
+                                color=colour, label=label)
         container.lines[0].set_linestyle(style)
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
@@ -410,7 +411,8 @@ def plot_protocol(fit_size: int, validation_size: int, test_size: int, rates: Se
     ax.set_ylim(0, 1)
     ax.axis("off")
     listed = ", ".join(f"{r:g}" for r in rates)
-    ax.set_title(f"the {total:,} digits, split twice (train/test, then fit/validation); each part has one job (rates: {listed})")
+    ax.set_title(f"the {total:,} digits, split twice (train/test, then fit/validation); each part has one job "
+                 f"(rates: {listed})")
     return fig
 
 
