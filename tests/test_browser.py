@@ -1,5 +1,6 @@
 """The course in a real browser, as a learner meets it: headless Chromium (Debian's package) driven by
-Playwright against JupyterLab started by the README's command, on a 1440 x 900 screen.
+Playwright, on a 1440 x 900 screen: the README as a code host shows it, then JupyterLab started by the README's
+command.
 
 Skipped where Chromium is missing (`apt-get install chromium`; `.ci/run` installs it). Screenshots go to
 out/screenshots/ (ignored by git)."""
@@ -153,6 +154,32 @@ def text_heights(explorer) -> list[float]:
     return heights
 
 
+# About how a code host (GitHub) shows a README at 1440 px: a column of 830 px, 16 px text, code blocks at 85%.
+README_STYLE = """body { max-width: 830px; margin: 0 auto; padding: 32px; font: 16px/1.5 sans-serif; }
+h1, h2 { border-bottom: 1px solid #ddd; padding-bottom: .3em; } h1 { font-size: 2em; } h2 { font-size: 1.5em; }
+pre { padding: 16px; font-size: 85%; line-height: 1.45; background: #f6f8fa; }"""
+
+
+def test_the_readme_shows_its_picture_then_the_cpu_step_and_the_two_commands_on_its_first_screen(tmp_path, page):
+    """A newcomer reads only the first screen: the picture loads, and the CPU-only step and the two commands
+    are above the bottom of a 900 px window."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": True}).enable("table").render((ROOT / "README.md").read_text())
+    html = tmp_path / "README.html"
+    html.write_text(f'<!doctype html><meta charset="utf-8"><base href="{ROOT.as_uri()}/">'
+                    f"<style>{README_STYLE}</style>{body}")
+    page.goto(html.as_uri(), wait_until="load")
+    picture = page.locator("img").first
+    assert picture.evaluate("img => img.complete && img.naturalWidth > 0"), "the README's picture does not load"
+    bottoms = {command: page.locator("pre", has_text=command).first.bounding_box() for command in
+               ("pip install torch torchvision --index-url", "make course", "make test")}
+    for command, box in bottoms.items():
+        assert box["y"] + box["height"] <= SCREEN["height"], f"{command!r} ends {box['y'] + box['height']:.0f} px down"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "readme.png")
+
+
 def test_the_course_in_jupyterlab(tmp_path, page):
     before = git_status()
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -164,6 +191,16 @@ def test_the_course_in_jupyterlab(tmp_path, page):
         page.locator(f".lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel:text-is('{first('course', '00_*')}')").wait_for()
         page.locator(f"{CURRENT} .jp-MarkdownOutput h1").first.wait_for()
         page.screenshot(path=SHOTS / "notebook_00.png")
+
+        # the training notebook as stored, before it runs: its progress bars show a finished run
+        training = first("course", "08_*")
+        open_notebook(page, f"course/{training}")
+        bars = page.locator(f"{CURRENT} .jp-OutputArea-output", has_text="batch/s")
+        bars.first.wait_for()
+        percents = [p for bar in bars.all() for p in re.findall(r"(\d+)%\|", bar.inner_text())]
+        assert percents and set(percents) == {"100"}, f"{training} shows progress bars at {percents} %"
+        bars.first.scroll_into_view_if_needed()
+        page.screenshot(path=SHOTS / "notebook_08_before_running.png")
 
         # exercises/ is reachable from the file browser (which starts in course/)
         page.locator(".jp-BreadCrumbs-home").click()
