@@ -3,7 +3,7 @@ smoothing, a progress bar, and a history to plot.
 
     seed_everything(0)
     model = SmallCNN()
-    history = fit(model, train_loader, test_loader, epochs=10, lr=3e-3)
+    history = fit(model, train_loader, eval_loader, epochs=10, lr=3e-3)
     print(history)
 
 Results repeat exactly on a CPU: `fit` seeds the shuffling of the loader (and anything random
@@ -79,15 +79,15 @@ class History:
 
     train_loss: list[float] = field(default_factory=list)  # mean loss over the epoch's batches
     train_accuracy: list[float] = field(default_factory=list)  # on the batches, while the model learned
-    # after each epoch, on the loader given to fit as test_loader (test or validation digits: "eval acc" in
+    # after each epoch, on the loader given to fit as eval_loader (validation or test digits: "eval acc" in
     # the progress bar and in print(history)); empty without one
-    test_accuracy: list[float] = field(default_factory=list)
+    eval_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)  # wall time of the epoch, evaluation included
 
     def __str__(self) -> str:
         lines = ["epoch  train loss  train acc  eval acc  seconds"]
         for i, (loss, acc, sec) in enumerate(zip(self.train_loss, self.train_accuracy, self.seconds)):
-            test = f"{self.test_accuracy[i]:8.3f}" if self.test_accuracy else "       -"
+            test = f"{self.eval_accuracy[i]:8.3f}" if self.eval_accuracy else "       -"
             lines.append(f"{i + 1:5d}  {loss:10.4f}  {acc:9.3f}  {test}  {sec:7.1f}")
         return "\n".join(lines)
 
@@ -139,7 +139,7 @@ def evaluate(model: nn.Module, loader: DataLoader, multi_label: bool = False) ->
 def fit(
     model: nn.Module,
     train_loader: DataLoader,
-    test_loader: DataLoader | None = None,
+    eval_loader: DataLoader | None = None,
     epochs: int = 10,
     lr: float = 1e-3,
     weight_decay: float = 0.05,
@@ -162,7 +162,7 @@ def fit(
         model: maps inputs (B, ...) to logits (B, K) (or (B, K, H, W) for per-pixel targets).
         train_loader: yields (inputs, targets, ...) batches; items after the targets (such as a
             canvas's masks) are ignored.
-        test_loader: evaluated after every epoch when given (a test or a validation set: the progress
+        eval_loader: evaluated after every epoch when given (a validation or a test set: the progress
             bar calls its accuracy "eval acc").
         epochs: passes over the training data.
         lr: the peak learning rate.
@@ -184,7 +184,7 @@ def fit(
             embedding). None: every parameter decays.
 
     Returns:
-        a History of per-epoch train loss, train accuracy, accuracy on test_loader (`test_accuracy`) and seconds.
+        a History of per-epoch train loss, train accuracy, accuracy on eval_loader (`eval_accuracy`) and seconds.
     """
     check_size(epochs, "epochs")
     if multi_label and label_smoothing:
@@ -230,12 +230,12 @@ def fit(
             bar.update()
         history.train_loss.append(loss_sum / seen)
         history.train_accuracy.append(correct / total)
-        if test_loader is not None:
-            history.test_accuracy.append(evaluate(model, test_loader, multi_label))
+        if eval_loader is not None:
+            history.eval_accuracy.append(evaluate(model, eval_loader, multi_label))
         history.seconds.append(time.perf_counter() - start)
         shown = {"loss": f"{history.train_loss[-1]:.3f}"}
-        if history.test_accuracy:
-            shown["eval acc"] = f"{history.test_accuracy[-1]:.3f}"
+        if history.eval_accuracy:
+            shown["eval acc"] = f"{history.eval_accuracy[-1]:.3f}"
         bar.set_postfix(shown)
     bar.close()
     return history

@@ -33,11 +33,11 @@ def first_run(loaders):
 def test_loss_falls_and_accuracy_rises(first_run):
     _, history = first_run
     assert isinstance(history, History)
-    assert len(history.train_loss) == len(history.test_accuracy) == len(history.seconds) == 3
+    assert len(history.train_loss) == len(history.eval_accuracy) == len(history.seconds) == 3
     # measured: loss 2.01 -> 1.25, test accuracy 0.34 -> 0.83 (seeds 1, 2: 0.78, 0.88)
     assert history.train_loss[-1] < 0.75 * history.train_loss[0]
-    assert history.test_accuracy[-1] > 0.5  # 10 classes: chance is 0.1
-    assert all(0 <= a <= 1 for a in history.train_accuracy + history.test_accuracy)
+    assert history.eval_accuracy[-1] > 0.5  # 10 classes: chance is 0.1
+    assert all(0 <= a <= 1 for a in history.train_accuracy + history.eval_accuracy)
     assert all(s > 0 for s in history.seconds)
     assert str(history).splitlines()[0].split() == ["epoch", "train", "loss", "train", "acc", "eval", "acc", "seconds"]
 
@@ -45,7 +45,7 @@ def test_loss_falls_and_accuracy_rises(first_run):
 def test_same_seed_repeats_exactly(loaders, first_run):
     model_a, a = first_run
     model_b, b = run(loaders)
-    assert a.train_loss == b.train_loss and a.test_accuracy == b.test_accuracy
+    assert a.train_loss == b.train_loss and a.eval_accuracy == b.eval_accuracy
     assert all(torch.equal(p, q) for p, q in zip(model_a.state_dict().values(), model_b.state_dict().values()))
     _, c = run(loaders, seed=1)
     assert c.train_loss != a.train_loss
@@ -58,11 +58,11 @@ def test_label_smoothing_raises_the_loss_floor(loaders, first_run):
     assert smooth.train_loss[-1] > plain.train_loss[-1]
 
 
-def test_without_test_loader_and_with_progress_bar(loaders, capsys):
+def test_without_eval_loader_and_with_progress_bar(loaders, capsys):
     seed_everything(0)
     small = DataLoader(Subset(loaders[0].dataset, range(320)), batch_size=32)
     history = fit(SmallCNN(1, 10, (8,)), small, epochs=1, progress=True)
-    assert history.test_accuracy == [] and len(history.train_loss) == 1
+    assert history.eval_accuracy == [] and len(history.train_loss) == 1
     assert "10/10" in capsys.readouterr().err  # tqdm draws on stderr: 10 batches of 32
     assert "-" in str(history).splitlines()[1]
 
@@ -73,7 +73,7 @@ def test_progress_bar_names_the_accuracy_on_the_loader_given_eval_acc(loaders, c
     small = DataLoader(Subset(loaders[0].dataset, range(64)), batch_size=32)
     history = fit(SmallCNN(1, 10, (8,)), small, small, epochs=1, progress=True)
     err = capsys.readouterr().err
-    assert f"eval acc={history.test_accuracy[0]:.3f}" in err and "test acc" not in err
+    assert f"eval acc={history.eval_accuracy[0]:.3f}" in err and "test acc" not in err
 
 
 def test_multi_label_on_canvases():

@@ -62,12 +62,12 @@ def test_digits_check_their_arguments():
 
 
 def test_training_curves_draw_one_line_per_model_and_epoch():
-    a = History(train_loss=[2.0, 1.0, 0.5], train_accuracy=[0.2, 0.6, 0.8], test_accuracy=[0.5, 0.7, 0.9],
+    a = History(train_loss=[2.0, 1.0, 0.5], train_accuracy=[0.2, 0.6, 0.8], eval_accuracy=[0.5, 0.7, 0.9],
                 seconds=[1.0, 1.0, 1.0])
-    b = History(train_loss=[2.2, 0.9], train_accuracy=[0.3, 0.7], test_accuracy=[0.6, 0.95], seconds=[2.0, 2.0])
+    b = History(train_loss=[2.2, 0.9], train_accuracy=[0.3, 0.7], eval_accuracy=[0.6, 0.95], seconds=[2.0, 2.0])
     fig = viz.plot_training_curves({"ViT": a, "CNN": b})
     loss_ax, accuracy_ax = fig.axes[:2]
-    for ax, key in ((loss_ax, "train_loss"), (accuracy_ax, "test_accuracy")):
+    for ax, key in ((loss_ax, "train_loss"), (accuracy_ax, "eval_accuracy")):
         assert [line.get_label() for line in ax.lines] == ["ViT", "CNN"]
         for line, history in zip(ax.lines, (a, b)):
             values = getattr(history, key)
@@ -80,7 +80,7 @@ def test_training_curves_draw_one_line_per_model_and_epoch():
     assert plt.get_fignums() == []
 
 
-def test_training_curves_without_test_accuracy_and_bad_input():
+def test_training_curves_without_eval_accuracy_and_bad_input():
     fig = viz.plot_training_curves({"m": History(train_loss=[1.0, 0.5], train_accuracy=[0.5, 0.6])})
     assert len(fig.axes[0].lines) == 1 and len(fig.axes[1].lines) == 0
     with pytest.raises(ValueError, match="histories"):

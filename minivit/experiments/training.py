@@ -198,12 +198,12 @@ def train_run(
     history = fit(model, loader, validation_loader if watch_validation else None, epochs=epochs, lr=lr,
                   label_smoothing=RECIPE["label_smoothing"], seed=seed, progress=False, **variant.options)
     validation_accuracy = evaluate(model, validation_loader)
-    watched = history.test_accuracy or [validation_accuracy]
+    watched = history.eval_accuracy or [validation_accuracy]
     best = max(range(len(watched)), key=watched.__getitem__)
     row = dict(model=name, seed=seed, lr=lr, fraction=fraction, train_size=len(train_set), epochs=epochs,
                train_accuracy=evaluate(model, DataLoader(train_set, batch_size=512)),
                validation_accuracy=validation_accuracy, best_validation_accuracy=watched[best],
-               best_epoch=best + 1 if history.test_accuracy else epochs)
+               best_epoch=best + 1 if history.eval_accuracy else epochs)
     return row, model
 
 

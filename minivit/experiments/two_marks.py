@@ -127,7 +127,7 @@ def train_arm(arm: str, seed: int, epochs: int = EPOCHS, train_size: int = 1000,
     return dict(
         arm=arm, seed=seed, epochs=epochs, parameters=count_parameters(model),
         train_accuracy=evaluate(model, DataLoader(train_set, batch_size=test_size)),
-        test_accuracy=history.test_accuracy[-1],
+        test_accuracy=history.eval_accuracy[-1],
         mark_share=mark_share(model, test_set) if isinstance(model, AttentionClassifier) else "",
     )
 

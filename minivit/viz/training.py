@@ -98,21 +98,21 @@ def plot_training_curves(
 
     Args:
         histories: model name -> a History of minivit.train.fit (anything with lists `train_loss`
-            and `test_accuracy`, one entry per epoch; test_accuracy may be empty).
+            and `eval_accuracy`, one entry per epoch; eval_accuracy may be empty).
         title: the figure's title.
         evaluated_on: what the loader `fit` evaluated on held, for the right panel's title: "test",
             "validation", ...
 
     Returns:
-        the Figure with two axes: left, the training loss per epoch; right, the test accuracy per
-        epoch (empty if no history has one). Each line's x is 1..epochs, its y the history's list,
-        its label the model's name, in the order of `histories`.
+        the Figure with two axes: left, the training loss per epoch; right, the accuracy on the evaluated set
+        per epoch (empty if no history has one). Each line's x is 1..epochs, its y the history's list, its
+        label the model's name, in the order of `histories`.
     """
     if not isinstance(histories, Mapping) or not histories:
         raise ValueError(f"histories must be a non-empty mapping of model name -> History, got {histories!r}")
     for key, history in histories.items():
-        if not hasattr(history, "train_loss") or not hasattr(history, "test_accuracy"):
-            raise ValueError(f"histories[{key!r}] must have train_loss and test_accuracy lists, "
+        if not hasattr(history, "train_loss") or not hasattr(history, "eval_accuracy"):
+            raise ValueError(f"histories[{key!r}] must have train_loss and eval_accuracy lists, "
                              f"got {type(history).__name__}")
 
     fig = new_figure(12.0, 4.4)
@@ -121,7 +121,7 @@ def plot_training_curves(
         colour = f"C{k % 10}"
         loss = list(history.train_loss)
         loss_ax.plot(range(1, len(loss) + 1), loss, marker="o", markersize=4, color=colour, label=key)
-        accuracy = list(history.test_accuracy)
+        accuracy = list(history.eval_accuracy)
         if accuracy:
             accuracy_ax.plot(range(1, len(accuracy) + 1), accuracy, marker="o", markersize=4, color=colour, label=key)
     loss_ax.set_title("training loss (mean over each epoch's batches)")
