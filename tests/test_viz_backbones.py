@@ -117,12 +117,12 @@ def test_mobilevit_block_steps_in_the_order_of_its_forward():
     with torch.device("meta"):
         block = mobilevit_xxs().stages[2][-1]  # the first MobileViT block: n 48, d 64, L 2, 32 x 32 at 256
     ax = plot_mobilevit_block(block, torch.zeros(1, 48, 32, 32, device="meta")).axes[0]
-    # by hand: P = 2 * 2 = 4 sequences of N = (32/2)^2 = 256 patches of d = 64
+    # by hand: P = 2 * 2 = 4 sequences of N = (32/2)^2 = 256 tokens of d = 64, one pixel of each patch
     assert labels(ax) == [
         "input x\n(1, 48, 32, 32)",
         "conv_local: 3x3 conv 48 -> 48, BN, SiLU\n(1, 48, 32, 32)",
         "conv_in: 1x1 conv 48 -> 64\n(1, 64, 32, 32)",
-        "unfold: P = 4 sequences of N = 256 patches\n(4, 256, 64)",
+        "unfold: P = 4 sequences of N = 256 tokens (one pixel per patch)\n(4, 256, 64)",
         "transformer: L = 2 layers\n(4, 256, 64)",
         "LayerNorm\n(4, 256, 64)",
         "fold\n(1, 64, 32, 32)",
@@ -141,7 +141,7 @@ def test_mobilevit_block_resizes_a_map_that_the_patches_do_not_tile():
     # 5 x 7 -> 6 x 8: 4 sequences per image of 3 * 4 = 12 patches
     assert texts[3:9] == [
         "resize to 6 x 8 (bilinear)\n(2, 16, 6, 8)",
-        "unfold: P = 4 sequences of N = 12 patches\n(8, 12, 16)",
+        "unfold: P = 4 sequences of N = 12 tokens (one pixel per patch)\n(8, 12, 16)",
         "transformer: L = 1 layer\n(8, 12, 16)",
         "LayerNorm\n(8, 12, 16)",
         "fold\n(2, 16, 6, 8)",

@@ -267,7 +267,7 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
     if resized:
         steps.append(Step(f"resize to {h} x {w} (bilinear)", (B, d, h, w), "op"))
     steps += [
-        Step(f"unfold: P = {ph * pw} sequences of N = {(h // ph) * (w // pw)} patches",
+        Step(f"unfold: P = {ph * pw} sequences of N = {(h // ph) * (w // pw)} tokens (one pixel per patch)",
              inputs["transformer"], "op"),
         Step(f"transformer: L = {L} layer{'s' if L > 1 else ''}", shapes["transformer"], "attention"),
         Step("LayerNorm", shapes["norm"], "norm"),
