@@ -532,4 +532,8 @@ def test_attention_vs_uniform_averages_a_batch_of_images():
     assert fig.get_suptitle().startswith("mean over the images") and "mean of the images" in fig.axes[0].get_title()
     single = viz.plot_attention_vs_uniform(model, images[:1])
     assert not single.get_suptitle().startswith("mean over")
+    patches = fig.axes[1]  # 4 x 4 patches: the ticks are patch numbers, never half a patch
+    for ticks, low in ((patches.get_xticks(), -0.5), (patches.get_yticks(), -0.5)):
+        shown = [t for t in ticks if low <= t <= 3.5]
+        assert shown and all(float(t).is_integer() for t in shown), ticks
     assert plt.get_fignums() == []

@@ -17,6 +17,7 @@ import torch
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from minivit.ops._checks import check_tensor
 from minivit.ops.attention import attention
@@ -252,6 +253,8 @@ def plot_attention_vs_uniform(
     right.set_title(f"(N+1) x weight on each patch, N+1 = {T}")
     right.set_xlabel("patch column")
     right.set_ylabel("patch row")
+    for axis in (right.xaxis, right.yaxis):  # patches are counted in whole numbers
+        axis.set_major_locator(MaxNLocator(integer=True))
     fig.colorbar(image_, ax=right, shrink=0.85, label=f"{T} x weight  (1 = uniform, 1/{T})")
     if max(rows, cols) <= 16:
         size = float(np.clip(0.32 * 72 * 4.2 / max(rows, cols), 5, 11))
