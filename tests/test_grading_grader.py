@@ -53,7 +53,7 @@ class Payload:  # unpickling this would run a shell command
         # an infinite loop in a function; a syntax error
         "hostile_b": {"04_window_shift_mask": hostile("04_window_shift_mask", {
             "window_partition": [(BEGIN, BEGIN + "    while True:\n        pass\n")],
-            "cyclic_shift": [("return torch.roll(x,", "return torch.roll((x,")],
+            "cyclic_shift": [(BEGIN, BEGIN + "    return torch.roll((x, shift_size)\n")],  # a bracket left open
         })},
         # the function handed in under another name (the check cell would have said so)
         "rita": {"04_window_shift_mask": hostile("04_window_shift_mask", {

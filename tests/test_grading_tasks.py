@@ -76,7 +76,7 @@ def test_every_wrong_variant_of_a_task_fails_its_public_and_the_hidden_cases_of_
 @pytest.mark.parametrize("stem", list(NOTEBOOKS))
 @pytest.mark.parametrize("wrong", [WRONG, MORE_WRONG], ids=["wrong", "more_wrong"])
 def test_wrong_variants_fail_the_public_and_the_hidden_cases_of_every_seed(stem, wrong):
-    """The mistakes written into the solutions' text, as the whole-notebook tests grade them."""
+    """The mistakes written as learners' whole functions, in the notebooks as the whole-notebook tests grade them."""
     functions = functions_of(wrong_notebook(stem, wrong))
     for name in NOTEBOOKS[stem]:
         if name not in wrong:
@@ -180,7 +180,7 @@ def test_every_pitfall_is_named_as_itself(name):
         assert pitfall.says in named, pitfall.says
 
 
-# task -> the start of the pitfall that names the mistake of its WRONG and its MORE_WRONG variant
+# task -> the start of the pitfall that names the mistake of its WRONG and its MORE_WRONG function
 NAMED = {
     "multi_head_attention": ("the output projection is missing", "the scores are divided by sqrt(D)"),
     "shifted_window_attention": ("the shifted-window mask is missing", "the result is not rolled back"),
@@ -200,22 +200,52 @@ def test_the_check_cell_names_the_mistake_of_a_wrong_variant(name):
         assert not ok and f"this looks like a known mistake: {words}" in "\n".join(lines), (name, lines)
 
 
-# Mistakes a learner makes, written into the solution's code (not taken from the pitfalls' own functions), and
-# the start of the feedback that should name each
+# Mistakes a learner makes, each written by hand as a whole function (not taken from the pitfalls' own
+# functions, nor from the solution's text), and the start of the feedback that should name each
 WRITTEN_MISTAKES = {
-    "relative_position_index": ({"dy * (2 * M - 1) + dx": "dy * (2 * M) + dx"}, "the row offset is multiplied by 2M;"),
-    "shifted_window_attention": ({"    x = torch.roll(x, shifts=(-s, -s), dims=(1, 2))\n": "",
-                                  "return torch.roll(x, shifts=(s, s), dims=(1, 2))": "return x"},
-                                 "the map is not shifted"),
-    "transformer_block": ({"out, _ = minivit.attention(q, k, v)": "out = (q @ k.transpose(-2, -1)).softmax(-1) @ v"},
-                          "the attention's scores q k^T are not divided by sqrt(hs)"),
+    "relative_position_index": ('''\
+def relative_position_index(window_size: int) -> torch.Tensor:
+    M = window_size
+    position = torch.arange(M * M)
+    rows, cols = position // M, position % M
+    dy = rows[:, None] - rows[None, :] + M - 1
+    dx = cols[:, None] - cols[None, :] + M - 1
+    return dy * 2 * M + dx
+''', "the row offset is multiplied by 2M;"),
+    "shifted_window_attention": ('''\
+def shifted_window_attention(
+    x: torch.Tensor, weights: dict[str, torch.Tensor], window_size: int, shift_size: int, num_heads: int
+) -> torch.Tensor:
+    B, H, W, C = x.shape
+    M, s, nh = window_size, shift_size, num_heads
+    windows = minivit.window_partition(x, M).reshape(-1, M * M, C)  # the map never rolled
+    qkv = F.linear(windows, weights["qkv.weight"], weights["qkv.bias"])
+    q, k, v = qkv.reshape(-1, M * M, 3, nh, C // nh).permute(2, 0, 3, 1, 4)
+    bias = weights["relative_position_bias_table"][minivit.relative_position_index(M)].permute(2, 0, 1)
+    mask = minivit.shifted_window_mask(H, W, M, s).repeat(B, 1, 1)
+    out, _ = minivit.attention(q, k, v, mask=bias + mask[:, None])
+    out = F.linear(out.transpose(1, 2).reshape(-1, M * M, C), weights["proj.weight"], weights["proj.bias"])
+    return minivit.window_reverse(out.reshape(-1, M, M, C), M, H, W)
+''', "the map is not shifted"),
+    "transformer_block": ('''\
+def transformer_block(x: torch.Tensor, weights: dict[str, torch.Tensor], num_heads: int) -> torch.Tensor:
+    B, N, D = x.shape
+    h = F.layer_norm(x, (D,), weights["norm1.weight"], weights["norm1.bias"], eps=1e-5)
+    qkv = h @ weights["attn.qkv.weight"].T + weights["attn.qkv.bias"]
+    q, k, v = qkv.reshape(B, N, 3, num_heads, D // num_heads).permute(2, 0, 3, 1, 4)
+    a = (q @ k.transpose(-2, -1)).softmax(-1) @ v  # not divided by sqrt(hs)
+    x = x + a.transpose(1, 2).reshape(B, N, D) @ weights["attn.proj.weight"].T + weights["attn.proj.bias"]
+    h = F.layer_norm(x, (D,), weights["norm2.weight"], weights["norm2.bias"], eps=1e-5)
+    h = F.silu(h @ weights["mlp.fc1.weight"].T + weights["mlp.fc1.bias"])
+    return x + h @ weights["mlp.fc2.weight"].T + weights["mlp.fc2.bias"]
+''', "the attention's scores q k^T are not divided by sqrt(hs)"),
 }
 
 
 @pytest.mark.parametrize("name", list(WRITTEN_MISTAKES))
 def test_the_check_cell_names_a_mistake_written_by_hand(name):
-    edits, words = WRITTEN_MISTAKES[name]
-    wrong = {name: ("written by hand", list(edits.items()))}
+    source, words = WRITTEN_MISTAKES[name]
+    wrong = {name: ("written by hand", source)}
     ok, lines = feedback(name, functions_of(wrong_notebook(TASKS[name].notebook, wrong))[name])
     assert not ok and f"this looks like a known mistake: {words}" in "\n".join(lines), (name, lines)
 
