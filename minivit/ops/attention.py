@@ -52,8 +52,8 @@ def attention(
     if mask is not None:
         if not isinstance(mask, torch.Tensor):
             raise TypeError(f"mask must be a torch.Tensor broadcastable to {scores_shape}, got {type(mask).__name__}")
-        try:
-            ok = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
+        try:  # expand broadcasts the mask to the scores' shape, or raises (a view: nothing is copied)
+            ok = mask.expand(scores_shape).shape == scores_shape
         except RuntimeError:
             ok = False
         if not ok:
