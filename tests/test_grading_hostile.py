@@ -195,6 +195,20 @@ def test_the_class_is_graded_to_the_end(classroom):
     print(f"\nclass graded in {classroom['seconds']:.1f} s (a FIFO, a device and links in it)")
 
 
+def test_the_summary_counts_the_notebooks_run_and_those_not_run_by_reason(classroom):
+    not_run = {"not submitted", "not a regular file", "too large", "duplicate"}
+    notebooks: dict[tuple[str, str], set[str]] = {}  # from grades.csv: each notebook's statuses
+    for row in classroom["rows"]:
+        notebooks.setdefault((row["submission"], row["notebook"]), set()).add(row["status"])
+    run = sum(not statuses <= not_run for statuses in notebooks.values())
+    reasons = {status: sum(statuses == {status} for statuses in notebooks.values()) for status in not_run}
+    line = next(line for line in classroom["proc"].stdout.splitlines() if line.startswith("Graded "))
+    students = len({row["submission"] for row in classroom["rows"]})
+    assert line.startswith(f"Graded {students} submissions: {run} notebooks run; not run: "), line
+    for status, count in reasons.items():
+        assert f"{count} {status}" in line, (status, count, line)
+
+
 def test_links_score_nothing_and_are_reported(classroom):
     rows = _rows(classroom, "mallory")
     assert rows and _total(rows)[0] == 0, rows

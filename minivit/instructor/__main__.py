@@ -81,7 +81,7 @@ def grade_main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from minivit.instructor.grade import grade
+    from minivit.instructor.grade import grade, summary
     from minivit.instructor.report import write_report
     from minivit.instructor.runner import Limits, adopt_orphans
 
@@ -102,7 +102,7 @@ def grade_main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as error:
         parser.error(str(error))
     csv_path = write_report(args.out, submissions, results, seed, limits)
-    print(f"Graded {len(submissions)} submissions ({len(results)} notebooks) in {time.monotonic() - start:.1f} s "
+    print(f"{summary(submissions, results)}, in {time.monotonic() - start:.1f} s "
           f"with --jobs {args.jobs} (CPU: {sum(r.cpu for r in results):.1f} s in the kernels, "
           f"{time.process_time():.1f} s in the grader): {csv_path} and {args.out / 'feedback'}/ (seed {seed}); "
           f"{describe(args.sandbox)}")

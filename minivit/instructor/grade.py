@@ -18,6 +18,7 @@ import secrets
 import stat
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -101,6 +102,7 @@ class NotebookResult:
     notes: list[str]  # what happened to cells while running, in plain words
     seconds: float
     cpu: float = 0.0  # seconds of CPU of its kernels and all they started, restarts included
+    ran: bool = True  # False for a file not run: not submitted, not a regular file, too large, a duplicate
 
 
 @dataclass(frozen=True)
@@ -483,7 +485,7 @@ def passed_over(submission: Submission, found: Found) -> NotebookResult:
     notebook graded already, which gets one row of 0 of 0 points), with its status and message."""
     rows = [Row(submission.name, task, 0, TASKS[task].points, found.status, found.message) for task in found.tasks]
     rows = rows or [Row(submission.name, "", 0, 0, found.status, found.message)]
-    return NotebookResult(submission.name, found.shown, rows, [], 0.0, 0.0)
+    return NotebookResult(submission.name, found.shown, rows, [], 0.0, 0.0, ran=False)
 
 
 def _grade(name: str, path: Path, data: bytes, tasks: list[Task], hidden: dict[str, Hidden], limits: Limits,
@@ -573,3 +575,11 @@ def grade(
             if progress and not _not_submitted(results[-1]):
                 progress(results[-1])
     return submissions, results, seed
+
+
+def summary(submissions: list[Submission], results: list[NotebookResult]) -> str:
+    """How many notebooks of the class were run, and how many were not, by reason: "Graded 10 submissions:
+    6 notebooks run; not run: 38 not submitted, 6 not a regular file, 3 duplicate, 1 too large"."""
+    not_run = Counter(result.rows[0].status for result in results if not result.ran)
+    line = f"Graded {len(submissions)} submissions: {sum(result.ran for result in results)} notebooks run"
+    return line + ("; not run: " + ", ".join(f"{n} {status}" for status, n in not_run.most_common()) if not_run else "")
