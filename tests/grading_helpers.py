@@ -285,14 +285,18 @@ def shifted_window_attention(
     "transformer_block": ("GELU instead of SiLU", '''\
 def transformer_block(x: torch.Tensor, weights: dict[str, torch.Tensor], num_heads: int) -> torch.Tensor:
     B, N, D = x.shape
-    h = F.layer_norm(x, (D,), weights["norm1.weight"], weights["norm1.bias"], eps=1e-5)
-    qkv = h @ weights["attn.qkv.weight"].T + weights["attn.qkv.bias"]
-    q, k, v = qkv.reshape(B, N, 3, num_heads, D // num_heads).permute(2, 0, 3, 1, 4)
+
+    def ln(t, name):
+        return F.layer_norm(t, (D,), weights[name + ".weight"], weights[name + ".bias"], eps=1e-5)
+
+    def lin(t, name):
+        return F.linear(t, weights[name + ".weight"], weights[name + ".bias"])
+
+    q, k, v = lin(ln(x, "norm1"), "attn.qkv").chunk(3, dim=-1)
+    q, k, v = (t.reshape(B, N, num_heads, D // num_heads).transpose(1, 2) for t in (q, k, v))
     a, _ = minivit.attention(q, k, v)
-    x = x + a.transpose(1, 2).reshape(B, N, D) @ weights["attn.proj.weight"].T + weights["attn.proj.bias"]
-    h = F.layer_norm(x, (D,), weights["norm2.weight"], weights["norm2.bias"], eps=1e-5)
-    h = F.gelu(h @ weights["mlp.fc1.weight"].T + weights["mlp.fc1.bias"])
-    return x + h @ weights["mlp.fc2.weight"].T + weights["mlp.fc2.bias"]
+    x = x + lin(a.transpose(1, 2).reshape(B, N, D), "attn.proj")
+    return x + lin(F.gelu(lin(ln(x, "norm2"), "mlp.fc1")), "mlp.fc2")
 '''),
 }
 
