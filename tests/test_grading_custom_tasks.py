@@ -25,6 +25,7 @@ from grading_helpers import ROOT, SANDBOX
 SECTION = (ROOT / "book" / "instructor.md").read_text(encoding="utf-8").split("## Changing and adding a task")[1]
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", SECTION, re.DOTALL)  # (language, text) of each fenced block
 TASKS_FILE = next(text for lang, text in BLOCKS if lang == "python" and text.startswith("# course_tasks.py"))
+STEM = re.search(r'notebook="([^"]+)"', TASKS_FILE).group(1)  # the section's notebook, e.g. 10_doubling
 SOLUTION_CELL = next(text for lang, text in BLOCKS if lang == "python" and text.startswith("def double("))
 COMMANDS = [shlex.split(line) for lang, text in BLOCKS if lang == "bash" for line in text.splitlines()]
 CLI = [sys.executable, "-m", "minivit.instructor"]
@@ -51,19 +52,19 @@ def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("custom")
     (base / "course_tasks.py").write_text(TASKS_FILE)
     (base / "my-solutions").mkdir()
-    nbformat.write(_notebook(SOLUTION_CELL), base / "my-solutions" / "08_doubling.ipynb")
+    nbformat.write(_notebook(SOLUTION_CELL), base / "my-solutions" / f"{STEM}.ipynb")
     release, grade = COMMANDS
     released = _run(release, base)
     assert released.returncode == 0, released.stderr
-    solution = nbformat.read(base / "my-solutions" / "08_doubling.ipynb", as_version=4)
+    solution = nbformat.read(base / "my-solutions" / f"{STEM}.ipynb", as_version=4)
     assert [cell.metadata.get("nbgrader") for cell in solution.cells] == [None, SOLUTION_META, CHECK_META]
     assert _run(release + ["--check"], base).returncode == 0  # written once; nothing left to write
     wrong = SOLUTION_CELL.replace("    return 2 * x\n", "    return x + 2\n")
     assert wrong != SOLUTION_CELL
     for student, nb in {"ann": _notebook(SOLUTION_CELL), "ben": _notebook(wrong),
-                        "cat": nbformat.read(base / "my-exercises" / "08_doubling.ipynb", as_version=4)}.items():
+                        "cat": nbformat.read(base / "my-exercises" / f"{STEM}.ipynb", as_version=4)}.items():
         (base / "submissions" / student).mkdir(parents=True)
-        nbformat.write(nb, base / "submissions" / student / "08_doubling.ipynb")
+        nbformat.write(nb, base / "submissions" / student / f"{STEM}.ipynb")
     proc = _run(grade, base, ["--seed", "5", "--sandbox", SANDBOX, "--timeout", "120"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(base / "grades" / "grades.csv", newline="") as f:
@@ -88,7 +89,7 @@ def test_the_section_has_one_task_file_two_cells_and_two_commands():
 
 
 def test_the_exercise_is_made_with_a_stub(graded):
-    exercise = nbformat.read(graded["base"] / "my-exercises" / "08_doubling.ipynb", as_version=4)
+    exercise = nbformat.read(graded["base"] / "my-exercises" / f"{STEM}.ipynb", as_version=4)
     assert "raise NotImplementedError()" in exercise.cells[1].source and "2 * x" not in exercise.cells[1].source
 
 
@@ -97,7 +98,7 @@ def test_the_new_task_is_graded_like_minivits_own(graded):
     assert got == {"ann": ("double", "1", "1", "passed"), "ben": ("double", "0", "1", "failed"),
                    "cat": ("double", "0", "1", "not implemented")}
     assert "this looks like a known mistake: 2 was added, not multiplied" in graded["grades"]["ben"]["message"]
-    assert {name: (r["points"], r["max_points"], r["08_doubling"]) for name, r in graded["totals"].items()} == {
+    assert {name: (r["points"], r["max_points"], r[STEM]) for name, r in graded["totals"].items()} == {
         "ann": ("1", "1", "1"), "ben": ("0", "1", "0"), "cat": ("0", "1", "0")}
 
 
@@ -139,7 +140,7 @@ def _file(tmp_path: Path, text: str, name: str = "course_tasks.py") -> Path:
 def test_a_tasks_file_adds_its_tasks_and_is_read_once(tmp_path, registry):
     path = _file(tmp_path, TASKS_FILE)
     assert load_tasks(path) == ["double"]
-    assert NOTEBOOKS["08_doubling"] == ["double"] and TASKS["double"].points == 1
+    assert NOTEBOOKS[STEM] == ["double"] and TASKS["double"].points == 1
     assert DEFINED_IN["double"] == str(path.resolve())
     assert load_tasks(tmp_path / "." / "course_tasks.py") == []  # the same file again: nothing reused
 

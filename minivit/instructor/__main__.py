@@ -70,7 +70,8 @@ def grade_main(argv: list[str] | None = None) -> int:
         unknown = [n for n in args.notebooks if not any(stem == n or stem.startswith(f"{n}_") for stem in NOTEBOOKS)]
         if unknown:
             parser.error(f"--notebook {', '.join(unknown)}: not a graded notebook; the graded ones are "
-                         f"{', '.join(NOTEBOOKS)}")
+                         f"{', '.join(NOTEBOOKS)} (a notebook of your course's own tasks needs their file: "
+                         f"--tasks FILE)")
     if args.sandbox == "bwrap":
         why = unavailable()
         if why:
