@@ -11,6 +11,7 @@ the models do. One module per topic:
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
                        plot_bias_resize, plot_table_layout (where a key sits vs the table's own order)
     patches            plot_patches
+    position_embedding plot_position_similarity (how alike a ViT's position embeddings are)
     pyramid            plot_feature_pyramid, plot_feature_pyramids
     unfold             plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens (patch tokens vs pixel sequences)
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps,
@@ -62,6 +63,7 @@ from minivit.viz.dense_prediction import plot_cam_pipeline, plot_head_readings, 
 from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
+from minivit.viz.position_embedding import plot_position_similarity
 from minivit.viz.pyramid import plot_feature_pyramid, plot_feature_pyramids
 from minivit.viz.rank_collapse import plot_rank_collapse
 from minivit.viz.receptive_field import plot_receptive_fields
@@ -136,6 +138,7 @@ __all__ = [
     "plot_padding_orders",
     "plot_patch_merging",
     "plot_patches",
+    "plot_position_similarity",
     "plot_protocol",
     "plot_rank_collapse",
     "plot_reach_masks",

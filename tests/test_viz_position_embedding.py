@@ -1,0 +1,62 @@
+"""plot_position_similarity draws, at each patch's place, the cosine similarity of its position embedding with
+every patch's: the drawn values equal a brute-force cosine, one pair of vectors at a time."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from minivit import viz  # noqa: E402
+from minivit.models.vit import VisionTransformer, ViTConfig  # noqa: E402
+from minivit.viz.position_embedding import position_similarity  # noqa: E402
+
+
+def brute_force_cosine(a, b):
+    a, b = a.double(), b.double()
+    return (a @ b / (a.norm() * b.norm())).item()
+
+
+@pytest.mark.parametrize("grid", [(4, 4), (2, 3)])
+def test_drawn_values_are_the_cosine_of_every_pair(grid):
+    Gh, Gw = grid
+    torch.manual_seed(0)
+    pos_embed = torch.randn(1, 1 + Gh * Gw, 8)  # the class token's vector first
+    shifted = pos_embed + 0.5  # another embedding, so that the two panels differ
+    fig = viz.plot_position_similarity({"a": pos_embed, "b": shifted}, grid)
+    assert len(fig.axes) == 3  # two panels and the colour bar
+    for ax, embedding in zip(fig.axes[:2], (pos_embed, shifted)):
+        mosaic = ax.get_images()[0].get_array()
+        for i in range(Gh):
+            for j in range(Gw):
+                small = mosaic[i * (Gh + 1):i * (Gh + 1) + Gh, j * (Gw + 1):j * (Gw + 1) + Gw]
+                assert not np.ma.is_masked(small)
+                expected = [[brute_force_cosine(embedding[0, 1 + i * Gw + j], embedding[0, 1 + k * Gw + m])
+                             for m in range(Gw)] for k in range(Gh)]
+                np.testing.assert_allclose(np.asarray(small), expected, atol=1e-6)
+        gaps = mosaic[Gh::Gh + 1]  # the blank rows between the small maps
+        assert np.ma.getmaskarray(gaps).all()
+
+
+def test_similarity_of_a_vit_and_its_class_token_skipped():
+    model = VisionTransformer(ViTConfig(image_size=16, patch_size=4, in_channels=1, num_classes=10, dim=32,
+                                        depth=1, num_heads=4))
+    similarity = position_similarity(model.pos_embed, (4, 4))
+    assert similarity.shape == (4, 4, 4, 4)
+    assert torch.allclose(similarity[1, 2, 3, 0],
+                          torch.tensor(brute_force_cosine(model.pos_embed[0, 1 + 6], model.pos_embed[0, 1 + 12]),
+                                       dtype=torch.float32), atol=1e-6)
+    assert torch.allclose(similarity.reshape(16, 16).diagonal(), torch.ones(16), atol=1e-6)
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match="pos_embed must be"):
+        position_similarity(torch.randn(1, 16, 8), (4, 4))  # no class token's vector
+    with pytest.raises(ValueError, match="grid must be"):
+        position_similarity(torch.randn(1, 17, 8), (4, 0))
+    with pytest.raises(TypeError, match="pos_embed must be a torch.Tensor"):
+        position_similarity(np.zeros((17, 8)), (4, 4))
+    with pytest.raises(ValueError, match="embeddings must be"):
+        viz.plot_position_similarity({}, (4, 4))
