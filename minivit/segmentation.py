@@ -7,8 +7,10 @@ know what), brings them to one resolution, mixes them, and gives K scores per pi
 the input size.
 
 - `SegmentationHead`: per stage a 1x1 conv to D channels, all maps upsampled to the finest one,
-  concatenated, a 1x1 conv (BN, ReLU) to D, a 1x1 conv to K, upsampled to the input (the all-MLP
-  decoder of SegFormer, Xie et al., 2021, in small; a 1x1 conv is a Linear applied to every pixel).
+  concatenated, a 1x1 conv (BN, ReLU) to D, a 1x1 conv to K, upsampled to the input (a 1x1 conv is a
+  Linear applied to every pixel). Fine and coarse maps read together, as in FCN's skips (Long et al.,
+  2015), U-Net (Ronneberger et al., 2015), hypercolumns (Hariharan et al., 2015) and FPN (Lin et al.,
+  2017); in this small all-MLP form, SegFormer's decoder (Xie et al., 2021).
 - `SegmentationModel(backbone, head)`: any backbone with a `feature_maps(images)` method that returns
   a list of (B, C_i, H_i, W_i) maps: minivit's SwinTransformer and MobileViT, or a torchvision ResNet
   through `ResNetBackbone`.
@@ -23,11 +25,14 @@ Weak supervision, from image-level labels to masks:
 - `class_activation_map`: where a classifier's last feature map supports each class (CAM), for any
   classifier whose `head` Linear reads the global average of its last feature map (SmallCNN,
   MobileViT; not minivit's Swin, whose `feature_maps` come before the LayerNorm that its head reads);
-- `masks_from_cams`: a mask from those maps and the labels (pseudo-masks to train a head on);
+  `cam_from_features`, the same from a last map already computed;
+- `masks_from_cams`: a mask from those maps and the labels (pseudo-masks to train a head on), within a
+  refinement step's foreground when given one;
 - `choose_threshold`: the threshold of `masks_from_cams` that fits some masks best, by mean IoU;
 - `pointing_game`: how often a CAM's peak falls on its object; `pointing_chance`, how often a point
-  drawn at random would;
-- `far_gradient_share`: how much a CAM's value at a place depends on pixels far from that place;
+  drawn at random would; `place_centres`, where the places of a map lie on the image;
+- `far_gradient_share`: how much a CAM's value at a place depends on pixels far from that place
+  (`cam_gradients` per place, split by `near_block`);
 - `predict_masks`: a segmentation model's masks, in eval mode.
 
 Glossary: B batch, C channels, H x W image, H_i x W_i map of stage i, D head width, K classes.
@@ -309,34 +314,51 @@ def class_activation_map(classifier: nn.Module, images: torch.Tensor, upsample: 
     classifier.eval()
     features = classifier.feature_maps(images)[-1]  # (B, C, h, w)
     classifier.train(was_training)
+    return cam_from_features(weight, features, tuple(images.shape[-2:]) if upsample else None)
+
+
+def cam_from_features(
+    weight: torch.Tensor, features: torch.Tensor, size: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Class activation maps from a classifier's last feature map, already computed (e.g. by `backbone_maps`
+    of minivit.experiments): the weight of its Linear head applied at every place.
+
+    Args:
+        weight: (K, C), the head's weight.
+        features: (B, C, h, w), the last feature map, the one the head reads after pooling.
+        size: (H, W) to upsample the maps to (bilinear); None keeps h x w.
+
+    Returns:
+        maps, shape (B, K, h, w), or (B, K, H, W) when a size is given.
+    """
     if features.dim() != 4 or weight.dim() != 2 or weight.shape[1] != features.shape[1]:
         raise ValueError(
             f"classifier's head weight must have shape (K, {features.shape[1]}) for its last map of shape "
             f"{tuple(features.shape)} (B, C, h, w), got shape {tuple(weight.shape)}"
         )
     cam = torch.einsum("kc,bchw->bkhw", weight, features)  # (B, K, h, w)
-    if not upsample:
+    if size is None:
         return cam
-    return F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)
+    return F.interpolate(cam, size=size, mode="bilinear", align_corners=False)
 
 
 def masks_from_cams(
-    cams: torch.Tensor, present: torch.Tensor, threshold: float = 0.6, rescale: bool = True
+    cams: torch.Tensor, present: torch.Tensor, threshold: float = 0.6, region: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Weakly supervised segmentation: turn class activation maps into a mask.
 
     Each map is clipped at 0 and divided by its maximum, so it runs from 0 to 1; maps of classes not
     in the image are set to 0. Every pixel takes the class whose map is highest there, or the
-    background where no map reaches `threshold`.
+    background where no map reaches `threshold` (or where it lies outside `region`, when given).
 
     Args:
-        cams: class activation maps, shape (B, K, H, W) (see `class_activation_map`), or any per-class
-            maps, e.g. a segmentation head's probabilities.
+        cams: class activation maps, shape (B, K, H, W) (see `class_activation_map`).
         present: (B, K) bool (or 0/1), which classes each image holds: the image-level labels, or
             the classifier's own predictions (logit > 0).
         threshold: the lowest scaled activation that counts as an object.
-        rescale: divide each map by its maximum (the CAM rule); False thresholds the maps as they are,
-            which only makes sense for maps that already share a scale, such as probabilities.
+        region: (B, H, W) bool, or None: where objects may be; every pixel outside it is background.
+            A refinement step's foreground (real pipelines find it with a CRF or an affinity network;
+            notebook 09 takes the canvas's ink).
 
     Returns:
         masks, shape (B, H, W) int64: 0 for background, k + 1 for class k (as `digit_canvas` numbers them).
@@ -345,12 +367,16 @@ def masks_from_cams(
     check_tensor(present, "present", "(B, K)")
     if present.shape != cams.shape[:2]:
         raise ValueError(f"present must have shape {tuple(cams.shape[:2])} (B, K), got shape {tuple(present.shape)}")
+    wanted = (cams.shape[0], *cams.shape[2:])
+    if region is not None and (not isinstance(region, torch.Tensor) or region.shape != wanted):
+        got = tuple(region.shape) if isinstance(region, torch.Tensor) else type(region).__name__
+        raise ValueError(f"region must have shape {wanted} (B, H, W), got {got}")
     cams = cams.clamp(min=0)
-    if rescale:
-        cams = cams / cams.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
+    cams = cams / cams.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)  # each map in [0, 1]
     cams = cams * present.bool()[:, :, None, None]
     score, k = cams.max(dim=1)  # (B, H, W) each
-    return torch.where(score >= threshold, k + 1, 0)
+    found = score >= threshold if region is None else (score >= threshold) & region.bool()
+    return torch.where(found, k + 1, 0)
 
 
 def choose_threshold(
@@ -359,7 +385,7 @@ def choose_threshold(
     masks: torch.Tensor,
     thresholds: Sequence[float],
     num_classes: int = 11,
-    rescale: bool = True,
+    region: torch.Tensor | None = None,
 ) -> tuple[float, dict[float, float]]:
     """The threshold of `masks_from_cams` whose masks fit `masks` best, by mean IoU.
 
@@ -371,12 +397,12 @@ def choose_threshold(
         masks: (B, H, W), the true masks (class 0 background, k + 1 for class k).
         thresholds: the candidates.
         num_classes: classes of the masks, background included (K + 1).
-        rescale: given to `masks_from_cams`.
+        region: given to `masks_from_cams`.
 
     Returns:
         (the best threshold, {threshold: mean IoU} for every candidate).
     """
-    ious = {t: mean_iou(masks_from_cams(cams, present, t, rescale), masks, num_classes) for t in thresholds}
+    ious = {t: mean_iou(masks_from_cams(cams, present, t, region), masks, num_classes) for t in thresholds}
     return max(ious, key=ious.get), ious
 
 
@@ -404,7 +430,7 @@ def object_boxes(masks: torch.Tensor, present: torch.Tensor) -> list[tuple[int, 
     return boxes
 
 
-def _place_centres(map_size: tuple[int, int], image_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def place_centres(map_size: tuple[int, int], image_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Where the centre of each place of an h x w map lies on an H x W image, in pixel coordinates
     (rows (h,), columns (w,)): place i covers pixels i * H/h to (i + 1) * H/h, so its centre is
     (i + 0.5) * H/h - 0.5 (pixel r's own centre being r)."""
@@ -437,7 +463,7 @@ def pointing_game(cams: torch.Tensor, masks: torch.Tensor, present: torch.Tensor
             f"masks must have shape ({cams.shape[0]}, H, W) with H >= {h} and W >= {w}, and present shape "
             f"{tuple(cams.shape[:2])}, got {tuple(masks.shape)} and {tuple(present.shape)}"
         )
-    row_centres, col_centres = _place_centres((h, w), masks.shape[-2:])
+    row_centres, col_centres = place_centres((h, w), masks.shape[-2:])
     hits = []
     for (b, k), (top, bottom, left, right) in zip(present.bool().nonzero().tolist(), object_boxes(masks, present)):
         i, j = divmod(int(cams[b, k].argmax()), w)
@@ -463,7 +489,7 @@ def pointing_chance(
         that a map whose peak falls at random would reach, on average.
     """
     boxes = object_boxes(masks, present)
-    row_centres, col_centres = _place_centres(map_size or tuple(masks.shape[-2:]), masks.shape[-2:])
+    row_centres, col_centres = place_centres(map_size or tuple(masks.shape[-2:]), masks.shape[-2:])
     shares = [
         ((top <= row_centres) & (row_centres <= bottom)).float().mean()
         * ((left <= col_centres) & (col_centres <= right)).float().mean()
@@ -472,14 +498,50 @@ def pointing_chance(
     return torch.tensor(shares, dtype=torch.float32)
 
 
+def near_block(place: tuple[int, int], map_size: tuple[int, int], image_size: tuple[int, int]) -> torch.Tensor:
+    """The pixels near one place of an h x w map: those of the block of 3 x 3 places centred on `place`
+    (i, j), each place covering H/h x W/w pixels (cut at the image's border). Shape (H, W), bool."""
+    (i, j), (h, w), (H, W) = place, map_size, image_size
+    sh, sw = H // h, W // w
+    near = torch.zeros(H, W, dtype=torch.bool)
+    near[max(0, (i - 1) * sh):(i + 2) * sh, max(0, (j - 1) * sw):(j + 2) * sw] = True
+    return near
+
+
+def cam_gradients(classifier: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """Which input pixels each place of a class activation map depends on: for every place (i, j) of the
+    h x w map, the absolute gradient of CAM[b, classes[b], i, j] with respect to the input pixels,
+    summed over the input's channels.
+
+    Args:
+        classifier: as `class_activation_map` takes it (run in eval mode).
+        images: (B, C_in, H, W).
+        classes: (B,), the class whose CAM is followed in each image.
+
+    Returns:
+        gradients, shape (B, h, w, H, W).
+    """
+    check_tensor(images, "images", "(B, C, H, W)")
+    images = images.clone().requires_grad_(True)
+    cams = class_activation_map(classifier, images, upsample=False)  # (B, K, h, w)
+    B, _, h, w = cams.shape
+    picked = cams[torch.arange(B), classes]  # (B, h, w)
+    gradients = torch.zeros(B, h, w, *images.shape[-2:])
+    for i in range(h):
+        for j in range(w):
+            (grad,) = torch.autograd.grad(picked[:, i, j].sum(), images, retain_graph=True)
+            gradients[:, i, j] = grad.abs().sum(dim=1)  # (B, H, W)
+    return gradients
+
+
 def far_gradient_share(classifier: nn.Module, images: torch.Tensor, classes: torch.Tensor) -> float:
     """How much a class activation map's value at a place depends on pixels far from that place.
 
     For every place (i, j) of the h x w map, the gradient of CAM[b, classes[b], i, j] with respect to
-    the input pixels; its absolute values are split into near (inside the block of 3 x 3 places
-    centred on (i, j), each place covering H/h x W/w pixels) and far (everything else). Returns the
-    far part's share of the total, summed over all places and images. A CNN whose receptive field
-    fits in that block gives 0; a map that came through global attention can draw on any pixel.
+    the input pixels (`cam_gradients`); its absolute values are split into near (`near_block`: the
+    block of 3 x 3 places centred on (i, j)) and far (everything else). Returns the far part's share of
+    the total, summed over all places and images. A CNN whose receptive field fits in that block gives
+    0; a map that came through global attention can draw on any pixel.
 
     Args:
         classifier: as `class_activation_map` takes it (run in eval mode).
@@ -489,20 +551,14 @@ def far_gradient_share(classifier: nn.Module, images: torch.Tensor, classes: tor
     Returns:
         the far share, in [0, 1].
     """
-    check_tensor(images, "images", "(B, C, H, W)")
-    images = images.clone().requires_grad_(True)
-    cams = class_activation_map(classifier, images, upsample=False)  # (B, K, h, w)
-    (B, _, h, w), (H, W) = cams.shape, images.shape[-2:]
-    picked = cams[torch.arange(B), classes]  # (B, h, w)
-    sh, sw = H // h, W // w
+    gradients = cam_gradients(classifier, images, classes)  # (B, h, w, H, W)
+    _, h, w, H, W = gradients.shape
     near = far = 0.0
     for i in range(h):
         for j in range(w):
-            (grad,) = torch.autograd.grad(picked[:, i, j].sum(), images, retain_graph=True)
-            size = grad.abs().sum(dim=1)  # (B, H, W)
-            is_near = torch.zeros(H, W, dtype=torch.bool)
-            is_near[max(0, (i - 1) * sh):(i + 2) * sh, max(0, (j - 1) * sw):(j + 2) * sw] = True
-            near, far = near + size[:, is_near].sum().item(), far + size[:, ~is_near].sum().item()
+            is_near = near_block((i, j), (h, w), (H, W))
+            place = gradients[:, i, j]  # (B, H, W)
+            near, far = near + place[:, is_near].sum().item(), far + place[:, ~is_near].sum().item()
     return far / (near + far)
 
 

@@ -2,6 +2,7 @@
 rate, the summaries and CSV files, and the stored results. The notebooks themselves re-run a reduced version
 of the experiments and check their conclusions (nbval); these tests do not train them again."""
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -15,22 +16,18 @@ from minivit.experiments.__main__ import main
 from minivit.experiments.weak_supervision import (
     CLASSIFIERS,
     HEAD_EPOCHS,
-    READINGS,
-    THRESHOLDS,
+    HEADS,
+    NUM_TUNE,
+    _Frozen,
     add_to_results,
-    added_columns,
     backbone_maps,
     balanced_class_weights,
-    digit_probabilities,
-    head_masks,
-    head_readings,
+    canvases,
     head_scores,
     ink_maps,
+    ink_region,
     mobilevit_without_attention,
-    reread_epochs,
     train_head,
-    vit_additions,
-    vit_columns,
 )
 from minivit.models.mobilevit import mobilevit_tiny
 from minivit.segmentation import SegmentationHead, SegmentationModel, feature_channels
@@ -252,32 +249,51 @@ def test_command_line_writes_the_csv(tmp_path, monkeypatch):
         main(["data-size", "--out", str(tmp_path / "d.csv")])
 
 
+CAM_MEASURES = ("accuracy", "threshold", "cam", "refined_threshold", "refined", "pointing", "pointing_chance",
+                "pointing_ink", "far_share")
+
+
 def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     """The pipeline's plumbing on a few canvases (notebook 09 runs it in full and checks its conclusions)."""
     row = weak_supervision(seed=0, num_train=64, num_test=16, epochs=1, head_epochs=(1,))
-    per_classifier = {
-        f"{name}_{key}"
-        for name in CLASSIFIERS
-        for key in ("accuracy", "threshold", "cam", "pointing", "pointing_chance", "pointing_ink", "far_share")
-    }
-    heads = {
-        f"{name}_1_{key}"
-        for name in ("last_map_head_on_pseudo_masks", "head_on_pseudo_masks", "probe_on_masks", "weighted_probe_on_masks",
-                     "last_map_head_on_masks", "weighted_last_map_head_on_masks", "head_on_masks")
-        for key in ("argmax", "thresholded", "threshold", "argmax_background")
-    }
-    rereadings = {f"{name}_1_{key}" for name in ("probe_on_masks", "head_on_masks")
-                  for key in ("labels_thresholded", "unscaled", "labels_unscaled", "unscaled_threshold")}
-    assert set(row) == {"seed", "background"} | per_classifier | heads | rereadings
+    per_classifier = {f"{name}_{key}" for name in CLASSIFIERS for key in CAM_MEASURES}
+    heads = {f"{name}_1_{key}" for name in HEADS for key in ("argmax", "argmax_background")}
+    assert set(row) == {"seed", "background"} | per_classifier | heads
     assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
-    # the stored run has the same columns at every length, except the re-readings (the multi-stage head's at
-    # the shortest only), and the plain ViT's of vit_additions
+    # the stored run has the same columns, every head at every length
     stored = set(read_csv(RESULTS / "weak_supervision.csv")[0])
-    at_every_length = {key.replace("_1_", f"_{e}_") for key in row.keys() - rereadings for e in HEAD_EPOCHS}
-    assert reread_epochs("head_on_masks", HEAD_EPOCHS) == (2,) and reread_epochs("probe_on_masks", HEAD_EPOCHS) == (2, 30, 60)
-    reread = {key.replace("_1_", f"_{e}_") for key in rereadings for e in reread_epochs(key.split("_1_")[0], HEAD_EPOCHS)}
-    assert stored == at_every_length | reread | set(vit_columns())
-    assert set(added_columns()) <= stored
+    assert stored == {key.replace("_1_", f"_{e}_") for key in row for e in HEAD_EPOCHS}
+
+
+def test_ink_region_is_the_true_masks_foreground():
+    images, _, masks = canvases("test", 20)
+    assert torch.equal(ink_region(images), masks > 0)  # the rule digit_canvas makes its masks by
+
+
+def test_the_heads_change_one_thing_at_a_time_and_the_small_budget_sees_as_many_canvases(monkeypatch):
+    assert {(h.kind, h.masks) for h in HEADS.values() if not h.class_weighted and h.canvases is None} == {
+        (kind, masks) for kind in ("last map", "multi-stage") for masks in ("pseudo", "refined", "true")} | {("probe", "true")}
+    channels = [16, 24, 32, 128]  # mobilevit_tiny's
+    count = {kind: sum(p.numel() for p in h.build(channels).parameters()) for kind, h in
+             (("last map", HEADS["last_map_head_on_masks"]), ("multi-stage", HEADS["head_on_masks"]))}
+    assert abs(count["last map"] / count["multi-stage"] - 1) < 0.002  # the same capacity, to within 0.2%
+    trained = []
+
+    def record(head, maps, masks, test_masks, seed, epochs, class_weights=None):
+        trained.append((len(masks), len(maps[0][0]), epochs, class_weights is not None))
+        return dict(argmax=0.0, argmax_background=0.0)
+
+    module = importlib.import_module("minivit.experiments.weak_supervision")  # the name alone is its function
+    monkeypatch.setattr(module, "head_measures", record)
+    masks = dict(pseudo=torch.zeros(2000, 4, 4, dtype=torch.long), refined=torch.zeros(2000, 4, 4, dtype=torch.long),
+                 true=torch.zeros(2000, 4, 4, dtype=torch.long))
+    maps = [torch.zeros(2000, c, 1, 1) for c in channels]
+    frozen = _Frozen(channels, (maps, maps), masks, torch.zeros(8, 4, 4, dtype=torch.long), torch.ones(11))
+    frozen.measure("head_on_200_masks", 2, seed=0)
+    frozen.measure("head_on_masks", 2, seed=0)
+    frozen.measure("weighted_last_map_head_on_masks", 2, seed=0)
+    # 200 canvases for 20 epochs and 2,000 for 2: 4,000 canvases seen either way
+    assert trained == [(NUM_TUNE, NUM_TUNE, 20, False), (2000, 2000, 2, False), (2000, 2000, 2, True)]
 
 
 def test_mobilevit_without_attention_differs_only_in_its_transformers():
@@ -309,46 +325,6 @@ def test_heads_trained_on_stored_maps_are_the_heads_of_a_segmentation_model():
     assert not trained.training and torch.isfinite(head_scores(trained, maps, 32)).all()
 
 
-def test_digit_probabilities_drop_the_background_and_sum_below_one():
-    scores = torch.randn(2, 11, 4, 4)
-    probabilities = digit_probabilities(scores)
-    assert probabilities.shape == (2, 10, 4, 4)
-    assert torch.allclose(probabilities.sum(dim=1) + scores.softmax(dim=1)[:, 0], torch.ones(2, 4, 4))
-
-
-class _FixedScores(nn.Module):
-    """A 'head' whose scores are its single map, whatever the size asked."""
-
-    def forward(self, maps, size):
-        return maps[0]
-
-
-def test_head_masks_by_argmax_and_by_the_cam_rule_hand_worked():
-    # one 2 x 2 canvas holding digit 0 (class 1) in its top row; the background's score is highest everywhere,
-    # but digit 0's probability is far higher on its pixels than elsewhere
-    scores = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [-5.0, -5.0]], [[-9.0, -9.0], [-9.0, -9.0]]]])
-    masks = torch.tensor([[[1, 1], [0, 0]]])
-    present = torch.tensor([[True, False]])
-    argmax, thresholded, threshold = head_masks(_FixedScores(), ([scores], masks, present), [scores], present)
-    assert argmax.tolist() == [[[0, 0], [0, 0]]]  # the head's own decision: all background
-    assert thresholded.tolist() == masks.tolist() and threshold == THRESHOLDS[0]  # read like a CAM: the digit
-
-
-def test_head_readings_take_one_handicap_away_at_a_time_hand_worked():
-    # as above, but the classifier misses digit 0 on the canvas: read with its answers, no digit is left;
-    # read with the true labels, digit 0 is found, with its map scaled or as it is (probability 0.27 on the top row)
-    scores = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [-5.0, -5.0]], [[-9.0, -9.0], [-9.0, -9.0]]]])
-    masks = torch.tensor([[[1, 1], [0, 0]]])
-    answers, labels = torch.tensor([[False, False]]), torch.tensor([[True, False]])
-    readings = head_readings(_FixedScores(), ([scores], masks), [scores], dict(answers=(answers, answers),
-                                                                             labels=(labels, labels)))
-    assert set(readings) == set(READINGS)
-    assert readings["thresholded"][0].tolist() == readings["unscaled"][0].tolist() == [[[0, 0], [0, 0]]]
-    assert readings["labels_thresholded"][0].tolist() == readings["labels_unscaled"][0].tolist() == masks.tolist()
-    assert readings["labels_unscaled"][1] == 0.1 and readings["labels_thresholded"][1] == 0.1  # the first that fits
-    assert digit_probabilities(scores)[0, 0, 0, 0] < 0.3  # unscaled, a threshold of 0.3 or more would miss it
-
-
 def test_add_to_results_merges_checks_and_resumes(tmp_path):
     path = tmp_path / "runs.csv"
     write_csv([dict(seed=0, a=0.5), dict(seed=1, a=0.25)], path)
@@ -369,12 +345,6 @@ def test_add_to_results_merges_checks_and_resumes(tmp_path):
     assert read_csv(path) == [dict(seed=0, a=0.5, b=0.125), dict(seed=1, a=0.9, b="")]  # seed 0 kept, seed 1 to do
     with pytest.raises(ValueError, match="seeds must be among the stored"):
         add_to_results(path, [7], parts=parts)
-
-
-def test_vit_additions_runs_and_gives_its_columns():
-    row = vit_additions(seed=0, num_train=32, num_test=8)
-    assert set(row) == {"seed", *vit_columns()}
-    assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
 
 
 def test_ink_maps_peak_where_the_ink_is_for_every_class():

@@ -20,11 +20,14 @@ from minivit.segmentation import (
     SegmentationHead,
     SegmentationModel,
     ViTBackbone,
+    cam_from_features,
+    cam_gradients,
     choose_threshold,
     class_activation_map,
     far_gradient_share,
     feature_channels,
     masks_from_cams,
+    near_block,
     object_boxes,
     pointing_chance,
     pointing_game,
@@ -249,6 +252,9 @@ def test_cam_is_the_head_weighted_sum_of_feature_maps():
     up = class_activation_map(FixedFeatures(features, weight), images)  # at the images' size
     assert up.shape == (2, 7, 16, 12)
     torch.testing.assert_close(up, F.interpolate(cam, size=(16, 12), mode="bilinear", align_corners=False))
+    # from the map alone, as when the maps were computed once for many heads
+    torch.testing.assert_close(cam_from_features(weight, features), cam)
+    torch.testing.assert_close(cam_from_features(weight, features, (16, 12)), up)
 
 
 @pytest.mark.parametrize("build", [lambda: SmallCNN(1, 10, (8, 16, 32)), lambda: mobilevit_tiny(10)])
@@ -273,15 +279,45 @@ def test_masks_from_cams_hand_worked():
     assert masks_from_cams(cams, both, threshold=0.2).tolist() == [[[1, 2], [2, 2]]]
 
 
-def test_masks_from_cams_without_rescaling_thresholds_the_maps_as_they_are():
-    cams = torch.tensor([[[[0.2, 0.1], [0.0, -1.0]], [[0.0, 0.4], [0.3, 0.1]]]])  # (1, 2, 2, 2), e.g. probabilities
+def test_masks_from_cams_within_a_region_hand_worked():
+    cams = torch.tensor([[[[2.0, 1.0], [0.0, -1.0]], [[0.0, 4.0], [3.0, 1.0]]]])  # as above: [[1, 2], [2, 0]] at 0.6
     both = torch.tensor([[True, True]])
-    # scaled, class 0's 0.2 becomes 1 and wins at 0.6; unscaled, only class 1's 0.4 reaches 0.35
-    assert masks_from_cams(cams, both, threshold=0.6).tolist() == [[[1, 2], [2, 0]]]
-    assert masks_from_cams(cams, both, threshold=0.35, rescale=False).tolist() == [[[0, 2], [0, 0]]]
-    assert masks_from_cams(cams, both, threshold=0.15, rescale=False).tolist() == [[[1, 2], [2, 0]]]
-    best, ious = choose_threshold(cams, both, torch.tensor([[[0, 2], [0, 0]]]), (0.15, 0.35), 3, rescale=False)
-    assert best == 0.35 and ious[0.35] == 1.0
+    region = torch.tensor([[[True, False], [True, True]]])  # the top-right pixel is outside the foreground
+    assert masks_from_cams(cams, both, threshold=0.6, region=region).tolist() == [[[1, 0], [2, 0]]]
+    assert masks_from_cams(cams, both, threshold=0.2, region=region).tolist() == [[[1, 0], [2, 2]]]
+    # choose_threshold cuts the masks to the region too: only then can they fit these true masks exactly
+    truth = torch.tensor([[[1, 0], [2, 2]]])
+    best, ious = choose_threshold(cams, both, truth, (0.2, 0.6), 3, region=region)
+    assert best == 0.2 and ious[0.2] == 1.0
+    assert max(choose_threshold(cams, both, truth, (0.2, 0.6), 3)[1].values()) < 1.0
+    with pytest.raises(ValueError, match=r"region must have shape \(1, 2, 2\)"):
+        masks_from_cams(cams, both, region=region[:, :1])
+
+
+def test_near_block_hand_worked():
+    # a 4 x 4 map of a 32 x 32 image: places of 8 x 8 pixels; the block of 3 x 3 places, cut at the border
+    near = near_block((0, 2), (4, 4), (32, 32))
+    rows, cols = near.any(dim=1).nonzero().flatten(), near.any(dim=0).nonzero().flatten()
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (0, 15, 8, 31) and near.sum() == 16 * 24
+    assert near_block((1, 1), (4, 4), (32, 32)).sum() == 24 * 24
+
+
+def test_cam_gradients_are_the_jacobian_of_the_cams():
+    torch.manual_seed(0)
+    model = SmallCNN(1, 10, (4, 8, 8)).eval()
+    images, classes = torch.randn(2, 1, 16, 16), torch.tensor([3, 5])
+    gradients = cam_gradients(model, images, classes)  # (2, 2, 2, 16, 16): a 2 x 2 map
+    assert gradients.shape == (2, 2, 2, 16, 16)
+    for b in range(2):
+        def cam(x, k=int(classes[b])):
+            return class_activation_map(model, x, upsample=False)[0, k]  # (2, 2)
+
+        jacobian = torch.autograd.functional.jacobian(cam, images[b:b + 1])  # (2, 2, 1, 1, 16, 16)
+        torch.testing.assert_close(gradients[b], jacobian[:, :, 0, 0].abs())
+    # the far share, summed by hand from those gradients
+    near = [near_block((i, j), (2, 2), (16, 16)) for i in range(2) for j in range(2)]
+    far = sum(gradients[:, i, j][:, ~near[2 * i + j]].sum() for i in range(2) for j in range(2))
+    assert abs(far_gradient_share(model, images, classes) - float(far / gradients.sum())) < 1e-6
 
 
 def test_vit_backbone_lays_the_patch_tokens_back_on_their_grid():

@@ -1,6 +1,6 @@
 """Notebook 09's diagrams carry the shapes the real modules compute: the segmentation head's columns, one
-per stage, the class activation map route, and the two readings of a head, each box's shape checked against
-a forward pass."""
+per stage, the class activation map route and the whole weak-supervision pipeline, each box's shape checked
+against a forward pass; the heads' results are drawn with their reference levels."""
 
 import matplotlib
 
@@ -10,8 +10,13 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from minivit.models.mobilevit import mobilevit_tiny  # noqa: E402
-from minivit.segmentation import LinearProbeHead, SegmentationHead  # noqa: E402
-from minivit.viz.dense_prediction import plot_cam_pipeline, plot_head_readings, plot_segmentation_head  # noqa: E402
+from minivit.segmentation import SegmentationHead, feature_channels  # noqa: E402
+from minivit.viz.dense_prediction import (  # noqa: E402
+    plot_cam_pipeline,
+    plot_heads_by_masks,
+    plot_segmentation_head,
+    plot_weak_supervision,
+)
 
 
 def labels(fig):
@@ -21,29 +26,35 @@ def labels(fig):
 def test_head_diagram_has_a_column_per_stage_and_the_head_s_shapes():
     features = [torch.zeros(2, 16, 16, 16), torch.zeros(2, 24, 8, 8), torch.zeros(2, 128, 4, 4)]
     head = SegmentationHead([16, 24, 128], num_classes=11, dim=8)
-    texts = labels(plot_segmentation_head(head, features, (32, 40)))
-    # by hand: each stage projected to D = 8, upsampled to the finest 16 x 16, 3 x 8 = 24 channels concatenated
-    assert texts[:3] == ["stage 1\n(2, 16, 16, 16)", "1x1 conv to D = 8\n(2, 8, 16, 16)", "upsample to 16 x 16\n(2, 8, 16, 16)"]
-    assert texts[7] == "1x1 conv to D = 8\n(2, 8, 4, 4)"
-    assert texts[9:] == [
+    fig = plot_segmentation_head(head, features, (32, 40))
+    texts = labels(fig)
+    # by hand: each stage projected to D = 8, upsampled to the finest 16 x 16 (stage 1 is that size already: no
+    # box), 3 x 8 = 24 channels concatenated
+    assert texts[:2] == ["stage 1\n(2, 16, 16, 16)", "1x1 conv to D = 8\n(2, 8, 16, 16)"]
+    assert texts[2:5] == ["stage 2\n(2, 24, 8, 8)", "1x1 conv to D = 8\n(2, 8, 8, 8)", "upsample to 16 x 16\n(2, 8, 16, 16)"]
+    assert texts[6] == "1x1 conv to D = 8\n(2, 8, 4, 4)"
+    assert texts[8:] == [
         "concatenate the 3 maps\n(2, 24, 16, 16)", "fuse: 1x1 conv, BatchNorm, ReLU\n(2, 8, 16, 16)",
         "classify: 1x1 conv to K = 11\n(2, 11, 16, 16)", "upsample to the input\n(2, 11, 32, 40)",
     ]
     assert tuple(head(features, (32, 40)).shape) == (2, 11, 32, 40)  # the last box is the head's real output
-    arrows = [p for p in plot_segmentation_head(head, features, 32).axes[0].patches if p.get_gid() == "arrow"]
-    assert len(arrows) == 3 * 2 + 3 + 3  # two per column, one from each column into the concatenation, three below
+    arrows = [p for p in fig.axes[0].patches if p.get_gid() == "arrow"]
+    assert len(arrows) == 3 + 2 + 3 + 3  # map to conv, conv to upsample (two columns), into the concatenation, below
+    assert len([line for line in fig.axes[0].lines if line.get_gid() == "pass"]) == 1  # stage 1 goes straight past
 
 
-def test_head_diagram_of_one_map_is_one_column_inside_the_axes():
+def test_head_diagram_of_one_map_is_one_column_without_steps_that_do_nothing():
     head = SegmentationHead([64], num_classes=11, dim=8)
     fig = plot_segmentation_head(head, [torch.zeros(2, 64, 8, 8)], 32)
-    texts = labels(fig)
-    assert texts[0] == "last map\n(2, 64, 8, 8)" and texts[-1] == "upsample to the input\n(2, 11, 32, 32)"
-    assert texts[3] == "(one map: nothing to concatenate)\n(2, 8, 8, 8)"  # S * D = 1 * 8 channels
+    # no upsampling to its own size, nothing to concatenate: map, projection, fuse, classify, upsample
+    assert labels(fig) == ["the one map\n(2, 64, 8, 8)", "1x1 conv to D = 8\n(2, 8, 8, 8)",
+                           "fuse: 1x1 conv, BatchNorm, ReLU\n(2, 8, 8, 8)", "classify: 1x1 conv to K = 11\n(2, 11, 8, 8)",
+                           "upsample to the input\n(2, 11, 32, 32)"]
     ax = fig.axes[0]
     left, right = ax.get_xlim()
+    bottom, top = ax.get_ylim()
     boxes = [p.get_bbox() for p in ax.patches if p.get_gid() == "step"]
-    assert len(boxes) == 7 and all(left <= b.x0 and b.x1 <= right for b in boxes)
+    assert len(boxes) == 5 and all(left <= b.x0 and b.x1 <= right and bottom <= b.y0 and b.y1 <= top for b in boxes)
     assert ax.get_title() == "segmentation head on one map: K scores per pixel"
 
 
@@ -78,39 +89,37 @@ def test_cam_diagram_has_the_classifier_s_shapes():
         plot_cam_pipeline(torch.nn.Linear(2, 2), images, 0.4)
 
 
-def test_readings_diagram_has_the_head_s_shapes_in_both_branches():
+def test_pipeline_diagram_has_the_shapes_of_the_classifier_and_the_head():
     torch.manual_seed(0)
-    features = [torch.randn(3, 128, 4, 5)]
-    head = LinearProbeHead(128, num_classes=11)
-    present = torch.tensor([[True] + [False] * 9] * 3)
-    with torch.no_grad():
-        scores = head(features, (32, 40))
-    assert tuple(scores.shape) == (3, 11, 32, 40)  # 11 classes: background and 10 digits, at the input size
-    fig = plot_head_readings(head, features, (32, 40), present, 0.4)
-    assert head.training  # run in eval mode, then its mode restored
-    # by hand: the scores (B, 1 + K, H, W); argmax drops the class axis; the CAM reading keeps K = 10 digit maps
-    assert labels(fig) == [
-        "head's scores, background first\n(3, 11, 32, 40)",
-        "by argmax: the class of highest score\nmask (3, 32, 40)",
-        "like a CAM: softmax, background dropped\ndigit probabilities (3, 10, 32, 40)",
-        "scale each digit's map by its maximum\n(3, 10, 32, 40)",
-        "keep the digits the classifier answers\n(3, 10) -> (3, 10, 32, 40)",
-        "highest digit, or background below 0.4\nmask (3, 32, 40)",
-    ]
+    classifier = mobilevit_tiny(num_classes=10)
+    head = SegmentationHead(feature_channels(classifier, 1), num_classes=11, dim=8)
+    images, labels_ = torch.randn(3, 1, 32, 32), torch.tensor([[True] + [False] * 9] * 3)
+    fig = plot_weak_supervision(classifier, head, images, labels_, 0.8)
+    assert classifier.training and head.training  # run in eval mode, then their modes restored
+    texts = labels(fig)
+    # by hand: mobilevit_tiny's last map is 128 x 4 x 4 (stride 8); its maps per stage 16/24/32/128 channels
+    assert [t.split("\n")[-1] for t in texts] == [
+        "images (3, 1, 32, 32), labels (3, 10)", "logits (3, 10)", "(3, 10, 4, 4)",
+        "keep the labelled digits (3, 10, 32, 32)", "pseudo-masks (3, 32, 32)", "scores (3, 11, 32, 32)",
+        "mask (3, 32, 32)", "(16, 16, 16), (24, 8, 8), (32, 8, 8), (128, 4, 4)", "trained on true masks (3, 32, 32)"]
+    assert "background below 0.8" in texts[4]
     ax = fig.axes[0]
-    assert len([p for p in ax.patches if p.get_gid() == "step"]) == 6
-    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 2 + 3  # the split, then down the CAM branch
-    notes = [t.get_text() for t in ax.texts if t.get_gid() == "control-label"]
-    assert [n.split("\n")[0] for n in notes] == ["control: skip this step", "control: keep the true labels instead"]
-    assert labels(plot_head_readings(head, features, 32, present))[-1] == (
-        "highest digit, or background below a threshold t\nmask (3, 32, 32)")
+    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 6 + 2 + 1  # the chain, the frozen maps, the yardstick
+    with pytest.raises(ValueError, match="labels must have shape"):
+        plot_weak_supervision(classifier, head, images, torch.ones(3, dtype=torch.bool))
 
 
-def test_readings_diagram_rejects_bad_arguments():
-    head, features = LinearProbeHead(8, num_classes=3), [torch.zeros(1, 8, 2, 2)]
-    with pytest.raises(TypeError, match="head must be an nn.Module"):
-        plot_head_readings(lambda f, s: f[0], features, 8, torch.ones(1, 2, dtype=torch.bool))
-    with pytest.raises(ValueError, match="threshold must be in"):
-        plot_head_readings(head, features, 8, torch.ones(1, 2, dtype=torch.bool), 1.5)
-    with pytest.raises(ValueError, match="present must have shape"):
-        plot_head_readings(head, features, 8, torch.ones(1, 5, dtype=torch.bool))
+def test_heads_by_masks_draws_every_reference_across_every_panel():
+    panels = {f"{e} epochs": {(line, x): [0.1, 0.2, 0.4] for line in ("last map", "all maps")
+                              for x in ("pseudo", "true")} for e in (2, 60)}
+    fig = plot_heads_by_masks(panels, {"CAM masks": 0.27, "all background": 0.08}, "IoU", "maps and masks")
+    for ax in fig.axes:
+        lines = [line for line in ax.lines if line.get_gid() == "reference"]
+        assert [line.get_label() for line in lines] == ["CAM masks", "all background"]
+        assert [line.get_ydata()[0] for line in lines] == [0.27, 0.08]
+        containers = ax.containers  # plot_interaction's: the mean of the seeds, a bar to the lowest and highest
+        assert len(containers) == 2
+        assert all(c.lines[0].get_ydata() == pytest.approx([0.7 / 3] * 2) for c in containers)
+    assert "mean over 3 seeds" in fig._suptitle.get_text() and "lowest to highest seed" in fig._suptitle.get_text()
+    with pytest.raises(TypeError, match="references must map"):
+        plot_heads_by_masks(panels, [0.27], "IoU", "t")

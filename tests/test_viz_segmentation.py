@@ -1,5 +1,6 @@
 """The segmentation figures draw what they are given: masks in fixed class colours beside their
-images, class activation maps scaled as masks_from_cams scales them. No screen needed."""
+images, class activation maps scaled as masks_from_cams scales them, the pointing game's places, box and
+peak, and one place's gradient with its near block. No screen needed."""
 
 import matplotlib
 
@@ -11,6 +12,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from minivit import viz  # noqa: E402
+from minivit.models.toy_models import SmallCNN  # noqa: E402
+from minivit.segmentation import class_activation_map  # noqa: E402
 from minivit.viz.segmentation import BACKGROUND_COLOUR, mask_colours  # noqa: E402
 
 
@@ -88,6 +91,64 @@ def test_cams_of_several_models_side_by_side():
     assert not axes[0, 2].axison and not axes[0, 4].axison  # image 0 holds one class only
     with pytest.raises(ValueError, match=r"cams\['ViT'\] must"):
         viz.plot_cams(images, {"CNN": a, "ViT": b[:1]}, present)
+
+
+def test_cam_titles_give_the_probability_and_mark_a_missed_digit():
+    images, _ = masks_and_images()
+    cams = torch.rand(2, 10, 6, 8)
+    present = torch.zeros(2, 10, dtype=torch.bool)
+    present[0, 3] = present[1, 0] = present[1, 9] = True
+    probabilities = torch.full((2, 10), 0.9)
+    probabilities[1, 9] = 0.49
+    fig = viz.plot_cams(images, cams, present, probabilities=probabilities)
+    axes = np.array(fig.axes[:6]).reshape(2, 3)
+    assert [ax.get_title() for ax in axes[1, 1:]] == ["CAM of 0\np = 0.90", "CAM of 9\np = 0.49: missed"]
+    assert axes[1, 2].title.get_color() == "red" and axes[1, 1].title.get_color() == "black"
+    with pytest.raises(ValueError, match="one model's"):
+        viz.plot_cams(images, {"a": cams, "b": cams}, present, probabilities=probabilities)
+
+
+def test_pointing_game_draws_the_places_the_box_and_the_peak():
+    images = torch.zeros(1, 1, 8, 8)
+    masks = torch.zeros(1, 8, 8, dtype=torch.long)
+    masks[0, 0:3, 0:3] = 1  # digit 0: its box holds the centre (1.5, 1.5) of the 2 x 2 map's top-left place
+    masks[0, 6:8, 4:6] = 2  # digit 1: rows 6-7 and columns 4-5 hold no centre (5.5 is the nearest)
+    masks[0, 0, 7] = 3  # digit 2, one pixel: no centre either
+    cams = torch.zeros(1, 3, 2, 2)
+    cams[0, 0, 0, 0] = 1.0  # digit 0 peaks on its place: a hit
+    cams[0, 1, 1, 1] = 1.0  # digit 1 peaks on the place that holds it, but its box holds no centre
+    present = torch.tensor([[True, True, False]])
+    fig = viz.plot_pointing_game(images, masks, present, cams)
+    assert [ax.get_title() for ax in fig.axes] == ["CAM of 0: hit", "CAM of 1: no centre in its box"]
+    for ax, (top, left, height, width) in zip(fig.axes, [(0, 0, 3, 3), (6, 4, 2, 2)]):
+        (box,) = [p for p in ax.patches if p.get_gid() == "box"]
+        assert (box.get_y(), box.get_x(), box.get_height(), box.get_width()) == (top - 0.5, left - 0.5, height, width)
+        (centres,) = [c for c in ax.collections if c.get_gid() == "centres"]
+        assert sorted(map(tuple, centres.get_offsets().tolist())) == [(1.5, 1.5), (1.5, 5.5), (5.5, 1.5), (5.5, 5.5)]
+    (peak,) = [line for line in fig.axes[1].lines if line.get_gid() == "peak"]
+    assert (peak.get_xdata()[0], peak.get_ydata()[0]) == (5.5, 5.5)  # (column, row) of place (1, 1)'s centre
+    with pytest.raises(ValueError, match="at least one class"):
+        viz.plot_pointing_game(images, masks, torch.zeros(1, 3, dtype=torch.bool), cams)
+
+
+def test_far_share_draws_one_place_s_gradient_and_its_near_block():
+    torch.manual_seed(0)
+    model = SmallCNN(1, 10, (4, 8, 8, 8)).eval()  # 32 x 32 images: a 2 x 2 map of 16 x 16 places
+    image = torch.randn(1, 1, 32, 32)
+    fig = viz.plot_far_share(model, image, digit=3, place=(0, 1))
+    left, right = fig.axes[:2]
+    image_ = right.get_images()[0]
+    gradient = torch.autograd.functional.jacobian(
+        lambda x: class_activation_map(model, x, upsample=False)[0, 3, 0, 1], image)[0, 0].abs()  # (32, 32)
+    np.testing.assert_allclose(np.asarray(image_.get_array()), gradient.numpy(), rtol=1e-5, atol=1e-7)
+    for ax in (left, right):
+        (place,) = [p for p in ax.patches if p.get_gid() == "place"]
+        assert (place.get_x(), place.get_y(), place.get_width(), place.get_height()) == (15.5, -0.5, 16, 16)
+        (near,) = [p for p in ax.patches if p.get_gid() == "near"]  # the 3 x 3 places around, cut to the map
+        assert (near.get_x(), near.get_y(), near.get_width(), near.get_height()) == (-0.5, -0.5, 32, 32)
+    assert right.get_title().endswith("far share: 0.00")  # everything is near on a 2 x 2 map
+    with pytest.raises(ValueError, match="place must be on the 2 x 2 map"):
+        viz.plot_far_share(model, image, digit=3, place=(2, 0))
 
 
 @pytest.mark.parametrize(

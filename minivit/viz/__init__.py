@@ -23,9 +23,9 @@ the models do. One module per topic:
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops), stage_costs, plot_stage_costs
                        (a Swin model's multiply-adds per stage: merging, Linears, attention)
-    segmentation       plot_masks, plot_cams
-    dense_prediction   plot_segmentation_head, plot_cam_pipeline (the two routes to a mask, as diagrams),
-                       plot_head_readings (a head's scores read by argmax or like a CAM)
+    segmentation       plot_masks, plot_cams, plot_pointing_game, plot_far_share
+    dense_prediction   plot_segmentation_head, plot_cam_pipeline, plot_weak_supervision (diagrams),
+                       plot_heads_by_masks (heads' results over seeds, with reference levels)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction, plot_seed_dots,
                        plot_running_variance, plot_protocol (a diagram), plot_tokenisation (four models' tokens)
     backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
@@ -59,7 +59,12 @@ from minivit.viz.backbones import (
     plot_swin_stages,
 )
 from minivit.viz.cost import plot_attention_cost, plot_stage_costs, stage_costs
-from minivit.viz.dense_prediction import plot_cam_pipeline, plot_head_readings, plot_segmentation_head
+from minivit.viz.dense_prediction import (
+    plot_cam_pipeline,
+    plot_heads_by_masks,
+    plot_segmentation_head,
+    plot_weak_supervision,
+)
 from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
@@ -74,7 +79,7 @@ from minivit.viz.relative_position import (
     plot_relative_position_index,
     plot_table_layout,
 )
-from minivit.viz.segmentation import plot_cams, plot_masks
+from minivit.viz.segmentation import plot_cams, plot_far_share, plot_masks, plot_pointing_game
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.swin_reach import plot_swin_reach, swin_reach
 from minivit.viz.training import (
@@ -123,10 +128,15 @@ __all__ = [
     "plot_cam_pipeline",
     "plot_cams",
     "plot_digits",
+    "plot_far_share",
     "plot_feature_pyramid",
     "plot_feature_pyramids",
-    "plot_head_readings",
+    "plot_heads_by_masks",
     "plot_interaction",
+    "plot_protocol",
+    "plot_running_variance",
+    "plot_seed_dots",
+    "plot_tokenisation",
     "plot_inverted_residual",
     "plot_masked_attention",
     "plot_masks",
@@ -139,16 +149,14 @@ __all__ = [
     "plot_patch_merging",
     "plot_patches",
     "plot_position_similarity",
-    "plot_protocol",
+    "plot_pointing_game",
     "plot_rank_collapse",
     "plot_reach_masks",
     "plot_received_attention",
     "plot_receptive_fields",
     "plot_relative_position_bias",
     "plot_relative_position_index",
-    "plot_running_variance",
     "plot_seed_accuracies",
-    "plot_seed_dots",
     "plot_segmentation_head",
     "plot_shift_regions",
     "plot_shifted_window_pipeline",
@@ -162,12 +170,12 @@ __all__ = [
     "plot_table_layout",
     "plot_tensor_layouts",
     "plot_token_reach",
-    "plot_tokenisation",
     "plot_training_curves",
     "plot_transformer_block",
     "plot_two_marks",
     "plot_vit",
     "plot_vit_vs_mobilevit_tokens",
+    "plot_weak_supervision",
     "plot_weight_matrices",
     "plot_window_masks",
     "plot_windows",

@@ -1,30 +1,33 @@
-"""Diagrams of notebook 09's two routes to a mask, with the shapes the real modules compute:
+"""Diagrams of notebook 09, with the shapes the real modules compute, and its results over seeds:
 
     plot_segmentation_head   every stage's map -> 1x1 conv to D -> upsample -> concatenate -> fuse -> K scores
     plot_cam_pipeline        a classifier's last map -> its Linear at every place (the CAM) -> scale -> threshold
-    plot_head_readings       a head's scores -> a mask two ways: its own argmax, or like a CAM (probabilities
-                             of the digits, each scaled by its maximum, kept if the classifier answers yes,
-                             thresholded)
+    plot_weak_supervision    the whole pipeline: classifier on image labels -> CAMs -> threshold -> pseudo-masks
+                             -> a head on the frozen maps -> argmax, beside the same head on true masks
+    plot_heads_by_masks      heads' results over seeds (an interaction plot) with reference levels drawn across
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from minivit.ops._checks import check_tensor
 from minivit.segmentation import SegmentationHead, class_activation_map, masks_from_cams
 from minivit.viz._common import new_figure
 from minivit.viz.diagram import BOX_HEIGHT, arrow, box, output_shapes, shape_text
+from minivit.viz.training import plot_interaction
 
 
 def plot_segmentation_head(head: SegmentationHead, features: Sequence[torch.Tensor], size: int | tuple[int, int]
                            ) -> Figure:
     """The all-multilayer-perceptron decoder of `SegmentationHead`: one column per stage (its map, the
-    1x1 conv to D channels, the upsampling to the finest map), then one column for the rest (concatenate,
-    fuse, classify, upsample to the input). Every shape is the one `head(features, size)` computes.
+    1x1 conv to D channels, the upsampling to the finest map, drawn only for a map smaller than that),
+    then one column for the rest (concatenate, for several maps; fuse, classify, upsample to the input).
+    Every shape is the one `head(features, size)` computes.
 
     Args:
         head: a SegmentationHead.
@@ -42,35 +45,39 @@ def plot_segmentation_head(head: SegmentationHead, features: Sequence[torch.Tens
     B, _, H0, W0 = features[0].shape
     D = head.fuse[0].out_channels
     S = len(features)
+    resized = [tuple(f.shape[-2:]) != (H0, W0) for f in features]  # the finest map needs no upsampling
+    top = -3 if any(resized) else -2  # the row where the columns meet
     columns = max(S, 2)
-    fig = new_figure(2.45 * columns, 5.3)
+    fig = new_figure(2.45 * columns, 5.3 if any(resized) else 4.6)
     ax = fig.subplots()
     pitch, width = 2.45, 2.25
+    middle = (S - 1) * pitch / 2
     for i, f in enumerate(features):
         x = i * pitch
-        stage = f"stage {i + 1}" if S > 1 else "last map"
+        stage = f"stage {i + 1}" if S > 1 else "the one map"
         box(ax, x, 0, f"{stage}\n{shape_text(tuple(f.shape))}", "tensor", width=width)
         box(ax, x, -1, f"1x1 conv to D = {D}\n{shape_text(shapes[f'head.project.{i}'])}", "layer", width=width)
-        box(ax, x, -2, f"upsample to {H0} x {W0}\n{shape_text((B, D, H0, W0))}", "op", width=width)
         arrow(ax, (x, -BOX_HEIGHT / 2), (x, -1 + BOX_HEIGHT / 2))
-        arrow(ax, (x, -1 - BOX_HEIGHT / 2), (x, -2 + BOX_HEIGHT / 2))
-    middle = (S - 1) * pitch / 2
-    rest = [
-        (f"concatenate the {S} maps" if S > 1 else "(one map: nothing to concatenate)", (B, S * D, H0, W0), "op"),
+        if resized[i]:
+            box(ax, x, -2, f"upsample to {H0} x {W0}\n{shape_text((B, D, H0, W0))}", "op", width=width)
+            arrow(ax, (x, -1 - BOX_HEIGHT / 2), (x, -2 + BOX_HEIGHT / 2))
+        elif top == -3:  # already at the finest size: straight past the other columns' upsampling
+            ax.plot([x, x], [-1 - BOX_HEIGHT / 2, -2 - BOX_HEIGHT / 2], color="black", linewidth=1.2, gid="pass")
+        arrow(ax, (x, top + 1 - BOX_HEIGHT / 2), (middle, top + BOX_HEIGHT / 2))
+    rest = [(f"concatenate the {S} maps", (B, S * D, H0, W0), "op")] if S > 1 else []
+    rest += [
         ("fuse: 1x1 conv, BatchNorm, ReLU", shapes["head.fuse"], "layer"),
         (f"classify: 1x1 conv to K = {head.classify.out_channels}", shapes["head.classify"], "layer"),
         ("upsample to the input", shapes[""], "op"),
     ]
     for k, (name, shape, kind) in enumerate(rest):
-        y = -3 - k
+        y = top - k
         box(ax, middle, y, f"{name}\n{shape_text(shape)}", kind, width=2.9)
         if k:
             arrow(ax, (middle, y + 1 - BOX_HEIGHT / 2), (middle, y + BOX_HEIGHT / 2))
-    for i in range(S):
-        arrow(ax, (i * pitch, -2 - BOX_HEIGHT / 2), (middle, -3 + BOX_HEIGHT / 2))
     half = max(columns * pitch / 2, 2.9 / 2 + 0.1)  # wide enough for the columns and for the boxes below them
     ax.set_xlim(middle - half, middle + half)
-    ax.set_ylim(-6.5, 0.5)
+    ax.set_ylim(top - len(rest) + 0.5, 0.5)
     ax.axis("off")
     ax.set_title("segmentation head: every stage brought to the finest map, then K scores per pixel" if S > 1
                  else "segmentation head on one map: K scores per pixel")
@@ -131,69 +138,102 @@ def plot_cam_pipeline(classifier: nn.Module, images: torch.Tensor, threshold: fl
     return fig
 
 
-def plot_head_readings(head: nn.Module, features: Sequence[torch.Tensor], size: int | tuple[int, int],
-                       present: torch.Tensor, threshold: float | None = None) -> Figure:
-    """The two readings of a segmentation head's scores in notebook 09, side by side, with the shapes the
-    code computes: by argmax (each pixel takes the class of highest score, background included), and like a
-    CAM (the softmax's probabilities of the digits, each digit's map scaled by its maximum, only the digits
-    the classifier answers kept, then `masks_from_cams`' rule: the highest digit, or the background where
-    none reaches the threshold). Beside the two steps that the CAM reading adds, a note names the control
-    that takes each away.
+def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                          threshold: float | None = None) -> Figure:
+    """Weak supervision from end to end, as notebook 09 runs it: a classifier trained on image labels, its
+    class activation maps, scaled and thresholded into pseudo-masks, and a segmentation head trained on them
+    over the classifier's frozen feature maps, read by argmax; beside it, the yardstick: the same head trained
+    on true masks. Every shape is the one the code computes for `images`.
 
     Args:
-        head: a trained or untrained head taking (features, size), e.g. a SegmentationHead or a
-            LinearProbeHead; it is run once, in eval mode (its mode is restored after).
-        features: the backbone's maps it takes.
-        size: (H, W) of the input (an int for H = W).
-        present: (B, K) bool, the digits kept on each image, K being the head's classes minus the background.
-        threshold: the threshold of the CAM reading, in (0, 1]; None writes "a threshold t".
+        classifier: has `feature_maps(images)` and a Linear `head` on its pooled last map (as for
+            `class_activation_map`); run in eval mode, its mode restored after.
+        head: a head taking (the classifier's feature maps, size), e.g. a SegmentationHead; run likewise.
+        images: (B, C, H, W).
+        labels: (B, K) bool or 0/1, the image-level labels (the digits kept in the pseudo-masks).
+        threshold: given to `masks_from_cams`; None writes "t" (the masks' shape does not depend on it).
 
     Returns:
-        the Figure. Boxes have gid "step" (the scores, the argmax branch, then the CAM branch top to bottom)
-        and their texts "step-label"; arrows gid "arrow"; the two notes gid "control-label".
+        the Figure. Boxes have gid "step" (the main chain top to bottom, then the frozen maps, then the true
+        masks) and their texts "step-label"; arrows gid "arrow".
     """
-    if not isinstance(head, nn.Module):
-        raise TypeError(f"head must be an nn.Module taking (features, size), got {type(head).__name__}")
-    if threshold is not None and not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-    was_training = head.training
+    check_tensor(labels, "labels", "(B, K)")
+    was_training = (getattr(classifier, "training", False), getattr(head, "training", False))
     with torch.no_grad():
-        scores = head.eval()(features, size)  # (B, 1 + K, H, W)
-        head.train(was_training)
-        probabilities = scores.softmax(dim=1)[:, 1:]  # (B, K, H, W): the digits' probabilities
-        by_argmax = scores.argmax(dim=1)  # (B, H, W)
-        like_a_cam = masks_from_cams(probabilities, present, 0.5 if threshold is None else threshold)  # checks present
-    t = "a threshold t" if threshold is None else f"{threshold:g}"
-    B, classes = scores.shape[:2]
-    fig = new_figure(8.8, 5.4)
-    ax = fig.subplots()
-    left, right, width = 0.0, 4.6, 4.2
-    box(ax, (left + right) / 2, 0, f"head's scores, background first\n{shape_text(tuple(scores.shape))}", "tensor",
-        width=width)
-    box(ax, left, -1.4, f"by argmax: the class of highest score\nmask {shape_text(tuple(by_argmax.shape))}", "op",
-        width=width)
-    steps = [
-        f"like a CAM: softmax, background dropped\ndigit probabilities {shape_text(tuple(probabilities.shape))}",
-        f"scale each digit's map by its maximum\n{shape_text(tuple(probabilities.shape))}",
-        f"keep the digits the classifier answers\n{shape_text(tuple(present.shape))} -> "
-        f"{shape_text(tuple(probabilities.shape))}",
-        f"highest digit, or background below {t}\nmask {shape_text(tuple(like_a_cam.shape))}",
+        small = class_activation_map(classifier, images, upsample=False)  # checks the classifier and the images
+        logits = classifier.eval()(images)
+        maps = classifier.feature_maps(images)
+        cams = class_activation_map(classifier, images)
+        pseudo = masks_from_cams(cams, labels, 0.5 if threshold is None else threshold)  # checks the labels
+        scores = head.eval()(maps, tuple(images.shape[-2:]))
+    classifier.train(was_training[0])
+    head.train(was_training[1])
+    t = "t" if threshold is None else f"{threshold:g}"
+    H, W = images.shape[-2:]
+    main = [
+        (f"canvases with image labels only\nimages {shape_text(tuple(images.shape))}, labels "
+         f"{shape_text(tuple(labels.shape))}", "tensor"),
+        (f"1. classifier, trained on the labels\nlogits {shape_text(tuple(logits.shape))}", "layer"),
+        (f"2. CAMs: its Linear at every place of its last map\n{shape_text(tuple(small.shape))}", "layer"),
+        (f"upsample to {H} x {W}, scale each to [0, 1],\nkeep the labelled digits {shape_text(tuple(cams.shape))}",
+         "op"),
+        (f"3. threshold: the highest digit, or background below {t}\npseudo-masks "
+         f"{shape_text(tuple(pseudo.shape))}", "op"),
+        (f"4. segmentation head, trained on the pseudo-masks\nscores {shape_text(tuple(scores.shape))}", "layer"),
+        (f"argmax: each pixel takes its class of highest score\nmask {shape_text(tuple(pseudo.shape))}", "op"),
     ]
-    for k, text in enumerate(steps):
-        box(ax, right, -1.4 - k, text, "op", width=width)
+    fig = new_figure(12.5, 6.4)
+    ax = fig.subplots()
+    width, side, side_width = 5.6, 4.9, 3.6
+    for k, (text, kind) in enumerate(main):
+        box(ax, 0, -k, text, kind, width=width, height=0.72)
         if k:
-            arrow(ax, (right, -1.4 - k + 1 - BOX_HEIGHT / 2), (right, -1.4 - k + BOX_HEIGHT / 2))
-    for x in (left, right):
-        arrow(ax, ((left + right) / 2, -BOX_HEIGHT / 2), (x, -1.4 + BOX_HEIGHT / 2))
-    notes = [(-2.4, "control: skip this step\n(the unscaled reading)"),
-             (-3.4, "control: keep the true labels instead\n(the reading with labels)")]
-    for y, text in notes:
-        ax.text(right - width / 2 - 0.15, y, text, ha="right", va="center", fontsize=8.5, style="italic",
-                gid="control-label")
-    ax.set_xlim(left - width / 2 - 0.1, right + width / 2 + 0.1)
-    ax.set_ylim(-5.0, 0.45)
+            arrow(ax, (0, -k + 1 - 0.36), (0, -k + 0.36))
+    maps_text = "its feature maps, frozen (per canvas)\n" + ", ".join(shape_text(tuple(m.shape[1:])) for m in maps)
+    box(ax, -side - 0.4, -2.5, maps_text, "tensor", width=side_width + 0.8, height=0.72)
+    arrow(ax, (-width / 2, -1), (-side - 0.4, -2.5 + 0.36), connection="angle,angleA=0,angleB=90")
+    arrow(ax, (-side - 0.4, -2.5 - 0.36), (-width / 2, -5), connection="angle,angleA=90,angleB=0")
+    box(ax, side + 0.4, -5, f"the yardstick: the same head\ntrained on true masks {shape_text(tuple(pseudo.shape))}",
+        "tensor", width=side_width)
+    arrow(ax, (side + 0.4 - side_width / 2, -5), (width / 2, -5), linestyle="--")
+    ax.set_xlim(-side - 0.4 - (side_width + 0.8) / 2 - 0.1, side + 0.4 + side_width / 2 + 0.1)
+    ax.set_ylim(-len(main) + 0.45, 0.45)
     ax.axis("off")
-    ax.set_title(f"two readings of one head ({B} images, {classes} classes): its own argmax, or like a CAM")
+    ax.set_title("weak supervision: a segmentation head learned from image labels, through the classifier's CAMs")
+    return fig
+
+
+def plot_heads_by_masks(
+    panels: Mapping[str, Mapping[tuple[str, str], Sequence[float]]],
+    references: Mapping[str, float],
+    ylabel: str,
+    title: str,
+) -> Figure:
+    """Heads' results over seeds as an interaction plot (`minivit.viz.training.plot_interaction`: per
+    panel, the masks learned from along x, one line per choice of maps, at the mean over the seeds, with a
+    bar from the lowest to the highest seed), with reference levels drawn across every panel.
+
+    Args:
+        panels: {panel title: {(line level, x level): per-seed values}}, as plot_interaction takes them.
+        references: {name: value}, e.g. {"CAM masks": 0.27, "all background": 0.08}: a dashed line across
+            every panel at each value, named in the legend.
+        ylabel: what the values are.
+        title: the figure's title; the number of seeds and what the bars show are added below it.
+
+    Returns:
+        the Figure of plot_interaction; each reference is one line per axes with gid "reference", in the
+        order given.
+    """
+    if not isinstance(references, Mapping):
+        raise TypeError(f"references must map names to values, got {type(references).__name__}")
+    fig = plot_interaction(panels, ylabel, title)  # checks the panels
+    seeds = "/".join(str(n) for n in sorted({len(v) for cells in panels.values() for v in cells.values()}))
+    fig.suptitle(f"{title}\npoints: mean over {seeds} seeds; bars: lowest to highest seed")
+    for ax in fig.axes:
+        for k, (name, value) in enumerate(references.items()):
+            ax.axhline(float(value), color="0.35", linestyle=("--", ":", "-.")[k % 3], linewidth=1.2, label=name,
+                       gid="reference")
+    fig.axes[-1].legend(loc="best", fontsize=8.5)
     return fig
 
 
