@@ -94,19 +94,27 @@ def test_pipeline_diagram_has_the_shapes_of_the_classifier_and_the_head():
     classifier = mobilevit_tiny(num_classes=10)
     head = SegmentationHead(feature_channels(classifier, 1), num_classes=11, dim=8)
     images, labels_ = torch.randn(3, 1, 32, 32), torch.tensor([[True] + [False] * 9] * 3)
-    fig = plot_weak_supervision(classifier, head, images, labels_, 0.8)
+    tune_masks = torch.zeros(5, 32, 32, dtype=torch.long)
+    fig = plot_weak_supervision(classifier, head, images, labels_, tune_masks, 0.8)
     assert classifier.training and head.training  # run in eval mode, then their modes restored
     texts = labels(fig)
-    # by hand: mobilevit_tiny's last map is 128 x 4 x 4 (stride 8); its maps per stage 16/24/32/128 channels
+    # by hand: mobilevit_tiny's last map is 128 x 4 x 4 (stride 8); its maps per stage 16/24/32/128 channels;
+    # the 5 true masks choose the threshold, and the same head trained on them is the yardstick
     assert [t.split("\n")[-1] for t in texts] == [
         "images (3, 1, 32, 32), labels (3, 10)", "logits (3, 10)", "(3, 10, 4, 4)",
         "keep the labelled digits (3, 10, 32, 32)", "pseudo-masks (3, 32, 32)", "scores (3, 11, 32, 32)",
-        "mask (3, 32, 32)", "(16, 16, 16), (24, 8, 8), (32, 8, 8), (128, 4, 4)", "trained on true masks (3, 32, 32)"]
+        "mask (3, 32, 32)", "(16, 16, 16), (24, 8, 8), (32, 8, 8), (128, 4, 4)", "choose the threshold 0.8",
+        "same head trained on those 5 masks"]
     assert "background below 0.8" in texts[4]
+    assert texts[8] == "5 true masks (5, 32, 32)\nchoose the threshold 0.8"
+    assert labels(plot_weak_supervision(classifier, head, images, labels_, tune_masks))[8].endswith("threshold t")
     ax = fig.axes[0]
-    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 6 + 2 + 1  # the chain, the frozen maps, the yardstick
+    # the chain, the frozen maps in and out, true masks to the threshold and to the yardstick, yardstick to the head
+    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 6 + 2 + 2 + 1
     with pytest.raises(ValueError, match="labels must have shape"):
-        plot_weak_supervision(classifier, head, images, torch.ones(3, dtype=torch.bool))
+        plot_weak_supervision(classifier, head, images, torch.ones(3, dtype=torch.bool), tune_masks)
+    with pytest.raises(ValueError, match="tune_masks must have shape"):
+        plot_weak_supervision(classifier, head, images, labels_, tune_masks[:, :16])
 
 
 def test_heads_by_masks_draws_every_reference_across_every_panel():

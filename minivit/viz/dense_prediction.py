@@ -3,7 +3,8 @@
     plot_segmentation_head   every stage's map -> 1x1 conv to D -> upsample -> concatenate -> fuse -> K scores
     plot_cam_pipeline        a classifier's last map -> its Linear at every place (the CAM) -> scale -> threshold
     plot_weak_supervision    the whole pipeline: classifier on image labels -> CAMs -> threshold -> pseudo-masks
-                             -> a head on the frozen maps -> argmax, beside the same head on true masks
+                             -> a head on the frozen maps -> argmax, beside the true masks that choose the
+                             threshold and the same head trained on them
     plot_heads_by_masks      heads' results over seeds (an interaction plot) with reference levels drawn across
 """
 
@@ -139,11 +140,12 @@ def plot_cam_pipeline(classifier: nn.Module, images: torch.Tensor, threshold: fl
 
 
 def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                          threshold: float | None = None) -> Figure:
+                          tune_masks: torch.Tensor, threshold: float | None = None) -> Figure:
     """Weak supervision from end to end, as notebook 09 runs it: a classifier trained on image labels, its
     class activation maps, scaled and thresholded into pseudo-masks, and a segmentation head trained on them
-    over the classifier's frozen feature maps, read by argmax; beside it, the yardstick: the same head trained
-    on true masks. Every shape is the one the code computes for `images`.
+    over the classifier's frozen feature maps, read by argmax. Beside it, the few true masks the pipeline
+    spends to choose its threshold, and the yardstick of the same budget: the same head trained on those
+    masks instead. Every shape is the one the code computes for `images`.
 
     Args:
         classifier: has `feature_maps(images)` and a Linear `head` on its pooled last map (as for
@@ -151,13 +153,18 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
         head: a head taking (the classifier's feature maps, size), e.g. a SegmentationHead; run likewise.
         images: (B, C, H, W).
         labels: (B, K) bool or 0/1, the image-level labels (the digits kept in the pseudo-masks).
+        tune_masks: (N, H, W), the true masks on which the threshold is chosen (notebook 09: N = 200).
         threshold: given to `masks_from_cams`; None writes "t" (the masks' shape does not depend on it).
 
     Returns:
         the Figure. Boxes have gid "step" (the main chain top to bottom, then the frozen maps, then the true
-        masks) and their texts "step-label"; arrows gid "arrow".
+        masks that choose the threshold, then the yardstick) and their texts "step-label"; arrows gid "arrow".
     """
     check_tensor(labels, "labels", "(B, K)")
+    check_tensor(tune_masks, "tune_masks", "(N, H, W)")
+    if tuple(tune_masks.shape[-2:]) != tuple(images.shape[-2:]):
+        raise ValueError(f"tune_masks must have shape (N, H, W) = (N, {images.shape[-2]}, {images.shape[-1]}) "
+                         f"like the images, got shape {tuple(tune_masks.shape)}")
     was_training = (getattr(classifier, "training", False), getattr(head, "training", False))
     with torch.no_grad():
         small = class_activation_map(classifier, images, upsample=False)  # checks the classifier and the images
@@ -193,8 +200,13 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
     box(ax, -side - 0.4, -2.5, maps_text, "tensor", width=side_width + 0.8, height=0.72)
     arrow(ax, (-width / 2, -1), (-side - 0.4, -2.5 + 0.36), connection="angle,angleA=0,angleB=90")
     arrow(ax, (-side - 0.4, -2.5 - 0.36), (-width / 2, -5), connection="angle,angleA=90,angleB=0")
-    box(ax, side + 0.4, -5, f"the yardstick: the same head\ntrained on true masks {shape_text(tuple(pseudo.shape))}",
+    N = tune_masks.shape[0]
+    box(ax, side + 0.4, -4, f"{N} true masks {shape_text(tuple(tune_masks.shape))}\nchoose the threshold {t}",
         "tensor", width=side_width)
+    arrow(ax, (side + 0.4 - side_width / 2, -4), (width / 2, -4))
+    box(ax, side + 0.4, -5, f"the yardstick, the same budget: the\nsame head trained on those {N} masks",
+        "tensor", width=side_width)
+    arrow(ax, (side + 0.4, -4 - 0.36), (side + 0.4, -5 + 0.36), linestyle="--")
     arrow(ax, (side + 0.4 - side_width / 2, -5), (width / 2, -5), linestyle="--")
     ax.set_xlim(-side - 0.4 - (side_width + 0.8) / 2 - 0.1, side + 0.4 + side_width / 2 + 0.1)
     ax.set_ylim(-len(main) + 0.45, 0.45)
