@@ -390,7 +390,8 @@ for step in range(80):
         fd = os.memfd_create("{name}")
         kept.append(fd)
     os.write(fd, chunk)
-    open(os.path.join(IO, "{name}"), "w").write(str((step + 1) * 32))
+    open(os.path.join(IO, "{name}.new"), "w").write(str((step + 1) * 32))
+    os.replace(os.path.join(IO, "{name}.new"), os.path.join(IO, "{name}"))  # never empty, if killed mid-write
     time.sleep(0.02)
 '''
 
