@@ -95,9 +95,9 @@ $(LOWEST_VENV)/.installed: pyproject.toml
 
 # With the lowest declared versions, only the tests whose outcome depends on torch's, torchvision's or timm's
 # version (marked `versions`): the grader, the sandbox, `make course`, the browser and the website run the same
-# code whatever the version, and test-both-kernels runs them.
+# code whatever the version, and test-both-kernels runs them. On two workers, as test-both-kernels.
 test-lowest: $(LOWEST_VENV)/.installed
-	$(LOWEST_VENV)/bin/python -m pytest -o addopts=-ra -m versions tests
+	$(LOWEST_VENV)/bin/python -m pytest -o addopts=-ra -m versions -n 2 --dist loadfile tests
 
 exercises: setup-course
 	$(BIN)/python -m minivit.instructor release

@@ -1,4 +1,8 @@
+import functools
+import json
+import math
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,15 +20,20 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minivit"))
 torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", 1)))))
 
 
-# The files that start kernels, servers or a browser. Under `make test` (-n 2 --dist loadfile) they run one
-# after the other on one worker, never two at once, so that the grader's own kernels do not starve; every other
-# file runs whole on one worker (a notebook's cells in one kernel, a module's fixtures built once).
-KERNELS = [
-    "tests/test_book.py", "tests/test_browser.py", "tests/test_course_command.py", "tests/test_grading_custom_tasks.py",
-    "tests/test_grading_grader.py",
-    "tests/test_grading_gradebook.py", "tests/test_grading_hostile.py", "tests/test_grading_notebooks.py",
-    "tests/test_grading_processes.py", "tests/test_grading_sandbox.py",
-]
+# The files that start kernels, servers or a browser, in two groups. Under `make test` (-n 2 --dist loadfile) each
+# group runs one file after the other on one worker, and the two groups start first, one on each worker: the
+# grader's files never run two at once, so that their kernels, timed against their limits, do not starve; the
+# browser's, the website's and `make course`'s files, which wait on servers more than they compute, run beside
+# them. Every other file runs whole on one worker (a notebook's cells in one kernel, a module's fixtures built once).
+KERNELS = {
+    "grader": [
+        "tests/test_grading_custom_tasks.py", "tests/test_grading_grader.py", "tests/test_grading_gradebook.py",
+        "tests/test_grading_hostile.py", "tests/test_grading_notebooks.py", "tests/test_grading_processes.py",
+        "tests/test_grading_sandbox.py",
+    ],
+    "browser": ["tests/test_book.py", "tests/test_browser.py", "tests/test_course_command.py"],
+}
+GROUP_OF = {path: group for group, paths in KERNELS.items() for path in paths}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own choice
@@ -34,15 +43,43 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadFileScheduling
 
     root = Path(__file__).resolve().parents[1]
-    missing = [path for path in KERNELS if not (root / path).is_file()]
+    missing = [path for path in GROUP_OF if not (root / path).is_file()]
     assert not missing, f"tests/conftest.py's KERNELS names files that do not exist: {missing}"
 
     class KernelFilesTogether(LoadFileScheduling):
+        """Each group of KERNELS files as one unit; the longest units first, so that none starts near the end of
+        the run and keeps one worker busy alone: the KERNELS groups, then the notebooks by the time their stored
+        run took, then every other file (pytest-xdist's own order: most tests first)."""
+
         def _split_scope(self, nodeid: str) -> str:
             path = super()._split_scope(nodeid)
-            return "kernels" if path in KERNELS else path
+            return GROUP_OF.get(path, path)
+
+        def _assign_work_unit(self, node) -> None:
+            longest = max(self.workqueue, key=lambda scope: expected_seconds(root, scope))  # the first of equals
+            self.workqueue.move_to_end(longest, last=False)
+            super()._assign_work_unit(node)
 
     return KernelFilesTogether(config, log)
+
+
+@functools.cache
+def expected_seconds(root: Path, scope: str) -> float:
+    """How long a unit of pytest-xdist's work is expected to take, to start the longest first: the KERNELS files
+    groups longest of all; a notebook, the sum of its cells' stored run times (their execution timestamps), half as long
+    again with the other kernels (portable kernels are slower); any other file, 0."""
+    if scope in KERNELS:
+        return math.inf
+    path, other = scope.removesuffix("[other-kernels]"), scope.endswith("[other-kernels]")
+    if not path.endswith(".ipynb"):
+        return 0.0
+    seconds = 0.0
+    for cell in json.loads((root / path).read_text())["cells"]:
+        times = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in times and "shell.execute_reply" in times:
+            start, end = (datetime.fromisoformat(times[key]) for key in ("iopub.execute_input", "shell.execute_reply"))
+            seconds += (end - start).total_seconds()
+    return seconds * (1.5 if other else 1.0)
 
 
 @pytest.fixture(scope="module")  # module fixtures that train (test_train's first run) get one thread too
