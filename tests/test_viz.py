@@ -530,6 +530,7 @@ def test_attention_vs_uniform_averages_a_batch_of_images():
 
     assert np.allclose(data(fig.axes[0]), as_image(images.mean(dim=0)), atol=1e-6)  # the mean image beneath
     assert fig.get_suptitle().startswith("mean over the images") and "mean of the images" in fig.axes[0].get_title()
+    assert "a 4 x 4 grid of 8 x 8-pixel patches" in fig.axes[0].get_title()  # the grid and the patch, never confused
     single = viz.plot_attention_vs_uniform(model, images[:1])
     assert not single.get_suptitle().startswith("mean over")
     patches = fig.axes[1]  # 4 x 4 patches: the ticks are patch numbers, never half a patch

@@ -244,6 +244,16 @@ def test_inverted_residual_with_its_residual():
     assert len(with_gid(ax.patches, "skip")) == 1 and "residual: stride 1 and 24 -> 24" in ax.get_title()
 
 
+def test_inverted_residual_boxes_are_as_wide_as_their_channels():
+    block = InvertedResidual(16, 24, stride=2, expansion=4).eval()  # 16 -> 64 -> 64 -> 24: XS's expansion
+    ax = plot_inverted_residual(block, torch.zeros(1, 16, 8, 8)).axes[0]
+    assert labels(ax, "channels") == ["16", "64", "64", "24"]
+    widths = [p.get_width() for p in with_gid(ax.patches, "step")]
+    # wide in the middle: the expanded boxes 4 times the input's, the output's 24/16 of it
+    assert widths[1] == pytest.approx(4 * widths[0]) and widths[2] == pytest.approx(widths[1])
+    assert widths[3] == pytest.approx(widths[0] * 24 / 16)
+
+
 def test_inverted_residual_without_residual_follows_the_module():
     block = InvertedResidual(16, 24, stride=2, expansion=2).eval()
     x = torch.zeros(1, 16, 10, 12)

@@ -192,10 +192,33 @@ def test_seed_dots_draw_every_run_and_each_arms_mean_per_size():
     assert np.allclose(runs[1].get_ydata(), [0.94, 1.06])  # row 1, two runs side by side
     assert np.allclose(means[1].get_xdata(), [0.6, 0.6])
     assert [t.get_text() for t in small.get_yticklabels()] == ["b", "a"] and fig.get_suptitle() == "t"
+    assert fig.axes[0].get_xlim() == fig.axes[1].get_xlim()  # one x scale: the panels compare at a glance
     with pytest.raises(ValueError, match="arms must name"):
         viz.plot_seed_dots(rows, ["c"])
     with pytest.raises(ValueError, match="every arm needs runs at every size"):
         viz.plot_seed_dots(rows + [dict(model="c", train_size=10, test_accuracy=0.5)], ["a", "c"])
+    assert plt.get_fignums() == []
+
+
+def test_learning_rate_sweep_draws_seeds_means_and_the_chosen_rate():
+    rows = [dict(model=m, lr=lr, validation_accuracy=a, chosen=c, seed=s) for m, lr, a, c, s in [
+        ("a", 0.001, 0.8, False, 0), ("a", 0.001, 0.6, False, 1), ("a", 0.002, 0.9, True, 0), ("a", 0.002, 0.7, True, 1),
+        ("b", 0.002, 0.5, False, 0), ("b", 0.004, 0.95, True, 0), ("c", 0.004, 0.1, True, 0)]]
+    fig = viz.plot_learning_rate_sweep(rows, ["b", "a"], title="t")
+    (ax,) = fig.axes
+    by_gid = {gid: [line for line in ax.lines if line.get_gid() == gid] for gid in ("runs", "mean", "chosen")}
+    assert [len(lines) for lines in by_gid.values()] == [2, 2, 2]  # model "c" is not drawn
+    assert np.allclose(by_gid["runs"][1].get_xdata(), [0.001, 0.001, 0.002, 0.002])
+    assert np.allclose(by_gid["runs"][1].get_ydata(), [0.8, 0.6, 0.9, 0.7])
+    assert np.allclose(by_gid["mean"][1].get_ydata(), [0.7, 0.8]) and by_gid["mean"][1].get_label() == "a (chosen 0.002)"
+    assert np.allclose(by_gid["chosen"][0].get_xdata(), [0.004]) and np.allclose(by_gid["chosen"][1].get_ydata(), [0.8])
+    assert ax.get_xscale() == "log" and np.allclose(ax.get_xticks(), [0.001, 0.002, 0.004]) and ax.get_title() == "t"
+    with pytest.raises(ValueError, match="exactly one chosen rate"):
+        viz.plot_learning_rate_sweep([dict(r, chosen=False) for r in rows], ["a"])
+    with pytest.raises(ValueError, match="models must be"):
+        viz.plot_learning_rate_sweep(rows, "a")
+    with pytest.raises(ValueError, match="must have model, lr"):
+        viz.plot_learning_rate_sweep([dict(model="a")], ["a"])
     assert plt.get_fignums() == []
 
 

@@ -19,6 +19,7 @@ the models do. One module per topic:
     attention_layer    plot_attention_layer (a diagram, beside a convolution)
     attention_steps    attention_steps, plot_attention_steps (Q Kᵀ -> softmax -> @ V, every matrix with its numbers),
                        plot_weight_matrices (weight matrices side by side, e.g. before and after training)
+    mixing             mixing_matrices, plot_mixing_matrices (a conv's banded matrix beside attention's dense weights)
     receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops), stage_costs, plot_stage_costs
@@ -27,7 +28,8 @@ the models do. One module per topic:
     dense_prediction   plot_segmentation_head, plot_cam_pipeline, plot_weak_supervision (diagrams),
                        plot_heads_by_masks (heads' results over seeds, with reference levels)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction, plot_seed_dots,
-                       plot_running_variance, plot_protocol (a diagram), plot_tokenisation (four models' tokens)
+                       plot_learning_rate_sweep, plot_running_variance, plot_protocol (a diagram),
+                       plot_tokenisation (four models' tokens)
     backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
                        plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
     transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
@@ -66,6 +68,7 @@ from minivit.viz.dense_prediction import (
     plot_weak_supervision,
 )
 from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
+from minivit.viz.mixing import mixing_matrices, plot_mixing_matrices
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
 from minivit.viz.position_embedding import plot_position_similarity
@@ -86,6 +89,7 @@ from minivit.viz.training import (
     plot_accuracy_vs_data,
     plot_digits,
     plot_interaction,
+    plot_learning_rate_sweep,
     plot_protocol,
     plot_running_variance,
     plot_seed_dots,
@@ -113,6 +117,7 @@ __all__ = [
     "NotebookFigure",
     "attention_steps",
     "batch_mixing",
+    "mixing_matrices",
     "model_attention_maps",
     "plot_accuracy_vs_data",
     "plot_attention_classifier",
@@ -136,10 +141,12 @@ __all__ = [
     "plot_protocol",
     "plot_running_variance",
     "plot_seed_dots",
+    "plot_learning_rate_sweep",
     "plot_tokenisation",
     "plot_inverted_residual",
     "plot_masked_attention",
     "plot_masks",
+    "plot_mixing_matrices",
     "plot_mobilevit_block",
     "plot_mobilevit_stages",
     "plot_mobilevit_unfold",

@@ -209,7 +209,8 @@ def plot_attention_vs_uniform(
         layer, head, query: as for plot_attention_maps (query 0 = class token).
 
     Returns:
-        the Figure. Left: the image (or the mean image) with the patch grid (the query's patch outlined, gid "query").
+        the Figure. Left: the image (or the mean image) with the patch grid (the query's patch outlined, gid "query"),
+        titled with the grid and each patch's size in pixels ("a 4 x 4 grid of 8 x 8-pixel patches").
         Right: an image whose data is the (rows, columns) grid of (N+1)·w for the N patch keys, each
         cell's value written in it (Texts with gid "ratio", row-major) when the grid has at most 16 x 16
         cells; the query's own weight on the class token is given in the title.
@@ -243,7 +244,8 @@ def plot_attention_vs_uniform(
     cell_h, cell_w = H / rows, W / cols
     left.hlines([r * cell_h - 0.5 for r in range(1, rows)], -0.5, W - 0.5, colors="white", linewidth=0.6)
     left.vlines([c * cell_w - 0.5 for c in range(1, cols)], -0.5, H - 0.5, colors="white", linewidth=0.6)
-    left.set_title(("mean of the images" if batch else "input image") + f", {rows}x{cols} patches"
+    patch = f"{H // rows} x {W // cols}-pixel" if H % rows == 0 and W % cols == 0 else "equal"
+    left.set_title(("mean of the images" if batch else "input image") + f", a {rows} x {cols} grid of {patch} patches"
                    + ("" if where is None else ", query patch in red"))
     left.set_xlabel("pixel column")
     left.set_ylabel("pixel row")

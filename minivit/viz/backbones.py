@@ -294,6 +294,9 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
     the stride (BN, SiLU) -> 1x1 conv back to the output channels (BN, no activation) -> add the block's
     input, drawn only when the block has its residual connection (stride 1 and as many channels out as in).
 
+    Each step is a box as wide as the channels of the tensor it outputs (the widest box for the most
+    channels), so the block's shape shows: narrow, wide in the middle, narrow, the inverse of a ResNet
+    bottleneck. The box holds its channel count; the step's name and output shape are written beside it.
     Every shape is the one the block computes on `x` (output_shapes); the channels, the stride and the
     groups are read from the block's convolutions.
 
@@ -304,7 +307,9 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
 
     Returns:
         the Figure. Boxes gid "step" in order (input, expand, depthwise, project, and "add" with a residual),
-        their texts gid "step-label"; arrows gid "arrow"; the residual connection, if any, gid "skip".
+        each as wide as its output's channels; the names and shapes beside them, texts gid "step-label"; the
+        channel counts inside them, texts gid "channels"; arrows gid "arrow"; the residual connection, if
+        any, gid "skip".
     """
     n = _check_block_input(block, InvertedResidual, x, lambda b: b.expand.conv.in_channels)
     shapes = output_shapes(block, x, ["", "expand", "depthwise", "project"])
@@ -324,10 +329,30 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
     else:
         reasons = ([f"stride {stride}"] if stride != 1 else []) + ([f"{n} -> {out} channels"] if n != out else [])
         why = "no residual: " + " and ".join(reasons)
-    fig = new_figure(6.4, 0.62 * len(steps) + 0.9)
+
+    widest = 3.0  # the box of the most channels; the others in proportion
+    channels = [step.shape[1] for step in steps]
+    widths = [widest * c / max(channels) for c in channels]
+    side, text_x = -widest / 2 - 0.35, widest / 2 + 0.3
+    fig = new_figure(7.6, 0.62 * len(steps) + 1.1)
     ax = fig.subplots()
-    plot_flow(steps, f"MV2 block, expansion {hidden // n}; {why}", skips=[(0, 4)] if block.residual else [],
-              box_width=4.6, ax=ax)
+    for k, (step, width, c) in enumerate(zip(steps, widths, channels)):
+        box(ax, 0, -k, f"{c}", step.kind, width=width)
+        ax.texts[-1].set_gid("channels")
+        ax.text(text_x, -k, f"{step.name}\n{shape_text(step.shape)}", ha="left", va="center", fontsize=FONT_SIZE,
+                gid="step-label")
+        if k:
+            arrow(ax, (0, -k + 1 - BOX_HEIGHT / 2), (0, -k + BOX_HEIGHT / 2))
+    if block.residual:  # out of the input's left side, down, into the add's left side
+        last = len(steps) - 1
+        ax.plot([-widths[0] / 2, side, side], [0, 0, -last], color="black", linewidth=1.2, linestyle="--",
+                gid="skip")
+        arrow(ax, (side, -last), (-widths[last] / 2, -last), gid="skip")
+    ax.set_xlim(side - 0.2, text_x + 3.7)
+    ax.set_ylim(-len(steps) + 0.5, 0.5)
+    ax.axis("off")
+    ax.set_title(f"MV2 block, expansion {hidden // n}; {why}\nbox widths in proportion to channels "
+                 f"(the number in each box)", fontsize=FONT_SIZE + 1)
     return fig
 
 

@@ -3,7 +3,8 @@ and the training curves of several models side by side.
 
 `plot_digits` draws a batch as a DataLoader gives it, (B, C, H, W) images and (B,) labels;
 `plot_training_curves` draws the History that minivit.train.fit returns, one line per model;
-`plot_accuracy_vs_data` and `plot_interaction` draw stored results over several seeds.
+`plot_accuracy_vs_data`, `plot_interaction`, `plot_seed_dots` and `plot_learning_rate_sweep` draw stored
+results over several seeds.
 """
 
 from __future__ import annotations
@@ -285,7 +286,8 @@ def plot_seed_dots(
         title: the figure's title.
 
     Returns:
-        the Figure: one axes per size (ascending, its own x range); in each, per arm one Line2D of dots
+        the Figure: one axes per size (ascending, all on one x scale, so that the panels compare at a
+        glance); in each, per arm one Line2D of dots
         (gid "runs") whose x data are the arm's accuracies and y data its row number (0 at the top) spread
         by 0.12 per run, and one short vertical Line2D at the arm's mean (gid "mean").
     """
@@ -297,7 +299,7 @@ def plot_seed_dots(
     if missing:
         raise ValueError(f"every arm needs runs at every size {sizes}, missing (arm, size) {missing}")
     fig = new_figure(3.6 * len(sizes) + 2.0, 0.42 * len(arms) + 1.5)
-    axes = np.atleast_1d(fig.subplots(1, len(sizes), sharey=True))
+    axes = np.atleast_1d(fig.subplots(1, len(sizes), sharey=True, sharex=True))
     for ax, size in zip(axes, sizes):
         for y, arm in enumerate(arms):
             xs = results[arm][size]
@@ -310,6 +312,68 @@ def plot_seed_dots(
     axes[0].set_yticks(range(len(arms)), arms)
     axes[0].set_ylim(len(arms) - 0.5, -0.5)
     fig.suptitle(title)
+    return fig
+
+
+def plot_learning_rate_sweep(
+    rows: Sequence[Mapping[str, object]],
+    models: Sequence[str],
+    title: str = "validation accuracy against the learning rate",
+) -> Figure:
+    """A learning-rate sweep: each model's validation accuracy at every rate tried, one circle per seed, a line
+    through the means, and a ring around the chosen rate's mean.
+
+    Args:
+        rows: one per run, with `model`, `lr`, `validation_accuracy` and `chosen` (True for the runs at the
+            rate the model chose), e.g. the rows of course/results/learning_rates.csv with one `fraction`.
+        models: the models to draw, in this order (one colour each).
+        title: the figure's title.
+
+    Returns:
+        the Figure with one axes (x logarithmic, ticks at the rates tried): per model, in order, one Line2D of
+        the seeds' accuracies (gid "runs", x = each run's rate), one Line2D of the means at the sorted rates
+        (gid "mean", labelled with the model and its chosen rate), and one Line2D of a single point at the
+        chosen rate's mean (gid "chosen").
+    """
+    if isinstance(models, str) or not models:
+        raise ValueError(f"models must be a non-empty sequence of model names, got {models!r}")
+    if not isinstance(rows, Sequence) or not rows:
+        raise ValueError(f"rows must be a non-empty sequence of runs, got {rows!r}")
+    runs: dict[str, dict[float, list[float]]] = {name: {} for name in models}
+    chosen: dict[str, set[float]] = {name: set() for name in models}
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping) or not {"model", "lr", "validation_accuracy", "chosen"} <= set(row):
+            raise ValueError(f"rows[{i}] must have model, lr, validation_accuracy and chosen, got {row!r}")
+        if row["model"] in runs:
+            runs[row["model"]].setdefault(float(row["lr"]), []).append(float(row["validation_accuracy"]))
+            if row["chosen"]:
+                chosen[row["model"]].add(float(row["lr"]))
+    for name in models:
+        if not runs[name] or len(chosen[name]) != 1:
+            raise ValueError(f"every model needs runs and exactly one chosen rate; {name!r} has rates "
+                             f"{sorted(runs[name])}, chosen {sorted(chosen[name])}")
+    fig = new_figure(7.5, 4.4)
+    ax = fig.subplots()
+    for k, name in enumerate(models):
+        colour, by_rate = f"C{k % 10}", runs[name]
+        rates = sorted(by_rate)
+        ax.plot([lr for lr in rates for _ in by_rate[lr]], [a for lr in rates for a in by_rate[lr]], "o",
+                color=colour, markerfacecolor="none", markersize=4, alpha=0.6, gid="runs")
+        (best,) = chosen[name]
+        ax.plot(rates, [np.mean(by_rate[lr]) for lr in rates], "-", color=colour, linewidth=2,
+                label=f"{name} (chosen {best:g})", gid="mean")
+        ax.plot([best], [np.mean(by_rate[best])], "o", color=colour, markersize=13, markerfacecolor="none",
+                markeredgewidth=2, gid="chosen")
+    every = sorted({lr for by_rate in runs.values() for lr in by_rate})
+    ax.set_xscale("log")
+    ax.set_xticks(every, [f"{lr:g}" for lr in every])
+    ax.minorticks_off()
+    ax.set_xlabel("peak learning rate (log scale)")
+    ax.set_ylabel("validation accuracy (circles: seeds; line: mean)")
+    ax.grid(True, alpha=0.4)
+    ax.margins(y=0.08)  # room for the rings at the top
+    ax.legend(loc="lower left", fontsize=9)
+    ax.set_title(title)
     return fig
 
 

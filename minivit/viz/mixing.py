@@ -1,0 +1,108 @@
+"""A convolution and an attention layer as matrices that mix pixels (notebook 01).
+
+Both layers compute output pixel i as a weighted mix of input pixels j. For a convolution, how much
+input pixel j enters output pixel i is the (C_out, C_in) block of its Jacobian at (i, j): the kernel's
+weights for the offset from i to j, or zero outside the kernel. Over an H x W image the HW x HW matrix
+of those blocks is banded and the same for every image. For attention, output i is sum_j A_ij v_j with
+v_j = W_v x_j + b_v, so the block at (i, j) is A_ij W_v: the attention weights A, which fill the whole
+matrix and change with the image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from torch import nn
+
+from minivit.models.toy_models import PixelSelfAttention
+from minivit.ops._checks import check_tensor
+from minivit.viz._common import CONTINUOUS, new_figure
+
+
+def mixing_matrices(
+    conv: nn.Conv2d, layer: PixelSelfAttention, images: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much each input pixel enters each output pixel, for a convolution and an attention layer.
+
+    Args:
+        conv: a Conv2d of stride 1 that keeps H and W (e.g. 3x3, padding 1), C_in channels in.
+        layer: a PixelSelfAttention with C_in channels in.
+        images: (B, C_in, H, W).
+
+    Returns:
+        conv_mix: (B, HW, HW), entry [b, i, j] = the Frobenius norm of the (C_out, C_in) block
+            d conv(images[b])[:, i] / d images[b][:, j] of the Jacobian, pixels in row-major order;
+        attention: (B, HW, HW), the layer's attention weights A on each image (rows sum to 1).
+    """
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"conv must be an nn.Conv2d, got {type(conv).__name__}")
+    if not isinstance(layer, PixelSelfAttention):
+        raise TypeError(f"layer must be a minivit PixelSelfAttention, got {type(layer).__name__}")
+    check_tensor(images, "images", "(B, C, H, W)")
+    B, C, H, W = images.shape
+    if conv.in_channels != C or layer.query.in_features != C:
+        raise ValueError(f"images must have conv.in_channels = {conv.in_channels} and the layer's "
+                         f"{layer.query.in_features} channels, got shape {tuple(images.shape)}")
+    if conv.stride != (1, 1):
+        raise ValueError(f"conv must have stride 1, got stride {conv.stride}")
+    with torch.no_grad():
+        if conv(images[:1]).shape[-2:] != (H, W):
+            raise ValueError(f"conv must keep H and W (e.g. padding = kernel_size // 2), got padding {conv.padding} "
+                             f"for kernel {conv.kernel_size}")
+    blocks = []
+    for image in images:
+        jacobian = torch.autograd.functional.jacobian(conv, image[None])  # (1, C_out, H, W, 1, C_in, H, W)
+        jacobian = jacobian.reshape(conv.out_channels, H * W, C, H * W)  # (C_out, HW, C_in, HW)
+        blocks.append(jacobian.pow(2).sum(dim=(0, 2)).sqrt())  # (HW, HW): norm of each (C_out, C_in) block
+    with torch.no_grad():
+        weights = layer.weights(images)  # (B, HW, HW)
+    return torch.stack(blocks), weights
+
+
+def plot_mixing_matrices(
+    conv: nn.Conv2d, layer: PixelSelfAttention, images: torch.Tensor, names: list[str]
+) -> Figure:
+    """The convolution's mixing matrix beside the attention weights on each image.
+
+    Panel 0: the conv's matrix on images[0] (the same on every image, which the caller can check with
+    mixing_matrices); grey = exactly 0. Panels 1 .. B: the attention weights on each image, on one colour
+    scale shared by those panels (its range printed on the colour bar). Ticks every W pixels mark the
+    start of each image row.
+
+    Args:
+        conv, layer, images: as for mixing_matrices.
+        names: one name per image, for the panel titles.
+
+    Returns:
+        the Figure; fig.axes[k] for k = 0 .. B holds as image data the conv's matrix (masked where 0) for
+        k = 0 and the attention weights on images[k - 1] for k >= 1; colour bars follow.
+    """
+    conv_mix, attention = mixing_matrices(conv, layer, images)
+    B, _, H, W = images.shape
+    if isinstance(names, str) or len(names) != B:
+        raise ValueError(f"names must hold one name per image ({B}), got {names!r}")
+    N = H * W
+    fig = new_figure(3.6 * (B + 1) + 2.0, 4.4)
+    axes = fig.subplots(1, B + 1)
+    ticks = list(range(0, N, W))
+    k_h, k_w = conv.kernel_size
+    nonzero = int((conv_mix[0] > 0).sum(dim=1).max())
+    grey = colormaps[CONTINUOUS].with_extremes(bad="0.8")
+    shown = axes[0].imshow(np.ma.masked_equal(conv_mix[0].numpy(), 0.0), cmap=grey, interpolation="nearest")
+    axes[0].set_title(f"{k_h}x{k_w} conv: banded, fixed\nat most {nonzero} of {N} inputs per row")
+    fig.colorbar(shown, ax=axes[0], shrink=0.75, label="|kernel block|, grey: 0")
+    low, high = float(attention.min()), float(attention.max())
+    for ax, weights, name in zip(axes[1:], attention, names):
+        shown = ax.imshow(weights.numpy(), cmap=CONTINUOUS, vmin=low, vmax=high, interpolation="nearest")
+        ax.set_title(f"attention on {name}: dense,\n{int((weights > 0).sum(dim=1).min())} of {N} inputs per row")
+    fig.colorbar(shown, ax=list(axes[1:]), shrink=0.75, label="attention weight A_ij")
+    for ax in axes:
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel(f"input pixel j (row-major, {W} per image row)")
+    axes[0].set_ylabel("output pixel i")
+    fig.suptitle(f"how much input pixel j enters output pixel i, {H} x {W} image ({N} pixels)")
+    return fig
