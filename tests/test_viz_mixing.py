@@ -64,3 +64,16 @@ def test_names_one_per_image():
     conv, layer = modules()
     with pytest.raises(ValueError, match="one name per image"):
         plot_mixing_matrices(conv, layer, torch.rand(2, 3, 4, 4), ["only one"])
+
+
+def test_each_colour_bar_sits_under_its_own_panels():
+    conv, layer = modules()
+    fig = plot_mixing_matrices(conv, layer, torch.rand(2, 3, 4, 4), ["a", "b"])
+    fig.canvas.draw()
+    conv_bar, attention_bar = fig.axes[3], fig.axes[4]
+    assert "kernel block" in conv_bar.get_xlabel() and "A_ij" in attention_bar.get_xlabel()
+    for bar, panels in ((conv_bar, fig.axes[:1]), (attention_bar, fig.axes[1:3])):
+        box = bar.get_position()
+        assert box.y1 < min(ax.get_position().y0 for ax in panels)  # below the panels
+        assert min(ax.get_position().x0 for ax in panels) - 0.02 <= box.x0  # and within their columns
+        assert box.x1 <= max(ax.get_position().x1 for ax in panels) + 0.02

@@ -68,8 +68,9 @@ def plot_mixing_matrices(
 
     Panel 0: the conv's matrix on images[0] (the same on every image, which the caller can check with
     mixing_matrices); grey = exactly 0. Panels 1 .. B: the attention weights on each image, on one colour
-    scale shared by those panels (its range printed on the colour bar). Ticks every W pixels mark the
-    start of each image row.
+    scale shared by those panels. The two quantities differ (a norm of kernel weights, a softmax weight),
+    so each has its own colour bar, drawn under its panels. Ticks every W pixels mark the start of each
+    image row.
 
     Args:
         conv, layer, images: as for mixing_matrices.
@@ -77,14 +78,15 @@ def plot_mixing_matrices(
 
     Returns:
         the Figure; fig.axes[k] for k = 0 .. B holds as image data the conv's matrix (masked where 0) for
-        k = 0 and the attention weights on images[k - 1] for k >= 1; colour bars follow.
+        k = 0 and the attention weights on images[k - 1] for k >= 1; the conv's colour bar (fig.axes[B + 1])
+        and the attention's (fig.axes[B + 2]) follow.
     """
     conv_mix, attention = mixing_matrices(conv, layer, images)
     B, _, H, W = images.shape
     if isinstance(names, str) or len(names) != B:
         raise ValueError(f"names must hold one name per image ({B}), got {names!r}")
     N = H * W
-    fig = new_figure(3.6 * (B + 1) + 2.0, 4.4)
+    fig = new_figure(3.6 * (B + 1) + 1.0, 4.8)
     axes = fig.subplots(1, B + 1)
     ticks = list(range(0, N, W))
     k_h, k_w = conv.kernel_size
@@ -92,17 +94,21 @@ def plot_mixing_matrices(
     grey = colormaps[CONTINUOUS].with_extremes(bad="0.8")
     shown = axes[0].imshow(np.ma.masked_equal(conv_mix[0].numpy(), 0.0), cmap=grey, interpolation="nearest")
     axes[0].set_title(f"{k_h}x{k_w} conv: banded, fixed\nat most {nonzero} of {N} inputs per row")
-    fig.colorbar(shown, ax=axes[0], shrink=0.75, label="|kernel block|, grey: 0")
+    fig.colorbar(shown, ax=axes[0], location="bottom", shrink=0.9, aspect=30,
+                 label="conv: |kernel block| (norm of its weights), grey: 0")
     low, high = float(attention.min()), float(attention.max())
     for ax, weights, name in zip(axes[1:], attention, names):
         shown = ax.imshow(weights.numpy(), cmap=CONTINUOUS, vmin=low, vmax=high, interpolation="nearest")
         ax.set_title(f"attention on {name}: dense,\n{int((weights > 0).sum(dim=1).min())} of {N} inputs per row")
-    fig.colorbar(shown, ax=list(axes[1:]), shrink=0.75, label="attention weight A_ij")
+    fig.colorbar(shown, ax=list(axes[1:]), location="bottom", shrink=0.6, aspect=40,
+                 label="attention: weight A_ij (one scale for these panels)")
     for ax in axes:
         ax.set_xticks(ticks)
         ax.set_yticks(ticks)
         ax.tick_params(labelsize=7)
         ax.set_xlabel(f"input pixel j (row-major, {W} per image row)")
     axes[0].set_ylabel("output pixel i")
-    fig.suptitle(f"how much input pixel j enters output pixel i, {H} x {W} image ({N} pixels)")
+    fig.suptitle(f"how much input pixel j enters output pixel i, {H} x {W} image ({N} pixels)\n"
+                 "conv and attention plot different quantities, each on its own colour scale: "
+                 "compare patterns, not colours")
     return fig
