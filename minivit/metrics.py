@@ -1,5 +1,6 @@
 """Segmentation and classification metrics: accuracy, intersection over union per class, mean IoU, and mean IoU
-over bootstrap resamples of the images; and one measure of attention, its mean distance.
+over bootstrap resamples of the images; intervals of an accuracy and of a difference of accuracies (Wilson,
+Newcombe); and one measure of attention, its mean distance.
 
 Glossary: K classes. Masks hold one class index per pixel, any shape (H, W), (B, H, W), ...
 """
@@ -100,6 +101,86 @@ def mean_iou_resampled(
     times_drawn.scatter_add_(1, indices, torch.ones_like(indices, dtype=torch.float64))  # (R, N)
     cm = (times_drawn @ per_image.reshape(len(pred), -1).double()).reshape(-1, num_classes, num_classes)  # (R, K, K)
     return _iou_from_confusion(cm).nanmean(dim=1)
+
+
+def mean_iou_difference_interval(
+    pred_a: torch.Tensor, pred_b: torch.Tensor, target: torch.Tensor, num_classes: int,
+    resamples: int = 1000, level: float = 0.95, seed: int = 0,
+) -> tuple[float, float]:
+    """A paired bootstrap interval of mean_iou(pred_a) - mean_iou(pred_b) over the images of a test set.
+
+    `resamples` resamples of the N images are drawn with replacement (from a generator seeded by `seed`);
+    both methods are measured on the same resample (`mean_iou_resampled`), and the interval is the central
+    `level` share of the differences (the percentile bootstrap). It says how much the difference could move
+    with another test set of N images like these; not how much it moves with another training run.
+
+    Args:
+        pred_a, pred_b, target: (N, ...) masks of the same N images.
+        num_classes: K.
+
+    Returns:
+        (low, high).
+    """
+    _check_masks(pred_b, target)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    check_size(resamples, "resamples")
+    generator = torch.Generator().manual_seed(seed)
+    indices = torch.randint(len(target), (resamples, len(target)), generator=generator)
+    differences = (mean_iou_resampled(pred_a, target, num_classes, indices)
+                   - mean_iou_resampled(pred_b, target, num_classes, indices))
+    low, high = torch.quantile(differences, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=differences.dtype))
+    return low.item(), high.item()
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 2.0) -> tuple[float, float]:
+    """Wilson's score interval of an accuracy measured on n independent test images.
+
+    The simple interval, accuracy +- z * sqrt(p (1 - p) / n), is symmetric and shrinks to nothing as the
+    accuracy nears 1 (at 359 of 360 right it would say the true accuracy is within +-0.006). Wilson's interval
+    holds every p whose own standard error puts the measured accuracy within z of it: it is lopsided near 1
+    and never leaves [0, 1] (Wilson, 1927; Brown, Cai and DasGupta, 2001, recommend it).
+
+    Args:
+        accuracy: the measured share of right answers, in [0, 1] (a mean over seeds is fine: the interval is
+            about the n test images, not the seeds).
+        n: the number of test images.
+        z: how many standard errors wide; 2 (about 95%) matches "twice the standard error".
+
+    Returns:
+        (low, high), with low <= accuracy <= high.
+    """
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"accuracy must be in [0, 1], got {accuracy}")
+    check_size(n, "n")
+    if not z > 0:
+        raise ValueError(f"z must be positive, got {z}")
+    shrink = 1 + z**2 / n
+    centre = (accuracy + z**2 / (2 * n)) / shrink
+    half = z / shrink * (accuracy * (1 - accuracy) / n + z**2 / (4 * n**2)) ** 0.5
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_difference_interval(
+    accuracy_a: float, accuracy_b: float, n: int, z: float = 2.0, n_b: int | None = None
+) -> tuple[float, float]:
+    """An interval of accuracy_a - accuracy_b, measured on n test images (b on n_b, if given), from their Wilson
+    intervals.
+
+    Newcombe's (1998) "hybrid score" interval: the difference minus, and plus, the two Wilson intervals' distances
+    from their accuracies on the side that matters, combined as independent errors:
+    low = d - sqrt((a - low_a)^2 + (high_b - b)^2), high = d + sqrt((high_a - a)^2 + (b - low_b)^2).
+    It treats the two accuracies as independent; measured on the same test images they are usually positively
+    correlated, which makes the interval wider than a paired test (McNemar's) would be: cautious.
+
+    Returns:
+        (low, high); low > 0 says a is above b beyond the test set's noise.
+    """
+    low_a, high_a = wilson_interval(accuracy_a, n, z)
+    low_b, high_b = wilson_interval(accuracy_b, n if n_b is None else n_b, z)
+    d = accuracy_a - accuracy_b
+    return (d - ((accuracy_a - low_a) ** 2 + (high_b - accuracy_b) ** 2) ** 0.5,
+            d + ((high_a - accuracy_a) ** 2 + (accuracy_b - low_b) ** 2) ** 0.5)
 
 
 def mean_attention_distance(attention: torch.Tensor, grid: int | tuple[int, int], patch_size: int) -> torch.Tensor:

@@ -14,6 +14,8 @@ from minivit.data import DIGITS_VALIDATION_SIZE, Translated, digits, normalize, 
 from minivit.experiments import read_csv, standard_error, summarize, weak_supervision, write_csv
 from minivit.experiments.__main__ import main
 from minivit.experiments.weak_supervision import (
+    ADDITIONS,
+    BETTER_HEADS,
     CLASSIFIERS,
     HEAD_EPOCHS,
     HEADS,
@@ -22,12 +24,15 @@ from minivit.experiments.weak_supervision import (
     add_to_results,
     backbone_maps,
     balanced_class_weights,
+    better_classifier_columns,
+    better_classifiers,
     canvases,
     head_scores,
     ink_maps,
     ink_region,
     mobilevit_without_attention,
     train_head,
+    tuned_mobilevit,
 )
 from minivit.models.mobilevit import mobilevit_tiny
 from minivit.segmentation import SegmentationHead, SegmentationModel, feature_channels
@@ -260,9 +265,42 @@ def test_weak_supervision_runs_end_to_end_and_gives_every_measure():
     heads = {f"{name}_1_{key}" for name in HEADS for key in ("argmax", "argmax_background")}
     assert set(row) == {"seed", "background"} | per_classifier | heads
     assert all(0.0 <= value <= 1.0 for key, value in row.items() if key != "seed")
-    # the stored run has the same columns, every head at every length
+    # the stored run has the same columns, every head at every length, and those of ADDITIONS
     stored = set(read_csv(RESULTS / "weak_supervision.csv")[0])
-    assert stored == {key.replace("_1_", f"_{e}_") for key in row for e in HEAD_EPOCHS}
+    added = {column for _, columns in ADDITIONS.values() for column in columns()}
+    assert stored == {key.replace("_1_", f"_{e}_") for key in row for e in HEAD_EPOCHS} | added
+    assert all(r[column] != "" for r in read_csv(RESULTS / "weak_supervision.csv") for column in added)
+
+
+def test_better_classifiers_runs_end_to_end_and_recomputes_stored_columns():
+    """The plumbing of the better-classifier arms on a few canvases: its new columns, and the stored columns
+    it recomputes (which add_to_results checks against the stored)."""
+    row = better_classifiers(seed=0, num_train=240, num_test=16, epochs=1, tuned_epochs=1, head_epochs=1)
+    new = set(better_classifier_columns(1))
+    recomputed = set(row) - new - {"seed"}
+    assert new <= set(row)
+    assert recomputed == {f"{name}_{key}" for name in ("mobilevit", "cnn") for key in CAM_MEASURES} | {
+        f"{name}_1_{key}" for name in BETTER_HEADS if name in HEADS for key in ("argmax", "argmax_background")}
+    assert row["mobilevit_tuned_lr"] in (3e-3, 1e-2)
+    lows = [key for key in new if key.endswith("_low")]
+    assert lows and all(row[key] <= row[key[:-len("low")] + "high"] for key in lows)
+
+
+def test_tuned_mobilevit_keeps_the_rate_of_best_held_out_accuracy(monkeypatch):
+    module = importlib.import_module("minivit.experiments.weak_supervision")
+    trained = []
+
+    def train(name, images, labels, seed, epochs=None, lr=3e-3):
+        trained.append((len(images), epochs, lr))
+        return nn.Linear(1, 1)
+
+    monkeypatch.setattr(module, "train_classifier", train)
+    monkeypatch.setattr(module, "evaluate", lambda model, loader, multi_label: {0.1: 0.5, 0.2: 0.7, 0.3: 0.6}[
+        trained[-1][2]])
+    _, lr, accuracy = tuned_mobilevit(torch.zeros(50, 1, 2, 2), torch.zeros(50, 10), 0, rates=(0.1, 0.2, 0.3),
+                                      epochs=3, num_validation=20)
+    assert (lr, accuracy) == (0.2, 0.7)
+    assert trained == [(30, 3, 0.1), (30, 3, 0.2), (30, 3, 0.3)]  # the last 20 held out from every run
 
 
 def test_ink_region_is_the_true_masks_foreground():
@@ -294,6 +332,21 @@ def test_the_heads_change_one_thing_at_a_time_and_the_small_budget_sees_as_many_
     frozen.measure("weighted_last_map_head_on_masks", 2, seed=0)
     # 200 canvases for 20 epochs and 2,000 for 2: 4,000 canvases seen either way
     assert trained == [(NUM_TUNE, NUM_TUNE, 20, False), (2000, 2000, 2, False), (2000, 2000, 2, True)]
+
+
+def test_a_heads_argmax_masks_are_those_it_is_measured_by():
+    torch.manual_seed(0)
+    channels = [4, 8]
+    maps = [torch.randn(40, 4, 8, 8), torch.randn(40, 8, 4, 4)]
+    test_maps = [torch.randn(6, 4, 8, 8), torch.randn(6, 8, 4, 4)]
+    masks = torch.randint(0, 11, (40, 16, 16))
+    test_masks = torch.randint(0, 11, (6, 16, 16))
+    frozen = _Frozen(channels, (maps, test_maps), dict(pseudo=masks, refined=masks, true=masks), test_masks,
+                     torch.ones(11))
+    argmax = frozen.argmax(HEADS["head_on_pseudo_masks"], 1, seed=3)
+    measured = frozen.measure("head_on_pseudo_masks", 1, seed=3)
+    assert argmax.shape == (6, 16, 16)
+    assert measured["head_on_pseudo_masks_1_argmax_background"] == (argmax == 0).float().mean().item()
 
 
 def test_mobilevit_without_attention_differs_only_in_its_transformers():

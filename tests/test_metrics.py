@@ -5,11 +5,14 @@ import torch
 
 from minivit.metrics import (
     accuracy,
+    accuracy_difference_interval,
     confusion_matrix,
     iou_per_class,
     mean_attention_distance,
     mean_iou,
+    mean_iou_difference_interval,
     mean_iou_resampled,
+    wilson_interval,
 )
 
 pytestmark = pytest.mark.versions  # numerics of torch's ops
@@ -85,6 +88,8 @@ def test_accuracy_hand_worked():
         (lambda: accuracy([1], TARGET), TypeError, "pred must be a torch.Tensor"),
         (lambda: mean_iou_resampled(PRED[None], TARGET[None], 3, torch.tensor([[0, 1]])), ValueError, "in [0, 1)"),
         (lambda: mean_iou_resampled(PRED[None], TARGET[None], 3, torch.tensor([0])), ValueError, "(R, M) int64"),
+        (lambda: mean_iou_difference_interval(PRED[None], PRED[None], TARGET[None], 3, level=1.0), ValueError,
+         "level must be in (0, 1)"),
     ],
 )
 def test_bad_input_names_the_problem(call, error, words):
@@ -150,4 +155,51 @@ def test_mean_attention_distance_equals_brute_force():
 )
 def test_mean_attention_distance_names_bad_input(call, error, words):
     with pytest.raises(error, match=words.replace("*", r"\*").replace("(", r"\(")):
+        call()
+
+
+def test_mean_iou_difference_interval_is_the_percentile_bootstrap_of_paired_resamples():
+    torch.manual_seed(0)
+    target = torch.randint(0, 3, (30, 4, 4))
+    good, bad = target.clone(), torch.randint(0, 3, (30, 4, 4))
+    good[:10] = bad[:10]  # a third of the images as bad as the bad method's
+    low, high = mean_iou_difference_interval(good, bad, target, 3, resamples=200, seed=1)
+    # by hand: the same resamples, both methods on each, the central 95% of the differences
+    indices = torch.randint(30, (200, 30), generator=torch.Generator().manual_seed(1))
+    differences = mean_iou_resampled(good, target, 3, indices) - mean_iou_resampled(bad, target, 3, indices)
+    assert (low, high) == pytest.approx((torch.quantile(differences, 0.025).item(),
+                                         torch.quantile(differences, 0.975).item()))
+    assert 0 < low < mean_iou(good, target, 3) - mean_iou(bad, target, 3) < high
+    # one method against itself: every resample differs by exactly 0
+    assert mean_iou_difference_interval(good, good, target, 3, resamples=50) == (0.0, 0.0)
+
+
+def test_wilson_interval_equals_scipy_and_its_closed_form_at_one():
+    from scipy.stats import binomtest
+
+    expected = binomtest(81, 263).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = wilson_interval(81 / 263, 263, z=1.959964)
+    assert low == pytest.approx(expected.low, abs=1e-7) and high == pytest.approx(expected.high, abs=1e-7)
+    # all right: the interval is [n / (n + z^2), 1], far wider below than the simple one (which is [1, 1])
+    assert wilson_interval(1.0, 360) == pytest.approx((360 / 364, 1.0))
+    low, high = wilson_interval(0.5, 100)  # symmetric in the middle, close to 0.5 +- 2 * 0.05
+    assert (low + high) / 2 == pytest.approx(0.5) and high - low == pytest.approx(2 * 2 / 1.04 * 0.0026**0.5)
+
+
+def test_accuracy_difference_interval_reproduces_newcombes_example():
+    # Newcombe (1998), Statistics in Medicine 17, 873-890, Table II: 56/70 - 48/80, method 10: 0.0524 to 0.3339
+    low, high = accuracy_difference_interval(56 / 70, 48 / 80, 70, z=1.959964, n_b=80)
+    assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
+    low, high = accuracy_difference_interval(0.9, 0.9, 360)
+    assert low == pytest.approx(-high) and low < 0 < high
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: wilson_interval(1.2, 10), ValueError, "accuracy must be in"),
+    (lambda: wilson_interval(0.5, 0), ValueError, "n must be"),
+    (lambda: wilson_interval(0.5, 10, z=0), ValueError, "z must be positive"),
+    (lambda: accuracy_difference_interval(0.5, -0.1, 10), ValueError, "accuracy must be in"),
+])
+def test_intervals_name_bad_input(call, error, words):
+    with pytest.raises(error, match=words):
         call()

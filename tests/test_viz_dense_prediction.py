@@ -99,18 +99,21 @@ def test_pipeline_diagram_has_the_shapes_of_the_classifier_and_the_head():
     assert classifier.training and head.training  # run in eval mode, then their modes restored
     texts = labels(fig)
     # by hand: mobilevit_tiny's last map is 128 x 4 x 4 (stride 8); its maps per stage 16/24/32/128 channels;
-    # the 5 true masks choose the threshold, and the same head trained on them is the yardstick
+    # the 5 true masks choose the threshold, and the same head trained on them is the rival
     assert [t.split("\n")[-1] for t in texts] == [
         "images (3, 1, 32, 32), labels (3, 10)", "logits (3, 10)", "(3, 10, 4, 4)",
         "keep the labelled digits (3, 10, 32, 32)", "pseudo-masks (3, 32, 32)", "scores (3, 11, 32, 32)",
-        "mask (3, 32, 32)", "(16, 16, 16), (24, 8, 8), (32, 8, 8), (128, 4, 4)", "choose the threshold 0.8",
-        "same head trained on those 5 masks"]
+        "its class of highest score, mask (3, 32, 32)", "(16, 16, 16), (24, 8, 8), (32, 8, 8), (128, 4, 4)",
+        "choose the threshold 0.8", "on those 5 true masks instead",
+        # the test path: the classifier's answers instead of the labels, into the CAM masks
+        "images (3, 1, 32, 32)", "logit > 0, (3, 10), instead of the labels", "CAM masks (3, 32, 32)"]
     assert "background below 0.8" in texts[4]
     assert texts[8] == "5 true masks (5, 32, 32)\nchoose the threshold 0.8"
     assert labels(plot_weak_supervision(classifier, head, images, labels_, tune_masks))[8].endswith("threshold t")
     ax = fig.axes[0]
-    # the chain, the frozen maps in and out, true masks to the threshold and to the yardstick, yardstick to the head
-    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 6 + 2 + 2 + 1
+    # the chain, the frozen maps in and out, true masks to the threshold and to the rival, rival to the head,
+    # and the test path's two steps
+    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 6 + 2 + 2 + 1 + 2
     with pytest.raises(ValueError, match="labels must have shape"):
         plot_weak_supervision(classifier, head, images, torch.ones(3, dtype=torch.bool), tune_masks)
     with pytest.raises(ValueError, match="tune_masks must have shape"):

@@ -263,3 +263,39 @@ def test_tokenisation_reads_each_model():
     assert np.allclose(sorted(set(sequence.get_xdata())), [1.5, 9.5, 17.5, 25.5])  # pixel (0, 0) of each 2 x 2 patch
     with pytest.raises(ValueError, match="must be a SmallCNN"):
         viz.plot_tokenisation(image, {"m": torch.nn.Linear(2, 2)})
+
+
+def test_training_curves_draw_the_loss_floor_when_given():
+    a = History(train_loss=[2.0, 1.0], train_accuracy=[0.2, 0.6], eval_accuracy=[0.5, 0.7], seconds=[1.0, 1.0])
+    loss_ax = viz.plot_training_curves({"m": a}, loss_floor=0.5).axes[0]
+    (floor,) = [line for line in loss_ax.lines if line.get_gid() == "floor"]
+    np.testing.assert_array_equal(floor.get_ydata(), [0.5, 0.5])
+    assert floor.get_linestyle() == "--" and "0.50" in floor.get_label()
+    assert all(line.get_gid() != "floor" for line in viz.plot_training_curves({"m": a}).axes[0].lines)
+
+
+def test_learning_rate_schedules_are_fits_own_cosine_and_warmup():
+    from minivit.experiments.training import DEIT_OPTIONS, fit_learning_rates
+
+    steps, warmup = 60, DEIT_OPTIONS["warmup_steps"] // 9  # a short run: 6 steps of warmup
+    cosine = fit_learning_rates(10, epochs=6, lr=0.01)
+    t = np.arange(steps)
+    np.testing.assert_allclose(cosine, 0.01 * (1 + np.cos(np.pi * t / steps)) / 2, atol=1e-9)  # from lr, half a cosine
+    warm = fit_learning_rates(10, epochs=6, lr=0.01, warmup_steps=warmup, no_weight_decay=DEIT_OPTIONS["no_weight_decay"])
+    rise = 1 / warmup + (1 - 1 / warmup) * np.arange(warmup) / warmup  # linear from lr / warmup towards lr
+    np.testing.assert_allclose(warm[:warmup], 0.01 * rise, atol=1e-9)
+    np.testing.assert_allclose(warm[warmup:], 0.01 * (1 + np.cos(np.pi * t[:-warmup] / (steps - warmup))) / 2, atol=1e-9)
+
+    fig = viz.plot_learning_rate_schedules({"cosine": cosine, "warmup": warm}, steps_per_epoch=10, title="t")
+    ax = fig.axes[0]
+    lines = [line for line in ax.lines if line.get_gid() == "schedule"]
+    assert [line.get_label() for line in lines] == ["cosine", "warmup"]
+    for line, rates in zip(lines, (cosine, warm)):
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(1, steps + 1))
+        np.testing.assert_array_equal(line.get_ydata(), rates)
+    assert len(ax.lines) - len(lines) == 5  # the ends of epochs 1 to 5
+    assert ax.get_title() == "t" and plt.get_fignums() == []
+    with pytest.raises(ValueError, match="schedules"):
+        viz.plot_learning_rate_schedules({})
+    with pytest.raises(ValueError, match="schedules"):
+        viz.plot_learning_rate_schedules({"a": []})

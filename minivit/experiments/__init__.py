@@ -5,6 +5,7 @@ small CSV files in course/results/ that the notebooks read, plot and check.
     python -m minivit.experiments learning-rates --out course/results/learning_rates.csv
     python -m minivit.experiments data-size --rates course/results/learning_rates.csv --out course/results/data_size.csv
     python -m minivit.experiments weak-supervision --out course/results/weak_supervision.csv
+    python -m minivit.experiments weak-supervision-additions --out course/results/weak_supervision.csv
 
     two_marks           notebook 01: which small models solve the two-marks task, five seeds, trained long
     training            notebook 08: four classifiers on the digits, learning rates chosen on a validation

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.data import DataLoader, Dataset
 
 from minivit.data import DIGITS_VALIDATION_SIZE, DigitsDataset, Translated, digits, stratified_split
@@ -95,6 +96,29 @@ def deit_no_weight_decay(name: str, parameter: nn.Parameter) -> bool:
 # tenth of them, and no weight decay where DeiT exempts it. Not DeiT's augmentations (RandAugment, Mixup,
 # CutMix, random erasing), stochastic depth or 300 epochs.
 DEIT_OPTIONS = dict(warmup_steps=54, no_weight_decay=deit_no_weight_decay)
+
+
+def fit_learning_rates(steps_per_epoch: int, epochs: int = 15, lr: float = 1.0, **options) -> list[float]:
+    """The learning rate `minivit.train.fit` uses at each optimizer step, read from fit itself.
+
+    Runs `fit` on a one-layer model and `steps_per_epoch` batches of one zero input, and records the learning rate
+    of the optimizer's first parameter group just before every step (a global optimizer step pre-hook of torch,
+    removed afterwards); the schedule does not depend on the model or the data, only on the number of steps and on
+    `options` such as DEIT_OPTIONS' `warmup_steps`. About a millisecond a step.
+
+    Returns:
+        epochs * steps_per_epoch learning rates, the first step's first.
+    """
+    model = nn.Linear(1, 2)
+    batches = [(torch.zeros(1, 1), torch.zeros(1, dtype=torch.long))] * steps_per_epoch  # fit needs only len and iter
+    rates: list[float] = []
+    hook = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: rates.append(optimizer.param_groups[0]["lr"]))
+    try:
+        fit(model, batches, epochs=epochs, lr=lr, progress=False, **options)
+    finally:
+        hook.remove()
+    return rates
 
 
 def _mlp() -> nn.Module:

@@ -22,17 +22,25 @@ What each arm is for (`CLASSIFIERS`, `cam_measures` and `HEADS`):
 - "cnn": a small CNN trained for more epochs (10), which bring its classification accuracy above the
   MobileViT's: a CAM whose every value sees only pixels around its place (a reference point, not a control);
 - the pointing game beside its chance level and a class-blind baseline (`ink_maps`);
-- every head trained for each of HEAD_EPOCHS: the notebook's short training, and a long one.
+- every head trained for each of HEAD_EPOCHS: the notebook's short training, and a long one;
+- added later (`better_classifiers`, in ADDITIONS): would a better classifier change the comparison with the
+  200 true masks? The same head on the pseudo-masks of the small CNN and of a MobileViT trained longer at a
+  learning rate chosen on held-out training canvases (`tuned_mobilevit`), over the same frozen maps (only the
+  masks learned from change), and the whole pipeline over the tuned MobileViT; with paired bootstrap
+  intervals over the test canvases (`INTERVALS`), and the thresholds that the first NUM_FEW tuning canvases
+  alone would choose.
 
 - `canvases`: digit canvases as three tensors (images, labels, masks); `ink_region`, their ink.
 - `backbone_maps`: a frozen backbone's feature maps of many images, computed once.
 - `train_head`, `head_scores`: a segmentation head trained and run on such maps; `head_measures`, a head
   trained and its argmax masks measured; `balanced_class_weights`, cross-entropy weights under which
   every class weighs the same.
-- `train_classifier`, `cam_measures`: one of CLASSIFIERS trained on the labels; what its CAMs are worth.
+- `train_classifier`, `cam_measures`: one of CLASSIFIERS trained on the labels; what its CAMs are worth;
+  `tuned_mobilevit`, the MobileViT trained longer at a learning rate chosen on held-out training canvases.
 - `weak_supervision`: the whole experiment for one seed, every measure of it.
+- `better_classifiers`: the arms added later, for one seed (`better_classifier_columns`: its new columns).
 - `add_to_results`: columns of a new arm merged into the stored CSV file, seed by seed, after checking that
-  the columns it recomputes agree with the stored ones (`ADDITIONS`: none now).
+  the columns it recomputes agree with the stored ones (`ADDITIONS`: better_classifiers).
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from minivit.data import CANVAS_CLASSES, MASK_THRESHOLD, denormalize, digit_canvas
 from minivit.experiments.processes import map_in_processes
 from minivit.experiments.results import read_csv, write_csv
-from minivit.metrics import mean_iou
+from minivit.metrics import mean_iou, mean_iou_difference_interval
 from minivit.models.mobilevit import MobileViT, MobileViTBlock, mobilevit_tiny
 from minivit.models.toy_models import SmallCNN
 from minivit.segmentation import (
@@ -70,6 +78,11 @@ NUM_FAR = 32  # the test canvases far_gradient_share is measured on
 HEAD_DIM = 48  # D of the multi-stage SegmentationHead
 LAST_MAP_DIM = 86  # D of the SegmentationHead on the last map only: then it has the multi-stage head's parameters
 HEAD_EPOCHS = (2, 30)  # the heads' training lengths: notebook 09's, and a long one: do the comparisons settle?
+NUM_FEW = 10  # the tuning canvases of the threshold's check: do their true masks choose the same threshold?
+TUNED_RATES = (3e-3, 1e-2)  # the tuned MobileViT's candidate learning rates
+TUNED_EPOCHS = 12  # its training length (the MobileViT of CLASSIFIERS trains for 4)
+NUM_VALIDATION = 200  # the last training canvases, held out to choose its learning rate
+RESAMPLES = 1000  # bootstrap resamples of the test canvases, for the intervals of differences
 
 
 def mobilevit_without_attention() -> MobileViT:
@@ -118,15 +131,39 @@ def ink_region(images: torch.Tensor) -> torch.Tensor:
 
 
 def train_classifier(
-    name: str, images: torch.Tensor, labels: torch.Tensor, seed: int, epochs: int | None = None
+    name: str, images: torch.Tensor, labels: torch.Tensor, seed: int, epochs: int | None = None, lr: float = 3e-3
 ) -> nn.Module:
     """CLASSIFIERS[name] trained as a multi-label classifier on (images, labels), returned in eval mode."""
     spec = CLASSIFIERS[name]
     seed_everything(seed)
     model = spec.build()
     loader = DataLoader(TensorDataset(images, labels), batch_size=32, shuffle=True)
-    fit(model, loader, epochs=epochs or spec.epochs, lr=3e-3, multi_label=True, seed=seed, progress=False)
+    fit(model, loader, epochs=epochs or spec.epochs, lr=lr, multi_label=True, seed=seed, progress=False)
     return model.eval()
+
+
+def tuned_mobilevit(
+    images: torch.Tensor, labels: torch.Tensor, seed: int, rates: Sequence[float] = TUNED_RATES,
+    epochs: int = TUNED_EPOCHS, num_validation: int = NUM_VALIDATION,
+) -> tuple[nn.Module, float, float]:
+    """mobilevit_tiny trained longer, at a learning rate chosen on held-out training canvases.
+
+    One model per rate of `rates` is trained for `epochs` on all training canvases but the last
+    `num_validation`, which are held out; the one whose held-out accuracy (all 10 answers right) is highest
+    is kept, as trained (the held-out canvases are not trained on afterwards). The test canvases choose nothing.
+
+    Returns:
+        (the model in eval mode, its learning rate, its held-out accuracy).
+    """
+    fit_part = images[:-num_validation], labels[:-num_validation]
+    held_out = DataLoader(TensorDataset(images[-num_validation:], labels[-num_validation:]), batch_size=100)
+    best = None
+    for lr in rates:
+        model = train_classifier("mobilevit", *fit_part, seed, epochs=epochs, lr=lr)
+        accuracy = evaluate(model, held_out, multi_label=True)
+        if best is None or accuracy > best[2]:
+            best = model, lr, accuracy
+    return best
 
 
 @torch.no_grad()
@@ -290,7 +327,8 @@ class Head:
 
     kind: "multi-stage" (a SegmentationHead on all four maps), "last map" (one on the last map only, with
         the multi-stage head's parameter count) or "probe" (a LinearProbeHead on the last map).
-    masks: what it learns from: "pseudo" (the CAM pseudo-masks), "refined" (those cut to the ink) or "true".
+    masks: what it learns from: "pseudo" (the CAM pseudo-masks), "refined" (those cut to the ink) or "true";
+        in `better_classifiers` also "cnn" and "tuned" (the pseudo-masks of the small CNN, of the tuned MobileViT).
     class_weighted: its cross-entropy weighted by balanced_class_weights of the true masks.
     canvases: learn from only the first this many training canvases, for as many more epochs as give the
         same number of canvases seen; None: from all of them.
@@ -348,6 +386,19 @@ class _Frozen:
         return cls([m.shape[1] for m in maps[0]], maps, masks, test_masks,
                    balanced_class_weights(train_masks, CANVAS_CLASSES))
 
+    def argmax(self, head: Head, epochs: int, seed: int) -> torch.Tensor:
+        """`head` trained as `measure` trains it (the same random numbers): its argmax masks of the test
+        canvases (B, H, W)."""
+        train_maps, test_maps = self.maps
+        if head.kind != "multi-stage":
+            train_maps, test_maps = train_maps[-1:], test_maps[-1:]
+        masks = self.masks[head.masks]
+        count = len(masks) if head.canvases is None else min(head.canvases, len(masks))
+        seed_everything(seed)
+        trained = train_head(head.build(self.channels), [m[:count] for m in train_maps], masks[:count], seed,
+                             epochs * (len(masks) // count), self.balanced if head.class_weighted else None)
+        return head_scores(trained, test_maps, tuple(self.test_masks.shape[-2:])).argmax(dim=1)
+
     def measure(self, name: str, epochs: int, seed: int) -> dict[str, float]:
         """HEADS[name] trained for `epochs` (as many canvases seen) and measured: its columns of the row."""
         head = HEADS[name]
@@ -400,10 +451,118 @@ def weak_supervision(
     return row
 
 
+# Heads of `better_classifiers`, all multi-stage. Over the frozen 4-epoch MobileViT of the stored runs: heads on the
+# pseudo-masks of the two better classifiers (only the masks learned from change), and three heads of HEADS again
+# (their test masks, for the bootstrap; their IoU, to check that they agree with the stored). Over the frozen tuned
+# MobileViT: the pipeline's head on its pseudo-masks, and the head on the 200 true masks.
+BETTER_HEADS = {
+    "head_on_pseudo_masks": HEADS["head_on_pseudo_masks"],
+    "head_on_refined_pseudo_masks": HEADS["head_on_refined_pseudo_masks"],
+    f"head_on_{NUM_TUNE}_masks": HEADS[f"head_on_{NUM_TUNE}_masks"],
+    "head_on_cnn_pseudo_masks": Head("multi-stage", "cnn"),
+    "head_on_tuned_pseudo_masks": Head("multi-stage", "tuned"),
+}
+TUNED_HEADS = {
+    "tuned_head_on_pseudo_masks": Head("multi-stage", "pseudo"),
+    f"tuned_head_on_{NUM_TUNE}_masks": Head("multi-stage", "true", canvases=NUM_TUNE),
+}
+# (a, b): the paired bootstrap interval of a's test mean IoU minus b's, over the test canvases; heads at the
+# length better_classifiers trains them, "{classifier}_cam" the CAM masks of the test canvases
+INTERVALS = (
+    (f"head_on_{NUM_TUNE}_masks", "head_on_pseudo_masks"),
+    (f"head_on_{NUM_TUNE}_masks", "head_on_refined_pseudo_masks"),
+    (f"head_on_{NUM_TUNE}_masks", "head_on_cnn_pseudo_masks"),
+    (f"head_on_{NUM_TUNE}_masks", "head_on_tuned_pseudo_masks"),
+    (f"tuned_head_on_{NUM_TUNE}_masks", "tuned_head_on_pseudo_masks"),
+    ("head_on_cnn_pseudo_masks", "head_on_pseudo_masks"),
+    ("head_on_tuned_pseudo_masks", "head_on_pseudo_masks"),
+    ("head_on_pseudo_masks", "mobilevit_cam"),
+    ("cnn_cam", "mobilevit_cam"),
+    ("mobilevit_tuned_cam", "mobilevit_cam"),
+)
+BETTER = ("cnn", "mobilevit_tuned")  # the better classifiers, by their names in the results
+
+
+def _name(key: str, epochs: int) -> str:
+    """A prediction's name in the results: a head's with its epochs, a CAM's as it is."""
+    return key if key.endswith("_cam") else f"{key}_{epochs}"
+
+
+def better_classifier_columns(epochs: int = HEAD_EPOCHS[0]) -> list[str]:
+    """The columns that better_classifiers adds to the stored results."""
+    keys = ("accuracy", "threshold", "cam", "refined_threshold", "refined", "pointing", "pointing_chance",
+            "pointing_ink", "far_share")
+    columns = ["mobilevit_tuned_lr", "mobilevit_tuned_held_out_accuracy"]
+    columns += [f"mobilevit_tuned_{key}" for key in keys]
+    columns += [f"{name}_{kind}_{NUM_FEW}" for name in ("mobilevit", *BETTER)
+                for kind in ("threshold", "refined_threshold")]
+    columns += [f"{name}_{epochs}_{key}" for name in (*BETTER_HEADS, *TUNED_HEADS)
+                for key in ("argmax", "argmax_background") if name not in HEADS]
+    columns += [f"{_name(a, epochs)}_minus_{_name(b, epochs)}_{end}" for a, b in INTERVALS for end in ("low", "high")]
+    return columns
+
+
+def better_classifiers(
+    seed: int, num_train: int = 2000, num_test: int = 200, epochs: int | None = None,
+    tuned_epochs: int = TUNED_EPOCHS, head_epochs: int = HEAD_EPOCHS[0],
+) -> dict[str, float | int]:
+    """Does a better classifier change the comparison with 200 true masks? And the test canvases' noise.
+
+    For one seed: the 4-epoch MobileViT and the small CNN of CLASSIFIERS trained again, and a MobileViT trained
+    longer at a learning rate chosen on held-out training canvases (`tuned_mobilevit`); the CAM measures of
+    all three, and their thresholds chosen on only the first NUM_FEW tuning canvases. Then the heads of
+    BETTER_HEADS and TUNED_HEADS, trained for `head_epochs`, and the paired bootstrap intervals of INTERVALS
+    (RESAMPLES resamples of the test canvases, 95%).
+
+    Returns:
+        a row: seed; the stored columns recomputed (the 4-epoch MobileViT's and the CNN's CAM measures, the
+        three heads of HEADS); and better_classifier_columns(head_epochs).
+    """
+    train = canvases("train", num_train)
+    test = canvases("test", num_test)
+    (train_images, train_labels, train_masks), (test_images, _, test_masks) = train, test
+    row: dict[str, float | int] = dict(seed=seed)
+    tuned, row["mobilevit_tuned_lr"], row["mobilevit_tuned_held_out_accuracy"] = tuned_mobilevit(
+        train_images, train_labels, seed, epochs=tuned_epochs)
+    classifiers = {"mobilevit": train_classifier("mobilevit", train_images, train_labels, seed, epochs),
+                   "cnn": train_classifier("cnn", train_images, train_labels, seed, epochs),
+                   "mobilevit_tuned": tuned}
+    predictions, pseudo = {}, {}
+    for name, classifier in classifiers.items():
+        measures = cam_measures(classifier, train, test)
+        row.update({f"{name}_{key}": value for key, value in measures.items()})
+        with torch.no_grad():
+            present = classifier(train_images[:NUM_FEW]) > 0
+            cams = class_activation_map(classifier, train_images[:NUM_FEW])
+            test_cams, test_present = class_activation_map(classifier, test_images), classifier(test_images) > 0
+            pseudo[name] = masks_from_cams(class_activation_map(classifier, train_images), train_labels,
+                                           measures["threshold"])
+        row[f"{name}_threshold_{NUM_FEW}"] = choose_threshold(cams, present, train_masks[:NUM_FEW], THRESHOLDS)[0]
+        row[f"{name}_refined_threshold_{NUM_FEW}"] = choose_threshold(
+            cams, present, train_masks[:NUM_FEW], THRESHOLDS, region=ink_region(train_images[:NUM_FEW]))[0]
+        predictions[f"{name}_cam"] = masks_from_cams(test_cams, test_present, measures["threshold"])
+    for backbone, heads in (("mobilevit", BETTER_HEADS), ("mobilevit_tuned", TUNED_HEADS)):
+        frozen = _Frozen.of(classifiers[backbone], train, test,
+                            (row[f"{backbone}_threshold"], row[f"{backbone}_refined_threshold"]))
+        frozen.masks.update(cnn=pseudo["cnn"], tuned=pseudo["mobilevit_tuned"])
+        for name, head in heads.items():
+            argmax = frozen.argmax(head, head_epochs, seed)
+            predictions[_name(name, head_epochs)] = argmax
+            row[f"{name}_{head_epochs}_argmax"] = mean_iou(argmax, test_masks, CANVAS_CLASSES)
+            row[f"{name}_{head_epochs}_argmax_background"] = (argmax == 0).float().mean().item()
+    for a, b in INTERVALS:
+        a, b = _name(a, head_epochs), _name(b, head_epochs)
+        row[f"{a}_minus_{b}_low"], row[f"{a}_minus_{b}_high"] = mean_iou_difference_interval(
+            predictions[a], predictions[b], test_masks, CANVAS_CLASSES, resamples=RESAMPLES, seed=seed)
+    return row
+
+
 # Parts added to the stored results after they were written, each computed for a seed whose row lacks one of its
-# columns: name: (compute(seed) -> row, the columns it adds). None now: the stored results are one full run of
-# weak_supervision. A new arm can be added this way without training the others again (see add_to_results).
-ADDITIONS: dict[str, tuple[Callable[[int], dict], Callable[[], list[str]]]] = {}
+# columns: name: (compute(seed) -> row, the columns it adds). The stored results are one full run of weak_supervision,
+# with these merged in (see add_to_results): a new arm added without training the others again.
+ADDITIONS: dict[str, tuple[Callable[[int], dict], Callable[[], list[str]]]] = {
+    "better_classifiers": (better_classifiers, better_classifier_columns),
+}
 
 
 def add_to_results(

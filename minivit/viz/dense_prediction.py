@@ -4,7 +4,7 @@
     plot_cam_pipeline        a classifier's last map -> its Linear at every place (the CAM) -> scale -> threshold
     plot_weak_supervision    the whole pipeline: classifier on image labels -> CAMs -> threshold -> pseudo-masks
                              -> a head on the frozen maps -> argmax, beside the true masks that choose the
-                             threshold and the same head trained on them
+                             threshold and the same head trained on them; and the test path (logit > 0)
     plot_heads_by_masks      heads' results over seeds (an interaction plot) with reference levels drawn across
 """
 
@@ -143,9 +143,10 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
                           tune_masks: torch.Tensor, threshold: float | None = None) -> Figure:
     """Weak supervision from end to end, as notebook 09 runs it: a classifier trained on image labels, its
     class activation maps, scaled and thresholded into pseudo-masks, and a segmentation head trained on them
-    over the classifier's frozen feature maps, read by argmax. Beside it, the few true masks the pipeline
-    spends to choose its threshold, and the yardstick of the same budget: the same head trained on those
-    masks instead. Every shape is the one the code computes for `images`.
+    over the classifier's frozen feature maps, read by argmax. Beside it, the true masks the pipeline spends
+    to choose its threshold, and the rival: the same head trained on those masks instead. Below it, the test
+    path, where the labels are unknown: the classifier's own answers (logit > 0) choose the digits whose CAMs
+    are thresholded into the CAM masks. Every shape is the one the code computes for `images`.
 
     Args:
         classifier: has `feature_maps(images)` and a Linear `head` on its pooled last map (as for
@@ -158,7 +159,8 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
 
     Returns:
         the Figure. Boxes have gid "step" (the main chain top to bottom, then the frozen maps, then the true
-        masks that choose the threshold, then the yardstick) and their texts "step-label"; arrows gid "arrow".
+        masks that choose the threshold, then the rival head, then the test path left to right) and their texts
+        "step-label"; arrows gid "arrow".
     """
     check_tensor(labels, "labels", "(B, K)")
     check_tensor(tune_masks, "tune_masks", "(N, H, W)")
@@ -172,13 +174,15 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
         maps = classifier.feature_maps(images)
         cams = class_activation_map(classifier, images)
         pseudo = masks_from_cams(cams, labels, 0.5 if threshold is None else threshold)  # checks the labels
+        answered = logits > 0  # (B, K): the test path's digits
+        cam_masks = masks_from_cams(cams, answered, 0.5 if threshold is None else threshold)
         scores = head.eval()(maps, tuple(images.shape[-2:]))
     classifier.train(was_training[0])
     head.train(was_training[1])
     t = "t" if threshold is None else f"{threshold:g}"
     H, W = images.shape[-2:]
     main = [
-        (f"canvases with image labels only\nimages {shape_text(tuple(images.shape))}, labels "
+        (f"training canvases with image labels only\nimages {shape_text(tuple(images.shape))}, labels "
          f"{shape_text(tuple(labels.shape))}", "tensor"),
         (f"1. classifier, trained on the labels\nlogits {shape_text(tuple(logits.shape))}", "layer"),
         (f"2. CAMs: its Linear at every place of its last map\n{shape_text(tuple(small.shape))}", "layer"),
@@ -187,9 +191,10 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
         (f"3. threshold: the highest digit, or background below {t}\npseudo-masks "
          f"{shape_text(tuple(pseudo.shape))}", "op"),
         (f"4. segmentation head, trained on the pseudo-masks\nscores {shape_text(tuple(scores.shape))}", "layer"),
-        (f"argmax: each pixel takes its class of highest score\nmask {shape_text(tuple(pseudo.shape))}", "op"),
+        (f"argmax (on any canvas's frozen maps): each pixel takes\nits class of highest score, mask "
+         f"{shape_text(tuple(pseudo.shape))}", "op"),
     ]
-    fig = new_figure(12.5, 6.4)
+    fig = new_figure(12.5, 7.3)
     ax = fig.subplots()
     width, side, side_width = 5.6, 4.9, 3.6
     for k, (text, kind) in enumerate(main):
@@ -204,12 +209,28 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
     box(ax, side + 0.4, -4, f"{N} true masks {shape_text(tuple(tune_masks.shape))}\nchoose the threshold {t}",
         "tensor", width=side_width)
     arrow(ax, (side + 0.4 - side_width / 2, -4), (width / 2, -4))
-    box(ax, side + 0.4, -5, f"the yardstick, the same budget: the\nsame head trained on those {N} masks",
+    box(ax, side + 0.4, -5, f"the rival: the same head trained\non those {N} true masks instead",
         "tensor", width=side_width)
     arrow(ax, (side + 0.4, -4 - 0.36), (side + 0.4, -5 + 0.36), linestyle="--")
     arrow(ax, (side + 0.4 - side_width / 2, -5), (width / 2, -5), linestyle="--")
+    y = -len(main) - 0.25  # the test path, one row below the chain
+    ax.axhline(y + 0.58, color="0.6", linewidth=0.8, linestyle=":")
+    ax.text(-side - 0.4 - (side_width + 0.8) / 2, y + 0.42, "test canvases: the labels are unknown", ha="left",
+            va="bottom", fontsize=8.5, style="italic", gid="test-path-label")
+    test_path = [
+        (-side - 0.4, f"test canvases, no labels\nimages {shape_text(tuple(images.shape))}", side_width + 0.8),
+        (0, f"1. the classifier's answers: the digits with\nlogit > 0, {shape_text(tuple(answered.shape))}, "
+            "instead of the labels", width),
+        (side + 0.4, f"2.-3. their CAMs, threshold {t}:\nCAM masks {shape_text(tuple(cam_masks.shape))}",
+         side_width),
+    ]
+    for k, (x, text, w) in enumerate(test_path):
+        box(ax, x, y, text, "tensor" if k == 0 else "op", width=w, height=0.72)
+        if k:
+            previous_x, _, previous_w = test_path[k - 1]
+            arrow(ax, (previous_x + previous_w / 2, y), (x - w / 2, y))
     ax.set_xlim(-side - 0.4 - (side_width + 0.8) / 2 - 0.1, side + 0.4 + side_width / 2 + 0.1)
-    ax.set_ylim(-len(main) + 0.45, 0.45)
+    ax.set_ylim(y - 0.45, 0.45)
     ax.axis("off")
     ax.set_title("weak supervision: a segmentation head learned from image labels, through the classifier's CAMs")
     return fig

@@ -92,7 +92,8 @@ def plot_digits(
 
 
 def plot_training_curves(
-    histories: Mapping[str, object], title: str = "training curves", evaluated_on: str = "test"
+    histories: Mapping[str, object], title: str = "training curves", evaluated_on: str = "test",
+    loss_floor: float | None = None,
 ) -> Figure:
     """Training loss and the accuracy measured after each epoch, for several models, one line (and colour)
     per model.
@@ -103,6 +104,8 @@ def plot_training_curves(
         title: the figure's title.
         evaluated_on: what the loader `fit` evaluated on held, for the right panel's title: "test",
             "validation", ...
+        loss_floor: if given, the lowest loss possible (with label smoothing, the smoothed target's entropy),
+            drawn as a dashed grey line (gid "floor") across the left panel.
 
     Returns:
         the Figure with two axes: left, the training loss per epoch; right, the accuracy on the evaluated set
@@ -125,6 +128,9 @@ def plot_training_curves(
         accuracy = list(history.eval_accuracy)
         if accuracy:
             accuracy_ax.plot(range(1, len(accuracy) + 1), accuracy, marker="o", markersize=4, color=colour, label=key)
+    if loss_floor is not None:
+        loss_ax.axhline(loss_floor, color="grey", linestyle="--", linewidth=1.2, gid="floor",
+                        label=f"lowest possible loss, {loss_floor:.2f}")
     loss_ax.set_title("training loss (mean over each epoch's batches)")
     loss_ax.set_ylabel("cross-entropy loss")
     loss_ax.set_ylim(bottom=0)
@@ -373,6 +379,44 @@ def plot_learning_rate_sweep(
     ax.grid(True, alpha=0.4)
     ax.margins(y=0.08)  # room for the rings at the top
     ax.legend(loc="lower left", fontsize=9)
+    ax.set_title(title)
+    return fig
+
+
+def plot_learning_rate_schedules(
+    schedules: Mapping[str, Sequence[float]], steps_per_epoch: int | None = None,
+    title: str = "learning rate at each optimizer step",
+) -> Figure:
+    """Learning rate against the optimizer step, one line per recipe (e.g. `fit_learning_rates` of each).
+
+    Args:
+        schedules: recipe name -> the learning rate at steps 1, 2, ... (all the same length or not).
+        steps_per_epoch: if given, a faint vertical line at the end of every epoch.
+        title: the figure's title.
+
+    Returns:
+        the Figure with one axes: per recipe, in order, one Line2D with x = 1..len(schedule), y = the schedule,
+        labelled with the recipe's name (gid "schedule").
+    """
+    if not isinstance(schedules, Mapping) or not schedules:
+        raise ValueError(f"schedules must be a non-empty mapping of recipe name -> learning rates, got {schedules!r}")
+    for key, rates in schedules.items():
+        if isinstance(rates, str) or not isinstance(rates, Sequence) or not rates:
+            raise ValueError(f"schedules[{key!r}] must be a non-empty sequence of learning rates, got {rates!r}")
+    fig = new_figure(8.0, 3.6)
+    ax = fig.subplots()
+    longest = max(len(rates) for rates in schedules.values())
+    if steps_per_epoch is not None:
+        for end in range(steps_per_epoch, longest, steps_per_epoch):
+            ax.axvline(end + 0.5, color="0.85", linewidth=0.6, zorder=0)
+    for k, (key, rates) in enumerate(schedules.items()):
+        ax.plot(range(1, len(rates) + 1), list(rates), color=f"C{k % 10}", linewidth=2, label=key, gid="schedule")
+    ax.set_xlabel("optimizer step" + ("" if steps_per_epoch is None else f" (grey lines: epochs of {steps_per_epoch})"))
+    ax.set_ylabel("learning rate")
+    ax.set_xlim(0, longest + 1)
+    ax.set_ylim(0, 1.3 * max(max(rates) for rates in schedules.values()))  # room for the legend above the lines
+    ax.grid(True, axis="y", alpha=0.4)
+    ax.legend()
     ax.set_title(title)
     return fig
 
