@@ -5,6 +5,8 @@ MobileViT-XXS, and the patch-merging sub-grids against slices of an index map. A
 and 07 set beside them: one stage's windows over the picture, Swin's and ViT's maps at one scale, and four
 receptive fields in a 2 x 2 grid."""
 
+import copy
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,10 +21,12 @@ from minivit.viz import (  # noqa: E402
     plot_feature_pyramids,
     plot_inverted_residual,
     plot_mobilevit_block,
+    plot_mobilevit_routes,
     plot_mobilevit_stages,
     plot_patch_merging,
     plot_receptive_fields,
     plot_stage_windows,
+    plot_swin_attention,
     plot_swin_block_pair,
     plot_swin_stages,
 )
@@ -96,6 +100,53 @@ def test_swin_block_pair_in_stage_3_reads_the_second_pair(swin):
     assert labels(ax)[13] == "add: output of block 3\n(1, 14, 14, 384)"
 
 
+def test_swin_attention_steps_of_swin_t_stage_1_sw_msa_at_224(swin):
+    ax = plot_swin_attention(swin, stage=1, block=1).axes[0]
+    # by hand: 224 / 4 = 56 tokens a side, C = 96, M = 7, s = 3, nh = 3 heads of 32; (56 / 7)^2 = 64 windows
+    assert labels(ax) == [
+        "input: norm1 of the block's input, (B, H, W, C)\n(1, 56, 56, 96)",
+        "1. pad bottom, right to multiples of M = 7: + 0 rows, + 0 columns\n(1, 56, 56, 96)",
+        "2. torch.roll(x, shifts=(-3, -3), dims=(1, 2))\n(1, 56, 56, 96)",
+        "3. window_partition(x, 7): nW = 64 windows of N = 49 tokens\n(64, 49, 96)",
+        "4a. qkv: Linear 96 -> 288, split into nh = 3 heads: q, k, v each\n(64, 3, 49, 32)",
+        "4b. softmax(q k^T / sqrt(32) + bias + mask) v\n(64, 3, 49, 32)",
+        "4c. merge the heads, proj: Linear 96 -> 96\n(64, 49, 96)",
+        "5. window_reverse(x, 7, 56, 56)\n(1, 56, 56, 96)",
+        "6. torch.roll(x, shifts=(3, 3), dims=(1, 2))\n(1, 56, 56, 96)",
+        "7. crop x[:, :56, :56]: the output of attn\n(1, 56, 56, 96)",
+    ]
+    assert labels(ax, "side-label") == [
+        "relative_position_bias(table (169, 3), 7)\n(3, 49, 49): one per head",
+        "shifted_window_mask(56, 56, 7, (3, 3))\n(64, 49, 49): one per window",
+    ]
+    assert len(with_gid(ax.patches, "arrow")) == 9 and len(with_gid(ax.patches, "side-arrow")) == 2
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in swin.modules())
+
+
+def test_swin_attention_pads_and_crops_a_map_the_window_does_not_tile(swin):
+    texts = labels(plot_swin_attention(swin, stage=1, block=1, image_size=256).axes[0])
+    # 256 / 4 = 64 tokens a side, padded to 70 = 10 * 7: 100 windows, cropped back to 64
+    assert texts[1] == "1. pad bottom, right to multiples of M = 7: + 6 rows, + 6 columns\n(1, 70, 70, 96)"
+    assert texts[3] == "3. window_partition(x, 7): nW = 100 windows of N = 49 tokens\n(100, 49, 96)"
+    assert texts[9] == "7. crop x[:, :64, :64]: the output of attn\n(1, 64, 64, 96)"
+
+
+def test_swin_attention_drops_the_shift_on_a_single_window_and_has_no_mask_without_shift(swin):
+    stage_4 = plot_swin_attention(swin, stage=4, block=1).axes[0]  # 7 x 7 map: one window
+    assert labels(stage_4)[2] == "2. no roll (one window: shift dropped)\n(1, 7, 7, 768)"
+    assert labels(stage_4)[5] == "4b. softmax(q k^T / sqrt(32) + bias) v\n(1, 24, 49, 32)"
+    regular = plot_swin_attention(swin, stage=2, block=0).axes[0]
+    assert labels(regular)[2] == "2. no roll (shift 0)\n(1, 28, 28, 192)"
+    assert labels(regular, "side-label")[1].startswith("no mask (shift 0)")
+
+
+def test_swin_attention_runs_the_layers_weights_on_real_numbers():
+    torch.manual_seed(0)
+    small = swin_tiny().eval()  # real weights: the steps run qkv, proj and the bias table for real
+    texts = labels(plot_swin_attention(small, stage=1, block=1, image_size=8).axes[0])
+    assert texts[0].endswith("(1, 4, 4, 32)") and texts[9].endswith("(1, 4, 4, 32)")
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda m: plot_swin_stages(m, 4), ValueError, r"image_size must be at least 8 \(one patch per stage\), got 4"),
     (lambda m: plot_swin_stages(m, (32, 0)), ValueError, r"image_size must be a positive int"),
@@ -105,6 +156,10 @@ def test_swin_block_pair_in_stage_3_reads_the_second_pair(swin):
     (lambda m: plot_swin_block_pair(m, stage=1, pair=1, image_size=32), ValueError,
      r"pair must be in 0..0 \(stage 1 has 2 blocks\), got 1"),
     (lambda m: plot_swin_block_pair(m, stage="1"), TypeError, "stage must be an int, got str"),
+    (lambda m: plot_swin_attention(m, stage=1, block=2, image_size=32), ValueError,
+     r"block must be in 0..1 \(stage 1 has 2 blocks\), got 2"),
+    (lambda m: plot_swin_attention(m, stage=0), ValueError, r"stage must be in 1..3, got 0"),
+    (lambda m: plot_swin_attention(m, block=True), TypeError, "block must be an int, got bool"),
 ])
 def test_swin_figures_reject_bad_input(call, error, message):
     with torch.device("meta"):
@@ -288,7 +343,7 @@ def corners(rectangles):
              round(r.get_x() + r.get_width() - 0.5)) for r in rectangles]
 
 
-def test_stage_windows_are_outlined_without_numbers():
+def test_stage_windows_are_outlined_and_numbered():
     fig = plot_stage_windows(56, 56, 7, 3, np.zeros((224, 224, 3)))
     left, right = fig.axes
     # by hand: 8 x 8 regular windows of 7 x 7 tokens, row-major
@@ -300,9 +355,30 @@ def test_stage_windows_are_outlined_without_numbers():
     assert pieces[0] == (3, 3, 9, 9)  # window 0: rows and columns 3..9 of the original map
     assert sorted(pieces[-4:]) == [(0, 0, 2, 2), (0, 52, 2, 55), (52, 0, 55, 2), (52, 52, 55, 55)]  # the corner window
     assert len(with_gid(left.patches, "halo")) == 64 and len(with_gid(right.patches, "halo")) == len(pieces)
-    assert not left.texts and not right.texts
+    # one number per piece: 0..63 on the left; on the right window 7 (rows 3..9, columns 52..55 + 0..2) twice
+    assert [t.get_text() for t in with_gid(left.texts, "window-number")] == [str(w) for w in range(64)]
+    numbers = [int(t.get_text()) for t in with_gid(right.texts, "window-number")]
+    assert len(numbers) == len(pieces) and sorted(set(numbers)) == list(range(64))
+    assert sorted(pieces[k] for k, n in enumerate(numbers) if n == 7) == [(3, 0, 9, 2), (3, 52, 9, 55)]
     assert left.get_title() == "W-MSA: 64 windows of 7 x 7 tokens"
+    assert right.get_title().startswith("SW-MSA, shift (3, 3): still 64 windows,\n15 cut by the edge")
     assert fig.get_suptitle() == "56 x 56 tokens of 4 x 4 pixels: each window covers 28 x 28 pixels"
+
+
+def test_stage_windows_colour_the_pieces_of_each_wrapping_window_alike():
+    fig = plot_stage_windows(14, 14, 7, 3, np.zeros((224, 224, 3)))
+    left, right = fig.axes
+    assert not with_gid(left.patches, "fill")
+    fills = with_gid(right.patches, "fill")
+    # by hand: window 0 is whole (rows and columns 3..9); windows 1 and 2 wrap in 2 pieces, window 3 in 4
+    assert len(fills) == 2 + 2 + 4
+    colours = [tuple(f.get_facecolor()) for f in fills]
+    assert colours[0] == colours[1] and colours[2] == colours[3] and len(set(colours[4:])) == 1
+    assert len({colours[0], colours[2], colours[4]}) == 3
+    badges = [t.get_bbox_patch() for t in with_gid(right.texts, "window-number")]
+    assert [t.get_text() for t in with_gid(right.texts, "window-number")] == ["0", "1", "1", "2", "2", "3", "3", "3", "3"]
+    assert badges[0] is None and all(b is not None for b in badges[1:])
+    assert right.get_title().startswith("SW-MSA, shift (3, 3): still 4 windows,\n3 cut by the edge")
 
 
 @pytest.mark.parametrize("args, error, message", [
@@ -392,3 +468,59 @@ def test_one_to_three_receptive_fields_stand_in_one_row_of_4_inch_panels():
         fig = plot_receptive_fields({f"conv {k}": conv for k in range(n)}, torch.randn(1, 1, 6, 6), (2, 3))
         assert [ax.get_subplotspec().rowspan.start for ax in fig.axes[:n]] == [0] * n
         assert (fig.get_figwidth(), fig.get_figheight()) == pytest.approx((4.0 * n + 1.2, 4.6 + 0.3))
+
+
+def _relay(ax):
+    (line,) = with_gid(ax.lines, "relay")
+    x, y = line.get_xydata()[0]
+    return int(y), int(x)  # (row, column)
+
+
+def test_mobilevit_routes_relay_through_the_unfolds_own_sequences():
+    # sequences as mobilevit_unfold makes them (2 x 2 patches): the position inside the patch
+    H = W = 8
+    position = np.add.outer(np.arange(H) % 2 * 2, np.arange(W) % 2)
+    pixel, source = (2, 3), (5, 5)
+    route1, route2 = plot_mobilevit_routes(H, W, 2, pixel=pixel, source=source).axes
+    t1, t2 = _relay(route1), _relay(route2)
+    assert position[t1] == position[pixel] and max(abs(t1[0] - 5), abs(t1[1] - 5)) <= 1  # source in t1's window
+    assert position[t2] == position[source] and max(abs(t2[0] - 2), abs(t2[1] - 3)) <= 1  # t2 in pixel's window
+    for ax in (route1, route2):
+        np.testing.assert_array_equal(ax.images[0].get_array(), position)
+        assert len(with_gid(ax.patches, "conv")) == len(with_gid(ax.patches, "attention")) == 1
+        assert len(with_gid(ax.patches, "attention-all")) == 16 - 1  # the rest of one sequence of 16
+        assert "this way: 64 of 64" in ax.get_title()  # with 2 x 2 patches, either route alone reaches every pixel
+
+
+def test_mobilevit_routes_count_what_each_route_reaches():
+    # 4 x 4 patches on 8 x 8: pixel (1, 1)'s sequence is (1, 1), (1, 5), (5, 1), (5, 5); their four 3x3
+    # windows hold 36 pixels (route 1); its own window meets 9 sequences of 4 pixels (route 2)
+    route1, route2 = plot_mobilevit_routes(8, 8, 4, pixel=(1, 1), source=(2, 2)).axes
+    assert route1.get_title().endswith("this way: 36 of 64")
+    assert route2.get_title().endswith("this way: 36 of 64")
+
+
+def test_mobilevit_routes_count_what_a_block_with_one_3x3_conv_reaches():
+    # the titles' counts, from the unfold's index, against the gradients of a real block: route 1 alone is
+    # the block with fusion made 1x1, route 2 alone the block with conv_local made 1x1
+    from minivit.ops.receptive_field import receptive_field_map
+
+    torch.manual_seed(0)
+    block = MobileViTBlock(channels=4, dim=8, depth=1, patch_size=4).eval()
+    x = torch.randn(1, 4, 8, 8)
+    route1, route2 = plot_mobilevit_routes(8, 8, 4, pixel=(1, 1), source=(2, 2)).axes
+    for ax, name in ((route1, "fusion"), (route2, "conv_local")):
+        variant = copy.deepcopy(block)
+        conv = getattr(variant, name).conv
+        getattr(variant, name).conv = torch.nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=False)
+        reach = int((receptive_field_map(variant.eval(), x, (1, 1)) > 0).sum())
+        assert ax.get_title().endswith(f"this way: {reach} of 64")
+
+
+def test_mobilevit_routes_refuse_a_source_without_both_routes():
+    with pytest.raises(ValueError, match="another sequence"):
+        plot_mobilevit_routes(8, 8, 2, pixel=(2, 3), source=(4, 5))  # same position inside its patch
+    with pytest.raises(ValueError, match="both routes"):
+        plot_mobilevit_routes(8, 8, 4, pixel=(1, 1), source=(3, 3))  # 2 pixels from every pixel of (1, 1)'s sequence
+    with pytest.raises(ValueError, match="multiple of"):
+        plot_mobilevit_routes(9, 9, 2)

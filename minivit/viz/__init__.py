@@ -28,11 +28,13 @@ the models do. One module per topic:
     dense_prediction   plot_segmentation_head, plot_cam_pipeline, plot_weak_supervision (diagrams),
                        plot_heads_by_masks (heads' results over seeds, with reference levels)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction, plot_seed_dots,
-                       plot_learning_rate_sweep, plot_running_variance, plot_protocol (a diagram),
-                       plot_tokenisation (four models' tokens)
-    backbones          plot_swin_stages, plot_swin_block_pair, plot_patch_merging, plot_mobilevit_block,
-                       plot_mobilevit_stages, plot_inverted_residual, plot_stage_windows
-    transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
+                       plot_learning_rate_sweep, plot_learning_rate_schedules, plot_running_variance,
+                       plot_protocol (a diagram), plot_tokenisation (four models' tokens)
+    backbones          plot_swin_stages, plot_swin_block_pair, plot_swin_attention, plot_patch_merging,
+                       plot_mobilevit_block, plot_mobilevit_stages, plot_mobilevit_routes (two conv + attention
+                       routes between two pixels), plot_inverted_residual, plot_stage_windows
+    transformer        plot_qkv_views, plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams),
+                       plot_split_heads
     padding            plot_padding_orders (a map's rows padded before or after SW-MSA's roll)
     swin_reach         swin_reach, plot_swin_reach (one token's reach through W-MSA, SW-MSA, patch merging)
     rank_collapse      plot_rank_collapse (how far the tokens are from being one, block by block)
@@ -54,9 +56,11 @@ from minivit.viz.attention_steps import attention_steps, plot_attention_steps, p
 from minivit.viz.backbones import (
     plot_inverted_residual,
     plot_mobilevit_block,
+    plot_mobilevit_routes,
     plot_mobilevit_stages,
     plot_patch_merging,
     plot_stage_windows,
+    plot_swin_attention,
     plot_swin_block_pair,
     plot_swin_stages,
 )
@@ -67,6 +71,7 @@ from minivit.viz.dense_prediction import (
     plot_segmentation_head,
     plot_weak_supervision,
 )
+from minivit.viz.fpn import plot_fpn
 from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
 from minivit.viz.mixing import mixing_matrices, plot_mixing_matrices
 from minivit.viz.padding import plot_padding_orders
@@ -89,6 +94,7 @@ from minivit.viz.training import (
     plot_accuracy_vs_data,
     plot_digits,
     plot_interaction,
+    plot_learning_rate_schedules,
     plot_learning_rate_sweep,
     plot_protocol,
     plot_running_variance,
@@ -96,7 +102,13 @@ from minivit.viz.training import (
     plot_tokenisation,
     plot_training_curves,
 )
-from minivit.viz.transformer import plot_multi_head_attention, plot_split_heads, plot_transformer_block, plot_vit
+from minivit.viz.transformer import (
+    plot_multi_head_attention,
+    plot_qkv_views,
+    plot_split_heads,
+    plot_transformer_block,
+    plot_vit,
+)
 from minivit.viz.two_marks import (
     plot_attention_classifier,
     plot_reach_masks,
@@ -136,18 +148,21 @@ __all__ = [
     "plot_far_share",
     "plot_feature_pyramid",
     "plot_feature_pyramids",
+    "plot_fpn",
     "plot_heads_by_masks",
     "plot_interaction",
     "plot_protocol",
     "plot_running_variance",
     "plot_seed_dots",
     "plot_learning_rate_sweep",
+    "plot_learning_rate_schedules",
     "plot_tokenisation",
     "plot_inverted_residual",
     "plot_masked_attention",
     "plot_masks",
     "plot_mixing_matrices",
     "plot_mobilevit_block",
+    "plot_mobilevit_routes",
     "plot_mobilevit_stages",
     "plot_mobilevit_unfold",
     "plot_model_attention",
@@ -156,6 +171,7 @@ __all__ = [
     "plot_patch_merging",
     "plot_patches",
     "plot_position_similarity",
+    "plot_qkv_views",
     "plot_pointing_game",
     "plot_rank_collapse",
     "plot_reach_masks",
@@ -171,6 +187,7 @@ __all__ = [
     "plot_split_heads",
     "plot_stage_costs",
     "plot_stage_windows",
+    "plot_swin_attention",
     "plot_swin_block_pair",
     "plot_swin_reach",
     "plot_swin_stages",

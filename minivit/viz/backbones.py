@@ -5,11 +5,14 @@ shift sizes, layers) from its attributes.
 
     plot_swin_stages(model, image_size)           patch partition, linear embedding, the stages, left to right
     plot_swin_block_pair(model, stage, ...)       a W-MSA block and the SW-MSA block after it
+    plot_swin_attention(model, stage, block, ...) inside one block's attn: pad, roll, partition, attend, reverse,
+                                                  roll back, crop
     plot_patch_merging(merging, height, width)    the four strided sub-grids, concatenated, LayerNorm, Linear
     plot_stage_windows(H, W, M, s, image)         one stage's regular and shifted windows over the picture
     plot_mobilevit_block(block, x)                local convs, unfold, transformer, fold, fuse
     plot_inverted_residual(block, x)              MV2: 1x1 expand, 3x3 depthwise, 1x1 project, residual
     plot_mobilevit_stages(model, image_size)      MobileViT's stem, stages and head, top to bottom
+    plot_mobilevit_routes(H, W, p, pixel, source) the two conv + attention routes from one pixel to another
 
 Glossary: B batch, H x W map, C channels, M window size, n block channels, d token size, L layers,
 P pixels per patch, N patches.
@@ -19,20 +22,37 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from torch import nn
 
 from minivit.models.mobilevit import InvertedResidual, MobileViT, MobileViTBlock
 from minivit.models.swin import PatchMerging, SwinTransformer
+from minivit.ops.attention import attention, merge_heads, split_heads
 from minivit.ops.merging import merge_patches
 from minivit.ops.patches import patchify
+from minivit.ops.relative_position import relative_position_bias
 from minivit.ops.unfold import mobilevit_fold
-from minivit.ops.windows import shift_region_labels, window_partition
-from minivit.viz._common import as_image, categorical, new_figure, outline, window_pieces
+from minivit.ops.windows import shift_region_labels, shifted_window_mask, window_partition, window_reverse
+from minivit.viz._common import (
+    as_image,
+    categorical,
+    grid_position,
+    label_size,
+    new_figure,
+    number,
+    outline,
+    show_labels,
+    token_grid,
+    window_pieces,
+)
 from minivit.viz.diagram import BOX_HEIGHT, FONT_SIZE, Step, arrow, box, output_shapes, plot_flow, shape_text
+from minivit.viz.unfold import unfold_sequences
 
 
 def _image_size(image_size: object) -> tuple[int, int]:
@@ -217,6 +237,124 @@ def plot_swin_block_pair(model: SwinTransformer, stage: int = 1, pair: int = 0,
     return fig
 
 
+def plot_swin_attention(model: SwinTransformer, stage: int = 1, block: int = 1,
+                        image_size: int | tuple[int, int] = 224) -> Figure:
+    """What one Swin block's `attn` computes, top to bottom in the paper's order and in the order of
+    minivit.ops.window_attention.shifted_window_attention: pad -> torch.roll -> window_partition -> q, k, v
+    -> attention with the relative position bias and the shift mask -> merge heads and project ->
+    window_reverse -> roll back -> crop. The bias and the mask are boxes beside the attention, which they enter.
+
+    The input shape is the one `model` gives the block's attn on an image of `image_size` (a forward
+    pre-hook); every later shape comes from running the steps themselves on a tensor of that shape, with the
+    layer's own weights (qkv, proj, bias table) and minivit's ground-floor functions; the last one is checked
+    against the attn's real output shape. M, s and nh are read from the layer. As the function does, the map
+    is padded to multiples of M, and the shift is dropped on an axis that holds a single window. Build the
+    model on the meta device for speed.
+
+    Args:
+        model: a minivit SwinTransformer, e.g. swin_t().
+        stage: which stage, counted from 1 as in the paper.
+        block: which block of the stage, from 0 (odd blocks shift their windows).
+        image_size: the input's side, or (H, W).
+
+    Returns:
+        the Figure. The chain's ten boxes are patches of gid "step" (input, pad, roll, partition, q k v,
+        attention, project, reverse, roll back, crop), their texts gid "step-label" ending in the output
+        shape; the bias and the mask are boxes of gid "side" (texts gid "side-label"), joined to the
+        attention box by arrows of gid "side-arrow".
+    """
+    H, W = _check_swin(model, image_size)
+    for name, value in (("stage", stage), ("block", block)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 1 <= stage <= len(model.stages):
+        raise ValueError(f"stage must be in 1..{len(model.stages)}, got {stage}")
+    blocks = model.stages[stage - 1].blocks
+    if not 0 <= block < len(blocks):
+        raise ValueError(f"block must be in 0..{len(blocks) - 1} (stage {stage} has {len(blocks)} blocks), "
+                         f"got {block}")
+    attn = blocks[block].attn
+    seen: dict[str, torch.Tensor] = {}
+
+    def record(_module, args):
+        seen.setdefault("x", args[0])
+
+    handle = attn.register_forward_pre_hook(record)
+    try:
+        name = f"stages.{stage - 1}.blocks.{block}.attn"
+        out_shape = output_shapes(model, _images(model, H, W), [name])[name]
+    finally:
+        handle.remove()
+
+    x = seen["x"]  # (B, h, w, C): the attn's input
+    B, h, w, C = x.shape
+    M, s, nh = attn.window_size, attn.shift_size, attn.num_heads
+    N, hs = M * M, C // nh
+    with torch.no_grad():
+        pad_b, pad_r = -h % M, -w % M
+        padded = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))  # (B, Hp, Wp, C)
+        Hp, Wp = h + pad_b, w + pad_r
+        shift = (s if Hp > M else 0, s if Wp > M else 0)  # no shift on an axis of one window
+        rolled = torch.roll(padded, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+        windows = window_partition(rolled, M).reshape(-1, N, C)  # (B*nW, N, C)
+        q, k, v = (split_heads(t, nh) for t in attn.qkv(windows).chunk(3, dim=-1))  # 3 x (B*nW, nh, N, hs)
+        bias = relative_position_bias(attn.relative_position_bias_table, M)  # (nh, N, N)
+        logits_bias = bias[None]
+        if any(shift):
+            mask = shifted_window_mask(Hp, Wp, M, shift).to(x.device)  # (nW, N, N)
+            logits_bias = (bias + mask[:, None]).repeat(B, 1, 1, 1)  # (B*nW, nh, N, N)
+        attended, _ = attention(q, k, v, mask=logits_bias)  # (B*nW, nh, N, hs)
+        projected = attn.proj(merge_heads(attended))  # (B*nW, N, C)
+        reversed_ = window_reverse(projected.reshape(-1, M, M, C), M, Hp, Wp)  # (B, Hp, Wp, C)
+        back = torch.roll(reversed_, shifts=shift, dims=(1, 2))
+        cropped = back[:, :h, :w]  # (B, h, w, C)
+    if tuple(cropped.shape) != out_shape:  # the steps drawn must be the layer's
+        raise RuntimeError(f"the steps give {tuple(cropped.shape)}, {name} gives {out_shape}")
+
+    nW = windows.shape[0] // B
+    rolls = any(shift)
+    why = "shift 0" if not s else "one window: shift dropped"
+    steps = [
+        Step("input: norm1 of the block's input, (B, H, W, C)", tuple(x.shape), "tensor"),
+        Step(f"1. pad bottom, right to multiples of M = {M}: + {pad_b} rows, + {pad_r} columns",
+             tuple(padded.shape), "op"),
+        Step(f"2. torch.roll(x, shifts=({-shift[0]}, {-shift[1]}), dims=(1, 2))" if rolls
+             else f"2. no roll ({why})", tuple(rolled.shape), "op"),
+        Step(f"3. window_partition(x, {M}): nW = {nW} window{'s' if nW > 1 else ''} of N = {N} tokens",
+             tuple(windows.shape), "op"),
+        Step(f"4a. qkv: Linear {C} -> {3 * C}, split into nh = {nh} heads: q, k, v each", tuple(q.shape),
+             "layer"),
+        Step(f"4b. softmax(q k^T / sqrt({hs}) + bias{' + mask' if rolls else ''}) v", tuple(attended.shape),
+             "attention"),
+        Step(f"4c. merge the heads, proj: Linear {C} -> {C}", tuple(projected.shape), "layer"),
+        Step(f"5. window_reverse(x, {M}, {Hp}, {Wp})", tuple(reversed_.shape), "op"),
+        Step(f"6. torch.roll(x, shifts=({shift[0]}, {shift[1]}), dims=(1, 2))" if rolls
+             else f"6. no roll back ({why})", tuple(back.shape), "op"),
+        Step(f"7. crop x[:, :{h}, :{w}]: the output of attn", tuple(cropped.shape), "op"),
+    ]
+    box_width, side_width = 5.2, 3.3
+    fig = new_figure(9.2, 0.8 * len(steps) + 0.9)
+    ax = fig.subplots()
+    kind = "SW-MSA" if s else "W-MSA"
+    plot_flow(steps, f"stage {stage}, block {block}: attn ({kind}, M = {M}, shift_size {s}, nh = {nh}) "
+              f"at {H} x {W}", box_width=box_width, ax=ax)
+    side = box_width / 2 + 0.45 + side_width / 2
+    table = tuple(attn.relative_position_bias_table.shape)
+    sides = [(-4.45, f"relative_position_bias(table {shape_text(table)}, {M})\n{shape_text(tuple(bias.shape))}: "
+                     "one per head")]
+    if rolls:
+        sides.append((-5.55, f"shifted_window_mask({Hp}, {Wp}, {M}, {shift})\n"
+                              f"{shape_text(tuple(mask.shape))}: one per window"))
+    else:
+        sides.append((-5.55, f"no mask ({why}):\nno token came round an edge"))
+    for y, text in sides:
+        box(ax, side, y, text, "op", width=side_width, height=0.8, gid="side", size=FONT_SIZE - 1)
+        arrow(ax, (side - side_width / 2, y), (box_width / 2, -5 + (0.12 if y > -5 else -0.12)),
+              gid="side-arrow")
+    ax.set_xlim(-box_width / 2 - 0.2, side + side_width / 2 + 0.1)
+    return fig
+
+
 def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
     """The MobileViT block, top to bottom, in the order of MobileViTBlock.forward: 3x3 conv (local) ->
     1x1 conv n -> d -> unfold into P sequences -> L transformer layers -> LayerNorm -> fold -> 1x1 conv
@@ -359,8 +497,10 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
 def plot_stage_windows(height: int, width: int, window_size: int, shift_size: int, image: object) -> Figure:
     """The windows of one Swin stage over the picture it sees: left W-MSA's regular windows, right SW-MSA's
     windows shifted by s, as the pieces they cover on the map (dashed; a shifted window along the bottom or
-    right edge wraps around and covers 2 or 4 pieces). Outlines only, no numbers: readable for the 64
-    windows of stage 1 at 224 x 224 as for the 4 of stage 3.
+    right edge wraps around and covers 2 or 4 pieces). Every window is numbered in each of its pieces, in
+    `window_partition`'s order; the pieces of a window that wraps around share one colour and a badge of
+    that colour, so a reader can see which pieces form one window. The right panel's title counts the
+    shifted windows: as many as the regular ones.
 
     Which token lies in which window is computed as the model does it: a map of token coordinates rolled by
     (-s, -s) with torch.roll and cut by `minivit.ops.windows.window_partition`.
@@ -374,7 +514,8 @@ def plot_stage_windows(height: int, width: int, window_size: int, shift_size: in
     Returns:
         the Figure. Regular windows: Rectangles with gid "window" (left panel, row-major); pieces of the
         shifted windows: Rectangles with gid "piece" (right panel, window by window), each white on a dark
-        Rectangle of gid "halo"; no Texts but the titles.
+        Rectangle of gid "halo"; the pieces of a wrapping window also filled, a Rectangle of gid "fill" each.
+        Texts of gid "window-number": the window's index, once in each piece, in the same order.
     """
     for name, n in (("window_size", window_size), ("shift_size", shift_size)):
         if isinstance(n, bool) or not isinstance(n, int):
@@ -391,23 +532,33 @@ def plot_stage_windows(height: int, width: int, window_size: int, shift_size: in
     members = {shift: window_partition(torch.roll(coords, (-shift, -shift), dims=(1, 2)), M).flatten(1, 2)
                for shift in (0, s)}  # (nW, M*M, 2): the original (row, column) of every window's tokens
     nW = members[0].shape[0]
+    pieces = {shift: [window_pieces(window) for window in members[shift]] for shift in (0, s)}
+    wrapping = [w for w, p in enumerate(pieces[s]) if len(p) > 1]  # the windows cut by the map's edge
+    colours = dict(zip(wrapping, categorical(len(wrapping)).colors)) if wrapping else {}
     panel = 4.2
-    fig = new_figure(2 * panel + 0.4, panel * height / width + 0.9)
+    size = label_size(panel, max(height, width) / min(M, s if s else M), fraction=0.55, digits=len(str(nW - 1)))
+    fig = new_figure(2 * panel + 0.4, panel * height / width + 1.1)
     axes = fig.subplots(1, 2)
-    titles = (f"W-MSA: {nW} windows of {M} x {M} tokens", f"SW-MSA: windows shifted by ({s}, {s})")
+    titles = (f"W-MSA: {nW} windows of {M} x {M} tokens",
+              f"SW-MSA, shift ({s}, {s}): still {len(pieces[s])} windows,\n{len(wrapping)} cut by the edge "
+              f"(one colour, one number each)")
     for ax, shift, title in zip(axes, (0, s), titles):
         ax.imshow(picture, cmap="gray", extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
         ax.set_xlim(-0.5, width - 0.5)
         ax.set_ylim(height - 0.5, -0.5)
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10.5)
         ax.set_xlabel("token column")
         ax.set_ylabel("token row")
-        for window in members[shift]:
-            for r0, c0, r1, c1 in window_pieces(window):
+        for w, window_pieces_ in enumerate(pieces[shift]):
+            colour = colours.get(w) if shift else None
+            for r0, c0, r1, c1 in window_pieces_:
+                if colour is not None:
+                    outline(ax, r0, c0, r1, c1, gid="fill", fill=True, facecolor=colour, alpha=0.45, linewidth=0)
                 # white on a dark line: visible on light and dark parts of the picture alike
                 outline(ax, r0, c0, r1, c1, gid="halo", linewidth=3.2, edgecolor="black", alpha=0.6)
                 outline(ax, r0, c0, r1, c1, gid="piece" if shift else "window", linewidth=1.6,
                         edgecolor="white", linestyle="--" if shift else "-")
+                number(ax, (c0 + c1) / 2, (r0 + r1) / 2, w, size, gid="window-number", badge=colour)
     fig.suptitle(f"{height} x {width} tokens of {ph} x {pw} pixels: each window covers {M * ph} x {M * pw} pixels")
     return fig
 
@@ -547,4 +698,108 @@ def plot_mobilevit_stages(model: MobileViT, image_size: int | tuple[int, int] = 
     fig = new_figure(6.6, 0.62 * len(steps) + 0.8)
     ax = fig.subplots()
     plot_flow(steps, f"MobileViT at {H} x {W}: each box's output shape, (B, C, H, W)", box_width=5.0, ax=ax)
+    return fig
+
+
+def _window(r: int, c: int, height: int, width: int) -> set[tuple[int, int]]:
+    """The pixels a 3x3 conv (zero padding) at (r, c) reads: its 3x3 window, cut at the border."""
+    return {(i, j) for i in range(r - 1, r + 2) for j in range(c - 1, c + 2) if 0 <= i < height and 0 <= j < width}
+
+
+def plot_mobilevit_routes(height: int = 8, width: int = 8, patch_size: int | tuple[int, int] = 2,
+                          pixel: int | tuple[int, int] = (2, 3), source: int | tuple[int, int] = (5, 5)) -> Figure:
+    """How `source`, a pixel in another sequence than `pixel`, reaches `pixel` through a MobileViT block: two
+    routes of two hops, one 3x3 conv and one attention along a sequence (the MobileViT paper's Figure 4 draws
+    the first). The sequences are read from `mobilevit_unfold` itself (minivit.viz.unfold.unfold_sequences).
+
+    Route 1, conv_local then attention: a pixel t of `pixel`'s sequence has `source` in its 3x3 window, so the
+    local 3x3 conv mixes `source` into t before the unfold, and attention along the sequence carries t to `pixel`.
+    Route 2, attention then fusion: a pixel t of `source`'s sequence lies in `pixel`'s 3x3 window, so attention
+    carries `source` into t, and the fusion 3x3 conv after the fold mixes t into `pixel`.
+
+    Args:
+        height, width: the map size, multiples of the patch size.
+        patch_size: p, or (ph, pw).
+        pixel: the output pixel, row-major index or (row, column).
+        source: the input pixel, in another sequence, reachable by both routes.
+
+    Returns:
+        the Figure, two axes (route 1, route 2). Each: image data (H, W), the sequence of each pixel; a Line2D
+        of gid "relay" at t (x = column, y = row); a Rectangle of gid "window", the conv hop's 3x3 window;
+        arrows (FancyArrowPatch) of gid "conv" and "attention" for the two hops of the route, and one of gid
+        "attention-all" from every other pixel of the attending sequence to its receiver. Each title ends with
+        how many of the H*W pixels reach `pixel` by that route, from any source.
+    """
+    sequences = unfold_sequences(height, width, patch_size)  # (P, N), pixel numbers; checks the sizes
+    P, N = sequences.shape
+    r, c = grid_position(pixel, height, width, "pixel")
+    sr, sc = grid_position(source, height, width, "source")
+    sequence_of = torch.empty(height * width, dtype=torch.long)
+    sequence_of[sequences.flatten()] = torch.arange(P).repeat_interleave(N)
+    seq_map = sequence_of.reshape(height, width).numpy()
+    p, q = int(seq_map[r, c]), int(seq_map[sr, sc])
+    if p == q:
+        raise ValueError(f"source {(sr, sc)} must be in another sequence than pixel {(r, c)}: both are in "
+                         f"sequence {p}, where attention alone links them")
+    members = {s: [divmod(int(k), width) for k in sequences[s]] for s in range(P)}
+    relay1 = [t for t in members[p] if (sr, sc) in _window(*t, height, width)]  # source in t's window
+    relay2 = [t for t in members[q] if t in _window(r, c, height, width)]  # t in pixel's window
+    if not relay1 or not relay2:
+        raise ValueError(f"source {(sr, sc)} must reach pixel {(r, c)} by both routes, but no pixel of sequence "
+                         f"{p if not relay1 else q} lies within one pixel of {(sr, sc) if not relay1 else (r, c)} "
+                         f"for {height}x{width} with patch {patch_size!r}")
+    reach1 = set().union(*(_window(*t, height, width) for t in members[p]))
+    reach2 = {k for t in _window(r, c, height, width) for k in members[int(seq_map[t])]}
+
+    fig = new_figure(9.6, 5.6)
+    axes = fig.subplots(1, 2)
+    routes = (
+        (axes[0], "route 1: conv_local (3x3), then attention", p, relay1[0], (sr, sc), (r, c), reach1),
+        (axes[1], "route 2: attention, then fusion (3x3)", q, relay2[0], (sr, sc), (r, c), reach2),
+    )
+    for k, (ax, title, attending, relay, start, end, reach) in enumerate(routes):
+        show_labels(ax, seq_map, P)
+        token_grid(ax, height, width,
+                   f"{title}\npixels that reach ({r}, {c}) this way: {len(reach)} of {height * width}")
+        veil = np.ones((height, width, 4))  # fade every pixel outside the sequence that attends
+        veil[..., 3] = 0.7
+        for i, j in members[attending]:
+            veil[i, j, 3] = 0.0
+        ax.imshow(veil, interpolation="nearest")
+        for n in range(N):  # the patches
+            rows, cols = sequences[:, n] // width, sequences[:, n] % width
+            outline(ax, int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max()), gid="patch",
+                    linewidth=1.5, edgecolor="0.35")
+        receiver = end if k == 0 else relay  # where attention delivers, on this route
+        for t in members[attending]:
+            if t != receiver:
+                arrow(ax, (t[1], t[0]), (receiver[1], receiver[0]), gid="attention-all", color="0.45",
+                      linewidth=0.7, mutation_scale=7, alpha=0.8)
+        centre = relay if k == 0 else end  # the pixel whose 3x3 window the conv hop reads
+        outline(ax, centre[0] - 1, centre[1] - 1, centre[0] + 1, centre[1] + 1, gid="window", linestyle="--",
+                linewidth=2.5, edgecolor="black")
+        hops = [(start, relay, "conv"), (relay, end, "attention")] if k == 0 else \
+               [(start, relay, "attention"), (relay, end, "conv")]
+        for a, b, kind in hops:
+            arrow(ax, (a[1], a[0]), (b[1], b[0]), gid=kind, color="black" if kind == "attention" else "tab:red",
+                  linewidth=2.8, mutation_scale=18 if kind == "attention" else 14, shrinkA=5, shrinkB=7)
+        ax.plot([relay[1]], [relay[0]], marker="s", markersize=11, color="white", markeredgecolor="black",
+                linestyle="none", gid="relay")
+        ax.plot([sc], [sr], marker="o", markersize=12, color="black", markeredgecolor="white", linestyle="none",
+                gid="source")
+        ax.plot([c], [r], marker="*", markersize=17, color="white", markeredgecolor="black", linestyle="none",
+                gid="pixel")
+    key = [
+        Line2D([], [], marker="o", color="black", markeredgecolor="white", markersize=10, linestyle="none",
+               label=f"source pixel ({sr}, {sc}), sequence {q}"),
+        Line2D([], [], marker="s", color="white", markeredgecolor="black", markersize=9, linestyle="none",
+               label="relay t: the pixel between the two hops"),
+        Line2D([], [], marker="*", color="white", markeredgecolor="black", markersize=14, linestyle="none",
+               label=f"output pixel ({r}, {c}), sequence {p}"),
+        Line2D([], [], color="tab:red", linewidth=2.8, label="3x3 conv hop (dashed box: its window)"),
+        Line2D([], [], color="black", linewidth=2.8, label="attention hop, along one sequence"),
+        Line2D([], [], color="0.45", linewidth=0.8, label="the rest of that attention: the sequence left clear"),
+    ]
+    fig.legend(handles=key, loc="outside lower center", ncols=2, fontsize=9)
+    fig.suptitle(f"{height}x{width} map, {P} pixels per patch: colour = sequence (position inside the patch)")
     return fig

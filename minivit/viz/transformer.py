@@ -1,5 +1,6 @@
 """Diagrams of the transformer's parts, with every shape read from the real minivit module:
 
+    plot_qkv_views(attn, x)              the same tokens x through three projections: Q, K and V
     plot_multi_head_attention(attn, x)   split into heads -> attend per head -> merge -> project
     plot_transformer_block(block, x)     the pre-norm block: x + attn(norm1(x)), then x + mlp(norm2(x));
                                          order="post": the same modules as norm1(x + attn(x)), ...
@@ -42,6 +43,50 @@ def drawn_heads(num_heads: int) -> list[int | None]:
     if num_heads <= MAX_HEADS:
         return list(range(num_heads))
     return [0, 1, None, num_heads - 1]
+
+
+def plot_qkv_views(attn: SelfAttention, x: torch.Tensor) -> Figure:
+    """Self-attention's three views of the same tokens: x goes through three projections, W_q, W_k and W_v
+    (the three row blocks of minivit's fused `qkv` Linear), into queries Q, keys K and values V, which meet
+    in the attention. Every shape is read from the real layer.
+
+    Args:
+        attn: a minivit.models.layers.SelfAttention.
+        x: its input tokens, shape (B, N, D); a tensor on the meta device is enough.
+
+    Returns:
+        the Figure. One box with gid "input" (x), three with gid "projection" (W_q, W_k, W_v, left to right),
+        three with gid "view" (Q, K, V), one with gid "attend"; their texts have the same gid plus "-label",
+        each a name over a shape; arrows have gid "arrow".
+    """
+    if not isinstance(attn, SelfAttention):
+        raise TypeError(f"attn must be a minivit SelfAttention, got {type(attn).__name__}")
+    D, nh = attn.qkv.in_features, attn.num_heads
+    _check_tokens(x, D)
+    with torch.no_grad():
+        views = attn.qkv(x).chunk(3, dim=-1)  # 3 x (B, N, D): Q, K, V
+        out = attn(x)  # (B, N, D)
+    fig = new_figure(7.6, 4.6)
+    ax = fig.subplots()
+    width, pitch = 2.3, 2.55
+    box(ax, 0, 0, f"x: N tokens of D channels\n{shape_text(tuple(x.shape))}", "tensor", width=3.6, gid="input")
+    names = [("W_q", "Q: queries"), ("W_k", "K: keys"), ("W_v", "V: values")]
+    for c, ((weight, view), tensor) in enumerate(zip(names, views)):
+        cx = (c - 1) * pitch
+        rows = attn.qkv.weight[c * D:(c + 1) * D]  # (D, D): this projection's rows of the fused weight
+        box(ax, cx, -1.2, f"{weight} = qkv rows {c * D}-{(c + 1) * D - 1}\n{shape_text(tuple(rows.shape))} + bias",
+            "layer", width=width, gid="projection")
+        box(ax, cx, -2.4, f"{view}\n{shape_text(tuple(tensor.shape))}", "tensor", width=width, gid="view")
+        arrow(ax, (0, -BOX_HEIGHT / 2), (cx, -1.2 + BOX_HEIGHT / 2))
+        arrow(ax, (cx, -1.2 - BOX_HEIGHT / 2), (cx, -2.4 + BOX_HEIGHT / 2))
+        arrow(ax, (cx, -2.4 - BOX_HEIGHT / 2), (0, -3.6 + BOX_HEIGHT / 2))
+    attend = f"softmax(Q K\u1d40 / \u221ahs) @ V, in nh = {nh} heads, then proj"
+    box(ax, 0, -3.6, f"{attend}\n{shape_text(tuple(out.shape))}", "attention", width=5.2, gid="attend")
+    ax.set_xlim(-pitch - width / 2 - 0.2, pitch + width / 2 + 0.2)
+    ax.set_ylim(-4.1, 0.5)
+    ax.axis("off")
+    ax.set_title(f"Self-attention: three views of the same tokens (D = {D})")
+    return fig
 
 
 def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor) -> Figure:
