@@ -386,31 +386,33 @@ class _Frozen:
         return cls([m.shape[1] for m in maps[0]], maps, masks, test_masks,
                    balanced_class_weights(train_masks, CANVAS_CLASSES))
 
-    def argmax(self, head: Head, epochs: int, seed: int) -> torch.Tensor:
-        """`head` trained as `measure` trains it (the same random numbers): its argmax masks of the test
-        canvases (B, H, W)."""
+    def _inputs(self, head: Head, epochs: int) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor, int]:
+        """What `head` trains on and is measured on: the training canvases' maps (its first canvases only, if it
+        has fewer), the test canvases' maps, their masks, and the epochs that see as many canvases as `epochs`
+        of all of them."""
         train_maps, test_maps = self.maps
         if head.kind != "multi-stage":
             train_maps, test_maps = train_maps[-1:], test_maps[-1:]
         masks = self.masks[head.masks]
         count = len(masks) if head.canvases is None else min(head.canvases, len(masks))
+        return [m[:count] for m in train_maps], test_maps, masks[:count], epochs * (len(masks) // count)
+
+    def argmax(self, head: Head, epochs: int, seed: int) -> torch.Tensor:
+        """`head` trained as `measure` trains it (the same random numbers): its argmax masks of the test
+        canvases (B, H, W)."""
+        train_maps, test_maps, masks, head_epochs = self._inputs(head, epochs)
         seed_everything(seed)
-        trained = train_head(head.build(self.channels), [m[:count] for m in train_maps], masks[:count], seed,
-                             epochs * (len(masks) // count), self.balanced if head.class_weighted else None)
+        trained = train_head(head.build(self.channels), train_maps, masks, seed, head_epochs,
+                             self.balanced if head.class_weighted else None)
         return head_scores(trained, test_maps, tuple(self.test_masks.shape[-2:])).argmax(dim=1)
 
     def measure(self, name: str, epochs: int, seed: int) -> dict[str, float]:
         """HEADS[name] trained for `epochs` (as many canvases seen) and measured: its columns of the row."""
         head = HEADS[name]
-        train_maps, test_maps = self.maps
-        if head.kind != "multi-stage":
-            train_maps, test_maps = train_maps[-1:], test_maps[-1:]
-        masks = self.masks[head.masks]
-        count = len(masks) if head.canvases is None else min(head.canvases, len(masks))
+        train_maps, test_maps, masks, head_epochs = self._inputs(head, epochs)
         seed_everything(seed)
-        measures = head_measures(head.build(self.channels), ([m[:count] for m in train_maps], test_maps),
-                                 masks[:count], self.test_masks, seed, epochs * (len(masks) // count),
-                                 self.balanced if head.class_weighted else None)
+        measures = head_measures(head.build(self.channels), (train_maps, test_maps), masks, self.test_masks, seed,
+                                 head_epochs, self.balanced if head.class_weighted else None)
         return {f"{name}_{epochs}_{key}": value for key, value in measures.items()}
 
 

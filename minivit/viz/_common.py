@@ -96,6 +96,16 @@ def cell_lines(ax: Axes, height: int, width: int, colour: str = "white", linewid
     ax.vlines(np.arange(0.5, width - 1), -0.5, height - 0.5, colors=colour, linewidth=linewidth, alpha=0.7)
 
 
+def image_size_pair(image_size: object) -> tuple[int, int]:
+    """An image size given as an int or a pair (H, W), as (H, W); a clear error for anything else."""
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, tuple, list)):
+        raise TypeError(f"image_size must be an int or a pair (H, W) of ints, got {type(image_size).__name__}")
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
+        raise ValueError(f"image_size must be a positive int or a pair (H, W) of positive ints, got {image_size!r}")
+    return size
+
+
 def grid_position(value: object, height: int, width: int, name: str) -> tuple[int, int]:
     """(row, column) of a cell of an H x W grid given as its row-major index or as (row, column)."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < height * width:

@@ -43,6 +43,7 @@ from minivit.viz._common import (
     as_image,
     categorical,
     grid_position,
+    image_size_pair,
     label_size,
     new_figure,
     number,
@@ -55,19 +56,10 @@ from minivit.viz.diagram import BOX_HEIGHT, FONT_SIZE, Step, arrow, box, output_
 from minivit.viz.unfold import unfold_sequences
 
 
-def _image_size(image_size: object) -> tuple[int, int]:
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, tuple, list)):
-        raise TypeError(f"image_size must be an int or a pair (H, W) of ints, got {type(image_size).__name__}")
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
-        raise ValueError(f"image_size must be a positive int or a pair (H, W) of positive ints, got {image_size!r}")
-    return size
-
-
 def _check_swin(model: object, image_size: object) -> tuple[int, int]:
     if not isinstance(model, SwinTransformer):
         raise TypeError(f"model must be a minivit SwinTransformer, got {type(model).__name__}")
-    H, W = _image_size(image_size)
+    H, W = image_size_pair(image_size)
     smallest = model.config.patch_size * 2 ** (len(model.stages) - 1)
     if min(H, W) < smallest:
         raise ValueError(f"image_size must be at least {smallest} (one patch per stage), got {image_size!r}")
@@ -677,7 +669,7 @@ def plot_mobilevit_stages(model: MobileViT, image_size: int | tuple[int, int] = 
     """
     if not isinstance(model, MobileViT):
         raise TypeError(f"model must be a minivit MobileViT, got {type(model).__name__}")
-    H, W = _image_size(image_size)
+    H, W = image_size_pair(image_size)
     if min(H, W) < 32:
         raise ValueError(f"image_size must be at least 32 (five halvings), got {image_size!r}")
     x = _images(model, H, W)

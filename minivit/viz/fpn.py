@@ -17,22 +17,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from minivit.viz._common import new_figure
+from minivit.viz._common import image_size_pair, new_figure
 from minivit.viz.diagram import BOX_HEIGHT, FONT_SIZE, arrow, box, output_shapes, shape_text
 
 
 def _conv(block: nn.Module) -> nn.Conv2d:
     """The first Conv2d of a block (torchvision wraps each in a Conv2dNormActivation)."""
     return next(m for m in block.modules() if isinstance(m, nn.Conv2d))
-
-
-def _size(image_size: object) -> tuple[int, int]:
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, tuple, list)):
-        raise TypeError(f"image_size must be an int or a pair (H, W) of ints, got {type(image_size).__name__}")
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
-        raise ValueError(f"image_size must be a positive int or a pair (H, W) of positive ints, got {image_size!r}")
-    return size
 
 
 def plot_fpn(fpn: nn.Module, features: Sequence[torch.Tensor], image_size: int | tuple[int, int],
@@ -56,7 +47,7 @@ def plot_fpn(fpn: nn.Module, features: Sequence[torch.Tensor], image_size: int |
     """
     if not isinstance(fpn, nn.Module) or not hasattr(fpn, "inner_blocks") or not hasattr(fpn, "layer_blocks"):
         raise TypeError(f"fpn must be an FPN module with inner_blocks and layer_blocks, got {type(fpn).__name__}")
-    H, W = _size(image_size)
+    H, W = image_size_pair(image_size)
     S = len(fpn.inner_blocks)
     if not isinstance(features, (list, tuple)) or not all(isinstance(f, torch.Tensor) for f in features):
         raise TypeError(f"features must be a list of tensors, got {type(features).__name__}")
