@@ -35,6 +35,12 @@ def test_score_spread_top_weight_by_brute_force():
     assert spread["top_scaled"][0] == pytest.approx(np.mean(tops["scaled"]))
 
 
+def test_score_spread_of_one_d_does_not_depend_on_the_other_sizes():
+    few, many = viz.score_spread([4, 64], samples=200), viz.score_spread([1, 4, 16, 64], samples=200)
+    for key in ("std_unscaled", "std_scaled", "top_unscaled", "top_scaled"):
+        np.testing.assert_array_equal(few[key], many[key][[1, 3]])
+
+
 def test_softmax_saturation_figure_draws_the_spread():
     fig = viz.plot_softmax_saturation(dims=(1, 8, 64), num_keys=4, samples=200)
     spread = viz.score_spread((1, 8, 64), num_keys=4, samples=200)
