@@ -14,6 +14,7 @@ the models do. One module per topic:
     position_embedding plot_position_similarity (how alike a ViT's position embeddings are)
     pyramid            plot_feature_pyramid, plot_feature_pyramids
     unfold             plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens (patch tokens vs pixel sequences)
+    unfold_axes        unfold_axes, plot_unfold_axes (the unfold's split, permute and merge of axes)
     attention          plot_attention_map, plot_attention_maps, plot_model_attention, model_attention_maps,
                        plot_attention_vs_uniform, plot_masked_attention
     attention_layer    plot_attention_layer (a diagram, beside a convolution)
@@ -117,6 +118,7 @@ from minivit.viz.two_marks import (
     plot_two_marks,
 )
 from minivit.viz.unfold import plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens
+from minivit.viz.unfold_axes import plot_unfold_axes, unfold_axes
 from minivit.viz.windows import (
     plot_shift_regions,
     plot_shifted_window_pipeline,
@@ -197,6 +199,7 @@ __all__ = [
     "plot_training_curves",
     "plot_transformer_block",
     "plot_two_marks",
+    "plot_unfold_axes",
     "plot_vit",
     "plot_vit_vs_mobilevit_tokens",
     "plot_weak_supervision",
@@ -207,4 +210,5 @@ __all__ = [
     "stage_costs",
     "swin_reach",
     "to_png",
+    "unfold_axes",
 ]
