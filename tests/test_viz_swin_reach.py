@@ -55,7 +55,7 @@ def by_hand(H, W, M, s, token):
     }
 
 
-CASES = [(8, 8, 4, 2, (1, 2)), (8, 8, 4, 2, (6, 7)), (8, 16, 4, 2, (5, 6)), (8, 12, 4, 2, (2, 9))]
+CASES = [(8, 8, 4, 2, (1, 2)), (8, 8, 4, 2, (3, 3)), (8, 8, 4, 2, (6, 7)), (8, 16, 4, 2, (5, 6)), (8, 12, 4, 2, (2, 9))]
 
 
 @pytest.mark.parametrize("H, W, M, s, token", CASES)
@@ -100,6 +100,25 @@ def test_figure_draws_each_step():
     borders = [c for c in fig.axes[1].collections if isinstance(c, LineCollection) and c.get_gid() == "shifted border"]
     assert [len(c.get_segments()) for c in borders] == [len(range(s, H, M)), len(range(s, W, M))]
     assert fig.get_size_inches()[0] <= 9.5
+
+
+def test_interior_token_reaches_both_ways_and_the_figure_gives_it_a_row():
+    # token (3, 3) on 8 x 8, window 4, shift 2: rolled to (1, 1), inside shifted window 0 (rows and columns 2-5)
+    # with no mask; those 16 tokens lie in all four W-MSA windows, so SW-MSA already reaches all 64
+    counts = [int(m.sum()) for m in swin_reach(token=(3, 3)).values()]
+    assert counts == [16, 64, 64, 64]
+    fig = plot_swin_reach(token=[(1, 2), (3, 3)])
+    assert len(fig.axes) == 8
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "16 of 64 tokens" in titles[0] and "32 of 64 tokens" in titles[1] and "token (1, 2)" in titles[1]
+    assert "16 of 64 tokens" in titles[4] and "64 of 64 tokens" in titles[5] and "token (3, 3)" in titles[5]
+    for t, token in enumerate([(1, 2), (3, 3)]):
+        expected = by_hand(8, 8, 4, 2, token)
+        for k, name in enumerate(STEPS):
+            images = [a for a in fig.axes[4 * t + k].get_children() if isinstance(a, AxesImage)]
+            assert (np.asarray(images[0].get_array()) > 0).sum() == expected[name].sum()
+    with pytest.raises(ValueError, match="non-empty list"):
+        plot_swin_reach(token=[])
 
 
 @pytest.mark.parametrize("kwargs, error, words", [

@@ -97,11 +97,13 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
     then every stage (stage 1: its blocks; each later stage: patch merging, then its blocks), left to right.
 
     Each box names its step over the shape the step outputs, read from `model` run on an image of
-    `image_size`: patch partition is `minivit.ops.patches.patchify` (one token of p*p*3 numbers per patch),
-    linear embedding is `model.patch_embed` (a p x p convolution with stride p, which does patch partition
-    and the Linear in one step, then a LayerNorm). The boxes of each stage are framed, the frame titled with
-    the stage number and the stage's output as H x W x C with its stride; "x n" under a block box is the
-    number of blocks of that stage. Build the model on the meta device for speed: only shapes are read.
+    `image_size`. Patch partition is the paper's conceptual step, which the model never computes on its own:
+    its box gives the grid of patches and the p*p*3 numbers of each (`minivit.ops.patches.patchify` would
+    give them as (B, N, p*p*3)), with no batch axis. Linear embedding is `model.patch_embed` (a p x p
+    convolution with stride p, which does patch partition and the Linear in one step, then a LayerNorm).
+    The boxes of each stage are framed, the frame titled with the stage number and the stage's output as
+    H x W x C with its stride; "x n" under a block box is the number of blocks of that stage. Build the
+    model on the meta device for speed: only shapes are read.
 
     Args:
         model: a minivit SwinTransformer, e.g. swin_t().
@@ -119,10 +121,11 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
     names = ["patch_embed"] + [f"stages.{i}.merge" for i in range(1, len(model.stages))]
     names += [f"stages.{i}" for i in range(len(model.stages))]
     shapes = output_shapes(model, x, names)
-    partition = tuple(patchify(x, p).shape)  # (B, N, p*p*3)
+    numbers = patchify(x, p).shape[-1]  # p*p*3 numbers per patch
+    partition = f"{H // p} x {W // p} x {numbers}"  # conceptual: no tensor of the model has this shape
 
     # (name, shape, kind, stage or None); the stage's blocks say how many they are
-    columns = [("Images", tuple(x.shape), "tensor", None), ("Patch Partition", partition, "op", None),
+    columns = [("Images", tuple(x.shape), "tensor", None), ("Patch Partition (conceptual)", partition, "op", None),
                ("Linear Embedding", shapes["patch_embed"], "layer", 0)]
     for i in range(len(model.stages)):
         if i:

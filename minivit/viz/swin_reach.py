@@ -94,55 +94,67 @@ def swin_reach(
 
 
 def plot_swin_reach(
-    height: int = 8, width: int = 8, window_size: int = 4, shift_size: int = 2, token: int | tuple[int, int] = (1, 2)
+    height: int = 8,
+    width: int = 8,
+    window_size: int = 4,
+    shift_size: int = 2,
+    token: int | tuple[int, int] | list[int | tuple[int, int]] = (1, 2),
 ) -> Figure:
-    """The reach of `swin_reach`, one panel per step, on the input map.
+    """The reach of `swin_reach`, one panel per step, on the input map; one row of panels per output token.
 
     Args:
-        height, width, window_size, shift_size, token: as for swin_reach.
+        height, width, window_size, shift_size: as for swin_reach.
+        token: as for swin_reach, or a list of such tokens: one row of four panels for each, top to bottom.
 
     Returns:
-        the Figure, four panels (fig.axes[0..3]) in the order of STEPS. Each panel's image (gid "reach") holds
-        per input token 0 (cannot change the output token), 1 (can) or 2 (the output token itself, or the
-        2 x 2 input tokens of the merged output token); its title gives the count of tokens that can. Every
-        panel outlines the output token's input tokens in red (a Rectangle of gid "output"); panel 0 the
-        W-MSA windows and panel 3 the windows of the merged map (Rectangles of gid "window"), panel 1 the
-        shifted windows' borders as dashed lines (gid "shifted border").
+        the Figure, four panels per token (fig.axes[4 * t + k]: token t, step k of STEPS). Each panel's image
+        (gid "reach") holds per input token 0 (cannot change the output token), 1 (can) or 2 (the output
+        token itself, or the 2 x 2 input tokens of the merged output token); its title gives the count of
+        tokens that can. Every panel outlines the output token's input tokens in red (a Rectangle of gid
+        "output"); panel 0 of a row the W-MSA windows and panel 3 the windows of the merged map (Rectangles of
+        gid "window"), panel 1 the shifted windows' borders as dashed lines (gid "shifted border").
     """
-    reach = swin_reach(height, width, window_size, shift_size, token)
+    tokens = token if isinstance(token, list) else [token]
+    if not tokens:
+        raise ValueError("token must be a token or a non-empty list of tokens, got []")
     H, W, M, s = height, width, window_size, shift_size
-    row, col = grid_position(token, H, W, "token")
     panel = 2.0 * min(1.0, H / W)  # height of a panel, inches: four side by side within 9 inches
-    fig = new_figure(4 * panel * W / H + 0.8, panel + 1.6)
-    axes = fig.subplots(1, 4)
+    fig = new_figure(4 * panel * W / H + 0.8, len(tokens) * (panel + 1.0) + 0.6)
+    rows = fig.subplots(len(tokens), 4, squeeze=False)
     cmap = ListedColormap(list(COLOURS))
-    for k, (ax, name) in enumerate(zip(axes, STEPS)):
-        shown = reach[name].numpy().astype(int)
-        if k < 2:
-            own = (row, row, col, col)
-            where = f"token {(row, col)}"
-        else:
-            own = (row // 2 * 2, row // 2 * 2 + 1, col // 2 * 2, col // 2 * 2 + 1)
-            where = f"merged token {(row // 2, col // 2)}"
-        shown[own[0]:own[1] + 1, own[2]:own[3] + 1] = 2
-        ax.imshow(shown, cmap=cmap, vmin=-0.5, vmax=2.5, interpolation="nearest", gid="reach")
-        token_grid(ax, H, W, f"{TITLES[k]}\n{int(reach[name].sum())} of {H * W} tokens\nreach {where}",
-                   xlabel="input column", ylabel="input row" if k == 0 else "")
-        ax.title.set_fontsize(10)
-        if k == 0:
-            for r0 in range(0, H, M):
-                for c0 in range(0, W, M):
-                    outline(ax, r0, c0, min(r0 + M, H) - 1, min(c0 + M, W) - 1, gid="window", linewidth=1.5)
-        elif k == 1:
-            borders = [b - 0.5 for b in range(s, H, M)], [b - 0.5 for b in range(s, W, M)]
-            ax.hlines(borders[0], -0.5, W - 0.5, colors="black", linestyles="--", linewidth=1.5, gid="shifted border")
-            ax.vlines(borders[1], -0.5, H - 0.5, colors="black", linestyles="--", linewidth=1.5, gid="shifted border")
-        elif k == 3:
-            side = 2 * M  # M merged tokens, 2M input tokens
-            for r0 in range(0, H, side):
-                for c0 in range(0, W, side):
-                    outline(ax, r0, c0, min(r0 + side, H) - 1, min(c0 + side, W) - 1, gid="window", linewidth=1.5)
-        outline(ax, own[0], own[2], own[1], own[3], gid="output", edgecolor="#c0392b", linewidth=2.5)
+    for one, axes in zip(tokens, rows):
+        reach = swin_reach(H, W, M, s, one)
+        row, col = grid_position(one, H, W, "token")
+        for k, (ax, name) in enumerate(zip(axes, STEPS)):
+            shown = reach[name].numpy().astype(int)
+            if k < 2:
+                own = (row, row, col, col)
+                where = f"token {(row, col)}"
+            else:
+                own = (row // 2 * 2, row // 2 * 2 + 1, col // 2 * 2, col // 2 * 2 + 1)
+                where = f"merged token {(row // 2, col // 2)}"
+            shown[own[0]:own[1] + 1, own[2]:own[3] + 1] = 2
+            ax.imshow(shown, cmap=cmap, vmin=-0.5, vmax=2.5, interpolation="nearest", gid="reach")
+            token_grid(ax, H, W, f"{TITLES[k]}\n{int(reach[name].sum())} of {H * W} tokens\nreach {where}",
+                       xlabel="input column", ylabel="input row" if k == 0 else "")
+            ax.title.set_fontsize(10)
+            if k == 0:
+                for r0 in range(0, H, M):
+                    for c0 in range(0, W, M):
+                        outline(ax, r0, c0, min(r0 + M, H) - 1, min(c0 + M, W) - 1, gid="window", linewidth=1.5)
+            elif k == 1:
+                borders = [b - 0.5 for b in range(s, H, M)], [b - 0.5 for b in range(s, W, M)]
+                ax.hlines(borders[0], -0.5, W - 0.5, colors="black", linestyles="--", linewidth=1.5,
+                          gid="shifted border")
+                ax.vlines(borders[1], -0.5, H - 0.5, colors="black", linestyles="--", linewidth=1.5,
+                          gid="shifted border")
+            elif k == 3:
+                side = 2 * M  # M merged tokens, 2M input tokens
+                for r0 in range(0, H, side):
+                    for c0 in range(0, W, side):
+                        outline(ax, r0, c0, min(r0 + side, H) - 1, min(c0 + side, W) - 1, gid="window",
+                                linewidth=1.5)
+            outline(ax, own[0], own[2], own[1], own[3], gid="output", edgecolor="#c0392b", linewidth=2.5)
     fig.legend(handles=legend_patches(COLOURS, ("cannot change the output token", "can change it",
                                                 "the output token's own input tokens")),
                loc="outside lower center", ncol=3, fontsize=9, frameon=False)
