@@ -33,7 +33,8 @@ The controls (`VARIANTS` beyond the four models), one change each:
 - "wide CNN": the small CNN with wider stages, about the ViT's parameter count (capacity);
 - "ViT, no position": the ViT with its position embedding held at zero (what position buys);
 - "ViT, translated": the ViT trained on digits shifted at random by up to 4 pixels (data augmentation,
-  the way DeiT gives a ViT what a convolution assumes);
+  the kind of augmentation DeiT trains with; whether it gives a ViT what a convolution assumes, notebook 08
+  does not claim);
 - "ViT, 4 x 4 patches": the ViT cut into 64 tokens of one original pixel each, as the Swin's, instead of 16
   of 2 x 2 pixels (token size; the same parameter count, about four times the multiply-adds).
 
@@ -170,7 +171,7 @@ VARIANTS: dict[str, Variant] = {
 CONTROLS = ("wide CNN", "ViT, no position", "ViT, translated", "ViT, 4 x 4 patches")
 BASELINES = ("MLP",)  # trained like the four models, at every size: the neural network that assumes least
 RECIPES = ("ViT, DeiT recipe",)  # the ViT with another recipe, its own rate chosen like the four models'
-LEARNING_RATES = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)  # doubling; wide enough that no chosen rate is at an end
+LEARNING_RATES = (5e-4, 1e-3, 2e-3, 4e-3, 8e-3)  # doubling; the choices: course/results/learning_rates.csv
 RECIPE = dict(epochs=15, label_smoothing=0.1)  # AdamW, weight decay 0.05, cosine schedule: minivit.train.fit
 BATCH_SIZE = 32
 # every run: RECIPE["epochs"] epochs of the 1,149 fitting digits, 540 steps, whatever its training-set size
