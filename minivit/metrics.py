@@ -161,26 +161,37 @@ def wilson_interval(accuracy: float, n: int, z: float = 2.0) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def accuracy_combination_interval(terms, z: float = 2.0) -> tuple[float, float]:
+    """An interval of sum(c * accuracy) over terms (c, accuracy, n), each accuracy measured on its own n test
+    images, from their Wilson intervals: Newcombe's (1998) "hybrid score" method, for any number of accuracies.
+
+    Each accuracy's Wilson interval gives its distance below and above it; the sum goes down by the distances on
+    the side that lowers it (times |c|), combined as independent errors, and up likewise. It treats the accuracies
+    as independent; measured on the same test images they are usually positively correlated, which makes the
+    interval wider than a paired test (McNemar's) would be: cautious.
+
+    Returns:
+        (low, high).
+    """
+    total, down, up = 0.0, 0.0, 0.0
+    for c, accuracy, n in terms:
+        low, high = wilson_interval(accuracy, n, z)
+        lowers, raises = (accuracy - low, high - accuracy) if c > 0 else (high - accuracy, accuracy - low)
+        total, down, up = total + c * accuracy, down + (c * lowers) ** 2, up + (c * raises) ** 2
+    return total - down**0.5, total + up**0.5
+
+
 def accuracy_difference_interval(
     accuracy_a: float, accuracy_b: float, n: int, z: float = 2.0, n_b: int | None = None
 ) -> tuple[float, float]:
-    """An interval of accuracy_a - accuracy_b, measured on n test images (b on n_b, if given), from their Wilson
-    intervals.
-
-    Newcombe's (1998) "hybrid score" interval: the difference minus, and plus, the two Wilson intervals' distances
-    from their accuracies on the side that matters, combined as independent errors:
-    low = d - sqrt((a - low_a)^2 + (high_b - b)^2), high = d + sqrt((high_a - a)^2 + (b - low_b)^2).
-    It treats the two accuracies as independent; measured on the same test images they are usually positively
-    correlated, which makes the interval wider than a paired test (McNemar's) would be: cautious.
+    """An interval of accuracy_a - accuracy_b, measured on n test images (b on n_b, if given):
+    `accuracy_combination_interval` of the two, low = d - sqrt((a - low_a)^2 + (high_b - b)^2) and
+    high = d + sqrt((high_a - a)^2 + (b - low_b)^2), from their Wilson intervals (Newcombe, 1998).
 
     Returns:
         (low, high); low > 0 says a is above b beyond the test set's noise.
     """
-    low_a, high_a = wilson_interval(accuracy_a, n, z)
-    low_b, high_b = wilson_interval(accuracy_b, n if n_b is None else n_b, z)
-    d = accuracy_a - accuracy_b
-    return (d - ((accuracy_a - low_a) ** 2 + (high_b - accuracy_b) ** 2) ** 0.5,
-            d + ((high_a - accuracy_a) ** 2 + (accuracy_b - low_b) ** 2) ** 0.5)
+    return accuracy_combination_interval(((1, accuracy_a, n), (-1, accuracy_b, n if n_b is None else n_b)), z)
 
 
 def mean_attention_distance(attention: torch.Tensor, grid: int | tuple[int, int], patch_size: int) -> torch.Tensor:

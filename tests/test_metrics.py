@@ -5,6 +5,7 @@ import torch
 
 from minivit.metrics import (
     accuracy,
+    accuracy_combination_interval,
     accuracy_difference_interval,
     confusion_matrix,
     iou_per_class,
@@ -184,6 +185,16 @@ def test_wilson_interval_equals_scipy_and_its_closed_form_at_one():
     assert wilson_interval(1.0, 360) == pytest.approx((360 / 364, 1.0))
     low, high = wilson_interval(0.5, 100)  # symmetric in the middle, close to 0.5 +- 2 * 0.05
     assert (low + high) / 2 == pytest.approx(0.5) and high - low == pytest.approx(2 * 2 / 1.04 * 0.0026**0.5)
+
+
+def test_accuracy_combination_interval_of_two_is_the_difference_and_flips_with_the_signs():
+    terms = ((1, 0.95, 360), (-1, 0.8, 360), (1, 0.7, 200), (-1, 0.99, 360))
+    low, high = accuracy_combination_interval(terms)
+    assert low < 0.95 - 0.8 + 0.7 - 0.99 < high
+    flipped = accuracy_combination_interval([(-c, a, n) for c, a, n in terms])
+    assert flipped == pytest.approx((-high, -low))
+    with_zero = accuracy_combination_interval(((1, 0.9, 360), (-1, 0.8, 360), (0, 0.5, 360)))
+    assert with_zero == pytest.approx(accuracy_difference_interval(0.9, 0.8, 360))
 
 
 def test_accuracy_difference_interval_reproduces_newcombes_example():
