@@ -77,3 +77,22 @@ def test_each_colour_bar_sits_under_its_own_panels():
         assert box.y1 < min(ax.get_position().y0 for ax in panels)  # below the panels
         assert min(ax.get_position().x0 for ax in panels) - 0.02 <= box.x0  # and within their columns
         assert box.x1 <= max(ax.get_position().x1 for ax in panels) + 0.02
+
+
+def test_rows_are_one_output_pixels_row_of_each_matrix():
+    from minivit.viz.mixing import plot_mixing_rows
+
+    conv, layer = modules()
+    image = torch.rand(3, 5, 6)
+    fig = plot_mixing_rows(conv, layer, image, (2, 3), "a")
+    conv_mix, attention = mixing_matrices(conv, layer, image[None])
+    i = 2 * 6 + 3
+    conv_row, attention_row = fig.axes[1].get_images()[0].get_array(), fig.axes[2].get_images()[0].get_array()
+    assert torch.allclose(torch.as_tensor(conv_row.data), conv_mix[0, i].reshape(5, 6), atol=1e-6)
+    assert int((~conv_row.mask).sum()) == 9  # the 3 x 3 neighbourhood of an inner pixel, the rest exactly 0
+    assert torch.allclose(torch.as_tensor(attention_row), attention[0, i].reshape(5, 6), atol=1e-6)
+    for ax in fig.axes[:3]:
+        (box,) = [p for p in ax.patches if p.get_gid() == "pixel"]
+        assert box.get_xy() == (3 - 0.5, 2 - 0.5)
+    with pytest.raises(ValueError, match="pixel must be"):
+        plot_mixing_rows(conv, layer, image, (5, 0))

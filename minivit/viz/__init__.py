@@ -20,7 +20,8 @@ the models do. One module per topic:
     attention_layer    plot_attention_layer (a diagram, beside a convolution)
     attention_steps    attention_steps, plot_attention_steps (Q Kᵀ -> softmax -> @ V, every matrix with its numbers),
                        plot_weight_matrices (weight matrices side by side, e.g. before and after training)
-    mixing             mixing_matrices, plot_mixing_matrices (a conv's banded matrix beside attention's dense weights)
+    mixing             mixing_matrices, plot_mixing_matrices (a conv's banded matrix beside attention's dense weights),
+                       plot_mixing_rows (one output pixel's row of each, reshaped to the image)
     receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops), stage_costs, plot_stage_costs
@@ -74,7 +75,7 @@ from minivit.viz.dense_prediction import (
 )
 from minivit.viz.fpn import plot_fpn
 from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
-from minivit.viz.mixing import mixing_matrices, plot_mixing_matrices
+from minivit.viz.mixing import mixing_matrices, plot_mixing_matrices, plot_mixing_rows
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
 from minivit.viz.position_embedding import plot_position_similarity
@@ -163,6 +164,7 @@ __all__ = [
     "plot_masked_attention",
     "plot_masks",
     "plot_mixing_matrices",
+    "plot_mixing_rows",
     "plot_mobilevit_block",
     "plot_mobilevit_routes",
     "plot_mobilevit_stages",

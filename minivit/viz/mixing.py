@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from torch import nn
 
 from minivit.models.toy_models import PixelSelfAttention
@@ -111,4 +112,51 @@ def plot_mixing_matrices(
     fig.suptitle(f"how much input pixel j enters output pixel i, {H} x {W} image ({N} pixels)\n"
                  "conv and attention plot different quantities, each on its own colour scale: "
                  "compare patterns, not colours")
+    return fig
+
+
+def plot_mixing_rows(
+    conv: nn.Conv2d, layer: PixelSelfAttention, image: torch.Tensor, pixel: tuple[int, int], name: str = "the image"
+) -> Figure:
+    """One output pixel's row of both mixing matrices, reshaped to the image: which input pixels enter it.
+
+    Args:
+        conv, layer: as for mixing_matrices.
+        image: (C_in, H, W), one image, values in [0, 1] (drawn as RGB when C_in is 3).
+        pixel: (row, column) of the output pixel.
+        name: the image's name, for the first panel's title.
+
+    Returns:
+        the Figure. fig.axes[0]: the image, the pixel outlined (a Rectangle with gid "pixel"); fig.axes[1]: the
+        conv's row for the pixel as (H, W) image data, masked where 0; fig.axes[2]: the attention weights of the
+        pixel as (H, W) image data; then the colour bars of panels 1 and 2.
+    """
+    check_tensor(image, "image", "(C, H, W)")
+    C, H, W = image.shape
+    if (not isinstance(pixel, (tuple, list)) or len(pixel) != 2
+            or not (0 <= pixel[0] < H and 0 <= pixel[1] < W)):
+        raise ValueError(f"pixel must be (row, column) inside the {H} x {W} image, got {pixel!r}")
+    conv_mix, attention = mixing_matrices(conv, layer, image[None])
+    i = pixel[0] * W + pixel[1]  # row-major index of the output pixel
+    conv_row, attention_row = conv_mix[0, i].reshape(H, W), attention[0, i].reshape(H, W)
+    fig = new_figure(11.0, 4.0)
+    axes = fig.subplots(1, 3)
+    picture = image.permute(1, 2, 0).clamp(0, 1).numpy() if C == 3 else image.mean(dim=0).numpy()
+    axes[0].imshow(picture, cmap=None if C == 3 else "gray", interpolation="nearest")
+    axes[0].set_title(f"{name}, output pixel {tuple(pixel)}")
+    grey = colormaps[CONTINUOUS].with_extremes(bad="0.8")
+    shown = axes[1].imshow(np.ma.masked_equal(conv_row.numpy(), 0.0), cmap=grey, interpolation="nearest")
+    axes[1].set_title(f"{conv.kernel_size[0]}x{conv.kernel_size[1]} conv: {int((conv_row > 0).sum())} of {H * W}"
+                      " inputs\n(grey: exactly 0)")
+    fig.colorbar(shown, ax=axes[1], location="bottom", shrink=0.8, label="|kernel block|")
+    shown = axes[2].imshow(attention_row.numpy(), cmap=CONTINUOUS, interpolation="nearest")
+    axes[2].set_title(f"attention: {int((attention_row > 0).sum())} of {H * W} inputs\n(its own colour scale)")
+    fig.colorbar(shown, ax=axes[2], location="bottom", shrink=0.8, label="weight A_ij")
+    for ax in axes:
+        ax.add_patch(Rectangle((pixel[1] - 0.5, pixel[0] - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2,
+                               gid="pixel"))
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"one row of each mixing matrix, reshaped to the {H} x {W} image: the input pixels that enter "
+                 f"output pixel {tuple(pixel)}")
     return fig
