@@ -104,16 +104,20 @@ def test_pipeline_diagram_has_the_shapes_of_the_classifier_and_the_head():
         "images (3, 1, 32, 32), labels (3, 10)", "logits (3, 10)", "(3, 10, 4, 4)",
         "keep the labelled digits (3, 10, 32, 32)", "pseudo-masks (3, 32, 32)", "scores (3, 11, 32, 32)",
         "its class of highest score, mask (3, 32, 32)", "(16, 16, 16), (24, 8, 8), (32, 8, 8), (128, 4, 4)",
-        "choose the threshold 0.8", "on those 5 true masks instead",
-        # the test path: the classifier's answers instead of the labels, into the CAM masks
-        "images (3, 1, 32, 32)", "logit > 0, (3, 10), instead of the labels", "CAM masks (3, 32, 32)"]
+        "choose the threshold 0.8", "trained on those 5 true masks instead", "(3, 32, 32)",
+        # the test path: the classifier's answers instead of the labels, into the CAM masks; the heads on the
+        # test canvases' frozen maps, with no answers
+        "images (3, 1, 32, 32)", "logit > 0, (3, 10), instead of the labels", "CAM masks (3, 32, 32)",
+        "(16, 16, 16), (24, 8, 8), (32, 8, 8), (128, 4, 4)", "answers needed: masks (3, 32, 32)"]
     assert "background below 0.8" in texts[4]
     assert texts[8] == "5 true masks (5, 32, 32)\nchoose the threshold 0.8"
     assert labels(plot_weak_supervision(classifier, head, images, labels_, tune_masks))[8].endswith("threshold t")
     ax = fig.axes[0]
-    # the chain, the frozen maps in and out, true masks to the threshold and to the rival, rival to the head,
-    # and the test path's two steps
-    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 6 + 2 + 2 + 1 + 2
+    # the chain, the frozen maps in and out, true masks to the threshold and to the rival, the rival to its
+    # mask, the frozen maps' line into the rival (not into the pipeline's head), the test path's two steps,
+    # and the test canvases' frozen maps down and into the heads
+    assert len([p for p in ax.patches if p.get_gid() == "arrow"]) == 6 + 2 + 2 + 1 + 1 + 2 + 2
+    assert len([line for line in ax.lines if line.get_gid() == "rival-maps"]) == 1
     with pytest.raises(ValueError, match="labels must have shape"):
         plot_weak_supervision(classifier, head, images, torch.ones(3, dtype=torch.bool), tune_masks)
     with pytest.raises(ValueError, match="tune_masks must have shape"):

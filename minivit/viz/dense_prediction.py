@@ -144,9 +144,11 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
     """Weak supervision from end to end, as notebook 09 runs it: a classifier trained on image labels, its
     class activation maps, scaled and thresholded into pseudo-masks, and a segmentation head trained on them
     over the classifier's frozen feature maps, read by argmax. Beside it, the true masks the pipeline spends
-    to choose its threshold, and the rival: the same head trained on those masks instead. Below it, the test
-    path, where the labels are unknown: the classifier's own answers (logit > 0) choose the digits whose CAMs
-    are thresholded into the CAM masks. Every shape is the one the code computes for `images`.
+    to choose its threshold, and the rival: a second head of the same kind, trained on those masks instead
+    over the same frozen maps (the line under the chain), read by argmax too. Below it, the test path, where
+    the labels are unknown: the classifier's own answers (logit > 0) choose the digits whose CAMs are
+    thresholded into the CAM masks, while both heads read the test canvases' frozen maps and need no
+    answers. Every shape is the one the code computes for `images`.
 
     Args:
         classifier: has `feature_maps(images)` and a Linear `head` on its pooled last map (as for
@@ -159,8 +161,9 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
 
     Returns:
         the Figure. Boxes have gid "step" (the main chain top to bottom, then the frozen maps, then the true
-        masks that choose the threshold, then the rival head, then the test path left to right) and their texts
-        "step-label"; arrows gid "arrow".
+        masks that choose the threshold, the rival head and its mask, then the test path left to right, then
+        the test canvases' frozen maps and the heads on them) and their texts "step-label"; arrows gid "arrow",
+        the frozen maps' line to the rival gid "rival-maps".
     """
     check_tensor(labels, "labels", "(B, K)")
     check_tensor(tune_masks, "tune_masks", "(N, H, W)")
@@ -194,7 +197,7 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
         (f"argmax (on any canvas's frozen maps): each pixel takes\nits class of highest score, mask "
          f"{shape_text(tuple(pseudo.shape))}", "op"),
     ]
-    fig = new_figure(12.5, 7.3)
+    fig = new_figure(12.5, 8.4)
     ax = fig.subplots()
     width, side, side_width = 5.6, 4.9, 3.6
     for k, (text, kind) in enumerate(main):
@@ -209,11 +212,17 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
     box(ax, side + 0.4, -4, f"{N} true masks {shape_text(tuple(tune_masks.shape))}\nchoose the threshold {t}",
         "tensor", width=side_width)
     arrow(ax, (side + 0.4 - side_width / 2, -4), (width / 2, -4))
-    box(ax, side + 0.4, -5, f"the rival: the same head trained\non those {N} true masks instead",
-        "tensor", width=side_width)
-    arrow(ax, (side + 0.4, -4 - 0.36), (side + 0.4, -5 + 0.36), linestyle="--")
-    arrow(ax, (side + 0.4 - side_width / 2, -5), (width / 2, -5), linestyle="--")
-    y = -len(main) - 0.25  # the test path, one row below the chain
+    box(ax, side + 0.4, -5, f"the rival: a second head like step 4,\ntrained on those {N} true masks instead",
+        "layer", width=side_width)
+    arrow(ax, (side + 0.4, -4 - 0.36), (side + 0.4, -5 + 0.36))
+    box(ax, side + 0.4, -6, f"argmax: the rival's mask\n{shape_text(tuple(pseudo.shape))}", "op", width=side_width)
+    arrow(ax, (side + 0.4, -5 - 0.36), (side + 0.4, -6 + 0.36))
+    # the same frozen maps feed the rival: down the left, under the chain, up the right
+    x_right, y_low = side + 0.4 + side_width / 2 + 0.3, -len(main) + 0.3
+    ax.plot([-side - 0.4, -side - 0.4, x_right, x_right], [-2.5 - 0.36, y_low, y_low, -5], color="black",
+            linewidth=1.2, gid="rival-maps")
+    arrow(ax, (x_right, -5), (side + 0.4 + side_width / 2, -5))
+    y = -len(main) - 0.65  # the test path, below the chain and the line under it
     ax.axhline(y + 0.58, color="0.6", linewidth=0.8, linestyle=":")
     ax.text(-side - 0.4 - (side_width + 0.8) / 2, y + 0.42, "test canvases: the labels are unknown", ha="left",
             va="bottom", fontsize=8.5, style="italic", gid="test-path-label")
@@ -229,8 +238,16 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
         if k:
             previous_x, _, previous_w = test_path[k - 1]
             arrow(ax, (previous_x + previous_w / 2, y), (x - w / 2, y))
-    ax.set_xlim(-side - 0.4 - (side_width + 0.8) / 2 - 0.1, side + 0.4 + side_width / 2 + 0.1)
-    ax.set_ylim(y - 0.45, 0.45)
+    y_heads = y - 1  # both heads on the test canvases' frozen maps: no answers needed
+    box(ax, -side - 0.4, y_heads, "their feature maps, frozen\n" + ", ".join(shape_text(tuple(m.shape[1:]))
+                                                                         for m in maps),
+        "tensor", width=side_width + 0.8, height=0.72)
+    arrow(ax, (-side - 0.4, y - 0.36), (-side - 0.4, y_heads + 0.36))
+    box(ax, 0, y_heads, "4. each head (the pipeline's, the rival's), argmax, no\nanswers needed: masks "
+        f"{shape_text(tuple(pseudo.shape))}", "layer", width=width, height=0.72)
+    arrow(ax, (-side - 0.4 + (side_width + 0.8) / 2, y_heads), (-width / 2, y_heads))
+    ax.set_xlim(-side - 0.4 - (side_width + 0.8) / 2 - 0.1, x_right + 0.1)
+    ax.set_ylim(y_heads - 0.45, 0.45)
     ax.axis("off")
     ax.set_title("weak supervision: a segmentation head learned from image labels, through the classifier's CAMs")
     return fig
