@@ -232,6 +232,27 @@ def transformer_block(x: torch.Tensor, weights: dict[str, torch.Tensor], num_hea
     h = F.layer_norm(x, (D,), weights["norm2.weight"], weights["norm2.bias"], eps=1e-5)
     return x + h  # the MLP forgotten
 '''),
+    "mean_iou": ("a class in neither mask counted as 0", '''\
+def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
+    total = 0.0
+    for k in range(num_classes):
+        intersection = ((pred == k) & (target == k)).sum().item()
+        union = ((pred == k) | (target == k)).sum().item()
+        total += intersection / union if union else 0.0
+    return total / num_classes
+'''),
+    "cam_from_features": ("pooled before the weight", '''\
+def cam_from_features(weight: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    pooled = features.mean(dim=(2, 3))  # (B, C)
+    return pooled @ weight.T
+'''),
+    "masks_from_cams": ("one maximum for all the maps", '''\
+def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float) -> torch.Tensor:
+    scaled = cams.clamp(min=0) / cams.max()
+    scaled = scaled * present[:, :, None, None]
+    best, k = scaled.max(dim=1)
+    return torch.where(best >= threshold, k + 1, 0)
+'''),
 }
 
 # More mistakes, checked in process: those the check cell must name as a pitfall (test_grading_tasks.NAMED),
@@ -297,6 +318,26 @@ def transformer_block(x: torch.Tensor, weights: dict[str, torch.Tensor], num_hea
     a, _ = minivit.attention(q, k, v)
     x = x + lin(a.transpose(1, 2).reshape(B, N, D), "attn.proj")
     return x + lin(F.gelu(lin(ln(x, "norm2"), "mlp.fc1")), "mlp.fc2")
+'''),
+    "mean_iou": ("the mean of each image's mean IoU", '''\
+def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
+    per_image = []
+    for p, t in zip(pred, target):
+        ious = []
+        for k in range(num_classes):
+            union = ((p == k) | (t == k)).sum()
+            if union > 0:
+                ious.append(((p == k) & (t == k)).sum() / union)
+        per_image.append(sum(ious) / len(ious))
+    return float(sum(per_image) / len(per_image))
+'''),
+    "masks_from_cams": ("class k numbered k", '''\
+def masks_from_cams(cams: torch.Tensor, present: torch.Tensor, threshold: float) -> torch.Tensor:
+    cams = cams.clamp(min=0)
+    cams = cams / cams.amax(dim=(2, 3), keepdim=True).clamp(min=1e-12)
+    cams = cams.masked_fill(~present.bool()[:, :, None, None], 0.0)
+    best, k = cams.max(dim=1)
+    return torch.where(best >= threshold, k, 0)  # background and class 0 both 0
 '''),
 }
 

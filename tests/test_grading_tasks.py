@@ -7,6 +7,7 @@ import functools
 
 import pytest
 import torch
+from sklearn.metrics import jaccard_score
 from timm.models.vision_transformer import Block
 from torchvision.models.swin_transformer import PatchMerging, ShiftedWindowAttention
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.versions  # the tasks' references against torchvision a
 SEEDS = [0, 1, 2, 3, 4]
 
 
-def test_at_least_15_tasks_over_notebooks_01_to_07():
+def test_at_least_15_tasks_over_the_graded_notebooks():
     assert len(TASKS) >= 15
     assert sorted(NOTEBOOKS) == sorted(p.stem for p in SOLUTIONS.glob("*.ipynb"))  # a solution per graded notebook
     assert set(NOTEBOOKS) <= {p.stem for p in (ROOT / "course").glob("*.ipynb")}  # each teaches what its tasks ask
@@ -155,6 +156,15 @@ def test_transformer_block_reference_equals_timms_block_as_mobilevit_builds_it()
         torch.testing.assert_close(TASKS["transformer_block"].reference(*case.args), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_mean_iou_reference_equals_scikit_learns_macro_jaccard_score():
+    """scikit-learn averages the IoU (Jaccard index) over the labels found in either mask, as mean IoU leaves out
+    a class in neither."""
+    for case in TASKS["mean_iou"].public() + TASKS["mean_iou"].hidden(Draw(0)):
+        pred, target, K = case.args
+        expected = jaccard_score(target.reshape(-1).numpy(), pred.reshape(-1).numpy(), average="macro")
+        assert TASKS["mean_iou"].reference(*case.args) == pytest.approx(expected, rel=1e-12), case.args
+
+
 # --- the known mistakes ----------------------------------------------------------------------------
 
 
@@ -187,6 +197,9 @@ NAMED = {
     "transformer_block": ("the second half adds norm2(x) to x and has no MLP", "the MLP uses GELU"),
     "patch_merging": ("the LayerNorm is missing", None),
     "cyclic_shift": ("rolled the wrong way", "the rows (axis 1) moved but the columns (axis 2) did not"),
+    "mean_iou": ("a class that is in neither mask was counted as IoU 0", "this is the mean of each image's mean IoU"),
+    "cam_from_features": ("the map was averaged over its places first", None),
+    "masks_from_cams": ("all the maps were divided by one maximum", "class k was given the index k"),
 }
 
 
