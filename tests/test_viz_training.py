@@ -299,3 +299,33 @@ def test_learning_rate_schedules_are_fits_own_cosine_and_warmup():
         viz.plot_learning_rate_schedules({})
     with pytest.raises(ValueError, match="schedules"):
         viz.plot_learning_rate_schedules({"a": []})
+
+
+def test_claim_intervals_draw_each_row_its_interval_and_margin_and_colour_what_fails():
+    rows = [("a above b", 0.03, (0.01, 0.05), 0.0, "above"),
+            ("a drop below 0.1", 0.065, None, 0.1, "below"),
+            ("c and d cannot be told apart", 0.01, (-0.01, 0.03), 0.0, "across"),
+            ("e above f (fails)", 0.02, (-0.01, 0.04), 0.0, "above")]
+    fig = viz.plot_claim_intervals(rows, title="t")
+    ax = fig.axes[0]
+
+    def by_gid(gid):
+        return [line for line in ax.lines if line.get_gid() == gid]
+
+    estimates, intervals, margins = by_gid("estimate"), by_gid("interval"), by_gid("margin")
+    assert [tuple(line.get_xdata()) for line in estimates] == [(0.03,), (0.065,), (0.01,), (0.02,)]
+    assert [tuple(line.get_ydata()) for line in estimates] == [(0,), (1,), (2,), (3,)]  # row 0 at the top
+    assert [tuple(line.get_xdata()) for line in intervals] == [(0.01, 0.05), (-0.01, 0.03), (-0.01, 0.04)]  # none for row 1
+    assert [line.get_xdata()[0] for line in margins] == [0.0, 0.1, 0.0, 0.0]
+    assert [to_rgba(line.get_color()) for line in estimates] == [to_rgba("black")] * 3 + [to_rgba("red")]
+    assert tuple(by_gid("zero")[0].get_xdata()) == (0, 0)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [row[0] for row in rows]
+    assert ax.get_ylim()[0] > ax.get_ylim()[1] and fig.get_suptitle() == "t"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["estimate and interval", "misses its margin", "the margin", "0"]
+    with pytest.raises(ValueError, match="side in"):
+        viz.plot_claim_intervals([("x", 0.1, None, 0.0, "beside")])
+    with pytest.raises(ValueError, match="must hold its estimate"):
+        viz.plot_claim_intervals([("x", 0.1, (0.2, 0.3), 0.0, "above")])
+    with pytest.raises(ValueError, match="non-empty"):
+        viz.plot_claim_intervals([])
+    assert plt.get_fignums() == []

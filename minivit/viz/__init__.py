@@ -30,6 +30,7 @@ the models do. One module per topic:
     dense_prediction   plot_segmentation_head, plot_cam_pipeline, plot_weak_supervision (diagrams),
                        plot_heads_by_masks (heads' results over seeds, with reference levels)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction, plot_seed_dots,
+                       plot_claim_intervals (a forest plot of claims),
                        plot_learning_rate_sweep, plot_learning_rate_schedules, plot_running_variance,
                        plot_protocol (a diagram), plot_tokenisation (four models' tokens)
     backbones          plot_swin_stages, plot_swin_block_pair, plot_swin_attention, plot_patch_merging,
@@ -94,6 +95,7 @@ from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.swin_reach import plot_swin_reach, swin_reach
 from minivit.viz.training import (
     plot_accuracy_vs_data,
+    plot_claim_intervals,
     plot_digits,
     plot_interaction,
     plot_learning_rate_schedules,
@@ -147,6 +149,7 @@ __all__ = [
     "plot_bias_resize",
     "plot_cam_pipeline",
     "plot_cams",
+    "plot_claim_intervals",
     "plot_digits",
     "plot_far_share",
     "plot_feature_pyramid",

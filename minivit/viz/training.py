@@ -4,7 +4,7 @@ and the training curves of several models side by side.
 `plot_digits` draws a batch as a DataLoader gives it, (B, C, H, W) images and (B,) labels;
 `plot_training_curves` draws the History that minivit.train.fit returns, one line per model;
 `plot_accuracy_vs_data`, `plot_interaction`, `plot_seed_dots` and `plot_learning_rate_sweep` draw stored
-results over several seeds.
+results over several seeds; `plot_claim_intervals` draws the claims made from them, each with its interval.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from torch import nn
 
@@ -624,4 +625,62 @@ def plot_tokenisation(image: torch.Tensor, models: Mapping[str, nn.Module]) -> F
             raise ValueError(f"models[{name!r}] must be a SmallCNN, VisionTransformer, SwinTransformer or MobileViT, "
                              f"got {type(model).__name__}")
     fig.suptitle(f"one {size} x {size} digit as each model cuts it up")
+    return fig
+
+
+CLAIM_SIDES = ("above", "below", "across")  # where a claim needs its interval (or value) to lie, against its margin
+
+
+def plot_claim_intervals(
+    rows: Sequence[tuple[str, float, tuple[float, float] | None, float, str]],
+    title: str = "each claim's gap with its interval, against the margin it must clear",
+    xlabel: str = "difference in test accuracy",
+) -> Figure:
+    """A forest plot: one row per checked quantity, its estimate as a dot, its interval as a bar, all on one
+    axis, with the zero line and each row's margin.
+
+    Args:
+        rows: (label, estimate, (low, high) or None, margin, side), top to bottom. `side` says what the claim
+            needs: "above" (low > margin), "below" (high < margin) or "across" (low <= margin <= high: the
+            test cannot tell). A row without an interval (None) is judged by its estimate alone.
+        title: the figure's title.
+        xlabel: the x axis's label (one unit for every row).
+
+    Returns:
+        the Figure, one axes; per row one Line2D dot (gid "estimate") at (estimate, row), one Line2D bar
+        (gid "interval") from low to high where there is an interval, one short vertical Line2D (gid "margin")
+        at the margin, row 0 at the top; the dot and bar are black where the row meets its side, red where
+        not; one vertical Line2D at 0 (gid "zero"); a legend of the four kinds of mark; `title` as the suptitle.
+    """
+    if isinstance(rows, str) or not rows:
+        raise ValueError(f"rows must be a non-empty sequence of (label, estimate, interval, margin, side), "
+                         f"got {rows!r}")
+    for row in rows:
+        if len(row) != 5 or row[4] not in CLAIM_SIDES:
+            raise ValueError(f"each row must be (label, estimate, (low, high) or None, margin, side) with side in "
+                             f"{CLAIM_SIDES}, got {row!r}")
+        if row[2] is not None and not row[2][0] <= row[1] <= row[2][1]:
+            raise ValueError(f"a row's interval must hold its estimate, got estimate {row[1]} and interval "
+                             f"{row[2]} in row {row[0]!r}")
+    fig = new_figure(10.0, 0.34 * len(rows) + 1.3)
+    ax = fig.subplots()
+    ax.axvline(0.0, color="0.5", linestyle="--", linewidth=1, gid="zero")
+    for y, (_, estimate, interval, margin, side) in enumerate(rows):
+        low, high = interval if interval is not None else (estimate, estimate)
+        holds = {"above": low > margin, "below": high < margin, "across": low <= margin <= high}[side]
+        colour = "black" if holds else WRONG
+        if interval is not None:
+            ax.plot([low, high], [y, y], color=colour, linewidth=2, solid_capstyle="butt", gid="interval")
+        ax.plot([estimate], [y], "o", color=colour, markersize=5, gid="estimate")
+        ax.plot([margin, margin], [y - 0.35, y + 0.35], color="C1", linewidth=2, gid="margin")
+    ax.set_yticks(range(len(rows)), [row[0] for row in rows])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", color="0.88")
+    key = [Line2D([], [], color="black", marker="o", markersize=5, linewidth=2, label="estimate and interval"),
+           Line2D([], [], color=WRONG, marker="o", markersize=5, linewidth=2, label="misses its margin"),
+           Line2D([], [], color="C1", linewidth=2, label="the margin"),
+           Line2D([], [], color="0.5", linestyle="--", linewidth=1, label="0")]
+    ax.legend(handles=key, loc="lower right", fontsize="small")
+    fig.suptitle(title)
     return fig
