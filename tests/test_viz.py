@@ -22,7 +22,7 @@ from minivit import (  # noqa: E402
 )
 from minivit.models.layers import SelfAttention  # noqa: E402
 from minivit.ops.receptive_field import receptive_field_map  # noqa: E402
-from minivit.viz.windows import window_members  # noqa: E402
+from minivit.viz.windows import INSET, window_members  # noqa: E402
 
 CASES = [  # (H, W, window, shift)
     (8, 8, 4, 2),
@@ -78,7 +78,7 @@ def test_shifted_windows_hand_worked_8x8():
     # window 0 is the middle block, windows 1 and 2 are cut in two, window 3 in four: 9 pieces
     assert len(pieces) == 9 and numbers == [0, 1, 1, 2, 2, 3, 3, 3, 3]
     middle = [p for p in pieces if centre(p) == (3.5, 3.5)]
-    assert len(middle) == 1 and (middle[0].get_height(), middle[0].get_width()) == (4, 4)
+    assert len(middle) == 1 and (middle[0].get_height(), middle[0].get_width()) == (4 - 2 * INSET, 4 - 2 * INSET)
     # after torch.roll by (-2, -2) the top-left slot holds token (2, 2) = 18 and the bottom-right token 9
     tokens = {(t.get_position()[1], t.get_position()[0]): int(t.get_text())
               for t in with_gid(fig.axes[2].texts, "token")}
@@ -298,6 +298,22 @@ def test_unfold_pixel_sees_its_sequence():
     assert "sequence 2" in fig.axes[0].get_title()
     texts = {t.get_position(): t.get_text() for t in with_gid(fig.axes[1].texts, "pixel")}
     assert texts[(6, 2)] == "3,4" and texts[(0, 0)] == "0,0" and texts[(15, 3)] == "7,7"
+
+
+@pytest.mark.parametrize("H, W, p", [(8, 8, 2), (6, 6, 3)])
+def test_unfold_patch_numbers_sit_in_the_corners_not_on_pixels(H, W, p):
+    fig = viz.plot_mobilevit_unfold(H, W, p, pixel=0)
+    numbers = with_gid(fig.axes[0].texts, "patch-number")
+    per_row = W // p
+    assert [t.get_text() for t in numbers] == [f"patch {n}" for n in range(len(numbers))] and len(numbers) == (H // p) * per_row
+    for n, t in enumerate(numbers):
+        x, y = t.get_position()
+        r0, c0 = n // per_row * p, n % per_row * p  # the patch's top-left pixel
+        assert (x, y) == (c0 - 0.42, r0 - 0.42)  # inside the patch's corner, off every pixel's centre
+        assert t.get_bbox_patch() is not None  # a badge
+    # a patch of one pixel is that pixel: its number stays centred on it
+    single = with_gid(viz.plot_mobilevit_unfold(4, 4, 1).axes[0].texts, "patch-number")
+    assert [t.get_position() for t in single[:2]] == [(0.0, 0.0), (1.0, 0.0)]
 
 
 # --- attention ---------------------------------------------------------------------------------------

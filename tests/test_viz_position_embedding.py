@@ -1,5 +1,6 @@
 """plot_position_similarity draws, at each patch's place, the cosine similarity of its position embedding with
-every patch's: the drawn values equal a brute-force cosine, one pair of vectors at a time."""
+every patch's: the drawn values equal a brute-force cosine, one pair of vectors at a time. mean_similarity and
+same_line_contrast summarise it: a brute-force mean, and 0.5 for an embedding of orthogonal row and column halves."""
 
 import matplotlib
 
@@ -8,10 +9,11 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from minivit import viz  # noqa: E402
 from minivit.models.vit import VisionTransformer, ViTConfig  # noqa: E402
-from minivit.viz.position_embedding import position_similarity  # noqa: E402
+from minivit.viz.position_embedding import mean_similarity, position_similarity, same_line_contrast  # noqa: E402
 
 
 def brute_force_cosine(a, b):
@@ -60,3 +62,46 @@ def test_errors_name_the_argument():
         position_similarity(np.zeros((17, 8)), (4, 4))
     with pytest.raises(ValueError, match="embeddings must be"):
         viz.plot_position_similarity({}, (4, 4))
+
+
+def row_and_column_halves(Gh, Gw):
+    """(1, 1+N, Gh+Gw): each position's vector is its row's one-hot vector beside its column's, as in the ViT
+    paper's 2-D embedding (a row half and a column half), with orthogonal halves."""
+    rows, cols = torch.arange(Gh * Gw) // Gw, torch.arange(Gh * Gw) % Gw
+    patches = torch.cat([F.one_hot(rows, Gh), F.one_hot(cols, Gw)], dim=1).float()  # (N, Gh+Gw)
+    return torch.cat([torch.randn(1, Gh + Gw), patches])[None]  # the class token's vector first
+
+
+@pytest.mark.parametrize("grid", [(4, 4), (3, 5)])
+def test_same_line_contrast_of_row_and_column_halves_is_one_half(grid):
+    torch.manual_seed(0)
+    pos_embed = row_and_column_halves(*grid)
+    assert same_line_contrast(pos_embed, grid) == pytest.approx(0.5, abs=1e-6)
+    margins = torch.zeros(grid, dtype=torch.bool)
+    margins[:, [0, -1]] = True  # the first and last columns only
+    assert same_line_contrast(pos_embed, grid, positions=margins) == pytest.approx(0.5, abs=1e-6)
+
+
+def test_mean_similarity_is_the_brute_force_mean_of_the_selected_pairs():
+    torch.manual_seed(0)
+    pos_embed = torch.randn(1, 17, 8)
+    pairs = torch.rand(16, 16) < 0.3
+    pairs.fill_diagonal_(True)  # the diagonal is left out
+    expected = [brute_force_cosine(pos_embed[0, 1 + i], pos_embed[0, 1 + j])
+                for i in range(16) for j in range(16) if pairs[i, j] and i != j]
+    assert mean_similarity(pos_embed, (4, 4), pairs) == pytest.approx(float(np.mean(expected)), abs=1e-6)
+    rows = torch.arange(16) // 4
+    same_row, same_column = rows[:, None] == rows, (torch.arange(16) % 4)[:, None] == torch.arange(16) % 4
+    line, other = same_row | same_column, ~(same_row | same_column)
+    assert same_line_contrast(pos_embed, (4, 4)) == pytest.approx(
+        mean_similarity(pos_embed, (4, 4), line) - mean_similarity(pos_embed, (4, 4), other), abs=1e-9)
+
+
+def test_pair_selections_are_checked():
+    pos_embed = torch.randn(1, 17, 8)
+    with pytest.raises(ValueError, match="pairs must be a bool tensor of shape"):
+        mean_similarity(pos_embed, (4, 4), torch.ones(4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="at least one pair"):
+        mean_similarity(pos_embed, (4, 4), torch.eye(16, dtype=torch.bool))
+    with pytest.raises(ValueError, match="positions must be a bool tensor of shape"):
+        same_line_contrast(pos_embed, (4, 4), positions=torch.ones(16, dtype=torch.bool))

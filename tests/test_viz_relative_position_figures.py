@@ -142,8 +142,9 @@ def test_windows_figure_keys_its_solid_and_dashed_outlines():
     fig = viz.plot_windows(8, 8, 4, 2)
     (legend,) = fig.legends
     texts = [t.get_text() for t in legend.get_texts()]
-    assert texts == ["solid: one whole window (left and right panels)",
-                     "dashed: a piece of a shifted window; pieces with the same number are one window"]
+    assert texts == ["solid: a window of the regular grid (left and right panels)",
+                     "dashed (middle): a shifted window, or a piece of one cut by the map's edge; "
+                     "same number, same window"]
     styles = [h.get_linestyle() for h in legend.legend_handles]
     assert styles == ["-", "--"]
     # and the figure draws what the key says: whole windows solid in panels 1 and 3, pieces dashed in panel 2
@@ -219,3 +220,32 @@ def test_bias_resize_draws_both_tables_in_their_offsets_on_one_colour_scale(M_fr
 def test_bias_resize_checks_its_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         viz.plot_bias_resize(**kwargs)
+
+
+def test_column_pieces_and_following_columns_hand_worked():
+    from minivit.viz.relative_position import column_pieces, following_columns
+
+    # 16 columns, M = 4, s = 2: the shifted grid cuts at 2, 6, 10, 14; columns 14, 15 and 0, 1 share a
+    # window after the roll but not a region, so they are two edge pieces
+    pieces = column_pieces(16, 4, 2)
+    assert pieces[0] == pieces[1] == [0, 1] and pieces[15] == [14, 15]
+    assert pieces[2] == [2, 3, 4, 5] and pieces[13] == [10, 11, 12, 13]
+    assert column_pieces(16, 4, 0)[5] == [4, 5, 6, 7]  # no shift: the plain windows
+    # moved by 4, the first map's columns 2..9 keep their groups; 0, 1 (an edge piece there, in a window
+    # of the moved map) and 10, 11 (a window there, an edge piece of the moved map) do not
+    assert following_columns(16, 4, 2, 4) == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert following_columns(16, 4, 0, 4) == list(range(12))
+    assert following_columns(16, 4, 2, 1) == following_columns(16, 4, 0, 1) == []
+
+
+def test_translation_figure_shades_the_following_columns():
+    fig = viz.plot_translation_windows(width=16, window_size=4, shift_size=2, move=4)
+    ax = fig.axes[0]
+    follows = sorted(p.get_x() + 0.5 for p in with_gid(ax.patches, "follows"))  # scene columns
+    differs = sorted(p.get_x() + 0.5 for p in with_gid(ax.patches, "differs"))
+    # W-MSA: scene columns 4..15 follow; SW-MSA: 6..13 follow, 4, 5, 14, 15 differ
+    assert follows == sorted(list(range(4, 16)) + list(range(6, 14)))
+    assert differs == [4, 5, 14, 15]
+    assert len(with_gid(ax.patches, "edge")) == 4  # two edge pieces in each SW-MSA strip
+    with pytest.raises(ValueError, match="move must be in 1..15, got 16"):
+        viz.plot_translation_windows(move=16)

@@ -1,62 +1,19 @@
-"""The SW-MSA pipeline diagram of notebook 04: one box per step, in the order of the paper, each labelled
-with the shape worked out here by hand from H, W, C, M (never read back from the figure code). Also the
-readability of notebook 04's window figures: window numbers clear of the token numbers, dashed windows
-on a white line."""
+"""Notebook 04's window figures: window numbers clear of the token numbers, dashed windows on a white line
+or inset so that two never merge into one solid line; the padded map against the rolled one; a token's
+reach over block pairs, worked out here by hand."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from minivit import viz  # noqa: E402
 
 
 def with_gid(artists, gid):
     return [a for a in artists if a.get_gid() == gid]
-
-
-@pytest.mark.parametrize("B, H, W, C, M, s", [(1, 8, 8, 16, 4, 2), (2, 8, 12, 6, 4, 1), (1, 14, 7, 3, 7, 3)])
-def test_pipeline_boxes_carry_the_shapes_of_each_step(B, H, W, C, M, s):
-    fig = viz.plot_shifted_window_pipeline(H, W, C, M, s, batch=B)
-    ax = fig.axes[0]
-    nW, N = (H // M) * (W // M), M * M  # windows per image, tokens per window
-    map_shape, window_shape = f"({B}, {H}, {W}, {C})", f"({B * nW}, {N}, {C})"
-    labels = [t.get_text() for t in with_gid(ax.texts, "step-label")]
-    assert len(labels) == len(with_gid(ax.patches, "step")) == 6
-    expected = [  # (what the step does, the shape it outputs), top to bottom
-        ("x: the map", map_shape),
-        (f"torch.roll(x, shifts=({-s}, {-s})", map_shape),
-        (f"window_partition(x, {M})", window_shape),
-        ("softmax(q k^T / sqrt(d) + mask) v", window_shape),
-        (f"window_reverse(x, {M}, {H}, {W})", map_shape),
-        (f"torch.roll(x, shifts=({s}, {s})", map_shape),
-    ]
-    for label, (name, shape) in zip(labels, expected):
-        first, last = label.splitlines()[0], label.splitlines()[-1]
-        assert first.startswith(name) and last == shape, (label, name, shape)
-    boxes = with_gid(ax.patches, "step")
-    assert [b.get_y() for b in boxes] == sorted((b.get_y() for b in boxes), reverse=True)  # top to bottom
-    # the mask: one (N, N) table per window of one image, beside the attention box and pointing into it
-    (mask_label,) = with_gid(ax.texts, "mask-label")
-    assert mask_label.get_text().splitlines() == [  # the call, argument names and all, then the shape
-        "shifted_window_mask(", f"height={H}, width={W},", f"window_size={M}, shift_size={s})", f"({nW}, {N}, {N})"]
-    (mask_arrow,) = with_gid(ax.patches, "mask-arrow")
-    attention_box = boxes[3]
-    (x0, y0), (x1, y1) = mask_arrow._posA_posB
-    assert x1 < x0 and x1 == pytest.approx(attention_box.get_x() + attention_box.get_width(), abs=0.05)
-    assert y0 == y1 == pytest.approx(attention_box.get_y() + attention_box.get_height() / 2)
-
-
-@pytest.mark.parametrize("args, kwargs, error, message", [
-    ((8, 8, 16, 4, 4), {}, ValueError, "shift_size must be smaller than window_size"),
-    ((9, 8, 16, 4, 2), {}, ValueError, "multiple of window height"),
-    ((8, 8, 16.0, 4, 2), {}, TypeError, "channels must be an int, got float"),
-    ((8, 8, 16, 4, 2), {"batch": 0}, ValueError, "batch must be at least 1, got 0"),
-])
-def test_pipeline_checks_its_arguments(args, kwargs, error, message):
-    with pytest.raises(error, match=message):
-        viz.plot_shifted_window_pipeline(*args, **kwargs)
 
 
 @pytest.mark.parametrize("H, W, M, s", [(8, 8, 4, 2), (6, 9, 3, 1)])
@@ -90,3 +47,61 @@ def test_dashed_windows_of_the_regions_figure_lie_on_a_white_line():
         assert piece.get_linestyle() == "--" and halo.get_linewidth() > piece.get_linewidth()
     order = right.patches[:]
     assert all(order.index(h) < order.index(p) for p, h in zip(pieces, halos))  # the white line underneath
+
+
+def test_neighbouring_dashed_pieces_never_touch():
+    fig = viz.plot_windows(8, 8, 4, 2)
+    pieces = with_gid(fig.axes[1].patches, "piece")
+    boxes = [(p.get_x(), p.get_y(), p.get_x() + p.get_width(), p.get_y() + p.get_height()) for p in pieces]
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        assert x0 % 1 == pytest.approx(0.6) and y0 % 1 == pytest.approx(0.6)  # inset 0.1 from the border at -0.5 + n
+        for m, (u0, v0, u1, v1) in enumerate(boxes):
+            if k != m:  # a gap between any two outlines, along both axes or one
+                assert x1 < u0 or u1 < x0 or y1 < v0 or v1 < y0
+
+
+def test_padded_map_hand_worked_8x8():
+    fig = viz.plot_padded_windows(8, 8, 4, 2)
+    padded, rolled = fig.axes[:2]
+    # 8 x 8 padded by M - s = 2 top and left, s = 2 bottom and right: 12 x 12, 3 x 3 windows, 144 - 64 = 80 padding
+    assert len(with_gid(padded.patches, "window")) == 9 and len(with_gid(padded.patches, "padding")) == 80
+    assert len(with_gid(rolled.patches, "window")) == 4 and not with_gid(rolled.patches, "padding")
+    tokens = {(t.get_position()[1], t.get_position()[0]): int(t.get_text()) for t in with_gid(padded.texts, "token")}
+    assert sorted(tokens.values()) == list(range(64)) and tokens[(2, 2)] == 0 and tokens[(9, 9)] == 63
+    (outline,) = with_gid(padded.patches, "map")  # the original map sits inside the padding
+    assert outline.get_xy() == (1.5, 1.5) and (outline.get_width(), outline.get_height()) == (8, 8)
+    # window 0 of the padded map holds the top-left corner piece, tokens 0, 1, 8, 9: its badge sits among them
+    badges = {int(t.get_text()): t.get_position() for t in with_gid(padded.texts, "window-number")}
+    assert badges[0] == (2.5, 2.5) and badges[4] == (5.5, 5.5)
+
+
+def test_padded_map_needs_a_shift():
+    with pytest.raises(ValueError, match="shift_size must be at least 1"):
+        viz.plot_padded_windows(8, 8, 4, 0)
+
+
+def test_block_pair_reach_of_a_corner_hand_worked():
+    # 8 x 8, M = 4, s = 2: token (0, 0)'s shifted window is the 2 x 2 corner piece, inside W-MSA window 0, so
+    # after one pair it depends on window 0 only; after two, window 0's tokens have reached everything
+    reach = viz.block_pair_reach(8, 8, 4, 2, (0, 0), pairs=2)
+    window0 = torch.zeros(8, 8, dtype=torch.bool)
+    window0[:4, :4] = True
+    assert torch.equal(reach[0], window0) and reach[1].all()
+    # the middle token (3, 3): its shifted window is the middle block, across all four W-MSA windows
+    assert viz.block_pair_reach(8, 8, 4, 2, (3, 3), pairs=1)[0].all()
+    # 16 x 16: the corner reaches 4^2, 8^2, 12^2, 16^2 tokens, one more window row and column per pair
+    counts = [int(r.sum()) for r in viz.block_pair_reach(16, 16, 4, 2, 0, pairs=4)]
+    assert counts == [16, 64, 144, 256]
+
+
+def test_block_pair_reach_figure_and_its_checks():
+    fig = viz.plot_block_pair_reach(8, 8, 4, 2, (0, 0), pairs=2)
+    images = [im for ax in fig.axes for im in ax.images if im.get_gid() == "reach"]
+    assert len(images) == 2
+    first = images[0].get_array()
+    assert first[0, 0] == 2 and (first[:4, :4] >= 1).all() and first.sum() == 15 + 2
+    assert "16 of 64" in fig.axes[0].get_title() and "64 of 64" in fig.axes[1].get_title()
+    with pytest.raises(ValueError, match="pairs must be at least 1, got 0"):
+        viz.block_pair_reach(8, 8, 4, 2, 0, pairs=0)
+    with pytest.raises(TypeError, match="pairs must be an int, got float"):
+        viz.block_pair_reach(8, 8, 4, 2, 0, pairs=2.0)

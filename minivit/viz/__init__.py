@@ -7,11 +7,13 @@ the models do. One module per topic:
     layouts            plot_tensor_layouts (one tensor in three layouts, and the reshape mistake),
                        batch_mixing, plot_batch_mixing (a batch of maps fed to nn.MultiheadAttention three ways)
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach,
-                       plot_shifted_window_pipeline
+                       plot_padded_windows (pad or roll), block_pair_reach, plot_block_pair_reach
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
-                       plot_bias_resize, plot_table_layout (where a key sits vs the table's own order)
+                       plot_bias_resize, plot_table_layout (where a key sits vs the table's own order),
+                       plot_translation_windows (which columns follow a translation, from the window cuts)
     patches            plot_patches
-    position_embedding plot_position_similarity (how alike a ViT's position embeddings are)
+    position_embedding plot_position_similarity (how alike a ViT's position embeddings are), position_similarity,
+                       mean_similarity, same_line_contrast (the same in numbers: pairs, and rows and columns)
     pyramid            plot_feature_pyramid, plot_feature_pyramids
     unfold             plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens (patch tokens vs pixel sequences)
     unfold_axes        unfold_axes, plot_unfold_axes (the unfold's split, permute and merge of axes)
@@ -89,6 +91,7 @@ from minivit.viz.relative_position import (
     plot_relative_position_bias,
     plot_relative_position_index,
     plot_table_layout,
+    plot_translation_windows,
 )
 from minivit.viz.segmentation import plot_cams, plot_far_share, plot_masks, plot_pointing_game
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
@@ -123,8 +126,10 @@ from minivit.viz.two_marks import (
 from minivit.viz.unfold import plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens
 from minivit.viz.unfold_axes import plot_unfold_axes, unfold_axes
 from minivit.viz.windows import (
+    block_pair_reach,
+    plot_block_pair_reach,
+    plot_padded_windows,
     plot_shift_regions,
-    plot_shifted_window_pipeline,
     plot_token_reach,
     plot_window_masks,
     plot_windows,
@@ -133,6 +138,7 @@ from minivit.viz.windows import (
 __all__ = [
     "NotebookFigure",
     "attention_steps",
+    "block_pair_reach",
     "batch_mixing",
     "mixing_matrices",
     "model_attention_maps",
@@ -146,6 +152,7 @@ __all__ = [
     "plot_attention_vs_uniform",
     "plot_batch_mixing",
     "plot_bias_crops",
+    "plot_block_pair_reach",
     "plot_bias_resize",
     "plot_cam_pipeline",
     "plot_cams",
@@ -189,7 +196,7 @@ __all__ = [
     "plot_seed_accuracies",
     "plot_segmentation_head",
     "plot_shift_regions",
-    "plot_shifted_window_pipeline",
+    "plot_padded_windows",
     "plot_softmax_saturation",
     "plot_split_heads",
     "plot_stage_costs",
@@ -200,6 +207,7 @@ __all__ = [
     "plot_swin_stages",
     "plot_table_layout",
     "plot_tensor_layouts",
+    "plot_translation_windows",
     "plot_token_reach",
     "plot_training_curves",
     "plot_transformer_block",

@@ -3,7 +3,8 @@
 A ViT adds one learned vector per place in its sequence (notebook 03). Nothing tells it that patch 4 sits
 below patch 0 on a 4 x 4 grid; if training teaches it, the vectors of neighbouring patches come to resemble
 each other. The figure shows, for every patch position, the cosine similarity of its vector with every
-other position's, drawn as a small map at that position's place on the grid of patches.
+other position's, drawn as a small map at that position's place on the grid of patches; `mean_similarity` and
+`same_line_contrast` put the figure's pattern, or its absence, into numbers.
 """
 
 from __future__ import annotations
@@ -47,6 +48,58 @@ def position_similarity(pos_embed: torch.Tensor, grid: tuple[int, int], num_pref
                          f" = {num_prefix_tokens + Gh * Gw}, got {tuple(pos_embed.shape)}")
     unit = F.normalize(vectors[num_prefix_tokens:].double(), dim=-1)  # (N, D), each of length 1
     return (unit @ unit.T).reshape(Gh, Gw, Gh, Gw).float()  # (N, N) cosines -> (Gh, Gw, Gh, Gw)
+
+
+def mean_similarity(pos_embed: torch.Tensor, grid: tuple[int, int], pairs: torch.Tensor,
+                    num_prefix_tokens: int = 1) -> float:
+    """The mean cosine similarity of the pairs of patch positions that `pairs` selects.
+
+    Args:
+        pos_embed, grid, num_prefix_tokens: as for position_similarity.
+        pairs: bool, shape (N, N), N = Gh*Gw positions in row-major order: True for each pair (i, j) to average;
+            the diagonal (a position with itself, always 1) is left out.
+
+    Returns:
+        the mean over the selected pairs i != j.
+    """
+    N = grid[0] * grid[1] if isinstance(grid, (tuple, list)) and len(grid) == 2 else None
+    similarity = position_similarity(pos_embed, grid, num_prefix_tokens).reshape(N, N)
+    if not isinstance(pairs, torch.Tensor) or pairs.dtype != torch.bool or pairs.shape != (N, N):
+        got = tuple(pairs.shape) if isinstance(pairs, torch.Tensor) else type(pairs).__name__
+        raise ValueError(f"pairs must be a bool tensor of shape (N, N) = ({N}, {N}), got {got}")
+    selected = pairs & ~torch.eye(N, dtype=torch.bool)
+    if not selected.any():
+        raise ValueError("pairs must select at least one pair of two different positions")
+    return similarity[selected].mean().item()
+
+
+def same_line_contrast(pos_embed: torch.Tensor, grid: tuple[int, int], positions: torch.Tensor | None = None,
+                       num_prefix_tokens: int = 1) -> float:
+    """The pattern of the ViT paper's Figure 7 (centre) as one number: the mean similarity of two positions in the
+    same row or column, minus that of two positions in neither.
+
+    About 0 when rows and columns do not matter (random vectors); 0.5 for an embedding made of a row half and a
+    column half (as the paper's 2-D embedding) whose halves of different rows, and of different columns, are
+    orthogonal.
+
+    Args:
+        pos_embed, grid, num_prefix_tokens: as for position_similarity.
+        positions: bool, shape (Gh, Gw): only pairs of two such positions count (default: all).
+
+    Returns:
+        mean over same-row-or-column pairs minus mean over the other pairs.
+    """
+    Gh, Gw = grid if isinstance(grid, (tuple, list)) and len(grid) == 2 else (0, 0)
+    if positions is None:
+        positions = torch.ones(Gh, Gw, dtype=torch.bool)
+    if not isinstance(positions, torch.Tensor) or positions.dtype != torch.bool or positions.shape != (Gh, Gw):
+        got = tuple(positions.shape) if isinstance(positions, torch.Tensor) else type(positions).__name__
+        raise ValueError(f"positions must be a bool tensor of shape (Gh, Gw) = ({Gh}, {Gw}), got {got}")
+    rows, cols = torch.arange(Gh * Gw) // Gw, torch.arange(Gh * Gw) % Gw  # each position's place on the grid
+    line = (rows[:, None] == rows) | (cols[:, None] == cols)  # (N, N): same row or same column
+    both = positions.flatten()[:, None] & positions.flatten()  # (N, N): both positions counted
+    return (mean_similarity(pos_embed, grid, line & both, num_prefix_tokens)
+            - mean_similarity(pos_embed, grid, ~line & both, num_prefix_tokens))
 
 
 def plot_position_similarity(

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
 
 from minivit.ops._checks import check_shape, to_pair
 from minivit.ops.relative_position import relative_position_bias, relative_position_index
+from minivit.ops.windows import shift_region_labels
 from minivit.viz._common import DIVERGING, grid_position, label_size, new_figure, number, outline, show_labels
 
 
@@ -387,4 +389,104 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
     axes[0].set_ylabel(ROW_LABEL)
     fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.85)
     fig.suptitle(f"head {head}'s table resized from window {M} to window {M2}: one colour scale")
+    return fig
+
+
+EDGE_GREY = "#d5d8dc"  # an edge piece of a shifted window
+
+
+def column_pieces(width: int, window_size: int, shift_size: int) -> list[list[int]]:
+    """Which columns of a map attend together in (S)W-MSA, along the columns: for each column j, the
+    columns that share its window after the roll by -s and its region (shift_region_labels), so that a
+    wrapped window splits into its two edge pieces. Shift 0: the plain windows.
+
+    Args:
+        width: W, a multiple of the window size.
+        window_size: M.
+        shift_size: s, 0 <= s < M.
+
+    Returns:
+        a list of W sorted lists of column indices.
+    """
+    labels = shift_region_labels(window_size, width, window_size, (0, shift_size))[0]  # (W,): one window row
+    rolled = (torch.arange(width) - shift_size) % width  # where torch.roll by -s puts each column
+    key = [(int(r) // window_size, int(labels[r])) for r in rolled]  # (window, region) of each column
+    return [[i for i in range(width) if key[i] == key[j]] for j in range(width)]
+
+
+def following_columns(width: int, window_size: int, shift_size: int, move: int) -> list[int]:
+    """The columns whose (S)W-MSA output follows a translation by `move` columns, predicted from the cuts.
+
+    The first map shows the columns move .. move + W - 1 of a wider scene, the moved map the columns
+    0 .. W - 1: the same content sits `move` columns further right in it. Column j of the first map
+    follows when the moved map cuts the same scene columns into its piece as the first map does (the same
+    tokens, at the same offsets, attend together), for the columns both maps show, j < W - move.
+
+    Returns:
+        the sorted columns j of the first map that follow.
+    """
+    pieces = column_pieces(width, window_size, shift_size)
+    return [j for j in range(width - move)
+            if [p + move for p in pieces[j]] == [p for p in pieces[j + move]]]
+
+
+def plot_translation_windows(width: int = 16, window_size: int = 4, shift_size: int = 2, move: int = 4) -> Figure:
+    """How W-MSA and SW-MSA cut the columns of a map and of the same scene moved by `move` columns, drawn
+    over the scene's columns so that the same content is in the same column of the figure.
+
+    Two strips per layer: the first map (scene columns move .. move + W - 1) and the moved map (scene
+    columns 0 .. W - 1), each cell showing the map's own column number, each piece of columns that attend
+    together (column_pieces) outlined, its edge pieces grey. Behind both strips, the scene columns that
+    both maps show: green where the output follows (following_columns), red where it does not.
+
+    Returns:
+        the Figure. Each piece is a Rectangle of gid "piece" (an edge piece: gid "edge"), each band behind
+        a compared column a Rectangle of gid "follows" or "differs"; the first axes' x axis is the scene column.
+    """
+    for name, value in (("width", width), ("window_size", window_size), ("move", move)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 0 < move < width:
+        raise ValueError(f"move must be in 1..{width - 1}, got {move}")
+    scene = width + move
+    fig = new_figure(min(10.0, 0.42 * scene + 2.6), 4.6)
+    ax = fig.subplots()
+    rows = []  # (y, label, first scene column, shift)
+    for k, (name, s) in enumerate((("W-MSA", 0), (f"SW-MSA (shift {shift_size})", shift_size))):
+        y0 = k * 3.2
+        rows += [(y0, f"{name}\nfirst map", move, s), (y0 + 1.2, f"{name}\ncontent moved {move} right", 0, s)]
+        follow = set(following_columns(width, window_size, s, move))
+        for j in range(width - move):  # the columns both maps show, as columns of the first map
+            gid = "follows" if j in follow else "differs"
+            colour = "#abebc6" if j in follow else "#f5b7b1"
+            ax.add_patch(Rectangle((j + move - 0.5, y0 - 0.55), 1, 2.3, facecolor=colour, edgecolor="none",
+                                   gid=gid, zorder=0))
+    for y, label, start, s in rows:
+        pieces = column_pieces(width, window_size, s)
+        seen = set()
+        for j in range(width):
+            ax.text(start + j, y, str(j), ha="center", va="center", fontsize=9, color="0.2", zorder=3)
+            piece = tuple(pieces[j])
+            if piece in seen:
+                continue
+            seen.add(piece)
+            edge = len(piece) < window_size
+            ax.add_patch(Rectangle((start + piece[0] - 0.45, y - 0.4), len(piece) - 0.1, 0.8,
+                                   facecolor=EDGE_GREY if edge else "white", edgecolor="black", linewidth=1.5,
+                                   zorder=2, gid="edge" if edge else "piece"))
+        ax.text(-1.0, y, label, ha="right", va="center", fontsize=9)
+    ax.set_xlim(-0.6, scene - 0.4)
+    ax.set_ylim(rows[-1][0] + 0.8, -0.8)
+    ax.set_yticks([])
+    ax.set_xticks(range(0, scene, 2))
+    ax.set_xlabel("column of the scene (numbers in the cells: each map's own columns)")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    fig.legend(handles=[Patch(facecolor="#abebc6", label="output follows the move"),
+                        Patch(facecolor="#f5b7b1", label="output differs"),
+                        Patch(facecolor=EDGE_GREY, edgecolor="black",
+                              label="edge piece: masked apart from the other edge's"),
+                        Patch(facecolor="white", edgecolor="black", label="window: its columns attend together")],
+               loc="outside lower center", ncols=2)
+    fig.suptitle(f"a {width}-column map and the same scene moved by {move}: which columns attend together")
     return fig

@@ -1,6 +1,7 @@
 """Figures of Swin's windows: the windows before and after the cyclic shift, the 9 regions of the
-shifted map, the attention mask of every window, which tokens one token may attend to, and SW-MSA's
-steps as a flow diagram with the shape each step outputs.
+shifted map, the attention mask of every window, which tokens one token may attend to, the padding that
+the roll avoids, and how far a token's reach grows over block pairs. (SW-MSA's steps as a flow diagram
+drawn from a real layer: plot_swin_attention in minivit.viz.backbones.)
 
 Windows are greys (a checkerboard, window_shades) and the 9 regions are colours (REGION_COLOURS), in
 every figure: a colour never means a window in one figure and a region in the next.
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 from minivit.ops._checks import to_pair
-from minivit.ops.attention import attention  # softmax(q k^T / sqrt(d) + mask) v, written out
 from minivit.ops.windows import MASK_VALUE, shift_region_labels, shifted_window_mask, window_partition, window_reverse
 from minivit.viz._common import (
     REGION_COLOURS,
@@ -34,12 +36,12 @@ from minivit.viz._common import (
     window_pieces,
     window_shades,
 )
-from minivit.viz.diagram import Step, arrow, box, plot_flow, shape_text
 
 PANEL = 4.2  # inches per map panel
 MAX_HEATMAPS = 64  # plot_window_masks draws one small heatmap per window
 MAX_NUMBERED = 144  # beyond this many windows their numbers would be unreadable
 MAX_TOKEN_NUMBERS = 400  # a number in every token up to 20 x 20 tokens
+INSET = 0.1  # cells between a dashed piece's outline and its border: neighbours' dashes stay apart
 
 
 def token_coordinates(height: int, width: int) -> torch.Tensor:
@@ -136,7 +138,8 @@ def plot_windows(
             W' multiples of H and W; without it the tokens show their row-major index.
 
     Returns:
-        the Figure. Window outlines are Rectangles with gid "window" (panels 1, 3) or "piece" (panel 2),
+        the Figure. Window outlines are Rectangles with gid "window" (panels 1, 3) or "piece" (panel 2, dashed,
+        INSET = 0.1 cells inside its piece so that two neighbours never draw one line),
         their numbers Texts with gid "window-number" (left out beyond MAX_NUMBERED = 144 windows), each
         at badge_spot of its window or piece: on a corner between cells, clear of the token numbers. A
         legend below the panels keys the two outlines: solid, a whole window; dashed, a piece of a
@@ -185,7 +188,7 @@ def plot_windows(
         _token_numbers(ax, height, width, index, small)
     for w, m in enumerate(shifted):
         for r0, c0, r1, c1 in window_pieces(m):
-            outline(ax, r0, c0, r1, c1, gid="piece", linestyle="--", linewidth=2)
+            _inset_dashed(ax, r0, c0, r1, c1)
             if badge is not None:
                 _badge(ax, r0, c0, r1, c1, w, badge)
 
@@ -211,12 +214,23 @@ def plot_windows(
     return fig
 
 
+def _inset_dashed(ax, r0: int, c0: int, r1: int, c1: int) -> Rectangle:
+    """A dashed outline (gid "piece") drawn INSET cells inside the block rows r0..r1, columns c0..c1, so
+    that two neighbouring pieces show two dashed lines with a gap, never one line that looks solid."""
+    box = Rectangle((c0 - 0.5 + INSET, r0 - 0.5 + INSET), c1 - c0 + 1 - 2 * INSET, r1 - r0 + 1 - 2 * INSET,
+                    fill=False, edgecolor="black", linewidth=2, linestyle="--", gid="piece")
+    ax.add_patch(box)
+    return box
+
+
 def _outline_key() -> list[Line2D]:
     """Legend entries for plot_windows' two kinds of outline."""
     return [
-        Line2D([], [], color="black", linewidth=2.5, label="solid: one whole window (left and right panels)"),
+        Line2D([], [], color="black", linewidth=2.5,
+               label="solid: a window of the regular grid (left and right panels)"),
         Line2D([], [], color="black", linewidth=2, linestyle="--",
-               label="dashed: a piece of a shifted window; pieces with the same number are one window"),
+               label="dashed (middle): a shifted window, or a piece of one cut by the map's edge; "
+                     "same number, same window"),
     ]
 
 
@@ -375,65 +389,147 @@ def plot_token_reach(
     return fig
 
 
-def plot_shifted_window_pipeline(
-    height: int, width: int, channels: int, window_size: int, shift_size: int, batch: int = 1
-) -> Figure:
-    """SW-MSA as a flow of its steps, each box with the shape of what it outputs: roll, partition,
-    attention with the mask inside every window, reverse, roll back.
+def plot_padded_windows(height: int, width: int, window_size: int, shift_size: int) -> Figure:
+    """The two ways to give SW-MSA's shifted windows M x M tokens each, side by side (the Swin paper's
+    Figure 4): pad the map, or roll it.
 
-    The shapes are read from a real run: a random (B, H, W, C) map goes through torch.roll,
-    window_partition, minivit.ops.attention.attention (one head, q = k = v = the tokens, the mask of
-    shifted_window_mask added to the logits), window_reverse and torch.roll back.
+    Left, the naive solution: the map is padded with M - s rows and columns at the top and left and s at
+    the bottom and right (F.pad), so that the regular grid of the padded map cuts it where the shifted
+    grid cuts the original map; window_partition then gives (H/M + 1)(W/M + 1) windows, partly padding.
+    Right, the cyclic shift: the map rolled by (-s, -s) (torch.roll), cut into its nW windows by the same
+    window_partition, with no padding.
 
     Args:
         height, width: the map H, W, multiples of the window size.
-        channels: C.
         window_size: M.
-        shift_size: s, 0 <= s < M.
-        batch: B, the number of images (each gets the same mask).
+        shift_size: s, 0 < s < M.
 
     Returns:
-        the Figure (its data is random, its shapes are not). The chain's boxes are patches of gid "step"
-        (top to bottom: the map, the roll, the partition, the attention, the reverse, the roll back),
-        their texts gid "step-label" ending in the output shape; the mask is a box of gid "mask" (text gid
-        "mask-label": the call with its argument names, then the mask's shape), joined to the attention
-        box by an arrow of gid "mask-arrow".
+        the Figure. Panel 0's image (gid "padded") holds, per token of the padded (H + M, W + M) map, the
+        window it falls in, or -1 on padding, which is also hatched (a Rectangle of gid "padding" per padded
+        token); each window is a Rectangle of gid "window" and numbered (Text, gid "window-number"); the
+        original map is outlined in a Rectangle of gid "map". Panel 1 shows the rolled map's windows the same way.
     """
-    for name, value in (("channels", channels), ("batch", batch)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < 1:
-            raise ValueError(f"{name} must be at least 1, got {value}")
-    mask = shifted_window_mask(height, width, window_size, shift_size)  # checks sizes: (nW, N, N)
+    shift_region_labels(height, width, window_size, shift_size)  # checks the sizes, names the bad one
     M, s = window_size, shift_size
-    N = M * M
+    if s == 0:
+        raise ValueError(f"shift_size must be at least 1 for shifted windows, got {s}")
+    index = torch.arange(height * width).reshape(1, height, width, 1)  # (B, H, W, C): each token's index
+    padded = F.pad(index, (0, 0, M - s, s, M - s, s), value=-1)  # (1, H + M, W + M, 1); padding -1
+    Hp, Wp = height + M, width + M
+    rolled = torch.roll(index, shifts=(-s, -s), dims=(1, 2))  # (1, H, W, 1)
 
-    x = torch.randn(batch, height, width, channels)  # (B, H, W, C)
-    rolled = torch.roll(x, shifts=(-s, -s), dims=(1, 2))  # (B, H, W, C)
-    windows = window_partition(rolled, M).reshape(-1, N, channels)  # (B*nW, N, C)
-    out, _ = attention(windows, windows, windows, mask=mask.repeat(batch, 1, 1))  # (B*nW, N, C)
-    back = window_reverse(out.reshape(-1, M, M, channels), M, height, width)  # (B, H, W, C)
-    result = torch.roll(back, shifts=(s, s), dims=(1, 2))  # (B, H, W, C)
+    fig = new_figure(2 * PANEL + 0.6, PANEL * Hp / Wp + 1.3)
+    axes = fig.subplots(1, 2, width_ratios=[Wp, width])
+    for ax, x, h, w, name in ((axes[0], padded, Hp, Wp, "padded"), (axes[1], rolled, height, width, "rolled")):
+        windows = window_partition(x, M)  # (n, M, M, 1)
+        n = windows.shape[0]
+        members = window_members(h, w, M, 0)  # (n, M*M, 2): where each window sits on this map
+        owner = _owner(h, w, members)
+        tokens = window_reverse(windows, M, h, w)[0, :, :, 0].numpy()  # the map again: token index or -1
+        shades = np.asarray(window_shades(h // M, w // M))[owner]  # (h, w, 4)
+        shades[tokens < 0] = (1.0, 1.0, 1.0, 1.0)  # padding: white, hatched below
+        ax.imshow(shades, interpolation="nearest", gid=name)
+        real = int((tokens >= 0).sum())
+        title = (f"padded to {h} x {w}: {n} windows,\n{h * w - real} of {h * w} tokens padding" if name == "padded"
+                 else f"rolled by ({-s}, {-s}): {n} windows,\nno padding")
+        token_grid(ax, h, w, title)
+        size = label_size(PANEL * w / Wp, w, 0.35)
+        for i, j in zip(*np.nonzero(tokens >= 0)):
+            ax.text(j, i, str(tokens[i, j]), ha="center", va="center", fontsize=size, color="0.25", gid="token")
+        for i, j in zip(*np.nonzero(tokens < 0)):
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.7",
+                                   linewidth=0, gid="padding"))
+        _boxed_windows(ax, members, None)
+        for w, m in enumerate(members):  # the number on the window's real tokens, not on its padding
+            inside = m[tokens[m[:, 0], m[:, 1]] >= 0]  # (real tokens, 2)
+            (r0, c0), (r1, c1) = inside.min(0).values.tolist(), inside.max(0).values.tolist()
+            _badge(ax, r0, c0, r1, c1, w, 11.0)
+    axes[0].images[0].set_gid("padded")
+    axes[0].add_patch(Rectangle((M - s - 0.5, M - s - 0.5), width, height, fill=False, edgecolor="#c0392b",
+                                linewidth=2.5, linestyle="--", gid="map"))
+    fig.legend(handles=[Patch(facecolor="white", edgecolor="0.6", hatch="///", label="padding")]
+               + [Line2D([], [], color="#c0392b", linewidth=2.5, linestyle="--", label="the original map")],
+               loc="outside lower center", ncols=2)
+    fig.suptitle(f"shifted windows on a {height}x{width} map, window {M}, shift {s}: pad, or roll")
+    return fig
 
-    steps = [
-        Step("x: the map, (B, H, W, C)", tuple(x.shape), "tensor"),
-        Step(f"torch.roll(x, shifts=({-s}, {-s}), dims=(1, 2))", tuple(rolled.shape), "op"),
-        Step(f"window_partition(x, {M}), then (B*nW, N, C)", tuple(windows.shape), "op"),
-        Step("softmax(q k^T / sqrt(d) + mask) v, in every window", tuple(out.shape), "attention"),
-        Step(f"window_reverse(x, {M}, {height}, {width})", tuple(back.shape), "op"),
-        Step(f"torch.roll(x, shifts=({s}, {s}), dims=(1, 2))", tuple(result.shape), "op"),
-    ]
-    box_width = 4.4
-    fig = new_figure(8.6, 0.8 * len(steps) + 0.9)
-    ax = fig.subplots()
-    plot_flow(steps, f"SW-MSA on a {height}x{width} map of {channels} channels, window {M}, shift {s}",
-              box_width=box_width, ax=ax)
-    side = box_width / 2 + 1.9  # the mask, beside the attention box, which it enters from the right
-    call = f"shifted_window_mask(\nheight={height}, width={width},\nwindow_size={M}, shift_size={s})"
-    box(ax, side, -3, f"{call}\n{shape_text(tuple(mask.shape))}", "op", width=3.0, height=1.25, gid="mask")
-    arrow(ax, (side - 1.5, -3), (box_width / 2, -3), gid="mask-arrow")
-    ax.text(side, -3.7, "(nW, N, N): one per window,\nthe same for every image", ha="center", va="top",
-            fontsize=8.5, style="italic", gid="mask-note")
-    ax.set_xlim(-box_width / 2 - 0.2, side + 1.7)
-    ax.set_ylim(-len(steps) + 0.45, 0.5)
+
+def attend_table(height: int, width: int, window_size: int, shift_size: int) -> torch.Tensor:
+    """Which token of the map may attend to which in one W-MSA (shift 0) or SW-MSA block, read from
+    shifted_window_mask and the windows' members after the roll.
+
+    Returns:
+        shape (N, N) bool, N = H*W tokens of the original map in row-major order: [i, j] is True when
+        token i may attend to token j.
+    """
+    members = window_members(height, width, window_size, shift_size)  # (nW, Mh*Mw, 2) original positions
+    mask = shifted_window_mask(height, width, window_size, shift_size)  # (nW, Mh*Mw, Mh*Mw)
+    flat = members[..., 0] * width + members[..., 1]  # (nW, Mh*Mw) row-major token indices
+    table = torch.zeros(height * width, height * width, dtype=torch.bool)
+    for w in range(flat.shape[0]):
+        table[flat[w][:, None], flat[w][None, :]] = mask[w] == 0
+    return table
+
+
+def block_pair_reach(
+    height: int, width: int, window_size: int, shift_size: int, token: int | tuple[int, int], pairs: int
+) -> torch.Tensor:
+    """The input tokens one output token can depend on after 1, 2, ... `pairs` block pairs (W-MSA, then
+    SW-MSA). Attention is the only step of a block that mixes tokens, so output i depends on input j
+    after a block exactly when i may attend to j (attend_table); over several blocks these chain.
+
+    Returns:
+        shape (pairs, H, W) bool: [k] is True where an input token can change the output token after k + 1 pairs.
+    """
+    if isinstance(pairs, bool) or not isinstance(pairs, int):
+        raise TypeError(f"pairs must be an int, got {type(pairs).__name__}")
+    if pairs < 1:
+        raise ValueError(f"pairs must be at least 1, got {pairs}")
+    row, col = grid_position(token, height, width, "token")
+    w_msa = attend_table(height, width, window_size, 0).float()  # (N, N)
+    sw_msa = attend_table(height, width, window_size, shift_size).float()
+    reach = torch.zeros(height * width)
+    reach[row * width + col] = 1  # (N,): the output token, before any block
+    steps = []
+    for _ in range(pairs):  # the last block is SW-MSA: its inputs, then the W-MSA before it
+        reach = (((reach @ sw_msa) > 0).float() @ w_msa > 0).float()
+        steps.append(reach.bool().reshape(height, width))
+    return torch.stack(steps)
+
+
+def plot_block_pair_reach(
+    height: int, width: int, window_size: int, shift_size: int, token: int | tuple[int, int], pairs: int = 2
+) -> Figure:
+    """block_pair_reach drawn: one panel per number of block pairs, the reached input tokens green, the
+    output token dark, W-MSA's windows solid and SW-MSA's shifted windows dashed.
+
+    Returns:
+        the Figure; panel k's image (gid "reach") holds per input token 0 (cannot change the output token),
+        1 (can) or 2 (the output token itself), and its title the count of tokens that can.
+    """
+    reach = block_pair_reach(height, width, window_size, shift_size, token, pairs)  # (pairs, H, W)
+    row, col = grid_position(token, height, width, "token")
+    panel = min(PANEL, 9.0 / pairs)
+    fig = new_figure(pairs * panel + 0.4, panel * height / width + 1.4)
+    axes = np.atleast_1d(fig.subplots(1, pairs, squeeze=False)[0])
+    colours = ["#eeeeee", "#58d68d", "#1b2631"]
+    plain = window_members(height, width, window_size, 0)
+    shifted = window_members(height, width, window_size, shift_size)
+    for k, ax in enumerate(axes):
+        grid = reach[k].long().numpy()
+        grid[row, col] = 2
+        ax.imshow(grid, cmap=ListedColormap(colours), vmin=-0.5, vmax=2.5, interpolation="nearest", gid="reach")
+        n = int(reach[k].sum())
+        token_grid(ax, height, width, f"after {k + 1} pair{'s' if k else ''}:\n{n} of {height * width} tokens")
+        _boxed_windows(ax, plain, None)
+        for m in shifted:
+            for r0, c0, r1, c1 in window_pieces(m):
+                _inset_dashed(ax, r0, c0, r1, c1)
+    fig.legend(handles=legend_patches(colours[1:], ["can change the output token", "the output token"])
+               + [Line2D([], [], color="black", linewidth=2.5, label="W-MSA window"),
+                  Line2D([], [], color="black", linewidth=2, linestyle="--", label="SW-MSA window (or piece)")],
+               loc="outside lower center", ncols=2)
+    fig.suptitle(f"what output token ({row}, {col}) depends on: {height}x{width} map, window {window_size}, "
+                 f"shift {shift_size}")
     return fig
