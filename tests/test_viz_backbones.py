@@ -52,7 +52,7 @@ def test_swin_stages_are_the_papers_figure_3_with_the_shapes_of_swin_t_at_224(sw
     expected = [
         "Images\n(1, 3, 224, 224)",
         "Patch Partition (conceptual)\n56 x 56 x 48",  # 56 * 56 patches of 4 * 4 * 3, no tensor of the model
-        "Linear Embedding\n(1, 56, 56, 96)",
+        "Linear Embedding\n4 x 4 conv, stride 4; LayerNorm\n(1, 56, 56, 96)",  # patch_embed: conv, then norm
         "Swin Transformer Block\n(1, 56, 56, 96)",
         "Patch Merging\n(1, 28, 28, 192)",
         "Swin Transformer Block\n(1, 28, 28, 192)",
@@ -76,7 +76,7 @@ def test_swin_stages_are_the_papers_figure_3_with_the_shapes_of_swin_t_at_224(sw
 def test_swin_stages_follow_a_non_square_image(swin):
     ax = plot_swin_stages(swin, (224, 320)).axes[0]
     assert labels(ax)[1] == "Patch Partition (conceptual)\n56 x 80 x 48"
-    assert labels(ax)[2] == "Linear Embedding\n(1, 56, 80, 96)"
+    assert labels(ax)[2] == "Linear Embedding\n4 x 4 conv, stride 4; LayerNorm\n(1, 56, 80, 96)"
     assert labels(ax, "stage-label")[3] == "Stage 4\n7 x 10 x 768\nstride 32"
 
 

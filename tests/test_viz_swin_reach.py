@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.image import AxesImage  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
@@ -20,8 +21,9 @@ def band(i, n, M, s):
     return 0 if i < n - M else (1 if i < n - s else 2)
 
 
-def by_hand(H, W, M, s, token):
-    """The four reach maps from window and region indices alone (H and W multiples of M)."""
+def by_hand(H, W, M, s, token, masked=True):
+    """The four reach maps from window and region indices alone (H and W multiples of M); masked=False
+    drops the region condition of SW-MSA (the control without the shift mask)."""
     def w_msa(r, c):
         out = np.zeros((H, W), bool)
         out[r // M * M:(r // M + 1) * M, c // M * M:(c // M + 1) * M] = True
@@ -35,7 +37,7 @@ def by_hand(H, W, M, s, token):
                 ri, cj = (i - s) % H, (j - s) % W
                 same_window = ri // M == rr // M and cj // M == cc // M
                 same_region = band(ri, H, M, s) == band(rr, H, M, s) and band(cj, W, M, s) == band(cc, W, M, s)
-                out[i, j] = same_window and same_region
+                out[i, j] = same_window and (same_region or not masked)
         return out
 
     def after_two(r, c):
@@ -121,12 +123,34 @@ def test_interior_token_reaches_both_ways_and_the_figure_gives_it_a_row():
         plot_swin_reach(token=[])
 
 
+@pytest.mark.parametrize("H, W, M, s, token", CASES)
+def test_without_the_mask_the_reach_is_the_shifted_windows_alone(H, W, M, s, token):
+    measured = swin_reach(H, W, M, s, token, masked=False)
+    expected = by_hand(H, W, M, s, token, masked=False)
+    for name in STEPS:
+        np.testing.assert_array_equal(measured[name].numpy(), expected[name], err_msg=name)
+    # W-MSA runs before the mask matters: the same with and without it
+    np.testing.assert_array_equal(measured["W-MSA"].numpy(), swin_reach(H, W, M, s, token)["W-MSA"].numpy())
+
+
+def test_without_the_mask_token_1_2_reaches_round_the_bottom_edge():
+    # token (1, 2) sits in the shifted window that wraps round the bottom edge: with the mask it attends only to
+    # rows 0-1 (reach rows 0-3, 32 tokens); without it, also to rows 6-7, whose windows bring in rows 4-7 (64)
+    masked, unmasked = swin_reach(token=(1, 2))["SW-MSA"], swin_reach(token=(1, 2), masked=False)["SW-MSA"]
+    assert masked.any(dim=1).nonzero().flatten().tolist() == [0, 1, 2, 3]
+    assert int(masked.sum()) == 32 and int(unmasked.sum()) == 64
+    # token (3, 3)'s shifted window is not cut by the edge: the mask changes nothing there
+    for name in STEPS:
+        assert torch.equal(swin_reach(token=(3, 3))[name], swin_reach(token=(3, 3), masked=False)[name])
+
+
 @pytest.mark.parametrize("kwargs, error, words", [
     (dict(height=7), ValueError, "height and width must be even"),
     (dict(shift_size=4), ValueError, "shift_size must be smaller"),
     (dict(shift_size=0), ValueError, "shift_size"),
     (dict(window_size=2.0), TypeError, "window_size"),
     (dict(token=(8, 0)), ValueError, "token"),
+    (dict(masked=0), TypeError, "masked"),
 ])
 def test_bad_arguments(kwargs, error, words):
     with pytest.raises(error, match=words):

@@ -39,6 +39,9 @@ def test_hand_worked_4x4_map_with_2x2_patches():
     (first_token,) = with_gid(vit_tokens.patches, "token")[:1]
     assert first_token.get_xy() == (-0.5, -0.5) and (first_token.get_width(), first_token.get_height()) == (1, 4)
     assert all(len(with_gid(ax.patches, "patch")) == 4 for ax in (vit_map, mv_map))
+    # MobileViT's rows are its sequences: the axis and the title say so, and its tokens have C channels as ViT's
+    assert mv_tokens.get_ylabel().startswith("sequence p") and "along each sequence" in mv_tokens.get_title()
+    assert "pixel x C channels" in mv_tokens.get_title()
 
 
 @pytest.mark.parametrize("H, W, p", [(4, 6, (2, 3)), (6, 6, 3), (8, 4, 2)])

@@ -100,7 +100,8 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
     `image_size`. Patch partition is the paper's conceptual step, which the model never computes on its own:
     its box gives the grid of patches and the p*p*3 numbers of each (`minivit.ops.patches.patchify` would
     give them as (B, N, p*p*3)), with no batch axis. Linear embedding is `model.patch_embed` (a p x p
-    convolution with stride p, which does patch partition and the Linear in one step, then a LayerNorm).
+    convolution with stride p, which does patch partition and the Linear in one step, then a LayerNorm),
+    and its box says so.
     The boxes of each stage are framed, the frame titled with the stage number and the stage's output as
     H x W x C with its stride; "x n" under a block box is the number of blocks of that stage. Build the
     model on the meta device for speed: only shapes are read.
@@ -126,7 +127,7 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
 
     # (name, shape, kind, stage or None); the stage's blocks say how many they are
     columns = [("Images", tuple(x.shape), "tensor", None), ("Patch Partition (conceptual)", partition, "op", None),
-               ("Linear Embedding", shapes["patch_embed"], "layer", 0)]
+               (f"Linear Embedding\n{p} x {p} conv, stride {p}; LayerNorm", shapes["patch_embed"], "layer", 0)]
     for i in range(len(model.stages)):
         if i:
             columns.append(("Patch Merging", shapes[f"stages.{i}.merge"], "layer", i))

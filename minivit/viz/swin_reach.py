@@ -6,6 +6,10 @@ The reach is measured, not counted: the steps are minivit's own ground-floor fun
 when the gradient of the output token with respect to it is not zero. The shift mask adds -100 to a
 logit rather than -inf, which leaves a weight of about e^-100 = 4e-44 on a masked key; the steps run in
 float64 and a gradient counts only above 1e-12 of the largest, far above that and far below a real path.
+
+The control `masked=False` runs the SW-MSA step without its mask: the map rolled by (-s, -s), W-MSA on the
+rolled map's regular windows, rolled back by (+s, +s). That is SW-MSA with every mask entry 0, so tokens that
+the roll brings together from opposite edges of the map attend to each other.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ THRESHOLD = 1e-12  # relative to the largest gradient; a masked key's path is ab
 CHANNELS = 4  # C of the small random stage; merging gives 4C
 
 
-def _attention(channels: int, window_size: int, shift_size: int, generator: torch.Generator):
-    """One random single-head (S)W-MSA layer, (B, H, W, C) -> (B, H, W, C), in float64."""
+def _attention(channels: int, window_size: int, shift_size: int, generator: torch.Generator, masked: bool = True):
+    """One random single-head (S)W-MSA layer, (B, H, W, C) -> (B, H, W, C), in float64; with masked=False
+    the shifted windows attend without the shift mask."""
     def weight(*shape):
         return torch.randn(*shape, generator=generator, dtype=torch.float64) / shape[-1] ** 0.5
 
@@ -37,13 +42,22 @@ def _attention(channels: int, window_size: int, shift_size: int, generator: torc
     bias = weight(1, n, n)  # a relative position bias per (query, key) pair, random
 
     def layer(x: torch.Tensor) -> torch.Tensor:
-        return shifted_window_attention(x, qkv_w, qkv_b, proj_w, proj_b, bias, window_size, shift_size, 1)
+        if masked or shift_size == 0:
+            return shifted_window_attention(x, qkv_w, qkv_b, proj_w, proj_b, bias, window_size, shift_size, 1)
+        rolled = torch.roll(x, (-shift_size, -shift_size), dims=(1, 2))  # the shifted windows become regular
+        out = shifted_window_attention(rolled, qkv_w, qkv_b, proj_w, proj_b, bias, window_size, 0, 1)  # no mask
+        return torch.roll(out, (shift_size, shift_size), dims=(1, 2))
 
     return layer
 
 
 def swin_reach(
-    height: int = 8, width: int = 8, window_size: int = 4, shift_size: int = 2, token: int | tuple[int, int] = (1, 2)
+    height: int = 8,
+    width: int = 8,
+    window_size: int = 4,
+    shift_size: int = 2,
+    token: int | tuple[int, int] = (1, 2),
+    masked: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Which input tokens can change one output token after each of four steps of a Swin stage.
 
@@ -58,6 +72,7 @@ def swin_reach(
         window_size: M, a positive int.
         shift_size: s, 0 < s < M.
         token: the output token on the input map, as its row-major index or (row, column).
+        masked: False for the control without the shift mask in the SW-MSA step (same weights, same map).
 
     Returns:
         step name (the four of STEPS, in order) -> a bool tensor (H, W): True where the input token's gradient
@@ -70,10 +85,12 @@ def swin_reach(
         raise ValueError(f"height and width must be even for patch merging, got {H} x {W}")
     if s >= M:
         raise ValueError(f"shift_size must be smaller than window_size ({M}), got {s}")
+    if not isinstance(masked, bool):
+        raise TypeError(f"masked must be True or False, got {masked!r}")
     row, col = grid_position(token, H, W, "token")
     generator = torch.Generator().manual_seed(0)
     w_msa = _attention(CHANNELS, M, 0, generator)
-    sw_msa = _attention(CHANNELS, M, s, generator)
+    sw_msa = _attention(CHANNELS, M, s, generator, masked)
     merged_w_msa = _attention(4 * CHANNELS, M, 0, generator)
     stages = [
         (w_msa, (row, col)),

@@ -49,8 +49,10 @@ def plot_mobilevit_unfold(
             attends to, is outlined.
 
     Returns:
-        the Figure. Top: the map; its image data (H, W) is the sequence of each pixel. Bottom: the P x N
-        sequences; its image data (P, N) is the sequence of each token (row q is all q).
+        the Figure. Top: the map; its image data (H, W) is the sequence of each pixel; every patch outlined
+        (Rectangles of gid "patch") and, up to 64 patches, numbered (texts of gid "patch-number"): in a badge at
+        the patch's top-left corner when a patch holds several pixels, so that no number sits on a pixel's
+        centre. Bottom: the P x N sequences; its image data (P, N) is the sequence of each token (row q is all q).
     """
     sequences = unfold_sequences(height, width, patch_size)  # (P, N)
     P, N = sequences.shape
@@ -69,14 +71,20 @@ def plot_mobilevit_unfold(
         top, bottom = fig.subplots(2, 1, height_ratios=[2.3, 1])
     strip_aspect = "auto" if tall or N > 32 else "equal"
     show_labels(top, colour_map, P)
-    token_grid(top, height, width, f"{height}x{width} map, colour = position inside the patch")
+    badge = P > 1  # a patch of several pixels: its number in a badge at its top-left corner, on no pixel's centre
+    token_grid(top, height, width, f"{height}x{width} map, colour = position inside the patch"
+               + (", patch numbers in the corners" if badge and N <= 64 else ""))
     size = label_size(4.0, max(height, width), 0.5)
     for n in range(N):
         rows, cols = sequences[:, n] // width, sequences[:, n] % width
         r0, c0, r1, c1 = int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())
         outline(top, r0, c0, r1, c1, gid="patch", linewidth=2)
-        if N <= 64:
-            number(top, (c0 + c1) / 2, (r0 + r1) / 2, n, size, gid="patch-number")
+        if N <= 64 and badge:
+            top.text(c0 - 0.42, r0 - 0.42, f"patch {n}" if N <= 16 else str(n), ha="left", va="top",
+                     fontsize=min(size, 9) * 0.8, color="white", gid="patch-number",
+                     bbox=dict(boxstyle="round,pad=0.2", facecolor="black", edgecolor="none", alpha=0.8))
+        elif N <= 64:
+            number(top, (c0 + c1) / 2, (r0 + r1) / 2, n, size, gid="patch-number")  # one pixel is the patch
 
     show_labels(bottom, strip, P, aspect=strip_aspect)
     if labelled:
@@ -127,7 +135,8 @@ def plot_vit_vs_mobilevit_tokens(height: int = 4, width: int = 4, patch_size: in
     Both ways put the map's pixels in the same (P, N) grid, entry (p, n) being pixel p (row-major inside the
     patch) of patch n: patchify(x)[0].T for ViT equals mobilevit_unfold(x)[:, :, 0] for MobileViT. ViT
     makes each column one token (its P pixels' channels concatenated) and attends across the N columns, in
-    one sequence; MobileViT makes each cell one token and attends along each row, in P sequences.
+    one sequence; MobileViT makes each cell one token and attends along each row of the grid, one sequence
+    per row, P sequences.
 
     Args:
         height, width: the map size, multiples of the patch size.
@@ -178,7 +187,7 @@ def plot_vit_vs_mobilevit_tokens(height: int = 4, width: int = 4, patch_size: in
         ax.set_xticks(range(N))
         ax.set_yticks(range(P))
         ax.set_xlabel("patch n")
-        ax.set_ylabel("position p inside the patch")
+        ax.set_ylabel("position p inside the patch" if gid == "token" else "sequence p\n(= position inside the patch)")
         if gid == "token":
             for n in range(N):
                 outline(ax, 0, n, P - 1, n, gid=gid, linewidth=2.5)
@@ -187,8 +196,8 @@ def plot_vit_vs_mobilevit_tokens(height: int = 4, width: int = 4, patch_size: in
                 outline(ax, p, 0, p, N - 1, gid=gid, linewidth=2.5)
     vit_tokens.set_title(f"patchify: 1 sequence of N = {N} tokens;\na token is a column: {P} pixels x C channels;\n"
                          "attention between the columns")
-    mv_tokens.set_title(f"unfold: P = {P} sequences of N = {N} tokens;\na token is one pixel x d channels;\n"
-                        "attention along each row, never across rows")
+    mv_tokens.set_title(f"unfold: P = {P} sequences of N = {N} tokens;\na token is one pixel x C channels;\n"
+                        "attention only along each sequence (row)")
     fig.suptitle(f"a {height}x{width} map in {N} patches of {P} pixels: the same ({P}, {N}) grid of pixels, "
                  "grouped into tokens two ways")
     return fig
