@@ -70,9 +70,13 @@ def test_padded_map_hand_worked_8x8():
     assert sorted(tokens.values()) == list(range(64)) and tokens[(2, 2)] == 0 and tokens[(9, 9)] == 63
     (outline,) = with_gid(padded.patches, "map")  # the original map sits inside the padding
     assert outline.get_xy() == (1.5, 1.5) and (outline.get_width(), outline.get_height()) == (8, 8)
-    # window 0 of the padded map holds the top-left corner piece, tokens 0, 1, 8, 9: its badge sits among them
-    badges = {int(t.get_text()): t.get_position() for t in with_gid(padded.texts, "window-number")}
-    assert badges[0] == (2.5, 2.5) and badges[4] == (5.5, 5.5)
+    # each padded window is numbered by the shifted window it holds a piece of: the four corner pieces (tokens
+    # 0, 1, 8, 9 top left) are shifted window 3, the middle one (tokens 18 ... 45) window 0, as on the rolled map
+    badges = {t.get_position(): int(t.get_text()) for t in with_gid(padded.texts, "window-number")}
+    assert badges[(2.5, 2.5)] == 3 and badges[(5.5, 5.5)] == 0
+    assert sorted(badges.values()) == [0, 1, 1, 2, 2, 3, 3, 3, 3]
+    rolled_badges = sorted(int(t.get_text()) for t in with_gid(rolled.texts, "window-number"))
+    assert rolled_badges == [0, 1, 2, 3]
 
 
 def test_padded_map_needs_a_shift():

@@ -405,10 +405,11 @@ def plot_padded_windows(height: int, width: int, window_size: int, shift_size: i
         shift_size: s, 0 < s < M.
 
     Returns:
-        the Figure. Panel 0's image (gid "padded") holds, per token of the padded (H + M, W + M) map, the
-        window it falls in, or -1 on padding, which is also hatched (a Rectangle of gid "padding" per padded
-        token); each window is a Rectangle of gid "window" and numbered (Text, gid "window-number"); the
-        original map is outlined in a Rectangle of gid "map". Panel 1 shows the rolled map's windows the same way.
+        the Figure. Panel 0 draws the padded (H + M, W + M) map: padding is white and hatched (a Rectangle
+        of gid "padding" per padded token); each of its windows is a Rectangle of gid "window", shaded and
+        numbered (Text, gid "window-number") by the shifted window whose piece it holds, the number that
+        window has on the rolled map, so that the pieces of one shifted window share a number; the original
+        map is outlined in a Rectangle of gid "map". Panel 1 shows the rolled map's nW windows the same way.
     """
     shift_region_labels(height, width, window_size, shift_size)  # checks the sizes, names the bad one
     M, s = window_size, shift_size
@@ -419,19 +420,27 @@ def plot_padded_windows(height: int, width: int, window_size: int, shift_size: i
     Hp, Wp = height + M, width + M
     rolled = torch.roll(index, shifts=(-s, -s), dims=(1, 2))  # (1, H, W, 1)
 
+    # the shifted window of every token: its window on the rolled map, numbered row-major as there
+    nW = (height // M) * (width // M)
+    shifted_of = torch.empty(height * width, dtype=torch.long)  # token index -> its shifted window
+    shifted_of[window_partition(rolled, M).flatten(1)] = torch.arange(nW)[:, None]
+
     fig = new_figure(2 * PANEL + 0.6, PANEL * Hp / Wp + 1.3)
     axes = fig.subplots(1, 2, width_ratios=[Wp, width])
     for ax, x, h, w, name in ((axes[0], padded, Hp, Wp, "padded"), (axes[1], rolled, height, width, "rolled")):
         windows = window_partition(x, M)  # (n, M, M, 1)
         n = windows.shape[0]
         members = window_members(h, w, M, 0)  # (n, M*M, 2): where each window sits on this map
-        owner = _owner(h, w, members)
         tokens = window_reverse(windows, M, h, w)[0, :, :, 0].numpy()  # the map again: token index or -1
-        shades = np.asarray(window_shades(h // M, w // M))[owner]  # (h, w, 4)
+        # each window's number: the shifted window whose piece it holds (on the rolled map, its own number)
+        numbers = [int(shifted_of[int(t[t >= 0][0])]) for t in windows.flatten(1)]
+        owner = np.asarray(numbers)[_owner(h, w, members)]  # (h, w): the shifted window of each place
+        shades = np.asarray(window_shades(height // M, width // M))[owner]  # (h, w, 4)
         shades[tokens < 0] = (1.0, 1.0, 1.0, 1.0)  # padding: white, hatched below
         ax.imshow(shades, interpolation="nearest", gid=name)
         real = int((tokens >= 0).sum())
-        title = (f"padded to {h} x {w}: {n} windows,\n{h * w - real} of {h * w} tokens padding" if name == "padded"
+        title = (f"padded to {h} x {w}: {n} windows, pieces of\nthe {nW} shifted windows;"
+                 f" {h * w - real} of {h * w} tokens padding" if name == "padded"
                  else f"rolled by ({-s}, {-s}): {n} windows,\nno padding")
         token_grid(ax, h, w, title)
         size = label_size(PANEL * w / Wp, w, 0.35)
@@ -441,10 +450,10 @@ def plot_padded_windows(height: int, width: int, window_size: int, shift_size: i
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.7",
                                    linewidth=0, gid="padding"))
         _boxed_windows(ax, members, None)
-        for w, m in enumerate(members):  # the number on the window's real tokens, not on its padding
+        for k, m in zip(numbers, members):  # the number on the window's real tokens, not on its padding
             inside = m[tokens[m[:, 0], m[:, 1]] >= 0]  # (real tokens, 2)
             (r0, c0), (r1, c1) = inside.min(0).values.tolist(), inside.max(0).values.tolist()
-            _badge(ax, r0, c0, r1, c1, w, 11.0)
+            _badge(ax, r0, c0, r1, c1, k, 11.0)
     axes[0].images[0].set_gid("padded")
     axes[0].add_patch(Rectangle((M - s - 0.5, M - s - 0.5), width, height, fill=False, edgecolor="#c0392b",
                                 linewidth=2.5, linestyle="--", gid="map"))
