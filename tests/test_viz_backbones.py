@@ -67,17 +67,17 @@ def test_swin_stages_are_the_papers_figure_3_with_the_shapes_of_swin_t_at_224(sw
     assert len(with_gid(ax.patches, "arrow")) == 9
     assert len(with_gid(ax.patches, "stage")) == 4
     assert labels(ax, "stage-label") == [
-        "Stage 1\n56 x 56 x 96\nstride 4", "Stage 2\n28 x 28 x 192\nstride 8",
-        "Stage 3\n14 x 14 x 384\nstride 16", "Stage 4\n7 x 7 x 768\nstride 32",
+        "Stage 1\n56 x 56 x 96\nfeature stride 4", "Stage 2\n28 x 28 x 192\nfeature stride 8",
+        "Stage 3\n14 x 14 x 384\nfeature stride 16", "Stage 4\n7 x 7 x 768\nfeature stride 32",
     ]
-    assert labels(ax, "repeat") == ["\u00d7 2", "\u00d7 2", "\u00d7 6", "\u00d7 2"]
+    assert labels(ax, "repeat") == ["1 \u00d7 (W, SW)", "1 \u00d7 (W, SW)", "3 \u00d7 (W, SW)", "1 \u00d7 (W, SW)"]
 
 
 def test_swin_stages_follow_a_non_square_image(swin):
     ax = plot_swin_stages(swin, (224, 320)).axes[0]
     assert labels(ax)[1] == "Patch Partition (conceptual)\n56 x 80 x 48"
     assert labels(ax)[2] == "Linear Embedding\n4 x 4 conv, stride 4; LayerNorm\n(1, 56, 80, 96)"
-    assert labels(ax, "stage-label")[3] == "Stage 4\n7 x 10 x 768\nstride 32"
+    assert labels(ax, "stage-label")[3] == "Stage 4\n7 x 10 x 768\nfeature stride 32"
 
 
 def test_swin_block_pair_regular_then_shifted_windows(swin):

@@ -7,9 +7,10 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
 
 from minivit import mobilevit_unfold, viz  # noqa: E402
-from minivit.viz.unfold_axes import MOVED, SPLIT  # noqa: E402
+from minivit.viz.unfold_axes import MOVED, ROLE, SPLIT  # noqa: E402
 
 
 def with_gid(artists, gid):
@@ -55,3 +56,10 @@ def test_bad_input_is_refused():
         viz.unfold_axes((1, 1, 5, 4), 2)
     with pytest.raises(ValueError, match="shape must be"):
         viz.plot_unfold_axes((1, 4, 4), 2)
+
+
+def test_merged_boxes_keep_the_colours_of_the_axes_they_merge():
+    ax = viz.plot_unfold_axes((2, 64, 32, 32), 2).axes[0]
+    fills = [to_hex(p.get_facecolor()) for p in ax.patches if p.get_gid() == "merged-fill"]
+    # B*P over B, ph, pw; N over gh, gw; C over C
+    assert fills == [ROLE["B"], ROLE["ph"], ROLE["pw"], ROLE["gh"], ROLE["gw"], ROLE["C"]]

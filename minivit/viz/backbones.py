@@ -103,7 +103,8 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
     convolution with stride p, which does patch partition and the Linear in one step, then a LayerNorm),
     and its box says so.
     The boxes of each stage are framed, the frame titled with the stage number and the stage's output as
-    H x W x C with its stride; "x n" under a block box is the number of blocks of that stage. Build the
+    H x W x C with its feature stride (image pixels per map position along a side); "n x (W, SW)" under a
+    block box says that the stage's blocks are n pairs, a W-MSA block followed by an SW-MSA block. Build the
     model on the meta device for speed: only shapes are read.
 
     Args:
@@ -113,7 +114,7 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
     Returns:
         the Figure. Boxes are patches with gid "step", left to right (image, partition, embedding, then per
         stage: merging if any, blocks), their texts gid "step-label"; arrows gid "arrow"; each stage's frame
-        a Rectangle with gid "stage", its title a Text with gid "stage-label"; the block counts Texts with
+        a Rectangle with gid "stage", its title a Text with gid "stage-label"; the block pairs Texts with
         gid "repeat".
     """
     H, W = _check_swin(model, image_size)
@@ -147,9 +148,10 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
         ax.add_patch(Rectangle((left, -height / 2 - 0.42), right - left, height + 0.55, fill=False,
                                linestyle="--", linewidth=1.1, edgecolor="0.35", gid="stage"))
         _, h, w, c = shapes[f"stages.{i}"]
-        ax.text((left + right) / 2, height / 2 + 0.3, f"Stage {i + 1}\n{h} x {w} x {c}\nstride {H // h}",
+        ax.text((left + right) / 2, height / 2 + 0.3, f"Stage {i + 1}\n{h} x {w} x {c}\nfeature stride {H // h}",
                 ha="center", va="bottom", fontsize=FONT_SIZE - 0.5, gid="stage-label")
-        ax.text(xs[ks[-1]], -height / 2 - 0.22, f"\u00d7 {len(stage.blocks)}", ha="center", va="center",
+        pairs = len(stage.blocks) // 2  # blocks alternate W-MSA and SW-MSA, so a stage's depth is even
+        ax.text(right - 0.06, -height / 2 - 0.22, f"{pairs} \u00d7 (W, SW)", ha="right", va="center",
                 fontsize=FONT_SIZE, fontweight="bold", gid="repeat")
     ax.set_xlim(0.5 - pitch / 2, xs[-1] + pitch / 2)
     ax.set_ylim(-height / 2 - 0.5, height / 2 + 1.05)

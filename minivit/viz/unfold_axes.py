@@ -72,7 +72,15 @@ def unfold_axes(shape: tuple[int, int, int, int], patch_size: int | tuple[int, i
 
 def _axis_box(ax: Axes, columns: tuple[int, int], y: float, name: str, size: int, step: str) -> None:
     left, right = columns[0] - 0.42, columns[1] + 0.42
-    ax.add_patch(Rectangle((left, y - 0.3), right - left, 0.6, facecolor=ROLE[name], edgecolor="black",
+    if step == "merged":  # a merged axis keeps the colours of the axes it merges: B*P is grey, then orange
+        for k in range(columns[0], columns[1] + 1):
+            lo, hi = max(left, k - 0.5), min(right, k + 0.5)
+            ax.add_patch(Rectangle((lo, y - 0.3), hi - lo, 0.6, facecolor=ROLE[MOVED[k]], edgecolor="none",
+                                   gid="merged-fill"))
+        face = "none"
+    else:
+        face = ROLE[name]
+    ax.add_patch(Rectangle((left, y - 0.3), right - left, 0.6, facecolor=face, edgecolor="black",
                            linewidth=1.2, gid=f"{step}-axis"))
     ax.text((left + right) / 2, y, f"{name} = {size}", ha="center", va="center", fontsize=11, gid=f"{step}-label")
 
@@ -86,7 +94,8 @@ def plot_unfold_axes(
     to row 3 show the permute to (B, ph, pw, gh, gw, C); row 4 merges (B, ph, pw) into B*P and (gh, gw)
     into N. Each box reads "name = size", the sizes from `unfold_axes`; beside each row, the code and the
     shape it gives. Colours: grey the batch, blue which patch, orange where inside the patch, green the
-    channels.
+    channels; a merged box is filled, column by column, with the colours of the axes it merges (B*P grey
+    under B, orange under ph and pw).
 
     Args:
         shape: (B, C, H, W) of the map; H and W multiples of the patch.
@@ -94,7 +103,8 @@ def plot_unfold_axes(
 
     Returns:
         the Figure. For each step s in "input", "split", "moved", "merged", its boxes are Rectangles
-        with gid "s-axis" and their Texts gid "s-label", left to right; the code beside a row has gid
+        with gid "s-axis" and their Texts gid "s-label", left to right (the merged row's boxes are outlines over
+        one fill per merged axis, gid "merged-fill", left to right); the code beside a row has gid
         "code"; the six permute arrows gid "permute", in the order of the axes of row 2.
     """
     steps = unfold_axes(shape, patch_size)
