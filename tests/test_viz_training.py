@@ -193,6 +193,12 @@ def test_seed_dots_draw_every_run_and_each_arms_mean_per_size():
     assert np.allclose(means[1].get_xdata(), [0.6, 0.6])
     assert [t.get_text() for t in small.get_yticklabels()] == ["b", "a"] and fig.get_suptitle() == "t"
     assert fig.axes[0].get_xlim() == fig.axes[1].get_xlim()  # one x scale: the panels compare at a glance
+    assert [to_rgba(line.get_color()) for line in runs] == [to_rgba("C0"), to_rgba("C1")]  # by row, by default
+    named = viz.plot_seed_dots(rows, ["b", "a"], colours={"a": "C3"})  # "b" left out: its row's default
+    for ax in named.axes:
+        assert [to_rgba(line.get_color()) for line in ax.lines] == [to_rgba("C0")] * 2 + [to_rgba("C3")] * 2
+    with pytest.raises(TypeError, match="colours must map"):
+        viz.plot_seed_dots(rows, ["a"], colours=["C0"])
     with pytest.raises(ValueError, match="arms must name"):
         viz.plot_seed_dots(rows, ["c"])
     with pytest.raises(ValueError, match="every arm needs runs at every size"):
@@ -322,6 +328,8 @@ def test_claim_intervals_draw_each_row_its_interval_and_margin_and_colour_what_f
     assert [t.get_text() for t in ax.get_yticklabels()] == [row[0] for row in rows]
     assert ax.get_ylim()[0] > ax.get_ylim()[1] and fig.get_suptitle() == "t"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["estimate and interval", "misses its margin", "the margin", "0"]
+    passing = viz.plot_claim_intervals(rows[:3]).axes[0]  # no row misses: the legend does not list the red mark
+    assert [t.get_text() for t in passing.get_legend().get_texts()] == ["estimate and interval", "the margin", "0"]
     with pytest.raises(ValueError, match="side in"):
         viz.plot_claim_intervals([("x", 0.1, None, 0.0, "beside")])
     with pytest.raises(ValueError, match="must hold its estimate"):

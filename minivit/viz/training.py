@@ -281,7 +281,10 @@ def plot_interaction(
 
 
 def plot_seed_dots(
-    rows: Sequence[Mapping[str, object]], arms: Sequence[str], title: str = "test accuracy, one dot per seed"
+    rows: Sequence[Mapping[str, object]],
+    arms: Sequence[str],
+    title: str = "test accuracy, one dot per seed",
+    colours: Mapping[str, str] | None = None,
 ) -> Figure:
     """Every run's test accuracy as a dot, one row per arm, one panel per training-set size: a dot plot,
     where lines between sizes would cross.
@@ -291,6 +294,8 @@ def plot_seed_dots(
             minivit.experiments).
         arms: the arms to draw, top to bottom; each must have runs at every size that any of them has.
         title: the figure's title.
+        colours: {arm: matplotlib colour}, to draw each arm in the colour its model has in the other figures
+            (e.g. {"ViT": "C1"}); arms it leaves out, and every arm when None, take "C0", "C1", ... by row.
 
     Returns:
         the Figure: one axes per size (ascending, all on one x scale, so that the panels compare at a
@@ -305,14 +310,17 @@ def plot_seed_dots(
     missing = [(arm, size) for arm in arms for size in sizes if size not in results[arm]]
     if missing:
         raise ValueError(f"every arm needs runs at every size {sizes}, missing (arm, size) {missing}")
+    if colours is not None and not (isinstance(colours, Mapping) and all(isinstance(c, str) for c in colours.values())):
+        raise TypeError(f"colours must map arm names to colour strings, got {colours!r}")
+    colour = {arm: (colours or {}).get(arm, f"C{y % 10}") for y, arm in enumerate(arms)}
     fig = new_figure(3.6 * len(sizes) + 2.0, 0.42 * len(arms) + 1.5)
     axes = np.atleast_1d(fig.subplots(1, len(sizes), sharey=True, sharex=True))
     for ax, size in zip(axes, sizes):
         for y, arm in enumerate(arms):
             xs = results[arm][size]
             ys = [y + 0.12 * (k - (len(xs) - 1) / 2) for k in range(len(xs))]
-            ax.plot(xs, ys, "o", color=f"C{y % 10}", markerfacecolor="none", markersize=6, gid="runs")
-            ax.plot([np.mean(xs)] * 2, [y - 0.3, y + 0.3], color=f"C{y % 10}", linewidth=2.5, gid="mean")
+            ax.plot(xs, ys, "o", color=colour[arm], markerfacecolor="none", markersize=6, gid="runs")
+            ax.plot([np.mean(xs)] * 2, [y - 0.3, y + 0.3], color=colour[arm], linewidth=2.5, gid="mean")
         ax.set_title(f"{size:,} training digits")
         ax.set_xlabel("test accuracy (circles: seeds; bar: mean)")
         ax.grid(axis="x", color="0.88")
@@ -650,7 +658,8 @@ def plot_claim_intervals(
         the Figure, one axes; per row one Line2D dot (gid "estimate") at (estimate, row), one Line2D bar
         (gid "interval") from low to high where there is an interval, one short vertical Line2D (gid "margin")
         at the margin, row 0 at the top; the dot and bar are black where the row meets its side, red where
-        not; one vertical Line2D at 0 (gid "zero"); a legend of the four kinds of mark; `title` as the suptitle.
+        not; one vertical Line2D at 0 (gid "zero"); a legend of the kinds of mark drawn ("misses its margin" only
+        where a row does); `title` as the suptitle.
     """
     if isinstance(rows, str) or not rows:
         raise ValueError(f"rows must be a non-empty sequence of (label, estimate, interval, margin, side), "
@@ -665,9 +674,11 @@ def plot_claim_intervals(
     fig = new_figure(10.0, 0.34 * len(rows) + 1.3)
     ax = fig.subplots()
     ax.axvline(0.0, color="0.5", linestyle="--", linewidth=1, gid="zero")
+    missed = False
     for y, (_, estimate, interval, margin, side) in enumerate(rows):
         low, high = interval if interval is not None else (estimate, estimate)
         holds = {"above": low > margin, "below": high < margin, "across": low <= margin <= high}[side]
+        missed |= not holds
         colour = "black" if holds else WRONG
         if interval is not None:
             ax.plot([low, high], [y, y], color=colour, linewidth=2, solid_capstyle="butt", gid="interval")
@@ -681,6 +692,8 @@ def plot_claim_intervals(
            Line2D([], [], color=WRONG, marker="o", markersize=5, linewidth=2, label="misses its margin"),
            Line2D([], [], color="C1", linewidth=2, label="the margin"),
            Line2D([], [], color="0.5", linestyle="--", linewidth=1, label="0")]
+    if not missed:  # list the red mark only where a row has it
+        del key[1]
     ax.legend(handles=key, loc="lower right", fontsize="small")
     fig.suptitle(title)
     return fig
