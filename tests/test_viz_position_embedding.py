@@ -13,7 +13,12 @@ import torch.nn.functional as F  # noqa: E402
 
 from minivit import viz  # noqa: E402
 from minivit.models.vit import VisionTransformer, ViTConfig  # noqa: E402
-from minivit.viz.position_embedding import mean_similarity, position_similarity, same_line_contrast  # noqa: E402
+from minivit.viz.position_embedding import (  # noqa: E402
+    mean_similarity,
+    position_similarity,
+    row_column_embedding,
+    same_line_contrast,
+)
 
 
 def brute_force_cosine(a, b):
@@ -105,3 +110,34 @@ def test_pair_selections_are_checked():
         mean_similarity(pos_embed, (4, 4), torch.eye(16, dtype=torch.bool))
     with pytest.raises(ValueError, match="positions must be a bool tensor of shape"):
         same_line_contrast(pos_embed, (4, 4), positions=torch.ones(16, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("grid", [(4, 4), (3, 5)])
+def test_row_column_embedding_shares_a_half_along_each_row_and_column(grid):
+    Gh, Gw = grid
+    pos_embed = row_column_embedding(grid, 6, generator=torch.Generator().manual_seed(0))
+    assert pos_embed.shape == (1, 1 + Gh * Gw, 6)
+    assert torch.equal(pos_embed[0, 0], torch.zeros(6))  # the class token's place
+    patches = pos_embed[0, 1:].reshape(Gh, Gw, 6)
+    for i in range(Gh):
+        for j in range(Gw):  # hand-worked: row i's half beside column j's half
+            assert torch.equal(patches[i, j, :3], patches[i, 0, :3])
+            assert torch.equal(patches[i, j, 3:], patches[0, j, 3:])
+    halves = torch.randn(Gh + Gw, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(patches[Gh - 1, Gw - 1], torch.cat([halves[Gh - 1], halves[Gh + Gw - 1]]))
+
+
+def test_row_column_embedding_shows_the_row_and_column_pattern():
+    pos_embed = row_column_embedding((4, 4), 512, generator=torch.Generator().manual_seed(0))
+    assert same_line_contrast(pos_embed, (4, 4)) == pytest.approx(0.5, abs=0.05)  # nearly orthogonal halves
+    random = torch.randn(1, 17, 512, generator=torch.Generator().manual_seed(1))
+    assert abs(same_line_contrast(random, (4, 4))) < 0.05
+
+
+def test_row_column_embedding_errors_name_the_argument():
+    with pytest.raises(ValueError, match="dim must be an even int"):
+        row_column_embedding((4, 4), 5)
+    with pytest.raises(ValueError, match="grid must be"):
+        row_column_embedding((4,), 4)
+    with pytest.raises(ValueError, match="num_prefix_tokens must be"):
+        row_column_embedding((4, 4), 4, num_prefix_tokens=-1)

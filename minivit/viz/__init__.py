@@ -13,7 +13,8 @@ the models do. One module per topic:
                        plot_translation_windows (which columns follow a translation, from the window cuts)
     patches            plot_patches
     position_embedding plot_position_similarity (how alike a ViT's position embeddings are), position_similarity,
-                       mean_similarity, same_line_contrast (the same in numbers: pairs, and rows and columns)
+                       mean_similarity, same_line_contrast (the same in numbers: pairs, and rows and columns),
+                       row_column_embedding (a 2-D embedding, the reference with the paper's pattern)
     pyramid            plot_feature_pyramid, plot_feature_pyramids
     unfold             plot_mobilevit_unfold, plot_vit_vs_mobilevit_tokens (patch tokens vs pixel sequences)
     unfold_axes        unfold_axes, plot_unfold_axes (the unfold's split, permute and merge of axes)
@@ -81,7 +82,7 @@ from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_lay
 from minivit.viz.mixing import mixing_matrices, plot_mixing_matrices, plot_mixing_rows
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
-from minivit.viz.position_embedding import plot_position_similarity
+from minivit.viz.position_embedding import plot_position_similarity, row_column_embedding
 from minivit.viz.pyramid import plot_feature_pyramid, plot_feature_pyramids
 from minivit.viz.rank_collapse import plot_rank_collapse
 from minivit.viz.receptive_field import plot_receptive_fields
@@ -219,6 +220,7 @@ __all__ = [
     "plot_weight_matrices",
     "plot_window_masks",
     "plot_windows",
+    "row_column_embedding",
     "score_spread",
     "stage_costs",
     "swin_reach",

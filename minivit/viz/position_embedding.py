@@ -4,7 +4,8 @@ A ViT adds one learned vector per place in its sequence (notebook 03). Nothing t
 below patch 0 on a 4 x 4 grid; if training teaches it, the vectors of neighbouring patches come to resemble
 each other. The figure shows, for every patch position, the cosine similarity of its vector with every
 other position's, drawn as a small map at that position's place on the grid of patches; `mean_similarity` and
-`same_line_contrast` put the figure's pattern, or its absence, into numbers.
+`same_line_contrast` put the figure's pattern, or its absence, into numbers, and `row_column_embedding` builds a
+2-D embedding that has the pattern by construction, to draw and measure beside a trained one.
 """
 
 from __future__ import annotations
@@ -102,6 +103,35 @@ def same_line_contrast(pos_embed: torch.Tensor, grid: tuple[int, int], positions
             - mean_similarity(pos_embed, grid, ~line & both, num_prefix_tokens))
 
 
+def row_column_embedding(grid: tuple[int, int], dim: int, num_prefix_tokens: int = 1,
+                         generator: torch.Generator | None = None) -> torch.Tensor:
+    """A 2-D position embedding, the kind the ViT paper compares with its learned 1-D one: each patch's vector is
+    a random half for its row beside a random half for its column, so two patches of one row share their first
+    half and two of one column their second. The reference for what the paper's row-and-column pattern looks like.
+
+    Args:
+        grid: (Gh, Gw), the rows and columns of patches.
+        dim: D, even: D/2 numbers for the row, D/2 for the column.
+        num_prefix_tokens: T zero vectors put first (the class token's place, which belongs to no row).
+        generator: for the Gh + Gw random halves, drawn as torch.randn(Gh + Gw, D/2): rows first.
+
+    Returns:
+        (1, T+N, D), patches row-major, as a VisionTransformer's `pos_embed`.
+    """
+    if not (isinstance(grid, (tuple, list)) and len(grid) == 2
+            and all(isinstance(g, int) and not isinstance(g, bool) and g > 0 for g in grid)):
+        raise ValueError(f"grid must be (rows, columns) of positive ints, got {grid!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2 or dim % 2:
+        raise ValueError(f"dim must be an even int >= 2, got {dim!r}")
+    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:
+        raise ValueError(f"num_prefix_tokens must be an int >= 0, got {num_prefix_tokens!r}")
+    Gh, Gw = grid
+    halves = torch.randn(Gh + Gw, dim // 2, generator=generator)  # Gh row halves, then Gw column halves
+    rows, cols = torch.arange(Gh * Gw) // Gw, torch.arange(Gh * Gw) % Gw  # each patch's place, row-major
+    patches = torch.cat([halves[rows], halves[Gh + cols]], dim=1)  # (N, D): its row's half, its column's half
+    return torch.cat([torch.zeros(num_prefix_tokens, dim), patches])[None]  # (1, T+N, D)
+
+
 def plot_position_similarity(
     embeddings: Mapping[str, torch.Tensor], grid: tuple[int, int], num_prefix_tokens: int = 1
 ) -> Figure:
@@ -136,7 +166,8 @@ def plot_position_similarity(
         for side in ax.spines.values():
             side.set_visible(False)
         ax.set_xlabel("input patch column")
-        ax.set_ylabel("input patch row")
+        if ax is panels[0]:  # one label for the row: the panels share it
+            ax.set_ylabel("input patch row")
         ax.set_title(title)
     fig.colorbar(image, ax=list(panels), shrink=0.85, label="cosine similarity of two positions' vectors")
     fig.suptitle(f"position embedding similarity: the small map at patch (i, j) compares its vector with all {Gh * Gw}")
