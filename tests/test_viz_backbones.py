@@ -81,7 +81,7 @@ def test_swin_stages_follow_a_non_square_image(swin):
 
 
 def test_swin_block_pair_regular_then_shifted_windows(swin):
-    ax = plot_swin_block_pair(swin, stage=1).axes[0]
+    ax = plot_swin_block_pair(swin, stage_number=1).axes[0]
     shape = "(1, 56, 56, 96)"
     for column, (b, msa) in enumerate([(0, "W-MSA, shift 0"), (1, "SW-MSA, shift 3")]):  # M = 7, shift M // 2
         first = "input of block 0" if column == 0 else "output of block 0"
@@ -95,14 +95,14 @@ def test_swin_block_pair_regular_then_shifted_windows(swin):
 
 
 def test_swin_block_pair_in_stage_3_reads_the_second_pair(swin):
-    ax = plot_swin_block_pair(swin, stage=3, pair=1).axes[0]
+    ax = plot_swin_block_pair(swin, stage_number=3, pair_index=1).axes[0]
     assert labels(ax)[0] == "input of block 2\n(1, 14, 14, 384)"
     assert labels(ax)[9] == "SW-MSA, shift 3\n(1, 14, 14, 384)"
     assert labels(ax)[13] == "add: output of block 3\n(1, 14, 14, 384)"
 
 
 def test_swin_attention_steps_of_swin_t_stage_1_sw_msa_at_224(swin):
-    ax = plot_swin_attention(swin, stage=1, block=1).axes[0]
+    ax = plot_swin_attention(swin, stage_number=1, block_index=1).axes[0]
     # by hand: 224 / 4 = 56 tokens a side, C = 96, M = 7, s = 3, nh = 3 heads of 32; (56 / 7)^2 = 64 windows
     assert labels(ax) == [
         "input: norm1 of the block's input, (B, H, W, C)\n(1, 56, 56, 96)",
@@ -125,7 +125,7 @@ def test_swin_attention_steps_of_swin_t_stage_1_sw_msa_at_224(swin):
 
 
 def test_swin_attention_pads_and_crops_a_map_the_window_does_not_tile(swin):
-    texts = labels(plot_swin_attention(swin, stage=1, block=1, image_size=256).axes[0])
+    texts = labels(plot_swin_attention(swin, stage_number=1, block_index=1, image_size=256).axes[0])
     # 256 / 4 = 64 tokens a side, padded to 70 = 10 * 7: 100 windows, cropped back to 64
     assert texts[1] == "1. pad bottom, right to multiples of M = 7: + 6 rows, + 6 columns\n(1, 70, 70, 96)"
     assert texts[3] == "3. window_partition(x, 7): nW = 100 windows of N = 49 tokens\n(100, 49, 96)"
@@ -133,10 +133,10 @@ def test_swin_attention_pads_and_crops_a_map_the_window_does_not_tile(swin):
 
 
 def test_swin_attention_drops_the_shift_on_a_single_window_and_has_no_mask_without_shift(swin):
-    stage_4 = plot_swin_attention(swin, stage=4, block=1).axes[0]  # 7 x 7 map: one window
+    stage_4 = plot_swin_attention(swin, stage_number=4, block_index=1).axes[0]  # 7 x 7 map: one window
     assert labels(stage_4)[2] == "2. no roll (one window: shift dropped)\n(1, 7, 7, 768)"
     assert labels(stage_4)[5] == "4b. softmax(q k^T / sqrt(32) + bias) v\n(1, 24, 49, 32)"
-    regular = plot_swin_attention(swin, stage=2, block=0).axes[0]
+    regular = plot_swin_attention(swin, stage_number=2, block_index=0).axes[0]
     assert labels(regular)[2] == "2. no roll (shift 0)\n(1, 28, 28, 192)"
     assert labels(regular, "side-label")[1].startswith("no mask (shift 0)")
 
@@ -144,7 +144,7 @@ def test_swin_attention_drops_the_shift_on_a_single_window_and_has_no_mask_witho
 def test_swin_attention_runs_the_layers_weights_on_real_numbers():
     torch.manual_seed(0)
     small = swin_tiny().eval()  # real weights: the steps run qkv, proj and the bias table for real
-    texts = labels(plot_swin_attention(small, stage=1, block=1, image_size=8).axes[0])
+    texts = labels(plot_swin_attention(small, stage_number=1, block_index=1, image_size=8).axes[0])
     assert texts[0].endswith("(1, 4, 4, 32)") and texts[9].endswith("(1, 4, 4, 32)")
 
 
@@ -153,14 +153,16 @@ def test_swin_attention_runs_the_layers_weights_on_real_numbers():
     (lambda m: plot_swin_stages(m, (32, 0)), ValueError, r"image_size must be a positive int"),
     (lambda m: plot_swin_stages(m, 32.0), TypeError, "image_size must be an int"),
     (lambda m: plot_swin_stages(torch.nn.Linear(2, 2)), TypeError, "model must be a minivit SwinTransformer"),
-    (lambda m: plot_swin_block_pair(m, stage=4, image_size=32), ValueError, r"stage must be in 1..3, got 4"),
-    (lambda m: plot_swin_block_pair(m, stage=1, pair=1, image_size=32), ValueError,
-     r"pair must be in 0..0 \(stage 1 has 2 blocks\), got 1"),
-    (lambda m: plot_swin_block_pair(m, stage="1"), TypeError, "stage must be an int, got str"),
-    (lambda m: plot_swin_attention(m, stage=1, block=2, image_size=32), ValueError,
-     r"block must be in 0..1 \(stage 1 has 2 blocks\), got 2"),
-    (lambda m: plot_swin_attention(m, stage=0), ValueError, r"stage must be in 1..3, got 0"),
-    (lambda m: plot_swin_attention(m, block=True), TypeError, "block must be an int, got bool"),
+    (lambda m: plot_swin_block_pair(m, stage_number=4, image_size=32), ValueError,
+     r"stage_number must be in 1..3 \(counted from 1\), got 4"),
+    (lambda m: plot_swin_block_pair(m, stage_number=1, pair_index=1, image_size=32), ValueError,
+     r"pair_index must be in 0..0 \(stage 1 has 2 blocks\), got 1"),
+    (lambda m: plot_swin_block_pair(m, stage_number="1"), TypeError, "stage_number must be an int, got str"),
+    (lambda m: plot_swin_attention(m, stage_number=1, block_index=2, image_size=32), ValueError,
+     r"block_index must be in 0..1 \(stage 1 has 2 blocks\), got 2"),
+    (lambda m: plot_swin_attention(m, stage_number=0), ValueError,
+     r"stage_number must be in 1..3 \(counted from 1\), got 0"),
+    (lambda m: plot_swin_attention(m, block_index=True), TypeError, "block_index must be an int, got bool"),
 ])
 def test_swin_figures_reject_bad_input(call, error, message):
     with torch.device("meta"):
@@ -171,7 +173,7 @@ def test_swin_figures_reject_bad_input(call, error, message):
 
 def test_mobilevit_block_steps_in_the_order_of_its_forward():
     with torch.device("meta"):
-        block = mobilevit_xxs().stages[2][-1]  # the first MobileViT block: n 48, d 64, L 2, 32 x 32 at 256
+        block = mobilevit_xxs().stages[2][-1]  # the first MobileViT block: C 48, d 64, L 2, 32 x 32 at 256
     ax = plot_mobilevit_block(block, torch.zeros(1, 48, 32, 32, device="meta")).axes[0]
     # by hand: P = 2 * 2 = 4 sequences of N = (32/2)^2 = 256 tokens of d = 64, one pixel of each patch
     assert labels(ax) == [
@@ -188,6 +190,7 @@ def test_mobilevit_block_steps_in_the_order_of_its_forward():
     ]
     assert len(with_gid(ax.patches, "arrow")) == 9
     assert len(with_gid(ax.patches, "skip")) == 1  # the input, carried to the concatenation
+    assert ax.get_title().startswith("MobileViT block: C = 48, d = 64, L = 2, 2 x 2 patches")
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in block.modules())
 
 

@@ -4,9 +4,11 @@ from the real module running on an input (minivit.viz.diagram.output_shapes); ev
 shift sizes, layers) from its attributes.
 
     plot_swin_stages(model, image_size)           patch partition, linear embedding, the stages, left to right
-    plot_swin_block_pair(model, stage, ...)       a W-MSA block and the SW-MSA block after it
-    plot_swin_attention(model, stage, block, ...) inside one block's attn: pad, roll, partition, attend, reverse,
-                                                  roll back, crop
+    plot_swin_block_pair(model, stage_number, pair_index, ...)   a W-MSA block and the SW-MSA block after it
+    plot_swin_attention(model, stage_number, block_index, ...)   inside one block's attn: pad, roll, partition,
+                                                                 attend, reverse, roll back, crop
+    (stage_number counts from 1, as the paper does: stage_number=1 is model.stages[0]; block_index and
+    pair_index count from 0, as Python indexes stage.blocks)
     plot_patch_merging(merging, height, width)    the four strided sub-grids, concatenated, LayerNorm, Linear
     plot_stage_windows(H, W, M, s, image)         one stage's regular and shifted windows over the picture
     plot_mobilevit_block(block, x)                local convs, unfold, transformer, fold, fuse
@@ -14,7 +16,7 @@ shift sizes, layers) from its attributes.
     plot_mobilevit_stages(model, image_size)      MobileViT's stem, stages and head, top to bottom
     plot_mobilevit_routes(H, W, p, pixel, source) the two conv + attention routes from one pixel to another
 
-Glossary: B batch, H x W map, C channels, M window size, n block channels, d token size, L layers,
+Glossary: B batch, H x W map, C channels, M window size, d token size, L layers,
 P pixels per patch, N patches.
 """
 
@@ -162,7 +164,7 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
     return fig
 
 
-def plot_swin_block_pair(model: SwinTransformer, stage: int = 1, pair: int = 0,
+def plot_swin_block_pair(model: SwinTransformer, stage_number: int = 1, pair_index: int = 0,
                          image_size: int | tuple[int, int] = 224) -> Figure:
     """Two successive Swin blocks, as in the Swin paper's Figure 3(b): the first with regular windows
     (W-MSA, window multi-head self-attention), the second with windows shifted (SW-MSA); each is
@@ -174,8 +176,9 @@ def plot_swin_block_pair(model: SwinTransformer, stage: int = 1, pair: int = 0,
 
     Args:
         model: a minivit SwinTransformer.
-        stage: which stage, counted from 1 as in the paper.
-        pair: which pair of the stage's blocks, from 0: blocks 2 * pair and 2 * pair + 1.
+        stage_number: which stage, counted from 1 as in the paper: stage_number=1 is model.stages[0].
+        pair_index: which pair of the stage's blocks, from 0: blocks[2 * pair_index] and
+            blocks[2 * pair_index + 1].
         image_size: the input's side, or (H, W).
 
     Returns:
@@ -185,16 +188,17 @@ def plot_swin_block_pair(model: SwinTransformer, stage: int = 1, pair: int = 0,
         first block's output to the second block's input gid "link".
     """
     H, W = _check_swin(model, image_size)
+    stage, pair = stage_number, pair_index
     if isinstance(stage, bool) or not isinstance(stage, int):
-        raise TypeError(f"stage must be an int, got {type(stage).__name__}")
+        raise TypeError(f"stage_number must be an int, got {type(stage).__name__}")
     if not 1 <= stage <= len(model.stages):
-        raise ValueError(f"stage must be in 1..{len(model.stages)}, got {stage}")
+        raise ValueError(f"stage_number must be in 1..{len(model.stages)} (counted from 1), got {stage}")
     blocks = model.stages[stage - 1].blocks
     if isinstance(pair, bool) or not isinstance(pair, int):
-        raise TypeError(f"pair must be an int, got {type(pair).__name__}")
+        raise TypeError(f"pair_index must be an int, got {type(pair).__name__}")
     if not 0 <= pair < len(blocks) // 2:
-        raise ValueError(f"pair must be in 0..{len(blocks) // 2 - 1} (stage {stage} has {len(blocks)} blocks), "
-                         f"got {pair}")
+        raise ValueError(f"pair_index must be in 0..{len(blocks) // 2 - 1} (stage {stage} has {len(blocks)} "
+                         f"blocks), got {pair}")
     first = 2 * pair
     base = f"stages.{stage - 1}.blocks."
     if first:  # the module whose output the first block of the pair is given
@@ -235,7 +239,7 @@ def plot_swin_block_pair(model: SwinTransformer, stage: int = 1, pair: int = 0,
     return fig
 
 
-def plot_swin_attention(model: SwinTransformer, stage: int = 1, block: int = 1,
+def plot_swin_attention(model: SwinTransformer, stage_number: int = 1, block_index: int = 1,
                         image_size: int | tuple[int, int] = 224) -> Figure:
     """What one Swin block's `attn` computes, top to bottom in the paper's order and in the order of
     minivit.ops.window_attention.shifted_window_attention: pad -> torch.roll -> window_partition -> q, k, v
@@ -251,8 +255,9 @@ def plot_swin_attention(model: SwinTransformer, stage: int = 1, block: int = 1,
 
     Args:
         model: a minivit SwinTransformer, e.g. swin_t().
-        stage: which stage, counted from 1 as in the paper.
-        block: which block of the stage, from 0 (odd blocks shift their windows).
+        stage_number: which stage, counted from 1 as in the paper: stage_number=1 is model.stages[0].
+        block_index: which block of the stage, from 0 as Python indexes it: the figure draws
+            model.stages[stage_number - 1].blocks[block_index] (odd blocks shift their windows).
         image_size: the input's side, or (H, W).
 
     Returns:
@@ -262,15 +267,16 @@ def plot_swin_attention(model: SwinTransformer, stage: int = 1, block: int = 1,
         attention box by arrows of gid "side-arrow".
     """
     H, W = _check_swin(model, image_size)
-    for name, value in (("stage", stage), ("block", block)):
+    stage, block = stage_number, block_index
+    for name, value in (("stage_number", stage), ("block_index", block)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if not 1 <= stage <= len(model.stages):
-        raise ValueError(f"stage must be in 1..{len(model.stages)}, got {stage}")
+        raise ValueError(f"stage_number must be in 1..{len(model.stages)} (counted from 1), got {stage}")
     blocks = model.stages[stage - 1].blocks
     if not 0 <= block < len(blocks):
-        raise ValueError(f"block must be in 0..{len(blocks) - 1} (stage {stage} has {len(blocks)} blocks), "
-                         f"got {block}")
+        raise ValueError(f"block_index must be in 0..{len(blocks) - 1} (stage {stage} has {len(blocks)} "
+                         f"blocks), got {block}")
     attn = blocks[block].attn
     seen: dict[str, torch.Tensor] = {}
 
@@ -355,8 +361,8 @@ def plot_swin_attention(model: SwinTransformer, stage: int = 1, block: int = 1,
 
 def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
     """The MobileViT block, top to bottom, in the order of MobileViTBlock.forward: 3x3 conv (local) ->
-    1x1 conv n -> d -> unfold into P sequences -> L transformer layers -> LayerNorm -> fold -> 1x1 conv
-    d -> n -> concatenate with the block's input -> 3x3 conv 2n -> n (fusion). When the map's sides are not
+    1x1 conv C -> d -> unfold into P sequences -> L transformer layers -> LayerNorm -> fold -> 1x1 conv
+    d -> C -> concatenate with the block's input -> 3x3 conv 2C -> C (fusion). When the map's sides are not
     multiples of the patch, a bilinear resize to the next multiple comes before the unfold and one back
     after the fold, as the forward does.
 
@@ -366,14 +372,14 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
 
     Args:
         block: a minivit MobileViTBlock.
-        x: its input, shape (B, n, H, W), e.g. (1, 48, 32, 32) for the first MobileViT block of
+        x: its input, shape (B, C, H, W), e.g. (1, 48, 32, 32) for the first MobileViT block of
             mobilevit_xxs at 256 x 256.
 
     Returns:
         the Figure. Boxes gid "step" in order, their texts gid "step-label"; arrows gid "arrow"; the
         block's input carried to the concatenation is drawn as a connection with gid "skip".
     """
-    n = _check_block_input(block, MobileViTBlock, x, lambda b: b.conv_local.conv.in_channels)
+    C = _check_block_input(block, MobileViTBlock, x, lambda b: b.conv_local.conv.in_channels)
     inputs: dict[str, tuple[int, ...]] = {}
 
     def record(name):
@@ -397,8 +403,8 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
     folded = tuple(mobilevit_fold(torch.zeros(shapes["norm"], device=x.device), block.patch_size, h, w).shape)
     steps = [
         Step("input x", tuple(x.shape), "tensor"),
-        Step(f"conv_local: 3x3 conv {n} -> {n}, BN, SiLU", shapes["conv_local"], "layer"),
-        Step(f"conv_in: 1x1 conv {n} -> {d}", shapes["conv_in"], "layer"),
+        Step(f"conv_local: 3x3 conv {C} -> {C}, BN, SiLU", shapes["conv_local"], "layer"),
+        Step(f"conv_in: 1x1 conv {C} -> {d}", shapes["conv_in"], "layer"),
     ]
     if resized:
         steps.append(Step(f"resize to {h} x {w} (bilinear)", (B, d, h, w), "op"))
@@ -412,21 +418,21 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
     if resized:
         steps.append(Step(f"resize back to {H} x {W} (bilinear)", inputs["conv_out"], "op"))
     steps += [
-        Step(f"conv_out: 1x1 conv {d} -> {n}, BN, SiLU", shapes["conv_out"], "layer"),
+        Step(f"conv_out: 1x1 conv {d} -> {C}, BN, SiLU", shapes["conv_out"], "layer"),
         Step("concatenate [x, conv_out]", inputs["fusion"], "op"),
-        Step(f"fusion: 3x3 conv {2 * n} -> {n}, BN, SiLU", shapes["fusion"], "layer"),
+        Step(f"fusion: 3x3 conv {2 * C} -> {C}, BN, SiLU", shapes["fusion"], "layer"),
     ]
     concat = len(steps) - 2
     fig = new_figure(6.4, 0.62 * len(steps) + 0.8)
     ax = fig.subplots()
-    plot_flow(steps, f"MobileViT block: n = {n}, d = {d}, L = {L}, {ph} x {pw} patches", skips=[(0, concat)],
+    plot_flow(steps, f"MobileViT block: C = {C}, d = {d}, L = {L}, {ph} x {pw} patches", skips=[(0, concat)],
               box_width=4.6, ax=ax)
     return fig
 
 
 def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
     """MobileNetV2's inverted residual block (MV2), top to bottom in the order of InvertedResidual.forward:
-    1x1 conv widening n -> e n channels (BN, SiLU) -> 3x3 depthwise conv, one filter per channel, carrying
+    1x1 conv widening C -> e C channels (BN, SiLU) -> 3x3 depthwise conv, one filter per channel, carrying
     the stride (BN, SiLU) -> 1x1 conv back to the output channels (BN, no activation) -> add the block's
     input, drawn only when the block has its residual connection (stride 1 and as many channels out as in).
 
@@ -438,7 +444,7 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
 
     Args:
         block: a minivit InvertedResidual.
-        x: its input, shape (B, n, H, W), e.g. (1, 24, 64, 64) for the second MV2 block of stage 2 of
+        x: its input, shape (B, C, H, W), e.g. (1, 24, 64, 64) for the second MV2 block of stage 2 of
             mobilevit_xxs at 256 x 256.
 
     Returns:
@@ -447,23 +453,23 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
         channel counts inside them, texts gid "channels"; arrows gid "arrow"; the residual connection, if
         any, gid "skip".
     """
-    n = _check_block_input(block, InvertedResidual, x, lambda b: b.expand.conv.in_channels)
+    C = _check_block_input(block, InvertedResidual, x, lambda b: b.expand.conv.in_channels)
     shapes = output_shapes(block, x, ["", "expand", "depthwise", "project"])
     hidden, out = block.expand.conv.out_channels, block.project.conv.out_channels
     depthwise = block.depthwise.conv
     stride = depthwise.stride[0]
     steps = [
         Step("input x", tuple(x.shape), "tensor"),
-        Step(f"expand: 1x1 conv {n} -> {hidden}, BN, SiLU", shapes["expand"], "layer"),
+        Step(f"expand: 1x1 conv {C} -> {hidden}, BN, SiLU", shapes["expand"], "layer"),
         Step(f"depthwise: 3x3 conv, groups {depthwise.groups}, stride {stride}, BN, SiLU", shapes["depthwise"],
              "layer"),
         Step(f"project: 1x1 conv {hidden} -> {out}, BN (no activation)", shapes["project"], "layer"),
     ]
     if block.residual:
         steps.append(Step("add x: the block's output", shapes[""], "op"))
-        why = f"residual: stride 1 and {n} -> {out} channels"
+        why = f"residual: stride 1 and {C} -> {out} channels"
     else:
-        reasons = ([f"stride {stride}"] if stride != 1 else []) + ([f"{n} -> {out} channels"] if n != out else [])
+        reasons = ([f"stride {stride}"] if stride != 1 else []) + ([f"{C} -> {out} channels"] if C != out else [])
         why = "no residual: " + " and ".join(reasons)
 
     widest = 3.0  # the box of the most channels; the others in proportion
@@ -487,7 +493,7 @@ def plot_inverted_residual(block: InvertedResidual, x: torch.Tensor) -> Figure:
     ax.set_xlim(side - 0.2, text_x + 3.7)
     ax.set_ylim(-len(steps) + 0.5, 0.5)
     ax.axis("off")
-    ax.set_title(f"MV2 block, expansion {hidden // n}; {why}\nbox widths in proportion to channels "
+    ax.set_title(f"MV2 block, expansion {hidden // C}; {why}\nbox widths in proportion to channels "
                  f"(the number in each box)", fontsize=FONT_SIZE + 1)
     return fig
 
