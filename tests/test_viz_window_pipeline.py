@@ -105,6 +105,12 @@ def test_block_pair_reach_figure_and_its_checks():
     first = images[0].get_array()
     assert first[0, 0] == 2 and (first[:4, :4] >= 1).all() and first.sum() == 15 + 2
     assert "16 of 64" in fig.axes[0].get_title() and "64 of 64" in fig.axes[1].get_title()
+    # the shifted windows are inset and in another colour than the regular ones, which cross them
+    pieces = [p for p in fig.axes[0].patches if p.get_gid() == "piece"]
+    windows = [p for p in fig.axes[0].patches if p.get_gid() == "window"]
+    assert len(pieces) == 9 and len(windows) == 4
+    assert {p.get_edgecolor() for p in pieces}.isdisjoint({w.get_edgecolor() for w in windows})
+    assert all(p.get_x() % 1 == pytest.approx(0.6) for p in pieces)
     with pytest.raises(ValueError, match="pairs must be at least 1, got 0"):
         viz.block_pair_reach(8, 8, 4, 2, 0, pairs=0)
     with pytest.raises(TypeError, match="pairs must be an int, got float"):

@@ -42,6 +42,7 @@ MAX_HEATMAPS = 64  # plot_window_masks draws one small heatmap per window
 MAX_NUMBERED = 144  # beyond this many windows their numbers would be unreadable
 MAX_TOKEN_NUMBERS = 400  # a number in every token up to 20 x 20 tokens
 INSET = 0.1  # cells between a dashed piece's outline and its border: neighbours' dashes stay apart
+SHIFTED_COLOUR = "#1f4e9c"  # SW-MSA's dashed windows where W-MSA's solid black ones cross them
 
 
 def token_coordinates(height: int, width: int) -> torch.Tensor:
@@ -214,11 +215,11 @@ def plot_windows(
     return fig
 
 
-def _inset_dashed(ax, r0: int, c0: int, r1: int, c1: int) -> Rectangle:
+def _inset_dashed(ax, r0: int, c0: int, r1: int, c1: int, colour: str = "black") -> Rectangle:
     """A dashed outline (gid "piece") drawn INSET cells inside the block rows r0..r1, columns c0..c1, so
     that two neighbouring pieces show two dashed lines with a gap, never one line that looks solid."""
     box = Rectangle((c0 - 0.5 + INSET, r0 - 0.5 + INSET), c1 - c0 + 1 - 2 * INSET, r1 - r0 + 1 - 2 * INSET,
-                    fill=False, edgecolor="black", linewidth=2, linestyle="--", gid="piece")
+                    fill=False, edgecolor=colour, linewidth=2, linestyle="--", gid="piece")
     ax.add_patch(box)
     return box
 
@@ -511,11 +512,14 @@ def plot_block_pair_reach(
     height: int, width: int, window_size: int, shift_size: int, token: int | tuple[int, int], pairs: int = 2
 ) -> Figure:
     """block_pair_reach drawn: one panel per number of block pairs, the reached input tokens green, the
-    output token dark, W-MSA's windows solid and SW-MSA's shifted windows dashed.
+    output token dark, W-MSA's windows solid black and SW-MSA's shifted windows dashed blue (SHIFTED_COLOUR),
+    inset as in plot_windows: W-MSA's borders cross the middle of shifted windows, and in one colour the
+    two grids read as one grid of smaller boxes.
 
     Returns:
         the Figure; panel k's image (gid "reach") holds per input token 0 (cannot change the output token),
-        1 (can) or 2 (the output token itself), and its title the count of tokens that can.
+        1 (can) or 2 (the output token itself), and its title the count of tokens that can; the shifted
+        windows are Rectangles of gid "piece", the regular ones of gid "window".
     """
     reach = block_pair_reach(height, width, window_size, shift_size, token, pairs)  # (pairs, H, W)
     row, col = grid_position(token, height, width, "token")
@@ -534,10 +538,10 @@ def plot_block_pair_reach(
         _boxed_windows(ax, plain, None)
         for m in shifted:
             for r0, c0, r1, c1 in window_pieces(m):
-                _inset_dashed(ax, r0, c0, r1, c1)
+                _inset_dashed(ax, r0, c0, r1, c1, colour=SHIFTED_COLOUR)
     fig.legend(handles=legend_patches(colours[1:], ["can change the output token", "the output token"])
                + [Line2D([], [], color="black", linewidth=2.5, label="W-MSA window"),
-                  Line2D([], [], color="black", linewidth=2, linestyle="--", label="SW-MSA window (or piece)")],
+                  Line2D([], [], color=SHIFTED_COLOUR, linewidth=2, linestyle="--", label="SW-MSA window (or piece)")],
                loc="outside lower center", ncols=2)
     fig.suptitle(f"what output token ({row}, {col}) depends on: {height}x{width} map, window {window_size}, "
                  f"shift {shift_size}")
