@@ -145,3 +145,39 @@ def test_seed_accuracies_refuse_bad_input(runs, values, titles, baselines, words
     with pytest.raises(ValueError) as error:
         viz.plot_seed_accuracies(runs, values, titles, baselines=baselines)
     assert words in str(error.value)
+
+
+def test_outcome_grid_puts_each_arm_in_its_cell_and_colours_each_run_by_its_outcome():
+    from matplotlib.colors import to_rgba
+
+    from minivit.viz.two_marks import OUTCOME
+
+    runs = [dict(arm="cnn", seed=s, test_accuracy=a) for s, a in enumerate((0.5, 0.7, 0.99))]
+    runs += [dict(arm="attention", seed=0, test_accuracy=0.96)]
+    placement = {"cnn": ("near", "no"), "attention": ("far", "yes")}
+    fig = viz.plot_outcome_grid(runs, placement, ("near", "far"), ("no", "yes"), part_of_the_way=0.6)
+    (ax,) = fig.axes
+    texts = {t.get_text(): t.get_position() for t in by_gid(ax, "arm")}
+    assert set(texts) == {"cnn", "attention"}
+    assert 0 < texts["cnn"][0] < 1 and 0 < texts["cnn"][1] < 1  # row "near", column "no"
+    assert 1 < texts["attention"][0] < 2 and 1 < texts["attention"][1] < 2  # row "far", column "yes"
+    squares = by_gid(ax, "run")
+    expected = ["not solved", "part of the way", "solved", "solved"]
+    assert [s.get_facecolor() for s in squares] == [to_rgba(OUTCOME[name]) for name in expected]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["no", "yes"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["near", "far"]
+
+
+@pytest.mark.parametrize(
+    "placement, part, words",
+    [
+        ({}, 0.6, "placement must give a cell for every arm, got none for 'cnn'"),
+        ({"cnn": ("mid", "no")}, 0.6, "placement must name one of rows ['near'] and one of columns ['no']"),
+        ({"cnn": ("near", "no")}, 0.97, "need 0 <= part_of_the_way < solved <= 1, got 0.97 and 0.95"),
+    ],
+)
+def test_outcome_grid_refuses_bad_input(placement, part, words):
+    runs = [dict(arm="cnn", seed=0, test_accuracy=0.5)]
+    with pytest.raises(ValueError) as error:
+        viz.plot_outcome_grid(runs, placement, ("near",), ("no",), part_of_the_way=part)
+    assert words in str(error.value)

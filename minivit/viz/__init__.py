@@ -45,7 +45,8 @@ the models do. One module per topic:
     swin_reach         swin_reach, plot_swin_reach (one token's reach through W-MSA, SW-MSA, patch merging)
     rank_collapse      plot_rank_collapse (how far the tokens are from being one, block by block)
     two_marks          plot_two_marks (the two-marks task's images, each mark ringed), plot_reach_masks,
-                       plot_received_attention, plot_seed_accuracies, plot_attention_classifier (a diagram)
+                       plot_received_attention, plot_seed_accuracies, plot_outcome_grid (each arm in a reach x
+                       position grid), plot_attention_classifier (a diagram)
 """
 
 from minivit.viz._common import NotebookFigure, to_png
@@ -119,6 +120,7 @@ from minivit.viz.transformer import (
 )
 from minivit.viz.two_marks import (
     plot_attention_classifier,
+    plot_outcome_grid,
     plot_reach_masks,
     plot_received_attention,
     plot_seed_accuracies,
@@ -182,6 +184,7 @@ __all__ = [
     "plot_mobilevit_unfold",
     "plot_model_attention",
     "plot_multi_head_attention",
+    "plot_outcome_grid",
     "plot_padding_orders",
     "plot_patch_merging",
     "plot_patches",

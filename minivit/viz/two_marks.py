@@ -8,6 +8,7 @@ of every arm of its experiment (minivit.experiments.two_marks); and the attentio
     plot_reach_masks(masks, red, blue, patch_size)  which mark patches each patch may attend to
     plot_received_attention(image, received, ...)   the image and the weight each patch receives, per head
     plot_seed_accuracies(runs, values, titles)      one dot per run, one row per arm
+    plot_outcome_grid(runs, placement, rows, ...)    each arm in its cell of a reach x position grid, runs coloured
     plot_attention_classifier(model, x)             AttentionClassifier from image to logits, shapes from the code
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, Patch
+from matplotlib.patches import Circle, Patch, Rectangle
 
 from minivit.models.toy_models import AttentionClassifier
 from minivit.ops._checks import check_shape, check_tensor
@@ -27,6 +28,7 @@ from minivit.viz._common import CONTINUOUS, as_image, new_figure, outline
 from minivit.viz.diagram import Step, output_shapes, plot_flow
 
 RING = {"red": "#ff4d4d", "blue": "#4d8dff"}  # lighter than the marks, to stand out on black
+OUTCOME = {"solved": "#1a9850", "part of the way": "#fdae61", "not solved": "0.85"}  # readable in grey too
 
 
 def plot_two_marks(
@@ -223,6 +225,77 @@ def plot_seed_accuracies(
         ax.grid(axis="x", color="0.9")
     axes[0].set_yticks(range(len(arms)), arms)
     axes[0].set_ylim(len(arms) - 0.5, -0.5)
+    return fig
+
+
+def plot_outcome_grid(
+    runs: Sequence[dict], placement: dict[str, tuple[str, str]], rows: Sequence[str], columns: Sequence[str],
+    part_of_the_way: float, solved: float = 0.95, value: str = "test_accuracy",
+    row_title: str = "", column_title: str = "",
+) -> Figure:
+    """Each arm in its cell of a grid (e.g. reach x absolute position), with one square per run coloured by
+    its outcome: *solved* above `solved`, *part of the way* above `part_of_the_way`, else *not solved*.
+
+    Args:
+        runs: rows with an "arm", a "seed" and a number in [0, 1] under `value` (the rows of
+            course/results/two_marks.csv).
+        placement: arm -> (row name, column name), one entry for every arm of `runs`.
+        rows, columns: the names of the grid's rows (top to bottom) and columns (left to right).
+        part_of_the_way, solved: the two thresholds, 0 <= part_of_the_way < solved <= 1.
+        value: the column of `runs` that is sorted.
+        row_title, column_title: what the rows and the columns vary (e.g. "reach"), written beside them.
+
+    Returns:
+        the Figure: one axes; per arm a text (gid "arm") in its cell, followed by one Rectangle per run
+        (gid "run", in the order of the runs) whose face colour is OUTCOME[its outcome]; a legend.
+    """
+    if not runs:
+        raise ValueError("runs must hold at least one row, got none")
+    bad = [row.get(value) for row in runs if not isinstance(row.get(value), (int, float)) or not 0 <= row[value] <= 1]
+    if bad:
+        raise ValueError(f"every run needs a number in [0, 1] under {value!r}, got {bad[0]!r}")
+    if not 0 <= part_of_the_way < solved <= 1:
+        raise ValueError(f"need 0 <= part_of_the_way < solved <= 1, got {part_of_the_way!r} and {solved!r}")
+    arms = list(dict.fromkeys(row["arm"] for row in runs))
+    missing = [arm for arm in arms if arm not in placement]
+    if missing:
+        raise ValueError(f"placement must give a cell for every arm, got none for {missing[0]!r}")
+    wrong = [cell for cell in placement.values() if cell[0] not in rows or cell[1] not in columns]
+    if wrong:
+        raise ValueError(f"placement must name one of rows {list(rows)} and one of columns {list(columns)}, "
+                         f"got {wrong[0]!r}")
+    per_cell = {(r, c): [arm for arm in arms if placement[arm] == (r, c)] for r in rows for c in columns}
+    slots = max(2, max(len(v) for v in per_cell.values()))  # arms stacked in a cell, one line each
+    fig = new_figure(4.2 * len(columns) + 2.4, 0.42 * slots * len(rows) + 1.8)
+    ax = fig.subplots()
+    for k in range(len(rows) + 1):
+        ax.axhline(k, color="0.4", linewidth=1)
+    for k in range(len(columns) + 1):
+        ax.axvline(k, color="0.4", linewidth=1)
+    for (r, c), cell_arms in per_cell.items():
+        y0, x0 = rows.index(r), columns.index(c)
+        for k, arm in enumerate(cell_arms):
+            y = y0 + (k + 0.5) / slots + (slots - len(cell_arms)) / (2 * slots)  # centred in the cell
+            ax.text(x0 + 0.04, y, arm, va="center", fontsize=9, gid="arm")
+            for s, row in enumerate(row for row in runs if row["arm"] == arm):
+                outcome = ("solved" if row[value] > solved else "part of the way" if row[value] > part_of_the_way
+                           else "not solved")
+                ax.add_patch(Rectangle((x0 + 0.68 + 0.06 * s, y - 0.28 / slots), 0.05, 0.56 / slots,
+                                       facecolor=OUTCOME[outcome], edgecolor="0.3", linewidth=0.6, gid="run"))
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(len(rows), 0)
+    ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
+    ax.set_xticks([k + 0.5 for k in range(len(columns))], columns)
+    ax.set_yticks([k + 0.5 for k in range(len(rows))], rows)
+    ax.set_xlabel(column_title, fontsize=11)
+    ax.set_ylabel(row_title, fontsize=11)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.legend(handles=[Patch(facecolor=colour, edgecolor="0.3", label=name) for name, colour in OUTCOME.items()],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, frameon=False,
+              title=f"one square per seed: solved above {solved:g}, part of the way above {part_of_the_way:g}")
     return fig
 
 
