@@ -232,6 +232,35 @@ def transformer_block(x: torch.Tensor, weights: dict[str, torch.Tensor], num_hea
     h = F.layer_norm(x, (D,), weights["norm2.weight"], weights["norm2.bias"], eps=1e-5)
     return x + h  # the MLP forgotten
 '''),
+    "evaluate": ("train mode", '''\
+def evaluate(weights: dict[str, torch.Tensor], images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> float:
+    model = classifier(weights)  # model.eval() forgotten
+    right = 0
+    with torch.no_grad():
+        for x, y in DataLoader(TensorDataset(images, labels), batch_size=batch_size):
+            right += int((model(x).argmax(1) == y).sum())
+    return right / len(images)
+'''),
+    "fit": ("no zero_grad", '''\
+def fit(
+    weights: dict[str, torch.Tensor], images: torch.Tensor, labels: torch.Tensor, epochs: int, batch_size: int, lr: float
+) -> torch.Tensor:
+    model = classifier(weights)
+    batches = DataLoader(TensorDataset(images, labels), batch_size=batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * len(batches))
+    history = []
+    for epoch in range(epochs):
+        total = 0.0
+        for x, y in batches:
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()  # the gradients never cleared
+            opt.step()
+            sched.step()
+            total += loss.item() * y.shape[0]
+        history.append(total / images.shape[0])
+    return torch.tensor(history)
+'''),
     "mean_iou": ("a class in neither mask counted as 0", '''\
 def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
     total = 0.0
@@ -318,6 +347,37 @@ def transformer_block(x: torch.Tensor, weights: dict[str, torch.Tensor], num_hea
     a, _ = minivit.attention(q, k, v)
     x = x + lin(a.transpose(1, 2).reshape(B, N, D), "attn.proj")
     return x + lin(F.gelu(lin(ln(x, "norm2"), "mlp.fc1")), "mlp.fc2")
+'''),
+    "evaluate": ("the mean of the batches' accuracies", '''\
+def evaluate(weights: dict[str, torch.Tensor], images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> float:
+    model = classifier(weights)
+    model.eval()
+    accuracies = []
+    with torch.no_grad():
+        for x, y in DataLoader(TensorDataset(images, labels), batch_size=batch_size):
+            accuracies.append((model(x).argmax(dim=1) == y).float().mean().item())
+    return sum(accuracies) / len(accuracies)
+'''),
+    "fit": ("the mean of the batches' losses", '''\
+def fit(
+    weights: dict[str, torch.Tensor], images: torch.Tensor, labels: torch.Tensor, epochs: int, batch_size: int, lr: float
+) -> torch.Tensor:
+    model = classifier(weights)
+    loader = DataLoader(TensorDataset(images, labels), batch_size=batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
+    epoch_losses = []
+    for _ in range(epochs):
+        batch_losses = []
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            batch_losses.append(loss.item())
+        epoch_losses.append(sum(batch_losses) / len(batch_losses))  # every batch counted alike
+    return torch.tensor(epoch_losses)
 '''),
     "mean_iou": ("the mean of each image's mean IoU", '''\
 def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import jaccard_score
 from timm.models.vision_transformer import Block
+from torch.utils.data import DataLoader, TensorDataset
 from torchvision.models.swin_transformer import PatchMerging, ShiftedWindowAttention
 
 from minivit.grading import NOTEBOOKS, TASKS
@@ -18,6 +19,7 @@ from minivit.grading.compare import case_problem, recognise
 from minivit.grading.tasks import Draw
 from minivit.grading.tracing import Tracer
 from minivit.instructor.grade import Hidden, hidden_cases, judge
+from minivit.train import fit
 from grading_helpers import MORE_WRONG, ROOT, SOLUTIONS, WRONG, functions_of, solution_notebook, wrong_notebook
 
 pytestmark = pytest.mark.versions  # the tasks' references against torchvision and timm
@@ -165,6 +167,18 @@ def test_mean_iou_reference_equals_scikit_learns_macro_jaccard_score():
         assert TASKS["mean_iou"].reference(*case.args) == pytest.approx(expected, rel=1e-12), case.args
 
 
+def test_fit_reference_equals_minivits_fit():
+    """fit's reference, the loop its pitfalls each change in one place, gives minivit.train.fit's training losses."""
+    from minivit.grading.tasks.nb08_training import classifier
+
+    for case in TASKS["fit"].public() + TASKS["fit"].hidden(Draw(0)):
+        weights, images, labels, epochs, batch_size, lr = case.args
+        loader = DataLoader(TensorDataset(images, labels), batch_size=batch_size)
+        history = fit(classifier(weights), loader, epochs=epochs, lr=lr, weight_decay=0.05, progress=False)
+        torch.testing.assert_close(TASKS["fit"].reference(*case.args), torch.tensor(history.train_loss),
+                                   rtol=1e-6, atol=1e-6)
+
+
 # --- the known mistakes ----------------------------------------------------------------------------
 
 
@@ -197,6 +211,8 @@ NAMED = {
     "transformer_block": ("the second half adds norm2(x) to x and has no MLP", "the MLP uses GELU"),
     "patch_merging": ("the LayerNorm is missing", None),
     "cyclic_shift": ("rolled the wrong way", "the rows (axis 1) moved but the columns (axis 2) did not"),
+    "evaluate": ("the model ran in train mode", "this is the mean of the batches' accuracies"),
+    "fit": ("the gradients were never set to zero", "each epoch's loss is the mean of its batches' losses"),
     "mean_iou": ("a class that is in neither mask was counted as IoU 0", "this is the mean of each image's mean IoU"),
     "cam_from_features": ("the map was averaged over its places first", None),
     "masks_from_cams": ("all the maps were divided by one maximum", "class k was given the index k"),

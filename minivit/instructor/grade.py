@@ -19,7 +19,9 @@ import stat
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Callable
@@ -344,15 +346,33 @@ def find_submissions(paths: list[Path], assignments: list[str] | None = None) ->
     return [_submission(name, root, files, student, assignments) for name, (root, files, student) in parts.items()]
 
 
+@contextmanager
+def _compile_cache_removed() -> Iterator[None]:
+    """torch.compile's cache folder in a temporary folder, removed on leaving: an optimizer's first step (the
+    references of notebook 08's tasks take some) makes that folder, by default TMPDIR/torchinductor_<user>,
+    which would outlive the grading run."""
+    previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="minivit-grade-cache-") as cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
+
+
 def hidden_cases(seed: int, names: list[str] | None = None) -> dict[str, Hidden]:
     """Hidden cases of each task, from `seed`, with minivit's expected outputs."""
     hidden = {}
-    for name in names or list(TASKS):
-        task = TASKS[name]
-        task_seed = int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:6], "big")
-        cases = task.hidden(Draw(task_seed))
-        with torch.no_grad():
-            hidden[name] = Hidden(cases, [task.reference(*case.args) for case in cases])
+    with _compile_cache_removed():
+        for name in names or list(TASKS):
+            task = TASKS[name]
+            task_seed = int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:6], "big")
+            cases = task.hidden(Draw(task_seed))
+            with torch.no_grad():
+                hidden[name] = Hidden(cases, [task.reference(*case.args) for case in cases])
     return hidden
 
 

@@ -27,6 +27,7 @@ from minivit.grading.tasks import (  # noqa: F401  (each registers its notebook'
     nb05_relative_position_bias,
     nb06_swin_stages,
     nb07_mobilevit_unfold_fold,
+    nb08_training,
     nb09_dense_prediction,
 )
 from minivit.grading.tasks.common import (
