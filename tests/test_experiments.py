@@ -26,11 +26,15 @@ from minivit.experiments.weak_supervision import (
     balanced_class_weights,
     better_classifier_columns,
     better_classifiers,
+    budget_epochs,
     canvases,
+    end_to_end,
     head_scores,
     ink_maps,
     ink_region,
     mobilevit_without_attention,
+    supervised_backbone_columns,
+    supervised_backbones,
     train_head,
     tuned_mobilevit,
 )
@@ -301,6 +305,67 @@ def test_tuned_mobilevit_keeps_the_rate_of_best_held_out_accuracy(monkeypatch):
                                       epochs=3, num_validation=20)
     assert (lr, accuracy) == (0.2, 0.7)
     assert trained == [(30, 3, 0.1), (30, 3, 0.2), (30, 3, 0.3)]  # the last 20 held out from every run
+
+
+def test_supervised_backbones_gives_its_columns_and_trains_both_budgets_as_long(monkeypatch):
+    """The plumbing of the supervised-backbone arms on a few canvases: its new columns, the stored columns it
+    recomputes, the same canvases seen by both mask budgets, and only training canvases for the rates' choice."""
+    module = importlib.import_module("minivit.experiments.weak_supervision")
+    seen, given = [], []
+    real_fit, real_end_to_end = module.fit, module.end_to_end
+
+    def fit(model, loader, epochs, **kwargs):
+        if isinstance(model, SegmentationModel):
+            seen.append((len(loader.dataset), epochs))
+        return real_fit(model, loader, epochs=epochs, **kwargs)
+
+    def end_to_end_recorded(name, images, masks, count, seed, **kwargs):
+        given.append(images)
+        return real_end_to_end(name, images, masks, count, seed, **kwargs)
+
+    monkeypatch.setattr(module, "fit", fit)
+    monkeypatch.setattr(module, "end_to_end", end_to_end_recorded)
+    row = supervised_backbones(seed=0, num_train=60, num_test=16, epochs=1, end_to_end_epochs=1, head_epochs=1,
+                               num_validation=20, budget=10)
+    new = set(supervised_backbone_columns(1))
+    recomputed = set(row) - new - {"seed"}
+    assert new <= set(row)
+    assert recomputed == {f"mobilevit_{key}" for key in CAM_MEASURES} | {
+        f"{name}_1_{key}" for name in ("head_on_pseudo_masks", f"head_on_{NUM_TUNE}_masks")
+        for key in ("argmax", "argmax_background")}
+    assert {key.replace("_1_", "_2_") for key in recomputed} <= set(read_csv(RESULTS / "weak_supervision.csv")[0])
+    # per backbone and rate: 10 canvases for 4 epochs, then all 40 fitting canvases for 1: 40 canvases seen
+    assert seen == [(10, 4), (10, 4), (40, 1), (40, 1)] * 2
+    train_images = canvases("train", 60)[0]
+    assert len(given) == 4 and all(torch.equal(images, train_images) for images in given)  # never a test canvas
+    assert {row[key] for key in new if key.endswith("_lr")} <= {3e-3, 1e-2}
+    lows = [key for key in new if key.endswith("_low")]
+    assert lows and all(row[key] <= row[key[:-len("low")] + "high"] for key in lows)
+
+
+def test_end_to_end_keeps_the_rate_of_best_held_out_iou(monkeypatch):
+    module = importlib.import_module("minivit.experiments.weak_supervision")
+    fitted, held_out = [], []
+
+    def fit(model, loader, epochs, lr, seed, progress):
+        fitted.append((loader.dataset.tensors[0].flatten().tolist(), epochs, lr))
+
+    def predict(model, images):
+        held_out.append(images.flatten().tolist())
+        return images
+
+    monkeypatch.setattr(module, "segmentation_model", lambda name: nn.Linear(1, 1))
+    monkeypatch.setattr(module, "fit", fit)
+    monkeypatch.setattr(module, "predict_masks", predict)
+    monkeypatch.setattr(module, "mean_iou", lambda pred, target, num_classes: {0.1: 0.5, 0.2: 0.7}[fitted[-1][2]])
+    images = torch.arange(50).view(50, 1, 1, 1)  # canvas i is the number i
+    _, lr, iou = end_to_end("mobilevit", images, torch.zeros(50, 1, 1), 10, 0, rates=(0.1, 0.2), epochs=3,
+                            num_validation=20)
+    assert (lr, iou) == (0.2, 0.7)
+    # the first 10 of the 30 fitting canvases, for 3 * 3 epochs; the last 20 choose
+    assert fitted == [(list(range(10)), 9, 0.1), (list(range(10)), 9, 0.2)]
+    assert held_out == [list(range(30, 50))] * 2
+    assert budget_epochs(2, 2000, 200) * 200 == 2 * 2000
 
 
 def test_ink_region_is_the_true_masks_foreground():

@@ -28,7 +28,20 @@ What each arm is for (`CLASSIFIERS`, `cam_measures` and `HEADS`):
   learning rate chosen on held-out training canvases (`tuned_mobilevit`), over the same frozen maps (only the
   masks learned from change), and the whole pipeline over the tuned MobileViT; with paired bootstrap
   intervals over the test canvases (`INTERVALS`), and the thresholds that the first NUM_FEW tuning canvases
-  alone would choose.
+  alone would choose;
+- added later (`supervised_backbones`, in ADDITIONS): what the true masks give with no classifier at all, and
+  with fewer of them. One line per arm:
+  - "end_to_end_{mobilevit,swin}_on_200_masks": the backbone trained from scratch, end to end with the multi-stage
+    head, on only the NUM_TUNE true masks: the rival of the pseudo-mask pipeline with no label-trained features;
+  - "end_to_end_{mobilevit,swin}_on_masks": the same on all 1,800 fitting canvases' masks (for as many canvases
+    seen): how far that rival is from a full budget, and Swin against MobileViT as segmentation backbones (the
+    small CNN is left out: its `feature_maps` is a single map, so it would change the maps read too);
+  - "head_on_{10,20,50}_masks": the multi-stage head over the frozen label-trained MobileViT on the first 10, 20,
+    50 true masks (for as many canvases seen): the mask-budget curve, against the head on pseudo-masks;
+  - intervals: end-to-end MobileViT on 200 masks minus the pipeline; the head on 200 masks over the label-trained
+    maps minus it (what the labels' features add); Swin minus MobileViT at each budget; each curve point minus
+    the pipeline. Each end-to-end arm's rate is chosen (of TUNED_RATES) on the last NUM_VALIDATION training
+    canvases' masks, so it spends those masks too; the heads over frozen maps keep notebook 09's fixed rate.
 
 - `canvases`: digit canvases as three tensors (images, labels, masks); `ink_region`, their ink.
 - `backbone_maps`: a frozen backbone's feature maps of many images, computed once.
@@ -39,8 +52,12 @@ What each arm is for (`CLASSIFIERS`, `cam_measures` and `HEADS`):
   `tuned_mobilevit`, the MobileViT trained longer at a learning rate chosen on held-out training canvases.
 - `weak_supervision`: the whole experiment for one seed, every measure of it.
 - `better_classifiers`: the arms added later, for one seed (`better_classifier_columns`: its new columns).
+- `segmentation_model`, `end_to_end`: one of BACKBONES with a multi-stage head; trained from scratch on true
+  masks at a rate chosen on held-out training canvases; `budget_epochs`, the epochs of a smaller mask budget
+  that see as many canvases.
+- `supervised_backbones`: the supervised arms, for one seed (`supervised_backbone_columns`: its new columns).
 - `add_to_results`: columns of a new arm merged into the stored CSV file, seed by seed, after checking that
-  the columns it recomputes agree with the stored ones (`ADDITIONS`: better_classifiers).
+  the columns it recomputes agree with the stored ones (`ADDITIONS`: better_classifiers, supervised_backbones).
 """
 
 from __future__ import annotations
@@ -59,18 +76,22 @@ from minivit.experiments.processes import map_in_processes
 from minivit.experiments.results import read_csv, write_csv
 from minivit.metrics import mean_iou, mean_iou_difference_interval
 from minivit.models.mobilevit import MobileViT, MobileViTBlock, mobilevit_tiny
+from minivit.models.swin import swin_tiny
 from minivit.models.toy_models import SmallCNN
 from minivit.segmentation import (
     LinearProbeHead,
     SegmentationHead,
+    SegmentationModel,
     choose_threshold,
     class_activation_map,
     far_gradient_share,
+    feature_channels,
     masks_from_cams,
     pointing_chance,
     pointing_game,
+    predict_masks,
 )
-from minivit.train import evaluate, fit, seed_everything
+from minivit.train import count_parameters, evaluate, fit, seed_everything
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # candidates for the threshold of masks_from_cams
 NUM_TUNE = 200  # the training canvases whose true masks choose that threshold
@@ -321,6 +342,12 @@ def balanced_class_weights(masks: torch.Tensor, num_classes: int) -> torch.Tenso
     return torch.where(counts > 0, weights, torch.zeros_like(weights))
 
 
+def budget_epochs(epochs: int, total: int, count: int) -> int:
+    """The epochs over the first `count` of `total` training canvases that see as many canvases as `epochs`
+    over all of them (exactly when count divides total): a smaller mask budget, trained as long."""
+    return epochs * (total // count)
+
+
 @dataclass(frozen=True)
 class Head:
     """One head of `weak_supervision`, trained over the frozen MobileViT.
@@ -395,7 +422,7 @@ class _Frozen:
             train_maps, test_maps = train_maps[-1:], test_maps[-1:]
         masks = self.masks[head.masks]
         count = len(masks) if head.canvases is None else min(head.canvases, len(masks))
-        return [m[:count] for m in train_maps], test_maps, masks[:count], epochs * (len(masks) // count)
+        return [m[:count] for m in train_maps], test_maps, masks[:count], budget_epochs(epochs, len(masks), count)
 
     def argmax(self, head: Head, epochs: int, seed: int) -> torch.Tensor:
         """`head` trained as `measure` trains it (the same random numbers): its argmax masks of the test
@@ -548,14 +575,158 @@ def better_classifiers(
                             (row[f"{backbone}_threshold"], row[f"{backbone}_refined_threshold"]))
         frozen.masks.update(cnn=pseudo["cnn"], tuned=pseudo["mobilevit_tuned"])
         for name, head in heads.items():
-            argmax = frozen.argmax(head, head_epochs, seed)
-            predictions[_name(name, head_epochs)] = argmax
-            row[f"{name}_{head_epochs}_argmax"] = mean_iou(argmax, test_masks, CANVAS_CLASSES)
-            row[f"{name}_{head_epochs}_argmax_background"] = (argmax == 0).float().mean().item()
-    for a, b in INTERVALS:
-        a, b = _name(a, head_epochs), _name(b, head_epochs)
+            _record(row, predictions, _name(name, head_epochs), frozen.argmax(head, head_epochs, seed), test_masks)
+    _add_intervals(row, predictions, [(_name(a, head_epochs), _name(b, head_epochs)) for a, b in INTERVALS],
+                   test_masks, seed)
+    return row
+
+
+def _record(row: dict, predictions: dict, name: str, argmax: torch.Tensor, test_masks: torch.Tensor) -> None:
+    """A prediction's test masks (B, H, W) kept for the intervals, and its columns of the row: `{name}_argmax`
+    (the test mean IoU) and `{name}_argmax_background` (the share of test pixels it paints background)."""
+    predictions[name] = argmax
+    row[f"{name}_argmax"] = mean_iou(argmax, test_masks, CANVAS_CLASSES)
+    row[f"{name}_argmax_background"] = (argmax == 0).float().mean().item()
+
+
+def _add_intervals(row: dict, predictions: dict, pairs: Sequence[tuple[str, str]], test_masks: torch.Tensor,
+                   seed: int) -> None:
+    """For each (a, b) of `pairs`, `{a}_minus_{b}_low` and `_high`: the paired bootstrap interval (RESAMPLES
+    resamples of the test canvases, 95%) of a's test mean IoU minus b's."""
+    for a, b in pairs:
         row[f"{a}_minus_{b}_low"], row[f"{a}_minus_{b}_high"] = mean_iou_difference_interval(
             predictions[a], predictions[b], test_masks, CANVAS_CLASSES, resamples=RESAMPLES, seed=seed)
+
+
+# Backbones of `supervised_backbones`, trained from scratch end to end with a multi-stage head, on true masks only
+BACKBONES: dict[str, Callable[[], nn.Module]] = {
+    "mobilevit": lambda: mobilevit_tiny(num_classes=10),  # maps at strides 2, 4, 4, 8: [16, 24, 32, 128] channels
+    "swin": lambda: swin_tiny(num_classes=10, in_channels=1),  # patches of 2: strides 2, 4, 8, [32, 64, 128]
+}
+# passes over the fitting canvases (all training canvases but the last NUM_VALIDATION): 4 x 1,800 = 7,200 canvases
+# seen, near the 8,000 of the label-trained MobileViT whose maps the heads read; the 200-mask budget sees as many
+END_TO_END_EPOCHS = 4
+MASK_BUDGETS = (10, 20, 50, NUM_TUNE)  # the true masks of the budget curve's heads, over the label-trained maps
+# Heads of `supervised_backbones` over the frozen 4-epoch MobileViT of the stored runs: the pipeline's head on
+# pseudo-masks and the head on each budget of true masks (that on NUM_TUNE is HEADS' own: both recomputed)
+BUDGET_HEADS = {"head_on_pseudo_masks": HEADS["head_on_pseudo_masks"]} | {
+    f"head_on_{n}_masks": Head("multi-stage", "true", canvases=n) for n in MASK_BUDGETS}
+
+
+def segmentation_model(name: str) -> SegmentationModel:
+    """A new BACKBONES[name] with a multi-stage SegmentationHead (D = HEAD_DIM, as the heads over frozen maps)
+    on all its maps, for 32 x 32 canvases."""
+    backbone = BACKBONES[name]()
+    head = SegmentationHead(feature_channels(backbone, 1, 32), CANVAS_CLASSES, dim=HEAD_DIM)
+    return SegmentationModel(backbone, head)
+
+
+def trained_parameters(model: SegmentationModel) -> int:
+    """The parameters that end-to-end training updates: all but the backbone's classification head, which a
+    SegmentationModel never calls."""
+    return count_parameters(model) - count_parameters(model.backbone.head)
+
+
+def end_to_end(
+    name: str, images: torch.Tensor, masks: torch.Tensor, count: int | None, seed: int,
+    rates: Sequence[float] = TUNED_RATES, epochs: int = END_TO_END_EPOCHS, num_validation: int = NUM_VALIDATION,
+) -> tuple[nn.Module, float, float]:
+    """`segmentation_model(name)` trained from scratch, end to end, on true masks only, at a rate chosen on
+    held-out training canvases.
+
+    The last `num_validation` training canvases are held out; the others are the fitting canvases. One model
+    per rate of `rates` is trained (pixel cross-entropy, batches of 32) on the first `count` fitting canvases
+    (all of them when None), for the epochs that see as many canvases as `epochs` over all fitting canvases
+    (`budget_epochs`); the one whose held-out mean IoU is highest is kept. The test canvases are not passed:
+    they choose nothing. Choosing between the rates spends the held-out canvases' true masks too.
+
+    Args:
+        images, masks: (N, 1, H, W) and (N, H, W) of the training canvases.
+
+    Returns:
+        (the model in eval mode, its learning rate, its held-out mean IoU).
+    """
+    fitting = len(images) - num_validation
+    count = fitting if count is None else min(count, fitting)
+    loader = DataLoader(TensorDataset(images[:count], masks[:count]), batch_size=32, shuffle=True)
+    best = None
+    for lr in rates:
+        seed_everything(seed)
+        model = segmentation_model(name)
+        fit(model, loader, epochs=budget_epochs(epochs, fitting, count), lr=lr, seed=seed, progress=False)
+        held_out = mean_iou(predict_masks(model, images[-num_validation:]), masks[-num_validation:], CANVAS_CLASSES)
+        if best is None or held_out > best[2]:
+            best = model.eval(), lr, held_out
+    return best
+
+
+def _end_to_end_name(backbone: str, budget: int | None) -> str:
+    """An end-to-end arm's name in the results: on the first `budget` fitting canvases, or on all (None)."""
+    return f"end_to_end_{backbone}_on_masks" if budget is None else f"end_to_end_{backbone}_on_{budget}_masks"
+
+
+def _supervised_intervals(epochs: int) -> list[tuple[str, str]]:
+    """(a, b) of supervised_backbones' intervals, a's test mean IoU minus b's, by their names in the results."""
+    pseudo, mobilevit = f"head_on_pseudo_masks_{epochs}", _end_to_end_name("mobilevit", NUM_TUNE)
+    return [
+        (mobilevit, pseudo),  # 200 true masks and no classifier, against the pipeline
+        (f"head_on_{NUM_TUNE}_masks_{epochs}", mobilevit),  # what the label-trained features add to 200 masks
+        *[(_end_to_end_name("swin", n), _end_to_end_name("mobilevit", n)) for n in (NUM_TUNE, None)],
+        *[(f"head_on_{n}_masks_{epochs}", pseudo) for n in MASK_BUDGETS if n != NUM_TUNE],  # the stored has 200's
+    ]
+
+
+def supervised_backbone_columns(epochs: int = HEAD_EPOCHS[0]) -> list[str]:
+    """The columns that supervised_backbones adds to the stored results."""
+    columns = ["head_parameters"]
+    for backbone in BACKBONES:
+        columns.append(f"end_to_end_{backbone}_parameters")
+        columns += [f"{_end_to_end_name(backbone, n)}_{key}" for n in (NUM_TUNE, None)
+                    for key in ("lr", "held_out", "argmax", "argmax_background")]
+    columns += [f"{name}_{epochs}_{key}" for name in BUDGET_HEADS if name not in HEADS
+                for key in ("argmax", "argmax_background")]
+    columns += [f"{a}_minus_{b}_{end}" for a, b in _supervised_intervals(epochs) for end in ("low", "high")]
+    return columns
+
+
+def supervised_backbones(
+    seed: int, num_train: int = 2000, num_test: int = 200, epochs: int | None = None,
+    end_to_end_epochs: int = END_TO_END_EPOCHS, head_epochs: int = HEAD_EPOCHS[0],
+    num_validation: int = NUM_VALIDATION, budget: int = NUM_TUNE,
+) -> dict[str, float | int]:
+    """What would the true masks give with no classifier at all, per backbone; and how the head over the
+    label-trained maps grows with its number of true masks.
+
+    For one seed: each of BACKBONES with a multi-stage head, trained from scratch end to end on the true masks
+    of the first `budget` training canvases and of all fitting canvases (`end_to_end`: the last
+    `num_validation` training canvases choose its rate), for as many canvases seen; then, over the frozen
+    4-epoch MobileViT of CLASSIFIERS (trained again, as in the stored runs), the heads of BUDGET_HEADS for
+    `head_epochs` (as many canvases seen); and the paired bootstrap intervals of `_supervised_intervals`.
+    `budget` is NUM_TUNE in the results (its columns are named for it); smaller only in tests.
+
+    Returns:
+        a row: seed; the stored columns recomputed (the MobileViT's CAM measures, the heads on pseudo-masks and
+        on 200 true masks); and supervised_backbone_columns(head_epochs).
+    """
+    train = canvases("train", num_train)
+    test = canvases("test", num_test)
+    (train_images, train_labels, train_masks), (test_images, _, test_masks) = train, test
+    row: dict[str, float | int] = dict(seed=seed)
+    predictions: dict[str, torch.Tensor] = {}
+    for backbone in BACKBONES:
+        for n, tag in ((budget, NUM_TUNE), (None, None)):
+            name = _end_to_end_name(backbone, tag)
+            model, row[f"{name}_lr"], row[f"{name}_held_out"] = end_to_end(
+                backbone, train_images, train_masks, n, seed, epochs=end_to_end_epochs, num_validation=num_validation)
+            _record(row, predictions, name, predict_masks(model, test_images), test_masks)
+        row[f"end_to_end_{backbone}_parameters"] = trained_parameters(model)
+    mobilevit = train_classifier("mobilevit", train_images, train_labels, seed, epochs)
+    row.update({f"mobilevit_{key}": value for key, value in cam_measures(mobilevit, train, test).items()})
+    frozen = _Frozen.of(mobilevit, train, test, (row["mobilevit_threshold"], row["mobilevit_refined_threshold"]))
+    for name, head in BUDGET_HEADS.items():
+        _record(row, predictions, f"{name}_{head_epochs}", frozen.argmax(head, head_epochs, seed), test_masks)
+    row["head_parameters"] = count_parameters(BUDGET_HEADS["head_on_pseudo_masks"].build(frozen.channels))
+    _add_intervals(row, predictions, _supervised_intervals(head_epochs), test_masks, seed)
     return row
 
 
@@ -564,6 +735,7 @@ def better_classifiers(
 # with these merged in (see add_to_results): a new arm added without training the others again.
 ADDITIONS: dict[str, tuple[Callable[[int], dict], Callable[[], list[str]]]] = {
     "better_classifiers": (better_classifiers, better_classifier_columns),
+    "supervised_backbones": (supervised_backbones, supervised_backbone_columns),
 }
 
 
