@@ -19,7 +19,7 @@ from minivit.grading.compare import case_problem, recognise
 from minivit.grading.tasks import Draw
 from minivit.grading.tracing import Tracer
 from minivit.instructor.grade import Hidden, hidden_cases, judge
-from minivit.train import fit
+from minivit.train import evaluate, fit
 from grading_helpers import MORE_WRONG, ROOT, SOLUTIONS, WRONG, functions_of, solution_notebook, wrong_notebook
 
 pytestmark = pytest.mark.versions  # the tasks' references against torchvision and timm
@@ -177,6 +177,16 @@ def test_fit_reference_equals_minivits_fit():
         history = fit(classifier(weights), loader, epochs=epochs, lr=lr, weight_decay=0.05, progress=False)
         torch.testing.assert_close(TASKS["fit"].reference(*case.args), torch.tensor(history.train_loss),
                                    rtol=1e-6, atol=1e-6)
+
+
+def test_evaluate_reference_equals_minivits_evaluate():
+    """evaluate's reference, written out because the grading floor imports no training code, is minivit.train's."""
+    from minivit.grading.tasks.nb08_training import classifier
+
+    for case in TASKS["evaluate"].public() + TASKS["evaluate"].hidden(Draw(0)) + TASKS["evaluate"].hidden(Draw(1)):
+        weights, images, labels, batch_size = case.args
+        loader = DataLoader(TensorDataset(images, labels), batch_size=batch_size)
+        assert TASKS["evaluate"].reference(*case.args) == evaluate(classifier(weights), loader)
 
 
 # --- the known mistakes ----------------------------------------------------------------------------

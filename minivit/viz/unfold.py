@@ -81,7 +81,7 @@ def plot_mobilevit_unfold(
         outline(top, r0, c0, r1, c1, gid="patch", linewidth=2)
         if N <= 64 and badge:
             top.text(c0 - 0.42, r0 - 0.42, f"patch {n}" if N <= 16 else str(n), ha="left", va="top",
-                     fontsize=min(size, 9) * 0.8, color="white", gid="patch-number",
+                     fontsize=min(size, 9), color="white", gid="patch-number",
                      bbox=dict(boxstyle="round,pad=0.2", facecolor="black", edgecolor="none", alpha=0.8))
         elif N <= 64:
             number(top, (c0 + c1) / 2, (r0 + r1) / 2, n, size, gid="patch-number")  # one pixel is the patch

@@ -4,9 +4,9 @@ and the training loop around one step (`fit`), both on a small classifier with B
 The classifier is flatten -> Linear fc1 -> BatchNorm1d norm -> ReLU -> Linear fc2; `weights` is its state_dict
 (`fc1.weight`, ..., `norm.running_mean`, `norm.running_var`, `norm.num_batches_tracked`, ..., `fc2.bias`). The
 exercise notebook's setup cell builds the same model (`classifier`), so a learner's functions start from it; the
-solution notebook passing every hidden case is what shows the two agree. The references are minivit.train's own
-`evaluate`, and `fit`'s loop written out (fit_loop, tested equal to it), on a DataLoader of the case's images and
-labels, in order (no shuffling)."""
+solution notebook passing every hidden case is what shows the two agree. The references are minivit.train's
+`evaluate` and `fit`'s loop written out (evaluate_reference and fit_loop, each tested equal to minivit.train's: the
+grading floor imports no training code), on a DataLoader of the case's images and labels, in order (no shuffling)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from minivit.grading.tasks.common import Case, Draw, Pitfall, add_task, three
-from minivit.train import evaluate
 
 NB08 = "08_training"
 WEIGHT_DECAY = 0.05  # fit's default, which the task asks for
@@ -84,7 +83,11 @@ def _evaluate_cases(d: Draw, sizes: list[tuple[int, int, int, int, int]]) -> lis
 
 
 def evaluate_reference(weights, images, labels, batch_size):
-    return evaluate(classifier(weights), _loader(images, labels, batch_size))
+    """minivit.train.evaluate written out (the grading floor imports no training code; tested equal to it): the
+    classifier in eval mode, its right images over every batch added up and divided by the number of images."""
+    model = classifier(weights).eval()
+    correct = sum((model(x).argmax(dim=1) == y).sum().item() for x, y in _loader(images, labels, batch_size))
+    return correct / len(labels)
 
 
 def _evaluate_in_train_mode(weights, images, labels, batch_size):
