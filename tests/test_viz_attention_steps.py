@@ -107,7 +107,25 @@ def test_weight_matrices_draw_the_weights_given():
     assert fig._suptitle.get_text() == "reversal"
 
 
+def test_weight_matrices_in_rows_of_columns():
+    weights = {f"panel {i}": torch.eye(3)[torch.tensor([i % 3, (i + 1) % 3, (i + 2) % 3])] for i in range(4)}
+    fig = viz.plot_weight_matrices(weights, columns=2)
+    panels = [ax for ax in fig.axes if ax.get_title().startswith("panel")]
+    assert [ax.get_title() for ax in panels] == list(weights)
+    for ax, w in zip(panels, weights.values()):
+        np.testing.assert_array_equal(ax.get_images()[0].get_array(), w.numpy())
+    fig.canvas.draw()
+    x0, y0 = zip(*((ax.get_position().x0, ax.get_position().y0) for ax in panels))
+    assert x0[0] == pytest.approx(x0[2]) and x0[1] == pytest.approx(x0[3]) and x0[0] < x0[1]  # two columns
+    assert y0[0] == pytest.approx(y0[1]) and y0[2] == pytest.approx(y0[3]) and y0[0] > y0[2]  # two rows, in order
+    assert len(fig.axes) == 5  # four panels and one colour bar
+    three = viz.plot_weight_matrices(dict(list(weights.items())[:3]), columns=2)
+    assert len(three.axes) == 4  # the empty fourth place of the grid is removed
+
+
 @pytest.mark.parametrize("call, error, message", [
+    (lambda: viz.plot_weight_matrices({"a": torch.ones(2, 2) / 2}, columns=0), ValueError,
+     "columns must be None or an int >= 1, got 0"),
     (lambda: viz.attention_steps(Q, K[:, :1], V), ValueError, r"need q \(Nq, d\), k \(Nk, d\)"),
     (lambda: viz.attention_steps(Q, K, V[:2]), ValueError, r"need q \(Nq, d\), k \(Nk, d\), v \(Nk, dv\)"),
     (lambda: viz.attention_steps(torch.zeros(7, 2), K, V), ValueError, "at most 6 rows and columns"),

@@ -187,6 +187,7 @@ def plot_weight_matrices(
     key_labels: Sequence[str] | None = None,
     marked: torch.Tensor | None = None,
     title: str = "",
+    columns: int | None = None,
 ) -> Figure:
     """Matrices of attention weights side by side, each with its numbers, on one colour scale from 0 to 1.
 
@@ -197,11 +198,13 @@ def plot_weight_matrices(
             (default: query_labels when Nq == Nk, else "0", "1", ...).
         marked: None, or a bool tensor (Nq, Nk): cells to outline in every panel (e.g. where a query should look).
         title: the figure's title; empty for none.
+        columns: panels per row; None for all in one row. Four panels read better as two rows of two
+            (columns=2) at a notebook's width.
 
     Returns:
-        the Figure, one panel per entry in order, then a colour bar. Each panel's image data is its weights;
-        the numbers are Texts with gid "weight" (row-major, two decimals), the marked cells Rectangles with gid
-        "marked" (row-major).
+        the Figure, one panel per entry in order (row by row), then a colour bar. Each panel's image data is its
+        weights; the numbers are Texts with gid "weight" (row-major, two decimals), the marked cells Rectangles with
+        gid "marked" (row-major).
     """
     if not isinstance(weights, Mapping) or not weights:
         raise ValueError(f"weights must be a non-empty dict of title -> (Nq, Nk) tensor, got {weights!r}")
@@ -235,10 +238,17 @@ def plot_weight_matrices(
         got = tuple(marked.shape) if isinstance(marked, torch.Tensor) else type(marked).__name__
         raise ValueError(f"marked must be None or a bool tensor of shape (Nq, Nk) = ({Nq}, {Nk}), got {got}")
 
-    cell = min(0.48, 4.4 / max(Nq, Nk))  # inches per cell
     panels = len(matrices)
-    fig = new_figure(panels * (cell * Nk + 1.1) + 1.0, cell * Nq + 1.7)
-    axes = fig.subplots(1, panels, squeeze=False)[0]
+    if columns is not None and (isinstance(columns, bool) or not isinstance(columns, int) or columns < 1):
+        raise ValueError(f"columns must be None or an int >= 1, got {columns!r}")
+    across = panels if columns is None else min(columns, panels)
+    down = math.ceil(panels / across)
+    cell = min(0.48, 4.4 / max(Nq, Nk))  # inches per cell
+    fig = new_figure(across * (cell * Nk + 1.1) + 1.0, down * (cell * Nq + 1.2) + 0.5)
+    grid = fig.subplots(down, across, squeeze=False)
+    for ax in grid.flatten()[panels:]:  # an incomplete last row
+        ax.remove()
+    axes = grid.flatten()[:panels]
     size = label_size(cell * Nk, Nk, fraction=0.75, digits=4)
     for ax, (name, w) in zip(axes, matrices.items()):
         image = ax.imshow(w.numpy(), cmap=CONTINUOUS, vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -254,7 +264,8 @@ def plot_weight_matrices(
         ax.set_yticks(range(Nq), rows, fontsize=8.5)
         ax.set_xlabel("key")
         ax.set_ylabel("query")
-    fig.colorbar(image, ax=axes[-1], shrink=0.8, label="attention weight")
+    fig.colorbar(image, ax=axes[-1] if down == 1 else list(axes), shrink=0.8 if down == 1 else 0.5,
+                 label="attention weight")
     if title:
         fig.suptitle(title)
     return fig

@@ -70,7 +70,9 @@ def plot_softmax_saturation(
     left, right = fig.subplots(1, 2)
     left.plot(d, spread["std_unscaled"], marker="o", color="C3", label=r"$q \cdot k$")
     left.plot(d, spread["std_scaled"], marker="o", color="C0", label=r"$q \cdot k / \sqrt{d}$")
-    left.plot(d, np.sqrt(d), linestyle=":", color="0.4", label=r"$\sqrt{d}$")
+    # a wide grey band beneath the red line, which follows it: a thin line there would be hidden
+    left.plot(d, np.sqrt(d), color="0.6", linewidth=9, alpha=0.45, solid_capstyle="round", zorder=1,
+              label=r"$\sqrt{d}$ (under the red line)")
     left.set_yscale("log")
     left.set_ylabel("standard deviation of the scores")
     left.set_title("the scores spread as sqrt(d) unless divided by it")
