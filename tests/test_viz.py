@@ -265,6 +265,18 @@ def test_patches_are_numbered_in_token_order(size, patch):
     np.testing.assert_allclose(data(right), tokens.reshape(N, ph * pw, 3).numpy(), atol=1e-6)
 
 
+def test_patches_highlight_one_token_in_both_panels():
+    fig = viz.plot_patches(photo(224, 224), 32, highlight=17)
+    left, right = fig.axes[0], fig.axes[1]
+    (on_image,), (on_tokens,) = with_gid(left.patches, "highlight"), with_gid(right.patches, "highlight")
+    assert on_image.get_xy() == (3 * 32 - 0.5, 2 * 32 - 0.5) and (on_image.get_height(), on_image.get_width()) == (32, 32)
+    assert centre(on_tokens)[0] == 17 and on_tokens.get_height() == 1 and on_tokens.get_width() == 32 * 32
+    assert 17 in right.get_yticks()
+    assert not with_gid(viz.plot_patches(photo(64, 64), 32).axes[0].patches, "highlight")  # none unless asked
+    with pytest.raises(ValueError, match="highlight must be a token number in 0..3, got 4"):
+        viz.plot_patches(photo(64, 64), 32, highlight=4)
+
+
 def test_patches_accept_a_tensor_and_uint8():
     fig = viz.plot_patches(torch.rand(3, 32, 32), 8)
     assert len(with_gid(fig.axes[0].patches, "patch")) == 16

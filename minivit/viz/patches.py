@@ -11,6 +11,8 @@ from minivit.ops._checks import to_pair
 from minivit.ops.patches import patchify
 from minivit.viz._common import as_batch, as_image, label_size, new_figure, number, outline
 
+MARK = "#ff00ff"  # the highlighted token: magenta, a colour that photographs rarely contain
+
 
 def patch_boxes(height: int, width: int, patch_size: int | tuple[int, int]) -> torch.Tensor:
     """The pixel rectangle of every token of `patchify`, in token order.
@@ -25,23 +27,27 @@ def patch_boxes(height: int, width: int, patch_size: int | tuple[int, int]) -> t
     return torch.cat([tokens.min(1).values, tokens.max(1).values], dim=1).long()
 
 
-def plot_patches(image: object, patch_size: int | tuple[int, int]) -> Figure:
+def plot_patches(image: object, patch_size: int | tuple[int, int], highlight: int | None = None) -> Figure:
     """An image cut into patches numbered in token order, and the token sequence patchify makes of it.
 
     Args:
         image: (H, W, C) array (e.g. from skimage.data) or (C, H, W) tensor; H, W multiples of the patch size.
         patch_size: p, or (ph, pw).
+        highlight: a token number n to mark in both panels (its patch on the left, its row on the right), or None.
 
     Returns:
         the Figure. Left: the image, each patch a Rectangle with gid "patch" and a Text with gid
         "patch-number" (0..N-1, row-major). Right: the tokens, one row per token, its ph*pw pixels in
-        patchify's order; that image's data equals patchify(image).reshape(N, ph*pw, C).
+        patchify's order; that image's data equals patchify(image).reshape(N, ph*pw, C). With `highlight`,
+        one Rectangle with gid "highlight" in each panel: around patch n, and around row n.
     """
     batch = as_batch(image)  # (1, C, H, W)
     _, C, H, W = batch.shape
     ph, pw = to_pair(patch_size, "patch_size")
     tokens = patchify(batch, patch_size)[0]  # (N, ph*pw*C), checks the sizes
     N = tokens.shape[0]
+    if highlight is not None and not 0 <= highlight < N:
+        raise ValueError(f"highlight must be a token number in 0..{N - 1}, got {highlight}")
     boxes = patch_boxes(H, W, patch_size)
     picture = as_image(image)
     rows_of_tokens = tokens.reshape(N, ph * pw, C).numpy()  # one token per row, (N, P, C)
@@ -64,5 +70,13 @@ def plot_patches(image: object, patch_size: int | tuple[int, int]) -> Figure:
     right.set_ylabel("token n")
     step = max(1, int(np.ceil(N / 12)))
     right.set_yticks(range(0, N, step))
+    if highlight is not None:
+        r0, c0, r1, c1 = boxes[highlight].tolist()
+        outline(left, r0, c0, r1, c1, gid="highlight", edgecolor=MARK, linewidth=3.5)
+        outline(right, highlight, 0, highlight, ph * pw - 1, gid="highlight", edgecolor=MARK, linewidth=2.5)
+        ticks = sorted(set(range(0, N, step)) | {highlight})
+        right.set_yticks(ticks)
+        right.get_yticklabels()[ticks.index(highlight)].set_color(MARK)
+        right.set_title(f"patchify: ({N}, {ph}*{pw}*{C}) tokens,\none row per patch; token {highlight} outlined")
     fig.suptitle("patch partition: patches numbered in token order (left to right, then top to bottom)")
     return fig
