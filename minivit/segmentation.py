@@ -33,7 +33,9 @@ Weak supervision, from image-level labels to masks:
   drawn at random would; `place_centres`, where the places of a map lie on the image;
 - `far_gradient_share`: how much a CAM's value at a place depends on pixels far from that place
   (`cam_gradients` per place, split by `near_block`);
-- `predict_masks`: a segmentation model's masks, in eval mode.
+- `predict_masks`: a segmentation model's masks, in eval mode;
+- `pooled_masks`: the true masks painted one class per place of an h x w map (each block's most
+  common class): the resolution ceiling of a head that reads only that map.
 
 Glossary: B batch, C channels, H x W image, H_i x W_i map of stage i, D head width, K classes.
 """
@@ -570,3 +572,33 @@ def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 200)
     masks = torch.cat([model(x).argmax(dim=1) for x in images.split(batch_size)])
     model.train(was_training)
     return masks
+
+
+def pooled_masks(masks: torch.Tensor, grid: int | tuple[int, int], num_classes: int) -> torch.Tensor:
+    """The masks as the best one-class-per-place painting on an h x w grid: each block of (H/h) x (W/w)
+    pixels takes its most common class (the lowest on a tie), brought back to H x W by nearest neighbour.
+
+    Of all masks that give every block a single class, this one gets the most pixels right: the
+    resolution ceiling of a head that paints one answer per place of an h x w map. (A head whose scores
+    are upsampled bilinearly can bend an edge inside a block, so for it this is a reference, not a bound.)
+
+    Args:
+        masks: (B, H, W) integer classes in [0, num_classes).
+        grid: h, or (h, w); must divide H and W.
+        num_classes: K, background included.
+
+    Returns:
+        (B, H, W) int64, constant on each block.
+    """
+    check_tensor(masks, "masks", "(B, H, W)")
+    (h, w), (H, W) = to_pair(grid, "grid"), masks.shape[-2:]
+    check_size(num_classes, "num_classes")
+    if H % h or W % w:
+        raise ValueError(f"grid must divide the masks' size {H} x {W}, got {h} x {w}")
+    if masks.is_floating_point() or masks.numel() and not 0 <= int(masks.min()) <= int(masks.max()) < num_classes:
+        raise ValueError(f"masks must hold integer classes in [0, {num_classes}), got dtype {masks.dtype}")
+    B = masks.shape[0]
+    blocks = F.one_hot(masks.long(), num_classes).view(B, h, H // h, w, W // w, num_classes)
+    counts = blocks.sum(dim=(2, 4))  # (B, h, w, K): pixels of each class in each block
+    majority = counts.argmax(dim=-1)  # (B, h, w); argmax returns the first maximum: the lowest class on a tie
+    return majority.repeat_interleave(H // h, dim=1).repeat_interleave(W // w, dim=2)  # (B, H, W)

@@ -31,6 +31,7 @@ from minivit.segmentation import (
     object_boxes,
     pointing_chance,
     pointing_game,
+    pooled_masks,
     predict_masks,
 )
 
@@ -174,6 +175,44 @@ def test_choose_threshold_picks_the_best_mean_iou():
     masks = torch.tensor([[[1, 1], [0, 0]]])
     best, ious = choose_threshold(cams, torch.tensor([[1]]), masks, (0.3, 0.6, 0.9), num_classes=2)
     assert best == 0.6 and ious[0.6] == 1.0 and ious[0.3] < 1.0 and ious[0.9] < 1.0
+
+
+def test_pooled_masks_hand_worked():
+    masks = torch.tensor([[[0, 0, 1, 2],
+                           [0, 1, 2, 2],
+                           [3, 3, 0, 1],
+                           [3, 0, 1, 0]]])
+    # blocks of 2 x 2: {0: 3, 1: 1} -> 0; {1: 1, 2: 3} -> 2; {3: 3, 0: 1} -> 3; {0: 2, 1: 2}, a tie -> 0
+    assert pooled_masks(masks, 2, 4).tolist() == [[[0, 0, 2, 2], [0, 0, 2, 2], [3, 3, 0, 0], [3, 3, 0, 0]]]
+    assert pooled_masks(masks, 4, 4).tolist() == masks.tolist()  # one pixel per place: nothing lost
+    assert pooled_masks(masks, 1, 4).tolist() == [[[0] * 4] * 4]  # the whole mask: 0 is the most common
+    assert pooled_masks(masks, (2, 1), 4).tolist() == [[[0] * 4] * 2 + [[0] * 4] * 2]  # 2 x 4 blocks: 0 wins both
+
+
+def test_pooled_masks_by_brute_force():
+    # every block's class, chosen among all K by counting the pixels it gets right: the most, lowest on a tie
+    torch.manual_seed(0)
+    masks = torch.randint(0, 5, (3, 8, 12))
+    for grid in (1, 2, (4, 3), (8, 12)):
+        h, w = (grid, grid) if isinstance(grid, int) else grid
+        bh, bw = 8 // h, 12 // w
+        expected = torch.empty_like(masks)
+        for b in range(3):
+            for i in range(h):
+                for j in range(w):
+                    block = masks[b, i * bh:(i + 1) * bh, j * bw:(j + 1) * bw]
+                    best = max(range(5), key=lambda k: (int((block == k).sum()), -k))
+                    expected[b, i * bh:(i + 1) * bh, j * bw:(j + 1) * bw] = best
+        assert torch.equal(pooled_masks(masks, grid, 5), expected)
+
+
+def test_pooled_masks_of_the_canvases_are_constant_on_blocks_and_lose_resolution():
+    canvas = digit_canvas("test", num_samples=8, canvas_size=32, digit_size=16)
+    masks = torch.stack([canvas[i][2] for i in range(8)])  # (8, 32, 32)
+    ious = [mean_iou(pooled_masks(masks, g, 11), masks, 11) for g in (4, 8, 16, 32)]
+    assert ious[-1] == 1.0 and ious == sorted(ious)
+    coarse = pooled_masks(masks, 4, 11)
+    assert torch.equal(coarse, coarse[:, ::8, ::8].repeat_interleave(8, 1).repeat_interleave(8, 2))
 
 
 def test_pointing_game_hand_worked():
@@ -374,6 +413,9 @@ def test_masks_from_perfect_cams_are_the_canvas_masks():
         (lambda: class_activation_map(SmallCNN(), torch.zeros(1, 32, 32)), "images must have shape (B, C, H, W)"),
         (lambda: class_activation_map(nn.Linear(3, 4), torch.zeros(1, 1, 4, 4)), "feature_maps(images) method and a Linear head"),
         (lambda: masks_from_cams(torch.randn(2, 3, 4, 4), torch.ones(2, 4)), "present must have shape (2, 3)"),
+        (lambda: pooled_masks(torch.zeros(1, 6, 6, dtype=torch.long), 4, 3), "grid must divide the masks' size 6 x 6"),
+        (lambda: pooled_masks(torch.full((1, 4, 4), 3), 2, 3), "integer classes in [0, 3)"),
+        (lambda: pooled_masks(torch.zeros(1, 4, 4), 2, 3), "integer classes in [0, 3)"),
     ],
 )
 def test_bad_input_raises_value_error(call, words):
