@@ -208,6 +208,14 @@ def test_bias_resize_draws_both_tables_in_their_offsets_on_one_colour_scale(M_fr
     limit = max(float(table[:, head].abs().max()), float(resized[:, head].abs().max()))
     for ax in (before, after):
         assert ax.get_images()[0].get_clim() == pytest.approx((-limit, limit))
+    # the profile: the query's row (dy = 0) of each, over its offsets -(M-1) .. M-1
+    profile = fig.axes[2]
+    for gid, t, m in (("before", table, M_from), ("after", resized, M_to)):
+        (line,) = with_gid(profile.lines, gid)
+        x, y = line.get_data()
+        assert list(x) == list(range(-(m - 1), m))
+        # key column - query column = x is dx = -x: the table row of (dy, dx) = (0, -x)
+        np.testing.assert_allclose(y, [table_entry(t, m, m, 0, -c, head) for c in x], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

@@ -11,6 +11,8 @@ the models do. One module per topic:
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
                        plot_bias_resize, plot_table_layout (where a key sits vs the table's own order),
                        plot_translation_windows (which columns follow a translation, from the window cuts)
+    bias_attention     plot_bias_path (a diagram: table -> index -> gather -> + scores -> softmax),
+                       plot_biased_attention (one query's weights without and with the bias)
     patches            plot_patches
     position_embedding plot_position_similarity (how alike a ViT's position embeddings are), position_similarity,
                        mean_similarity, same_line_contrast (the same in numbers: pairs, and rows and columns),
@@ -47,6 +49,7 @@ the models do. One module per topic:
     two_marks          plot_two_marks (the two-marks task's images, each mark ringed), plot_reach_masks,
                        plot_received_attention, plot_seed_accuracies, plot_outcome_grid (each arm in a reach x
                        position grid), plot_attention_classifier (a diagram)
+    outcome_offsets    plot_outcome_offsets (the outcome grid with each arm's relative position under its name)
 """
 
 from minivit.viz._common import NotebookFigure, to_png
@@ -71,6 +74,7 @@ from minivit.viz.backbones import (
     plot_swin_block_pair,
     plot_swin_stages,
 )
+from minivit.viz.bias_attention import plot_bias_path, plot_biased_attention
 from minivit.viz.cost import plot_attention_cost, plot_stage_costs, stage_costs
 from minivit.viz.dense_prediction import (
     plot_cam_pipeline,
@@ -81,6 +85,7 @@ from minivit.viz.dense_prediction import (
 from minivit.viz.fpn import plot_fpn
 from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
 from minivit.viz.mixing import mixing_matrices, plot_mixing_matrices, plot_mixing_rows
+from minivit.viz.outcome_offsets import plot_outcome_offsets
 from minivit.viz.padding import plot_padding_orders
 from minivit.viz.patches import plot_patches
 from minivit.viz.position_embedding import plot_position_similarity, row_column_embedding
@@ -155,6 +160,8 @@ __all__ = [
     "plot_attention_vs_uniform",
     "plot_batch_mixing",
     "plot_bias_crops",
+    "plot_bias_path",
+    "plot_biased_attention",
     "plot_block_pair_reach",
     "plot_bias_resize",
     "plot_cam_pipeline",
@@ -185,6 +192,7 @@ __all__ = [
     "plot_model_attention",
     "plot_multi_head_attention",
     "plot_outcome_grid",
+    "plot_outcome_offsets",
     "plot_padding_orders",
     "plot_patch_merging",
     "plot_patches",

@@ -85,7 +85,7 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
                      f"(dy, dx) = query - key = ({qi - ki}, {qj - kj}): row {int(row[ki, kj])}")
     fig.suptitle(
         f"window {Mh}x{Mw}: index = (dy + {Mh - 1}) * {2 * Mw - 1} + (dx + {Mw - 1}), "
-        f"one of {table_size} table rows"
+        f"code's sign (dy, dx) = query - key"
     )
     return fig
 
@@ -152,7 +152,7 @@ def plot_relative_position_bias(
             bottom.set_ylabel("query token")
     fig.colorbar(image, ax=pairs, label="bias added to the logit", shrink=0.8)
     fig.suptitle(f"relative position bias, window {Mh}x{Mw}: {table_size(Mh, Mw)} numbers per head fill "
-                 f"{Mh * Mw}x{Mh * Mw} pairs")
+                 f"{Mh * Mw}x{Mh * Mw} pairs\ntables drawn where the keys sit (key - query)")
     return fig
 
 
@@ -274,7 +274,7 @@ def plot_bias_crops(
                     _value(ax, c, r, float(on_window[r, c]), limit, size)
     fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.8)
     fig.suptitle(f"query (i, j) reads the {Mh}x{Mw} crop of the table around it (outlined in its style):\n"
-                 f"its keys where they sit in the window, the query itself (thin box) at offset (0, 0)")
+                 f"table drawn where the keys sit (key - query); the query itself (thin box) at offset (0, 0)")
     return fig
 
 
@@ -312,10 +312,11 @@ def plot_table_layout(window_size: int | tuple[int, int]) -> Figure:
                 for b in range(2 * Mw - 1):
                     number(ax, b - Mw + 1, a - Mh + 1, int(grid[a, b]), size, gid="row")
         outline(ax, 0, 0, 0, 0, gid="query", linewidth=2.5)
-    left.set_title("where the key sits around the query:\nthe table row it reads (the figures' view)")
+    left.set_title("figures: where the key sits (key - query),\nthe table row it reads")
     left.set_xlabel(COLUMN_LABEL)
     left.set_ylabel(ROW_LABEL)
-    right.set_title(f"the table's own order: row t at (dy, dx),\nt = (dy + {Mh - 1}) * {2 * Mw - 1} + (dx + {Mw - 1})")
+    right.set_title(f"stored table: row t at (dy, dx) = query - key,\n"
+                    f"t = (dy + {Mh - 1}) * {2 * Mw - 1} + (dx + {Mw - 1})")
     right.set_xlabel("dx = query column - key column\n(> 0: key to the left)")
     right.set_ylabel("dy = query row - key row\n(> 0: key above)")
     if Mh > 1 and Mw > 1:  # the key above and to the left: (dy, dx) = (1, 1)
@@ -353,7 +354,8 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
     Both grids are drawn as in plot_relative_position_bias (where the keys sit around the query, the
     query's own cell outlined), each over its own offsets -(M-1) .. M-1, so the larger one shows the
     same picture on a finer grid. The resize itself is the caller's (e.g. F.interpolate(mode="bicubic") on the table
-    seen as an image): this function only draws the two tables.
+    seen as an image): this function only draws the two tables, and beside them one row of each, the
+    query's own row (dy = 0), as curves over the same offsets, where the slower fall-off shows.
 
     Args:
         table: shape ((2M-1)^2, nh), a square window's table.
@@ -363,7 +365,9 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
     Returns:
         the Figure; axes 0 holds key_grid(table[:, head]), axes 1 key_grid(resized[:, head]),
         both images with the same colour limits (-limit, limit), limit = the largest |value| of the two.
-        Each panel's title starts with "M = <window size>".
+        Each of these two panels' titles starts with "M = <window size>". Axes 2 is the profile of both
+        through the query's row (dy = 0) on one axis of offsets: Line2D of gid "before" (x from -(M-1) to
+        M-1) and "after" (from -(M'-1) to M'-1), each y the middle row of its key_grid.
     """
     grids = []
     for name, t in (("table", table), ("resized", resized)):
@@ -380,15 +384,29 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
     if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < table.shape[1]:
         raise ValueError(f"head must be an index in [0, {table.shape[1]}), got {head!r}")
     limit = max(float(table[:, head].abs().max()), float(resized[:, head].abs().max())) or 1.0
-    fig = new_figure(8.4, 4.3)
-    axes = fig.subplots(1, 2)
+    fig = new_figure(10.0, 4.0)
+    axes = fig.subplots(1, 3, width_ratios=[1, 1, 1.15])
     image = None
     for ax, (m, t), when in zip(axes, ((M, table), (M2, resized)), ("before", "after")):
         image = _draw_table(ax, t[:, head], m, m, limit)
-        ax.set_title(f"M = {m}: {2 * m - 1}x{2 * m - 1} table ({when})")
+        ax.set_title(f"M = {m}: {2 * m - 1}x{2 * m - 1} table ({when})", fontsize=10)
     axes[0].set_ylabel(ROW_LABEL)
-    fig.colorbar(image, ax=axes, label="bias added to the logit", shrink=0.85)
-    fig.suptitle(f"head {head}'s table resized from window {M} to window {M2}: one colour scale")
+    fig.colorbar(image, ax=axes[:2], label="bias added to the logit", shrink=0.85)
+    # the centre row (dy = 0, keys in the query's row) of both, on one axis of offsets
+    profile = axes[2]
+    for (m, t), when, marker in (((M, table), "before", "o"), ((M2, resized), "after", "s")):
+        row = key_grid(t[:, head], m, m)[m - 1]  # (2m-1,): key column - query column = -(m-1) .. m-1
+        profile.plot(range(-(m - 1), m), row.numpy(), marker=marker, markersize=4, gid=when,
+                     label=f"{when}: M = {m}, offsets -{m - 1} .. {m - 1}")
+    profile.axvline(0, color="0.6", linewidth=0.8)
+    low, high = profile.get_ylim()
+    profile.set_ylim(low - 0.4 * (high - low), high)  # room for the legend below the curves
+    profile.set_title("the query's own row (dy = 0):\nthe bias by key column, both sizes", fontsize=10)
+    profile.set_xlabel(COLUMN_LABEL)
+    profile.legend(fontsize=8, loc="lower center")
+    profile.grid(alpha=0.3)
+    fig.suptitle(f"head {head}'s table resized from window {M} to window {M2}; tables drawn where the keys sit "
+                 f"(key - query)")
     return fig
 
 
