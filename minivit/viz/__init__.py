@@ -28,6 +28,7 @@ the models do. One module per topic:
     mixing             mixing_matrices, plot_mixing_matrices (a conv's banded matrix beside attention's dense weights),
                        plot_mixing_rows (one output pixel's row of each, reshaped to the image)
     receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
+    resize             plot_round_trip_errors (a resize round trip's error against frequency: low-pass)
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops), stage_costs, plot_stage_costs
                        (a Swin model's multiply-adds per stage: merging, Linears, attention)
@@ -100,6 +101,7 @@ from minivit.viz.relative_position import (
     plot_table_layout,
     plot_translation_windows,
 )
+from minivit.viz.resize import plot_round_trip_errors
 from minivit.viz.segmentation import plot_cams, plot_far_share, plot_masks, plot_pointing_game
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.swin_reach import plot_swin_reach, swin_reach
@@ -205,6 +207,7 @@ __all__ = [
     "plot_receptive_fields",
     "plot_relative_position_bias",
     "plot_relative_position_index",
+    "plot_round_trip_errors",
     "plot_seed_accuracies",
     "plot_segmentation_head",
     "plot_shift_regions",
