@@ -111,6 +111,10 @@ def test_block_pair_reach_figure_and_its_checks():
     assert len(pieces) == 9 and len(windows) == 4
     assert {p.get_edgecolor() for p in pieces}.isdisjoint({w.get_edgecolor() for w in windows})
     assert all(p.get_x() % 1 == pytest.approx(0.6) for p in pieces)
+    # every piece carries its shifted window's number: 0 in the middle, the four corner pieces 3
+    badges = {t.get_position(): int(t.get_text()) for t in fig.axes[0].texts if t.get_gid() == "shifted-number"}
+    assert sorted(badges.values()) == [0, 1, 1, 2, 2, 3, 3, 3, 3]
+    assert badges[(3.5, 3.5)] == 0 and badges[(0.5, 0.5)] == badges[(6.5, 6.5)] == 3
     with pytest.raises(ValueError, match="pairs must be at least 1, got 0"):
         viz.block_pair_reach(8, 8, 4, 2, 0, pairs=0)
     with pytest.raises(TypeError, match="pairs must be an int, got float"):

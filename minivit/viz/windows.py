@@ -391,8 +391,9 @@ def plot_token_reach(
 
 
 def plot_padded_windows(height: int, width: int, window_size: int, shift_size: int) -> Figure:
-    """The two ways to give SW-MSA's shifted windows M x M tokens each, side by side (the Swin paper's
-    Figure 4): pad the map, or roll it.
+    """The two ways to give SW-MSA's shifted windows M x M tokens each, side by side: pad the map, or roll
+    it. The left panel is our drawing of what the Swin paper (section 3.2) only describes in words; the
+    right one is the cyclic shift that the paper's Figure 4 draws.
 
     Left, the naive solution: the map is padded with M - s rows and columns at the top and left and s at
     the bottom and right (F.pad), so that the regular grid of the padded map cuts it where the shifted
@@ -513,22 +514,26 @@ def plot_block_pair_reach(
 ) -> Figure:
     """block_pair_reach drawn: one panel per number of block pairs, the reached input tokens green, the
     output token dark, W-MSA's windows solid black and SW-MSA's shifted windows dashed blue (SHIFTED_COLOUR),
-    inset as in plot_windows: W-MSA's borders cross the middle of shifted windows, and in one colour the
-    two grids read as one grid of smaller boxes.
+    inset as in plot_windows. W-MSA's borders cross the middle of shifted windows, so outlines alone read
+    as one grid of smaller boxes; every piece of a shifted window therefore carries that window's number
+    in a blue badge (its number on the rolled map, as in plot_windows), and the pieces of a window cut by
+    the map's edge share it.
 
     Returns:
         the Figure; panel k's image (gid "reach") holds per input token 0 (cannot change the output token),
         1 (can) or 2 (the output token itself), and its title the count of tokens that can; the shifted
-        windows are Rectangles of gid "piece", the regular ones of gid "window".
+        windows are Rectangles of gid "piece" numbered by Texts of gid "shifted-number" (one per piece,
+        when the panels leave room for a readable number), the regular ones Rectangles of gid "window".
     """
     reach = block_pair_reach(height, width, window_size, shift_size, token, pairs)  # (pairs, H, W)
     row, col = grid_position(token, height, width, "token")
     panel = min(PANEL, 9.0 / pairs)
-    fig = new_figure(pairs * panel + 0.4, panel * height / width + 1.4)
+    fig = new_figure(pairs * panel + 0.4, panel * height / width + 2.0)  # room for two title lines and the legend
     axes = np.atleast_1d(fig.subplots(1, pairs, squeeze=False)[0])
     colours = ["#eeeeee", "#58d68d", "#1b2631"]
     plain = window_members(height, width, window_size, 0)
     shifted = window_members(height, width, window_size, shift_size)
+    size = label_size(panel, width, 0.3)
     for k, ax in enumerate(axes):
         grid = reach[k].long().numpy()
         grid[row, col] = 2
@@ -536,12 +541,15 @@ def plot_block_pair_reach(
         n = int(reach[k].sum())
         token_grid(ax, height, width, f"after {k + 1} pair{'s' if k else ''}:\n{n} of {height * width} tokens")
         _boxed_windows(ax, plain, None)
-        for m in shifted:
+        for w, m in enumerate(shifted):
             for r0, c0, r1, c1 in window_pieces(m):
                 _inset_dashed(ax, r0, c0, r1, c1, colour=SHIFTED_COLOUR)
+                if size >= 7:  # smaller badges would cover the cells and still be unreadable
+                    number(ax, *badge_spot(r0, c0, r1, c1), w, size, gid="shifted-number", badge=SHIFTED_COLOUR)
     fig.legend(handles=legend_patches(colours[1:], ["can change the output token", "the output token"])
                + [Line2D([], [], color="black", linewidth=2.5, label="W-MSA window"),
-                  Line2D([], [], color=SHIFTED_COLOUR, linewidth=2, linestyle="--", label="SW-MSA window (or piece)")],
+                  Line2D([], [], color=SHIFTED_COLOUR, linewidth=2, linestyle="--",
+                         label="SW-MSA window, numbered; the pieces\nof one cut by the map's edge share a number")],
                loc="outside lower center", ncols=2)
     fig.suptitle(f"what output token ({row}, {col}) depends on: {height}x{width} map, window {window_size}, "
                  f"shift {shift_size}")
