@@ -89,6 +89,14 @@ def test_biased_attention_equals_the_softmax_written_out():
     assert with_gid(fig.axes[2].texts, "value")[i * M + j - 1].get_text() == f"{100 * images(fig.axes[2])[1, 1]:.0f}%"
 
 
+def test_biased_attention_names_the_table_it_draws():
+    q = torch.zeros(2, 16, 8)
+    one = viz.plot_biased_attention(q[:1], q[:1], torch.zeros(49, 1), 4, query=0)
+    two = viz.plot_biased_attention(q, q, torch.zeros(49, 2), 4, query=0, head=1)
+    assert one.axes[1].get_title() == "+ bias from the table (keys where they sit)"
+    assert two.axes[1].get_title() == "+ bias from column 1 of the table (keys where they sit)"
+
+
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(q=torch.zeros(1, 15, 8)), ValueError, r"q must have shape \(nh, N, hs\) = \(nh, 16, hs\)"),
     (dict(k=torch.zeros(1, 16, 4)), ValueError, "q and k must have the same shape"),

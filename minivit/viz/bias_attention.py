@@ -149,7 +149,8 @@ def plot_biased_attention(
 
     fig = new_figure(10.0, 3.9)
     axes = fig.subplots(1, 3)
-    titles = ["weights: softmax(q k^T / sqrt(hs))", f"+ bias of head {head} (drawn where keys sit)",
+    table_name = "the table" if nh == 1 else f"column {head} of the table"  # no "head 0" of another table
+    titles = ["weights: softmax(q k^T / sqrt(hs))", f"+ bias from {table_name} (keys where they sit)",
               "weights: softmax(q k^T / sqrt(hs) + bias)"]
     size = label_size(2.6, max(Mh, Mw), 0.42, digits=3)
     images = []
