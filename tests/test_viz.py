@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (only to check that no figure is 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -460,6 +461,15 @@ def test_receptive_field_figure_shows_the_fields():
     assert "9 of 48" in fig.axes[0].get_title() and "48 of 48" in fig.axes[1].get_title()
     with pytest.raises(ValueError, match="position"):
         receptive_field_map(conv_stack(1), x, (6, 0))
+
+
+def test_receptive_field_figure_has_a_log_or_a_linear_colour_scale():
+    x = torch.randn(3, 6, 8)
+    modules = {"3x3 conv": conv_stack(1), "attention": ImageAttention()}
+    log = viz.plot_receptive_fields(modules, x, (2, 3)).axes[0].get_images()[0].norm
+    linear = viz.plot_receptive_fields(modules, x, (2, 3), log_scale=False).axes[0].get_images()[0].norm
+    assert isinstance(log, LogNorm) and (log.vmin, log.vmax) == (1e-4, 1)
+    assert type(linear) is Normalize and (linear.vmin, linear.vmax) == (0, 1)
 
 
 # --- cost --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 from matplotlib import colormaps
-from matplotlib.colors import LogNorm
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -20,12 +20,13 @@ from minivit.viz._common import CONTINUOUS, new_figure
 
 
 def plot_receptive_fields(
-    modules: dict[str, nn.Module], x: torch.Tensor, position: tuple[int, int]
+    modules: dict[str, nn.Module], x: torch.Tensor, position: tuple[int, int], log_scale: bool = True
 ) -> Figure:
     """Side-by-side receptive fields of several modules at one output position.
 
     Each panel shows receptive_field_map(module, x, position) divided by its largest value, on a log
-    scale from 1e-4 to 1; pixels with exactly zero gradient, which cannot influence the output, are grey.
+    scale from 1e-4 to 1 (or a linear one from 0 to 1); pixels with exactly zero gradient, which cannot
+    influence the output, are grey.
     Up to three panels stand in one row; four or more fill rows of at most three (four: 2 x 2), the figure
     at most 7.6 inches tall (760 px at 100 dpi, less than a laptop screen).
 
@@ -33,6 +34,8 @@ def plot_receptive_fields(
         modules: name -> module mapping (1, C, H, W) to (1, C', H', W'), e.g. {"3x3 conv": ..., "attention": ...}.
         x: the input, (C, H, W) or (1, C, H, W).
         position: (i, j), the output position.
+        log_scale: True for a log colour scale from 1e-4 to 1, which shows gradients that fall by orders of
+            magnitude; False for a linear one from 0 to 1, which shows differences between gradients of one size.
 
     Returns:
         the Figure; panel k (fig.axes[k], in the order of `modules`) has as image data module k's field / its
@@ -53,17 +56,18 @@ def plot_receptive_fields(
         ax.remove()
     axes = grid[:n]
     cmap = colormaps[CONTINUOUS].with_extremes(bad="0.75")  # grey where the gradient is exactly 0
+    norm = LogNorm(vmin=1e-4, vmax=1) if log_scale else Normalize(vmin=0, vmax=1)
     image = None
     for ax, (name, field) in zip(axes, fields.items()):
         share = (field / field.max().clamp_min(1e-30)).numpy()
         shown = np.ma.masked_equal(share, 0.0)
-        image = ax.imshow(shown, cmap=cmap, norm=LogNorm(vmin=1e-4, vmax=1), interpolation="nearest")
+        image = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest")
         ax.plot([position[1]], [position[0]], marker="x", color="red", markersize=10, markeredgewidth=2.5,
                 linestyle="none")
         reach = int((field > 0).sum())
         ax.set_title(f"{name}\n{reach} of {H * W} pixels reach output {tuple(position)}")
         ax.set_xlabel("input column")
         ax.set_ylabel("input row")
-    fig.colorbar(image, ax=axes, shrink=0.9, extend="min", label="|gradient| / largest")
+    fig.colorbar(image, ax=axes, shrink=0.9, extend="min" if log_scale else "neither", label="|gradient| / largest")
     fig.suptitle("receptive fields from gradients |d output(i, j) / d input|: red x = (i, j), grey = exactly 0")
     return fig
