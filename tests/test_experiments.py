@@ -20,6 +20,8 @@ from minivit.experiments.weak_supervision import (
     HEAD_EPOCHS,
     HEADS,
     NUM_TUNE,
+    SWIN_RATES,
+    SWIN_WARMUP,
     _Frozen,
     add_to_results,
     backbone_maps,
@@ -35,11 +37,16 @@ from minivit.experiments.weak_supervision import (
     mobilevit_without_attention,
     supervised_backbone_columns,
     supervised_backbones,
+    swin_no_weight_decay,
+    swin_recipe,
+    swin_recipe_columns,
     train_head,
     tuned_mobilevit,
 )
 from minivit.models.mobilevit import mobilevit_tiny
+from minivit.models.swin import swin_tiny
 from minivit.segmentation import SegmentationHead, SegmentationModel, feature_channels
+from minivit.train import History, fit, seed_everything
 
 RESULTS = Path(__file__).resolve().parents[1] / "course" / "results"
 
@@ -343,6 +350,105 @@ def test_supervised_backbones_gives_its_columns_and_trains_both_budgets_as_long(
     assert lows and all(row[key] <= row[key[:-len("low")] + "high"] for key in lows)
 
 
+def test_swin_recipe_gives_its_columns_uses_the_recipe_and_never_trains_the_random_backbone(monkeypatch):
+    """The plumbing of swin_recipe on a few canvases: its new columns, finite; the stored columns it recomputes;
+    warmup and Swin's no-decay rule given to fit for the recipe's Swin only; only training canvases for the rates'
+    choice; and the MobileViT under the second head left at its initial weights, those of the label-trained one."""
+    module = importlib.import_module("minivit.experiments.weak_supervision")
+    seen, given, backbones = [], [], []
+    real_fit, real_end_to_end, real_of = module.fit, module.end_to_end, module._Frozen.of
+
+    def fit(model, loader, epochs, **kwargs):
+        if isinstance(model, SegmentationModel):
+            seen.append((len(loader.dataset), epochs, kwargs["lr"], kwargs.get("warmup_steps", 0),
+                         kwargs.get("no_weight_decay")))
+        return real_fit(model, loader, epochs=epochs, **kwargs)
+
+    def end_to_end_recorded(name, images, masks, count, seed, **kwargs):
+        given.append(images)
+        return real_end_to_end(name, images, masks, count, seed, **kwargs)
+
+    def of(backbone, *args):
+        backbones.append(backbone)
+        return real_of(backbone, *args)
+
+    monkeypatch.setattr(module, "fit", fit)
+    monkeypatch.setattr(module, "end_to_end", end_to_end_recorded)
+    monkeypatch.setattr(module._Frozen, "of", of)
+    row = swin_recipe(seed=0, num_train=60, num_test=16, epochs=1, end_to_end_epochs=2, head_epochs=1,
+                      num_validation=20, budget=10)
+    new = swin_recipe_columns(1, loss_epochs=8)
+    recomputed = set(row) - set(new) - {"seed"}
+    assert set(new) <= set(row) and all(torch.isfinite(torch.tensor(row[key])) for key in new)
+    assert recomputed == {f"mobilevit_{key}" for key in CAM_MEASURES} | {
+        f"end_to_end_swin_on_{NUM_TUNE}_masks_{key}" for key in ("lr", "held_out", "argmax", "argmax_background")} | {
+        f"head_on_{NUM_TUNE}_masks_1_{key}" for key in ("argmax", "argmax_background")}
+    assert {key.replace("_1_", "_2_") for key in recomputed} <= set(read_csv(RESULTS / "weak_supervision.csv")[0])
+    # 10 canvases for 2 * 40 / 10 = 8 epochs of one batch: the stored arm's two rates as stored, then the recipe's
+    # three with a warmup of round(0.1 * 8) = 1 step and Swin's no-decay rule
+    assert seen == [(10, 8, lr, 0, None) for lr in (3e-3, 1e-2)] + [
+        (10, 8, lr, 1, swin_no_weight_decay) for lr in SWIN_RATES]
+    assert SWIN_WARMUP == 0.1 and row[f"swin_recipe_on_{NUM_TUNE}_masks_lr"] in SWIN_RATES
+    train_images = canvases("train", 60)[0]
+    assert len(given) == 2 and all(torch.equal(images, train_images) for images in given)  # never a test canvas
+    trained, untrained, normalised = backbones
+    seed_everything(0)
+    initial = mobilevit_tiny(num_classes=10)
+    assert all(torch.equal(value, initial.state_dict()[key]) for key, value in untrained.state_dict().items())
+    assert not all(torch.equal(value, initial.state_dict()[key]) for key, value in trained.state_dict().items())
+    # the normalised one: the same weights, BatchNorm statistics of the training canvases
+    assert all(torch.equal(p, q) for p, q in zip(normalised.parameters(), initial.parameters()))
+    assert not all(torch.equal(value, initial.state_dict()[key]) for key, value in normalised.state_dict().items())
+    lows = [key for key in new if key.endswith("_low")]
+    assert len(lows) == 3 and all(row[key] <= row[key[:-len("low")] + "high"] for key in lows)
+
+
+def test_swin_recipe_end_to_end_keeps_the_chosen_rates_history(monkeypatch):
+    """The rate is chosen by held-out IoU alone, not by training loss; warmup is a share of the steps, rounded."""
+    module = importlib.import_module("minivit.experiments.weak_supervision")
+    fitted = []
+
+    def fit(model, loader, epochs, lr, seed, progress, **options):
+        fitted.append((epochs, lr, options))
+        return History(train_loss=[lr])  # the lower rate's loss is lower; its held-out IoU is not higher
+
+    monkeypatch.setattr(module, "segmentation_model", lambda name: nn.Linear(1, 1))
+    monkeypatch.setattr(module, "fit", fit)
+    monkeypatch.setattr(module, "predict_masks", lambda model, images: images)
+    monkeypatch.setattr(module, "mean_iou", lambda pred, target, num_classes: {0.1: 0.5, 0.2: 0.7}[fitted[-1][1]])
+    images = torch.arange(50).view(50, 1, 1, 1)
+    _, lr, iou, history = end_to_end("swin", images, torch.zeros(50, 1, 1), 10, 0, rates=(0.1, 0.2), epochs=3,
+                                     num_validation=20, warmup=0.2, no_weight_decay=swin_no_weight_decay)
+    assert (lr, iou, history.train_loss) == (0.2, 0.7, [0.2])
+    # 9 epochs of one batch: round(0.2 * 9) = 2 steps of warmup
+    options = dict(warmup_steps=2, no_weight_decay=swin_no_weight_decay)
+    assert fitted == [(9, 0.1, options), (9, 0.2, options)]
+
+
+def test_swin_recipe_optimizer_exempts_norms_biases_and_bias_tables():
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    seed_everything(0)
+    model = SegmentationModel(swin_tiny(num_classes=10, in_channels=1), SegmentationHead([32, 64, 128], 11, dim=8))
+    groups = []
+    handle = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: groups.append([(g["weight_decay"], g["lr"], g["params"])
+                                                       for g in optimizer.param_groups]))
+    try:
+        batches = [(torch.randn(2, 1, 32, 32), torch.randint(0, 11, (2, 32, 32)))] * 4
+        fit(model, batches, epochs=1, lr=1e-3, progress=False, warmup_steps=2, no_weight_decay=swin_no_weight_decay)
+    finally:
+        handle.remove()
+    (decay, first_lr, decayed), (no_decay, _, exempt) = groups[0]
+    assert (decay, no_decay) == (0.05, 0.0) and first_lr == pytest.approx(1e-3 / 2)  # warmup's first step
+    exempt_ids = {id(p) for p in exempt}
+    names = {name for name, p in model.named_parameters() if id(p) in exempt_ids}
+    tables = {name for name, _ in model.named_parameters() if name.endswith("relative_position_bias_table")}
+    assert len(tables) == 6 and tables <= names
+    assert names == tables | {name for name, p in model.named_parameters() if p.ndim == 1}
+    assert len(decayed) + len(exempt) == len(list(model.parameters()))
+
+
 def test_end_to_end_keeps_the_rate_of_best_held_out_iou(monkeypatch):
     module = importlib.import_module("minivit.experiments.weak_supervision")
     fitted, held_out = [], []
@@ -359,7 +465,7 @@ def test_end_to_end_keeps_the_rate_of_best_held_out_iou(monkeypatch):
     monkeypatch.setattr(module, "predict_masks", predict)
     monkeypatch.setattr(module, "mean_iou", lambda pred, target, num_classes: {0.1: 0.5, 0.2: 0.7}[fitted[-1][2]])
     images = torch.arange(50).view(50, 1, 1, 1)  # canvas i is the number i
-    _, lr, iou = end_to_end("mobilevit", images, torch.zeros(50, 1, 1), 10, 0, rates=(0.1, 0.2), epochs=3,
+    _, lr, iou, _ = end_to_end("mobilevit", images, torch.zeros(50, 1, 1), 10, 0, rates=(0.1, 0.2), epochs=3,
                             num_validation=20)
     assert (lr, iou) == (0.2, 0.7)
     # the first 10 of the 30 fitting canvases, for 3 * 3 epochs; the last 20 choose

@@ -42,6 +42,18 @@ What each arm is for (`CLASSIFIERS`, `cam_measures` and `HEADS`):
     maps minus it (what the labels' features add); Swin minus MobileViT at each budget; each curve point minus
     the pipeline. Each end-to-end arm's rate is chosen (of TUNED_RATES) on the last NUM_VALIDATION training
     canvases' masks, so it spends those masks too; the heads over frozen maps keep notebook 09's fixed rate.
+- added later (`swin_recipe`, in ADDITIONS): is Swin's collapse on the true masks its recipe, and what does the label
+  training alone add to the head over the frozen maps?
+  - "swin_recipe_on_200_masks": Swin end to end on the NUM_TUNE true masks, for as many canvases seen as the stored
+    arm, with the transformer recipe (a linear warmup over SWIN_WARMUP of the steps, no weight decay on norms,
+    biases and relative position bias tables, rates SWIN_RATES chosen on the held-out canvases as before), with its
+    mean IoU on the canvases it trained on (under- or overfitting) and its training loss in each epoch;
+  - "random_head_on_200_masks": the head of head_on_200_masks over the frozen maps of the same MobileViT never
+    trained (its initial weights, from the same seed as the label-trained one): only the label training changes;
+    "random_normalised_head_on_200_masks", the same with the BatchNorm statistics of the training canvases (no
+    weight trained): whether the untrained maps lose by their scale alone;
+  - intervals: the recipe minus the stored Swin arm (trained again), and the head over the label-trained maps
+    minus each head over the untrained ones.
 
 - `canvases`: digit canvases as three tensors (images, labels, masks); `ink_region`, their ink.
 - `backbone_maps`: a frozen backbone's feature maps of many images, computed once.
@@ -56,8 +68,11 @@ What each arm is for (`CLASSIFIERS`, `cam_measures` and `HEADS`):
   masks at a rate chosen on held-out training canvases; `budget_epochs`, the epochs of a smaller mask budget
   that see as many canvases.
 - `supervised_backbones`: the supervised arms, for one seed (`supervised_backbone_columns`: its new columns).
+- `swin_recipe`: Swin with its recipe and the untrained-backbone control, for one seed (`swin_recipe_columns`: its
+  new columns); `swin_no_weight_decay`, Swin's exemption from weight decay.
 - `add_to_results`: columns of a new arm merged into the stored CSV file, seed by seed, after checking that
-  the columns it recomputes agree with the stored ones (`ADDITIONS`: better_classifiers, supervised_backbones).
+  the columns it recomputes agree with the stored ones (`ADDITIONS`: better_classifiers, supervised_backbones,
+  swin_recipe).
 """
 
 from __future__ import annotations
@@ -74,6 +89,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from minivit.data import CANVAS_CLASSES, MASK_THRESHOLD, denormalize, digit_canvas
 from minivit.experiments.processes import map_in_processes
 from minivit.experiments.results import read_csv, write_csv
+from minivit.experiments.training import deit_no_weight_decay, with_recomputed_statistics
 from minivit.metrics import mean_iou, mean_iou_difference_interval
 from minivit.models.mobilevit import MobileViT, MobileViTBlock, mobilevit_tiny
 from minivit.models.swin import swin_tiny
@@ -91,7 +107,7 @@ from minivit.segmentation import (
     pointing_game,
     predict_masks,
 )
-from minivit.train import count_parameters, evaluate, fit, seed_everything
+from minivit.train import History, count_parameters, evaluate, fit, seed_everything
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # candidates for the threshold of masks_from_cams
 NUM_TUNE = 200  # the training canvases whose true masks choose that threshold
@@ -630,7 +646,8 @@ def trained_parameters(model: SegmentationModel) -> int:
 def end_to_end(
     name: str, images: torch.Tensor, masks: torch.Tensor, count: int | None, seed: int,
     rates: Sequence[float] = TUNED_RATES, epochs: int = END_TO_END_EPOCHS, num_validation: int = NUM_VALIDATION,
-) -> tuple[nn.Module, float, float]:
+    warmup: float = 0.0, no_weight_decay: Callable[[str, nn.Parameter], bool] | None = None,
+) -> tuple[nn.Module, float, float, History]:
     """`segmentation_model(name)` trained from scratch, end to end, on true masks only, at a rate chosen on
     held-out training canvases.
 
@@ -642,21 +659,29 @@ def end_to_end(
 
     Args:
         images, masks: (N, 1, H, W) and (N, H, W) of the training canvases.
+        warmup: the share of the optimizer steps over which the rate rises linearly to its peak (fit's
+            `warmup_steps`, rounded); 0: none.
+        no_weight_decay: fit's: the parameters exempt from weight decay (None: every parameter decays).
 
     Returns:
-        (the model in eval mode, its learning rate, its held-out mean IoU).
+        (the model in eval mode, its learning rate, its held-out mean IoU, its fit History: the mean training
+        loss of each epoch).
     """
     fitting = len(images) - num_validation
     count = fitting if count is None else min(count, fitting)
     loader = DataLoader(TensorDataset(images[:count], masks[:count]), batch_size=32, shuffle=True)
+    passes = budget_epochs(epochs, fitting, count)
+    options = {} if no_weight_decay is None else dict(no_weight_decay=no_weight_decay)
+    if warmup:
+        options["warmup_steps"] = round(warmup * passes * len(loader))
     best = None
     for lr in rates:
         seed_everything(seed)
         model = segmentation_model(name)
-        fit(model, loader, epochs=budget_epochs(epochs, fitting, count), lr=lr, seed=seed, progress=False)
+        history = fit(model, loader, epochs=passes, lr=lr, seed=seed, progress=False, **options)
         held_out = mean_iou(predict_masks(model, images[-num_validation:]), masks[-num_validation:], CANVAS_CLASSES)
         if best is None or held_out > best[2]:
-            best = model.eval(), lr, held_out
+            best = model.eval(), lr, held_out, history
     return best
 
 
@@ -716,7 +741,7 @@ def supervised_backbones(
     for backbone in BACKBONES:
         for n, tag in ((budget, NUM_TUNE), (None, None)):
             name = _end_to_end_name(backbone, tag)
-            model, row[f"{name}_lr"], row[f"{name}_held_out"] = end_to_end(
+            model, row[f"{name}_lr"], row[f"{name}_held_out"], _ = end_to_end(
                 backbone, train_images, train_masks, n, seed, epochs=end_to_end_epochs, num_validation=num_validation)
             _record(row, predictions, name, predict_masks(model, test_images), test_masks)
         row[f"end_to_end_{backbone}_parameters"] = trained_parameters(model)
@@ -730,12 +755,106 @@ def supervised_backbones(
     return row
 
 
+# The Swin recipe of `swin_recipe` (Liu et al., 2021, after DeiT): its candidate rates, those of a transformer trained
+# with AdamW and warmup (the stored Swin arm took TUNED_RATES' top rate, 1e-2, in 5 of its 6 choices), and the share
+# of the steps its rate warms up over: DEIT_OPTIONS' tenth in notebook 08
+SWIN_RATES = (3e-4, 1e-3, 3e-3)
+SWIN_WARMUP = 0.1
+SWIN_RECIPE = f"swin_recipe_on_{NUM_TUNE}_masks"  # its arm's name in the results
+# the head over the untrained MobileViT's maps: with its initial BatchNorm statistics (mean 0, variance 1), and with
+# those of the training canvases (its maps then as centred and scaled as a trained network's; no weight changes)
+RANDOM_HEADS = (f"random_head_on_{NUM_TUNE}_masks", f"random_normalised_head_on_{NUM_TUNE}_masks")
+
+
+def swin_no_weight_decay(name: str, parameter: nn.Parameter) -> bool:
+    """Swin's exemption from weight decay: DeiT's (`deit_no_weight_decay`: norms and biases) and the relative
+    position bias tables ((2M-1)^2, nh), which the official Swin exempts by name, as DeiT its position embedding."""
+    return deit_no_weight_decay(name, parameter) or name.endswith("relative_position_bias_table")
+
+
+def _swin_recipe_intervals(epochs: int) -> list[tuple[str, str]]:
+    """(a, b) of swin_recipe's intervals, a's test mean IoU minus b's, by their names in the results."""
+    return [
+        (SWIN_RECIPE, _end_to_end_name("swin", NUM_TUNE)),  # the recipe, against the stored Swin arm
+        *[(f"head_on_{NUM_TUNE}_masks_{epochs}", f"{name}_{epochs}") for name in RANDOM_HEADS],  # the label training
+    ]
+
+
+def swin_recipe_columns(epochs: int = HEAD_EPOCHS[0], loss_epochs: int | None = None) -> list[str]:
+    """The columns that swin_recipe adds to the stored results; `loss_epochs`, the epochs of its Swin's training
+    (None: those of the results, END_TO_END_EPOCHS over the 1,800 fitting canvases, on NUM_TUNE of them)."""
+    if loss_epochs is None:
+        loss_epochs = budget_epochs(END_TO_END_EPOCHS, 2000 - NUM_VALIDATION, NUM_TUNE)
+    columns = [f"{SWIN_RECIPE}_{key}" for key in ("lr", "held_out", "argmax", "argmax_background", "train")]
+    columns += [f"{SWIN_RECIPE}_loss_epoch_{i}" for i in range(1, loss_epochs + 1)]
+    columns += [f"{name}_{epochs}_{key}" for name in RANDOM_HEADS for key in ("argmax", "argmax_background")]
+    columns += [f"{a}_minus_{b}_{end}" for a, b in _swin_recipe_intervals(epochs) for end in ("low", "high")]
+    return columns
+
+
+def swin_recipe(
+    seed: int, num_train: int = 2000, num_test: int = 200, epochs: int | None = None,
+    end_to_end_epochs: int = END_TO_END_EPOCHS, head_epochs: int = HEAD_EPOCHS[0],
+    num_validation: int = NUM_VALIDATION, budget: int = NUM_TUNE,
+) -> dict[str, float | int]:
+    """Does Swin's collapse on the true masks come from its recipe? And what does the label training add to the
+    head over the frozen MobileViT, with nothing else changed?
+
+    For one seed: Swin end to end on the true masks of the first `budget` training canvases (`end_to_end`, the
+    last `num_validation` choosing the rate), with the transformer recipe: a linear warmup over SWIN_WARMUP of the
+    steps, no weight decay on norms, biases and the relative position bias tables (`swin_no_weight_decay`), rates
+    SWIN_RATES, for as many canvases seen as the stored arm; measured on the test canvases, on the canvases it
+    trained on, and by its loss in each epoch. The stored Swin arm trained again (its test masks, for the
+    interval). Then the multi-stage head on the `budget` true masks (HEADS' head_on_200_masks, for `head_epochs`)
+    over frozen MobileViTs of one initialisation: the 4-epoch one of CLASSIFIERS (trained again, as in the stored
+    runs), and the same one never trained (its initial weights, from the same seed), with its initial BatchNorm
+    statistics and with those of the training canvases (`with_recomputed_statistics`: the maps' scale is not
+    what differs). Then the paired bootstrap intervals of `_swin_recipe_intervals`. `budget` is NUM_TUNE in the
+    results; smaller only in tests.
+
+    Returns:
+        a row: seed; the stored columns recomputed (the stored Swin arm on 200 masks, the MobileViT's CAM
+        measures, the head on 200 true masks); and swin_recipe_columns(head_epochs): for the recipe's Swin, `lr`,
+        `held_out`, `argmax`, `argmax_background` (as the other arms), `train` (the mean IoU of its argmax masks of
+        the canvases it trained on: under- or overfitting) and `loss_epoch_{i}` (the mean training loss of epoch i).
+    """
+    train = canvases("train", num_train)
+    test = canvases("test", num_test)
+    (train_images, train_labels, train_masks), (test_images, _, test_masks) = train, test
+    row: dict[str, float | int] = dict(seed=seed)
+    predictions: dict[str, torch.Tensor] = {}
+    stored = _end_to_end_name("swin", NUM_TUNE)
+    model, row[f"{stored}_lr"], row[f"{stored}_held_out"], _ = end_to_end(
+        "swin", train_images, train_masks, budget, seed, epochs=end_to_end_epochs, num_validation=num_validation)
+    _record(row, predictions, stored, predict_masks(model, test_images), test_masks)
+    model, row[f"{SWIN_RECIPE}_lr"], row[f"{SWIN_RECIPE}_held_out"], history = end_to_end(
+        "swin", train_images, train_masks, budget, seed, rates=SWIN_RATES, epochs=end_to_end_epochs,
+        num_validation=num_validation, warmup=SWIN_WARMUP, no_weight_decay=swin_no_weight_decay)
+    _record(row, predictions, SWIN_RECIPE, predict_masks(model, test_images), test_masks)
+    row[f"{SWIN_RECIPE}_train"] = mean_iou(predict_masks(model, train_images[:budget]), train_masks[:budget],
+                                           CANVAS_CLASSES)
+    row.update({f"{SWIN_RECIPE}_loss_epoch_{i}": loss for i, loss in enumerate(history.train_loss, start=1)})
+    mobilevit = train_classifier("mobilevit", train_images, train_labels, seed, epochs)
+    row.update({f"mobilevit_{key}": value for key, value in cam_measures(mobilevit, train, test).items()})
+    thresholds = row["mobilevit_threshold"], row["mobilevit_refined_threshold"]
+    seed_everything(seed)  # the initial weights of the label-trained MobileViT (train_classifier seeds the same)
+    untrained = CLASSIFIERS["mobilevit"].build().eval()
+    normalised = with_recomputed_statistics(untrained, TensorDataset(train_images, train_labels))  # a copy
+    head = HEADS[f"head_on_{NUM_TUNE}_masks"]
+    for name, backbone in zip((f"head_on_{NUM_TUNE}_masks", *RANDOM_HEADS), (mobilevit, untrained, normalised)):
+        frozen = _Frozen.of(backbone, train, test, thresholds)  # its pseudo-masks are not used
+        _record(row, predictions, f"{name}_{head_epochs}", frozen.argmax(head, head_epochs, seed), test_masks)
+    _add_intervals(row, predictions, _swin_recipe_intervals(head_epochs), test_masks, seed)
+    return row
+
+
 # Parts added to the stored results after they were written, each computed for a seed whose row lacks one of its
 # columns: name: (compute(seed) -> row, the columns it adds). The stored results are one full run of weak_supervision,
 # with these merged in (see add_to_results): a new arm added without training the others again.
 ADDITIONS: dict[str, tuple[Callable[[int], dict], Callable[[], list[str]]]] = {
     "better_classifiers": (better_classifiers, better_classifier_columns),
     "supervised_backbones": (supervised_backbones, supervised_backbone_columns),
+    "swin_recipe": (swin_recipe, swin_recipe_columns),
 }
 
 
