@@ -6,6 +6,7 @@ the models do. One module per topic:
 
     layouts            plot_tensor_layouts (one tensor in three layouts, and the reshape mistake),
                        batch_mixing, plot_batch_mixing (a batch of maps fed to nn.MultiheadAttention three ways)
+    memory             memory_order, plot_memory_order (memory as a strip, and the order x and x.permute read it)
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach,
                        plot_padded_windows (pad or roll), block_pair_reach, plot_block_pair_reach
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
@@ -85,6 +86,7 @@ from minivit.viz.dense_prediction import (
 )
 from minivit.viz.fpn import plot_fpn
 from minivit.viz.layouts import batch_mixing, plot_batch_mixing, plot_tensor_layouts
+from minivit.viz.memory import memory_order, plot_memory_order
 from minivit.viz.mixing import mixing_matrices, plot_mixing_matrices, plot_mixing_rows
 from minivit.viz.outcome_offsets import plot_outcome_offsets
 from minivit.viz.padding import plot_padding_orders
@@ -150,6 +152,7 @@ __all__ = [
     "attention_steps",
     "block_pair_reach",
     "batch_mixing",
+    "memory_order",
     "mixing_matrices",
     "model_attention_maps",
     "plot_accuracy_vs_data",
@@ -185,6 +188,7 @@ __all__ = [
     "plot_inverted_residual",
     "plot_masked_attention",
     "plot_masks",
+    "plot_memory_order",
     "plot_mixing_matrices",
     "plot_mixing_rows",
     "plot_mobilevit_block",
