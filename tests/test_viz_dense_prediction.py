@@ -14,6 +14,7 @@ from minivit.segmentation import SegmentationHead, feature_channels  # noqa: E40
 from minivit.viz.dense_prediction import (  # noqa: E402
     plot_cam_pipeline,
     plot_heads_by_masks,
+    plot_loss_curves,
     plot_segmentation_head,
     plot_weak_supervision,
 )
@@ -138,3 +139,24 @@ def test_heads_by_masks_draws_every_reference_across_every_panel():
     assert "mean over 3 seeds" in fig._suptitle.get_text() and "lowest to highest seed" in fig._suptitle.get_text()
     with pytest.raises(TypeError, match="references must map"):
         plot_heads_by_masks(panels, [0.27], "IoU", "t")
+
+
+def test_loss_curves_draw_each_run_s_losses_by_epoch_and_every_reference():
+    fig = plot_loss_curves({"seed 0": [2.0, 1.5, 1.2], "seed 1": [2.5, 0.5]}, {"prior": 0.6, "other": 0.1}, "t")
+    (ax,) = fig.axes
+    runs = [line for line in ax.lines if line.get_gid() != "reference"]
+    assert [line.get_label() for line in runs] == ["seed 0", "seed 1"]
+    assert list(runs[0].get_xdata()) == [1, 2, 3] and list(runs[0].get_ydata()) == [2.0, 1.5, 1.2]
+    assert list(runs[1].get_xdata()) == [1, 2] and list(runs[1].get_ydata()) == [2.5, 0.5]
+    references = [line for line in ax.lines if line.get_gid() == "reference"]
+    assert [(line.get_label(), line.get_ydata()[0]) for line in references] == [("prior", 0.6), ("other", 0.1)]
+    assert ax.get_title() == "t" and ax.get_ylim()[0] == 0
+
+
+def test_loss_curves_reject_what_they_cannot_draw():
+    with pytest.raises(ValueError, match="losses must be"):
+        plot_loss_curves({}, {}, "t")
+    with pytest.raises(ValueError, match=r"losses\['a'\]"):
+        plot_loss_curves({"a": []}, {}, "t")
+    with pytest.raises(TypeError, match="references must"):
+        plot_loss_curves({"a": [1.0]}, [0.5], "t")

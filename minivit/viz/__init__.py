@@ -35,7 +35,8 @@ the models do. One module per topic:
                        (a Swin model's multiply-adds per stage: merging, Linears, attention)
     segmentation       plot_masks, plot_cams, plot_pointing_game, plot_far_share
     dense_prediction   plot_segmentation_head, plot_cam_pipeline, plot_weak_supervision (diagrams),
-                       plot_heads_by_masks (heads' results over seeds, with reference levels)
+                       plot_heads_by_masks (heads' results over seeds, with reference levels),
+                       plot_loss_curves (training losses per epoch, one line per run, with reference levels)
     training           plot_digits, plot_training_curves, plot_accuracy_vs_data, plot_interaction, plot_seed_dots,
                        plot_claim_intervals (a forest plot of claims),
                        plot_learning_rate_sweep, plot_learning_rate_schedules, plot_running_variance,
@@ -81,6 +82,7 @@ from minivit.viz.cost import plot_attention_cost, plot_stage_costs, stage_costs
 from minivit.viz.dense_prediction import (
     plot_cam_pipeline,
     plot_heads_by_masks,
+    plot_loss_curves,
     plot_segmentation_head,
     plot_weak_supervision,
 )
@@ -178,6 +180,7 @@ __all__ = [
     "plot_feature_pyramids",
     "plot_fpn",
     "plot_heads_by_masks",
+    "plot_loss_curves",
     "plot_interaction",
     "plot_protocol",
     "plot_running_variance",

@@ -6,6 +6,7 @@
                              -> a head on the frozen maps -> argmax, beside the true masks that choose the
                              threshold and the same head trained on them; and the test path (logit > 0)
     plot_heads_by_masks      heads' results over seeds (an interaction plot) with reference levels drawn across
+    plot_loss_curves         one training loss per epoch for each run (e.g. each seed), with reference levels
 """
 
 from __future__ import annotations
@@ -284,6 +285,45 @@ def plot_heads_by_masks(
             ax.axhline(float(value), color="0.35", linestyle=("--", ":", "-.")[k % 3], linewidth=1.2, label=name,
                        gid="reference")
     fig.axes[-1].legend(loc="best", fontsize=8.5)
+    return fig
+
+
+def plot_loss_curves(
+    losses: Mapping[str, Sequence[float]], references: Mapping[str, float], title: str,
+) -> Figure:
+    """Training losses, one line per run (e.g. per seed), against the epoch, with reference levels drawn across.
+
+    Args:
+        losses: {run name: the mean training loss of each epoch, first epoch first}; runs may differ in length.
+        references: {name: value}: a dashed line at each value (gid "reference"), named in the legend.
+        title: the figure's title.
+
+    Returns:
+        the Figure with one axes: each run a line (x 1..epochs, y its losses, label its name) in the order of
+        `losses`, then the references in theirs.
+    """
+    if not isinstance(losses, Mapping) or not losses:
+        raise ValueError(f"losses must be a non-empty mapping of run name -> losses per epoch, got {losses!r}")
+    if not isinstance(references, Mapping):
+        raise TypeError(f"references must map names to values, got {type(references).__name__}")
+    for name, values in losses.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"losses[{name!r}] must be a non-empty sequence of numbers, got {values!r}")
+    fig = new_figure(7.2, 4.2)
+    ax = fig.subplots()
+    for k, (name, values) in enumerate(losses.items()):
+        ax.plot(range(1, len(values) + 1), [float(v) for v in values], marker="o", markersize=3, color=f"C{k % 10}",
+                label=name)
+    for k, (name, level) in enumerate(references.items()):
+        ax.axhline(float(level), color="0.35", linestyle=("--", ":", "-.")[k % 3], linewidth=1.2, label=name,
+                   gid="reference")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (mean over the epoch's batches)")
+    ax.set_ylim(bottom=0)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.4)
+    ax.legend(loc="best", fontsize=8.5)
+    ax.set_title(title)
     return fig
 
 
