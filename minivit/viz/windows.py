@@ -364,7 +364,8 @@ def plot_token_reach(
         m = where[w]
         grid[m[:, 0], m[:, 1]] = np.where(allowed.numpy(), 2, 1)
         grid[m[k, 0], m[k, 1]] = 3
-    fig = new_figure(2 * PANEL + 1.0, PANEL * height / width + 1.6)
+    fig = new_figure(2 * PANEL + 1.0, PANEL * height / width + 2.0)
+    fig.get_layout_engine().set(h_pad=0.15)  # a gap between suptitle, panel titles, axis labels and legend
     axes = fig.subplots(1, 2)
     colours = ["#eeeeee", "#e59866", "#58d68d", "#1b2631"]
     cmap = ListedColormap(colours)
