@@ -34,8 +34,8 @@ Weak supervision, from image-level labels to masks:
 - `far_gradient_share`: how much a CAM's value at a place depends on pixels far from that place
   (`cam_gradients` per place, split by `near_block`);
 - `predict_masks`: a segmentation model's masks, in eval mode;
-- `pooled_masks`: the true masks painted one class per place of an h x w map (each block's most
-  common class): the resolution ceiling of a head that reads only that map.
+- `pooled_masks`: the block-majority masks of an h x w map (each block's most common class): the best
+  pixel accuracy of a head that reads only that map, a reference for mean IoU, not a bound.
 
 Glossary: B batch, C channels, H x W image, H_i x W_i map of stage i, D head width, K classes.
 """
@@ -575,12 +575,14 @@ def predict_masks(model: nn.Module, images: torch.Tensor, batch_size: int = 200)
 
 
 def pooled_masks(masks: torch.Tensor, grid: int | tuple[int, int], num_classes: int) -> torch.Tensor:
-    """The masks as the best one-class-per-place painting on an h x w grid: each block of (H/h) x (W/w)
-    pixels takes its most common class (the lowest on a tie), brought back to H x W by nearest neighbour.
+    """The block-majority masks on an h x w grid: each block of (H/h) x (W/w) pixels takes its most common
+    class (the lowest on a tie), brought back to H x W by nearest neighbour.
 
-    Of all masks that give every block a single class, this one gets the most pixels right: the
-    resolution ceiling of a head that paints one answer per place of an h x w map. (A head whose scores
-    are upsampled bilinearly can bend an edge inside a block, so for it this is a reference, not a bound.)
+    Of all masks that give every block a single class, this one gets the most pixels right: the best pixel
+    accuracy a head that paints one answer per place of an h x w map can reach. It is a reference for mean
+    IoU, not an upper bound: mean IoU weighs every class alike, so painting a small class where a block is
+    mostly another can lose pixels and still raise it (and a head whose scores are upsampled bilinearly can
+    bend an edge inside a block).
 
     Args:
         masks: (B, H, W) integer classes in [0, num_classes).
