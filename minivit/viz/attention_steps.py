@@ -244,7 +244,8 @@ def plot_weight_matrices(
     across = panels if columns is None else min(columns, panels)
     down = math.ceil(panels / across)
     cell = min(0.48, 4.4 / max(Nq, Nk))  # inches per cell
-    fig = new_figure(across * (cell * Nk + 1.1) + 1.0, down * (cell * Nq + 1.2) + 0.5)
+    title_room = 1.2 if down == 1 else 1.0  # inches per row for its titles and labels; tighter when stacked
+    fig = new_figure(across * (cell * Nk + 1.1) + 1.0, down * (cell * Nq + title_room) + 0.5)
     grid = fig.subplots(down, across, squeeze=False)
     for ax in grid.flatten()[panels:]:  # an incomplete last row
         ax.remove()
