@@ -9,6 +9,7 @@ the models do. One module per topic:
     memory             memory_order, plot_memory_order (memory as a strip, and the order x and x.permute read it)
     windows            plot_windows, plot_shift_regions, plot_window_masks, plot_token_reach,
                        plot_padded_windows (pad or roll), block_pair_reach, plot_block_pair_reach
+    roll               cyclic_shift_strips, plot_cyclic_shift (torch.roll's strips, as the Swin paper's Figure 4)
     relative_position  plot_relative_position_index, plot_relative_position_bias, plot_bias_crops,
                        plot_bias_resize, plot_table_layout (where a key sits vs the table's own order),
                        plot_translation_windows (which columns follow a translation, from the window cuts)
@@ -106,6 +107,7 @@ from minivit.viz.relative_position import (
     plot_translation_windows,
 )
 from minivit.viz.resize import plot_round_trip_errors
+from minivit.viz.roll import cyclic_shift_strips, plot_cyclic_shift
 from minivit.viz.segmentation import plot_cams, plot_far_share, plot_masks, plot_pointing_game
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.swin_reach import plot_swin_reach, swin_reach
@@ -153,6 +155,7 @@ __all__ = [
     "NotebookFigure",
     "attention_steps",
     "block_pair_reach",
+    "cyclic_shift_strips",
     "batch_mixing",
     "memory_order",
     "mixing_matrices",
@@ -170,6 +173,7 @@ __all__ = [
     "plot_bias_path",
     "plot_biased_attention",
     "plot_block_pair_reach",
+    "plot_cyclic_shift",
     "plot_bias_resize",
     "plot_cam_pipeline",
     "plot_cams",

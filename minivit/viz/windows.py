@@ -292,7 +292,8 @@ def plot_shift_regions(
 
 
 def plot_window_masks(
-    height: int, width: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int]
+    height: int, width: int, window_size: int | tuple[int, int], shift_size: int | tuple[int, int],
+    label_regions: bool = False, sort_by_region: bool = False,
 ) -> Figure:
     """The attention mask of every window, as a grid of small heatmaps laid out like the windows.
 
@@ -301,9 +302,13 @@ def plot_window_masks(
 
     Args:
         height, width, window_size, shift_size: as for shifted_window_mask; at most MAX_HEATMAPS = 64 windows.
+        label_regions: tick every token with its region label (shift_region_labels) instead of its index.
+        sort_by_region: order each window's tokens by region (a stable sort, so row-major within a region)
+            before drawing: the mask becomes block-diagonal, one block per region; ticks mark the blocks.
 
     Returns:
-        the Figure; its first nW axes hold the masks of windows 0..nW-1, in order.
+        the Figure; its first nW axes hold the masks of windows 0..nW-1, in order (with sort_by_region, the
+        mask with rows and columns permuted by each window's order).
     """
     mask = shifted_window_mask(height, width, window_size, shift_size)  # (nW, Mh*Mw, Mh*Mw)
     Mh, Mw = to_pair(window_size, "window_size")
@@ -311,26 +316,43 @@ def plot_window_masks(
     if rows * cols > MAX_HEATMAPS:
         raise ValueError(f"{rows * cols} windows are too many heatmaps to draw (at most {MAX_HEATMAPS}): "
                          f"choose a larger window_size or a smaller map")
+    labels = window_partition(shift_region_labels(height, width, window_size, shift_size)[None, :, :, None],
+                              window_size).reshape(rows * cols, Mh * Mw)  # (nW, Mh*Mw): each token's region
     cell = float(np.clip(9.0 / cols, 0.9, 2.4))
     fig = new_figure(cols * cell + 1.6, rows * cell + 0.7)
     axes = np.atleast_2d(fig.subplots(rows, cols, squeeze=False))
     cmap = ListedColormap(["#c0392b", "#f4f1de"])  # masked: red, allowed: cream
     image = None
+    by_label = label_regions or sort_by_region
     for w, ax in enumerate(axes.flat):
-        image = ax.imshow(mask[w].numpy(), cmap=cmap, vmin=MASK_VALUE, vmax=0, interpolation="nearest")
-        ax.set_title(f"window {w}", fontsize=label_size(cell, 6, 0.6))
-        # a tick at the first token of every window row: the mask's blocks follow the window's rows
-        ticks = range(0, Mh * Mw, Mw) if cell * 72 / Mh >= 16 else [0, Mh * Mw - 1]  # room for the labels?
-        ax.set_xticks(ticks)
-        ax.set_yticks(ticks)
-        ax.tick_params(labelsize=7, labelbottom=w // cols == rows - 1, labelleft=w % cols == 0)
-        if w // cols == rows - 1:
-            ax.set_xlabel("key token")
-        if w % cols == 0:
-            ax.set_ylabel("query token")
+        order = torch.argsort(labels[w], stable=True) if sort_by_region else torch.arange(Mh * Mw)
+        image = ax.imshow(mask[w][order][:, order].numpy(), cmap=cmap, vmin=MASK_VALUE, vmax=0,
+                          interpolation="nearest")
+        ax.set_title(f"window {w}", fontsize=max(10.0, label_size(cell, 6, 0.6)))
+        if sort_by_region:  # one tick in the middle of each region's block
+            found, counts = torch.unique_consecutive(labels[w][order], return_counts=True)
+            starts = torch.cumsum(counts, 0) - counts
+            ticks, names = ((starts + (counts - 1) / 2).tolist(), found.tolist())
+        elif label_regions:
+            ticks, names = list(range(Mh * Mw)), labels[w].tolist()
+        else:  # a tick at the first token of every window row: the mask's blocks follow the window's rows
+            ticks = range(0, Mh * Mw, Mw) if cell * 72 / Mh >= 16 else [0, Mh * Mw - 1]  # room for the labels?
+            names = [str(t) for t in ticks]
+        ax.set_xticks(ticks, names)
+        ax.set_yticks(ticks, names)
+        size = 8 if label_regions and not sort_by_region else 9
+        ax.tick_params(labelsize=size, length=2, labelbottom=by_label or w // cols == rows - 1,
+                       labelleft=by_label or w % cols == 0)
+        what = "region" if by_label else "token"
+        if by_label or w // cols == rows - 1:
+            ax.set_xlabel(f"key {what}", fontsize=9)
+        if by_label or w % cols == 0:
+            ax.set_ylabel(f"query {what}", fontsize=9)
     bar = fig.colorbar(image, ax=axes, ticks=[MASK_VALUE * 0.75, MASK_VALUE * 0.25], shrink=min(1.0, 3 / rows + 0.3))
     bar.ax.set_yticklabels([f"{MASK_VALUE:g}\nmasked", "0\nmay attend"])
-    fig.suptitle(f"shifted-window masks: {height}x{width} map, window {window_size}, shift {shift_size}")
+    bar.ax.tick_params(labelsize=10)
+    order_text = ", tokens sorted by region" if sort_by_region else ""
+    fig.suptitle(f"shifted-window masks: {height}x{width} map, window {window_size}, shift {shift_size}{order_text}")
     return fig
 
 
