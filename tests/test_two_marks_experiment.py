@@ -1,6 +1,7 @@
 """minivit.experiments.two_marks, notebook 01's experiment: its plumbing at tiny sizes, and the stored results
 (every arm, five seeds, the recipe of the module) that the notebook reads and checks."""
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,46 @@ def test_the_capacity_control_has_at_least_as_many_parameters_as_the_field_19_cn
     assert count["CNN, 20 channels"] >= count["CNN, field 19, circular"]
     assert experiment.ARMS["CNN, 20 channels"]().receptive_field == experiment.ARMS["small CNN"]().receptive_field == 7
     assert experiment.ARMS["CNN, field 19, zero padding"]().receptive_field == 19
+
+
+def exact_law(columns: int, max_gap: int) -> dict:
+    """two_marks' draw of the columns, enumerated: (column of the red mark, label) -> probability, for a gap
+    uniform over 1..max_gap, the left mark's column uniform over the `columns - gap` with room for the other,
+    and a fair coin for which mark is red (label 1: red is the left one)."""
+    law: dict = {}
+    for gap in range(1, max_gap + 1):
+        for left in range(columns - gap):
+            for red_left in (0, 1):
+                key = (left if red_left else left + gap, red_left)
+                law[key] = law.get(key, 0) + Fraction(1, max_gap) * Fraction(1, columns - gap) / 2
+    assert sum(law.values()) == 1
+    return law
+
+
+def best_one_mark_accuracy(law: dict, columns: int) -> Fraction:
+    """The best rule "label = f(column of the red mark)": in each column, the likelier label."""
+    return sum(max(law.get((c, 0), 0), law.get((c, 1), 0)) for c in range(columns))
+
+
+@pytest.mark.parametrize("max_gap, expected, written", [(3, Fraction(299, 495), "299/495 = 0.604"),
+                                                         (6, Fraction(20417, 27720), "0.737 with gaps 1 to 6")])
+def test_best_one_mark_rule_is_exact_and_as_the_docstring_says(max_gap, expected, written):
+    # notebook 01's band "no better than one mark" starts from this value; 12 columns: 6 to 17 for the defaults
+    law = exact_law(12, max_gap)
+    best = best_one_mark_accuracy(law, 12)
+    assert best == expected and written in two_marks.__doc__ and f"{float(best):.3f}" in written
+    # the same from a formula: 1/2 + TV/2, TV the total variation distance between the columns of the left mark
+    # and of the right one (the coin makes the red mark's column either, with probability 1/2 each)
+    left_col = {c: sum(Fraction(1, max_gap * (12 - g)) for g in range(1, max_gap + 1) if c < 12 - g) for c in range(12)}
+    right_col = {c: sum(Fraction(1, max_gap * (12 - g)) for g in range(1, max_gap + 1) if c >= g) for c in range(12)}
+    assert Fraction(1, 2) + sum(abs(left_col[c] - right_col[c]) for c in range(12)) / 4 == expected
+
+
+def test_the_enumerated_law_is_the_one_two_marks_draws():
+    # the exact best rule, read on 20,000 drawn images, scores its exact accuracy within 4 standard errors (0.014)
+    law = exact_law(12, 3)
+    rule = torch.tensor([int(law.get((c, 1), 0) > law.get((c, 0), 0)) for c in range(12)])
+    data = two_marks("train", num_samples=20000, seed=1)
+    for column, label in ((data.red[:, 1], data.labels), (data.blue[:, 1], 1 - data.labels)):
+        accuracy = (rule[column - 6] == label).float().mean().item()
+        assert abs(accuracy - 299 / 495) < 4 * (0.25 / 20000) ** 0.5, accuracy
