@@ -234,8 +234,8 @@ def test_bias_heatmaps_equal_table_at_index(M, heads, shown):
         grid = table[:, h].reshape(2 * Mh - 1, 2 * Mw - 1)  # rows: query minus key, dy = -(Mh-1) .. Mh-1
         np.testing.assert_allclose(data(panels[f"head {h}: table"]), grid.flip(0, 1).numpy())  # where keys sit
     first = panels[f"head {shown[0]}: table"]
-    assert first.get_xlabel() == "key column - query column = -dx\n(< 0: key to the left)"
-    assert first.get_ylabel() == "key row - query row = -dy\n(< 0: key above)"
+    assert first.get_xlabel() == "columns right of the query\n(negative: left of it)"
+    assert first.get_ylabel() == "rows below the query\n(negative: above it)"
     with pytest.raises(ValueError, match="table must have shape"):
         viz.plot_relative_position_bias(torch.zeros(5, heads), M)
 

@@ -95,7 +95,7 @@ def test_bias_table_is_drawn_where_the_keys_sit():
     (query,) = with_gid(fig.axes[0].patches, "query")
     assert query.get_xy() == (-0.5, -0.5)
     assert fig.axes[0].get_xlim() == (-2.5, 2.5) and fig.axes[0].get_ylim() == (2.5, -2.5)  # keys below: down
-    assert fig.axes[0].get_xlabel().startswith("key column - query column = -dx")
+    assert fig.axes[0].get_xlabel().startswith("columns right of the query")
 
 
 def test_bias_table_hand_worked_2x2():
@@ -208,6 +208,7 @@ def test_bias_resize_draws_both_tables_in_their_offsets_on_one_colour_scale(M_fr
     limit = max(float(table[:, head].abs().max()), float(resized[:, head].abs().max()))
     for ax in (before, after):
         assert ax.get_images()[0].get_clim() == pytest.approx((-limit, limit))
+        assert ax.get_images()[0].get_cmap().name == "RdBu_r"  # values of both signs: the diverging scale
     # the profile: the query's row (dy = 0) of each, over its offsets -(M-1) .. M-1
     profile = fig.axes[2]
     for gid, t, m in (("before", table, M_from), ("after", resized, M_to)):
@@ -216,6 +217,25 @@ def test_bias_resize_draws_both_tables_in_their_offsets_on_one_colour_scale(M_fr
         assert list(x) == list(range(-(m - 1), m))
         # key column - query column = x is dx = -x: the table row of (dy, dx) = (0, -x)
         np.testing.assert_allclose(y, [table_entry(t, m, m, 0, -c, head) for c in x], rtol=0, atol=0)
+
+
+def test_bias_resize_uses_a_one_sided_scale_when_no_value_is_positive():
+    offsets = torch.arange(-2, 3.0)
+    table = -(offsets[:, None] ** 2 + offsets[None, :] ** 2).sqrt().reshape(25, 1)  # minus the distance, M = 3
+    resized = bicubic(table, 5).clamp(max=0)
+    fig = viz.plot_bias_resize(table, resized)
+    limit = float(max(table.abs().max(), resized.abs().max()))
+    for ax in fig.axes[:2]:
+        assert ax.get_images()[0].get_clim() == pytest.approx((-limit, 0.0))
+        assert ax.get_images()[0].get_cmap().name == "Blues_r"
+
+
+def test_relative_position_bias_names_its_columns():
+    fig = viz.plot_relative_position_bias(torch.randn(25, 3), 3, names=["seed 0", "seed 1", "seed 2"])
+    titles = {ax.get_title() for ax in fig.axes}
+    assert {"seed 1: table", "seed 1: table[index]"} <= titles and "head 1: table" not in titles
+    with pytest.raises(ValueError, match="names must be a list of 2 strings"):
+        viz.plot_relative_position_bias(torch.randn(25, 3), 3, heads=[0, 1], names=["seed 0"])
 
 
 @pytest.mark.parametrize("kwargs, error, message", [

@@ -91,15 +91,16 @@ def plot_relative_position_index(window_size: int | tuple[int, int], query: int 
 
 
 def plot_relative_position_bias(
-    table: torch.Tensor, window_size: int | tuple[int, int], heads: Sequence[int] | None = None
+    table: torch.Tensor, window_size: int | tuple[int, int], heads: Sequence[int] | None = None,
+    names: Sequence[str] | None = None,
 ) -> Figure:
     """A bias table and the (M*M, M*M) bias each head adds to its attention logits.
 
     For each head: its column of the table, laid out as the (2Mh-1) x (2Mw-1) grid of offsets it is
     indexed by, and the same numbers gathered by the index, table[index], the bias of every
     (query, key) pair of a window; equal offsets give equal bias, whatever the position. The grid is
-    drawn where the keys sit around the query (key_grid: key row - query row = -dy downwards, key column
-    - query column = -dx to the right), so a key above and to the left of its query is drawn above and
+    drawn where the keys sit around the query (key_grid: rows below the query downwards, = -dy; columns
+    right of the query to the right, = -dx), so a key above and to the left of its query is drawn above and
     to the left of the centre. Tables are on top and biases below (one column per head), or side by side
     for one or two heads.
 
@@ -107,9 +108,11 @@ def plot_relative_position_bias(
         table: shape ((2Mh-1)(2Mw-1), nh), e.g. a model's relative_position_bias_table.
         window_size: M, or (Mh, Mw).
         heads: which heads to draw (all when None).
+        names: what to call each drawn column of the table in the titles, one per drawn head ("head h"
+            when None), e.g. "seed 0" when the columns are the same head trained from three seeds.
 
     Returns:
-        the Figure; the image titled "head h: table" holds key_grid(table[:, h], Mh, Mw) (entry [a, b] is
+        the Figure; the image titled "head h: table" (or "<name>: table") holds key_grid(table[:, h], Mh, Mw) (entry [a, b] is
         the key at (a - (Mh-1), b - (Mw-1)) from the query, (dy, dx) = ((Mh-1) - a, (Mw-1) - b); the
         axes' ticks are the key's rows and columns from the query),
         the image titled "head h: table[index]" holds table[index].permute(2, 0, 1)[h]. The centre cell
@@ -124,6 +127,10 @@ def plot_relative_position_bias(
     heads = list(range(nh)) if heads is None else list(heads)
     if not heads or any(not isinstance(h, int) or isinstance(h, bool) or not 0 <= h < nh for h in heads):
         raise ValueError(f"heads must be indices in [0, {nh}), got {heads!r}")
+    if names is None:
+        names = [f"head {h}" for h in heads]
+    elif isinstance(names, str) or len(names) != len(heads):
+        raise ValueError(f"names must be a list of {len(heads)} strings, one per drawn head, got {names!r}")
     bias = table[index].permute(2, 0, 1)  # (nh, Mh*Mw, Mh*Mw): the gather every window attention does
     limit = float(table[:, heads].abs().max()) or 1.0
 
@@ -134,11 +141,11 @@ def plot_relative_position_bias(
     else:  # one column per head: tables on top, the gathered biases below
         fig = new_figure(panel * len(heads) + 1.2, 2 * panel + 0.9)
         pairs = fig.subplots(2, len(heads), squeeze=False).T
-    for column, (h, (top, bottom)) in enumerate(zip(heads, pairs)):
+    for column, (h, name, (top, bottom)) in enumerate(zip(heads, names, pairs)):
         image = _draw_table(top, table[:, h], Mh, Mw, limit)
-        top.set_title(f"head {h}: table")
+        top.set_title(f"{name}: table")
         bottom.imshow(bias[h].numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit, interpolation="nearest")
-        bottom.set_title(f"head {h}: table[index]")
+        bottom.set_title(f"{name}: table[index]")
         bottom.set_xlabel("key token")
         bottom.set_xticks(range(0, Mh * Mw, Mw))
         bottom.set_yticks(range(0, Mh * Mw, Mw))
@@ -156,8 +163,8 @@ def plot_relative_position_bias(
     return fig
 
 
-ROW_LABEL = "key row - query row = -dy\n(< 0: key above)"
-COLUMN_LABEL = "key column - query column = -dx\n(< 0: key to the left)"
+ROW_LABEL = "rows below the query\n(negative: above it)"  # the key's row minus the query's, = -dy
+COLUMN_LABEL = "columns right of the query\n(negative: left of it)"  # the key's column minus the query's, = -dx
 CROP_STYLES = (("black", "-"), ("#2ca02c", "--"), ("#9467bd", ":"))  # one per query
 
 
@@ -190,10 +197,12 @@ def key_grid(column: torch.Tensor, Mh: int, Mw: int) -> torch.Tensor:
     return offset_grid(column, Mh, Mw).flip(0, 1)
 
 
-def _draw_table(ax, column: torch.Tensor, Mh: int, Mw: int, limit: float):
+def _draw_table(ax, column: torch.Tensor, Mh: int, Mw: int, limit: float, cmap: str = DIVERGING,
+                vmax: float | None = None):
     """One head's table where the keys sit, ticks the key's rows and columns from the query, whose own cell
-    is outlined."""
-    image = ax.imshow(key_grid(column, Mh, Mw).numpy(), cmap=DIVERGING, vmin=-limit, vmax=limit,
+    is outlined. Colours from -limit to vmax (limit when None)."""
+    vmax = limit if vmax is None else vmax
+    image = ax.imshow(key_grid(column, Mh, Mw).numpy(), cmap=cmap, vmin=-limit, vmax=vmax,
                       interpolation="nearest", extent=(-Mw + 0.5, Mw - 0.5, Mh - 0.5, -Mh + 0.5))
     ax.set_xticks(_offsets(Mw))
     ax.set_yticks(_offsets(Mh))
@@ -364,7 +373,9 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
 
     Returns:
         the Figure; axes 0 holds key_grid(table[:, head]), axes 1 key_grid(resized[:, head]),
-        both images with the same colour limits (-limit, limit), limit = the largest |value| of the two.
+        both images with the same colour limits (-limit, limit), limit = the largest |value| of the two;
+        when no value of the drawn head is positive (e.g. minus the distance), the scale is one-sided,
+        (-limit, 0) in blues, so that no colour is spent on values that do not occur.
         Each of these two panels' titles starts with "M = <window size>". Axes 2 is the profile of both
         through the query's row (dy = 0) on one axis of offsets: Line2D of gid "before" (x from -(M-1) to
         M-1) and "after" (from -(M'-1) to M'-1), each y the middle row of its key_grid.
@@ -384,11 +395,13 @@ def plot_bias_resize(table: torch.Tensor, resized: torch.Tensor, head: int = 0) 
     if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < table.shape[1]:
         raise ValueError(f"head must be an index in [0, {table.shape[1]}), got {head!r}")
     limit = max(float(table[:, head].abs().max()), float(resized[:, head].abs().max())) or 1.0
+    one_sided = max(float(table[:, head].max()), float(resized[:, head].max())) <= 0
+    cmap, vmax = ("Blues_r", 0.0) if one_sided else (DIVERGING, limit)
     fig = new_figure(10.0, 4.0)
     axes = fig.subplots(1, 3, width_ratios=[1, 1, 1.15])
     image = None
     for ax, (m, t), when in zip(axes, ((M, table), (M2, resized)), ("before", "after")):
-        image = _draw_table(ax, t[:, head], m, m, limit)
+        image = _draw_table(ax, t[:, head], m, m, limit, cmap, vmax)
         ax.set_title(f"M = {m}: {2 * m - 1}x{2 * m - 1} table ({when})", fontsize=10)
     axes[0].set_ylabel(ROW_LABEL)
     fig.colorbar(image, ax=axes[:2], label="bias added to the logit", shrink=0.85)
