@@ -185,3 +185,23 @@ def test_row_titles_wrap_to_fit_small_panels():
     assert title.replace("\n", " ") == "last-map head, like a CAM" and "\n" in title  # wrapped at 20 characters
     assert all(len(line) <= 20 for line in title.splitlines())
     assert fig.axes[2].yaxis.label.get_fontsize() < 11
+
+
+def test_images_in_rows_puts_each_image_beside_its_masks_within_a_low_figure():
+    images, masks = masks_and_images()
+    predicted = torch.roll(masks, 1, dims=2)
+    fig = viz.plot_masks(images, {"true mask": masks, "head on the 200 true masks": predicted},
+                         panel_inches=1.25, images_in="rows")
+    axes = np.array(fig.axes[:6]).reshape(2, 3)  # rows: the images; columns: the image, then the masks
+    assert [ax.get_title() for ax in axes[0]] == ["image", "true mask", "head on the 200\ntrue masks"]
+    assert axes[0, 2].title.get_fontsize() >= 9  # 12.5 px at the notebooks' 100 dpi
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["", ""]
+    for b in range(2):
+        np.testing.assert_array_equal(data(axes[b, 0]), images[b, 0].numpy() * 0.5 + 0.5)
+        np.testing.assert_array_equal(data(axes[b, 1]), masks[b].numpy())
+        np.testing.assert_array_equal(data(axes[b, 2]), predicted[b].numpy())
+    four_by_five = viz.plot_masks(torch.zeros(4, 1, 8, 8), {f"mask {k}": torch.zeros(4, 8, 8, dtype=torch.long)
+                                                            for k in range(5)}, panel_inches=1.25, images_in="rows")
+    assert four_by_five.get_figheight() < 0.95 * four_by_five.get_figwidth()  # shown whole at 1440 x 900
+    with pytest.raises(ValueError, match='images_in must be "columns" or "rows"'):
+        viz.plot_masks(images, {"true mask": masks}, images_in="row")

@@ -1,7 +1,7 @@
 """Figures for dense prediction: images above their segmentation masks, class activation maps over the
 images they explain, and the two measures of where a CAM looks (each computed by minivit.segmentation):
 
-    plot_masks          images above one or more masks of each
+    plot_masks          images above (or beside) one or more masks of each
     plot_cams           the CAM of every digit on each image, scaled as masks_from_cams scales it
     plot_pointing_game  the places of a CAM's map, a digit's box and the CAM's peak: hit, miss, or no place
                         centre in the box at all
@@ -54,8 +54,9 @@ def plot_masks(
     masks: Mapping[str, torch.Tensor],
     classes: Sequence[str] | None = None,
     panel_inches: float = 2.0,
+    images_in: str = "columns",
 ) -> Figure:
-    """Images above one or more masks of each (e.g. the true mask and two predictions).
+    """Images above one or more masks of each (e.g. the true mask and two predictions), or beside them.
 
     Args:
         images: (B, C, H, W), drawn in grey (or colour); normalised values are rescaled for display.
@@ -63,11 +64,15 @@ def plot_masks(
         classes: names of the K classes, background first; K = the largest class index + 1 and
             names "0", "1", ... when None.
         panel_inches: the height of each picture; smaller keeps many rows within one screen.
+        images_in: "columns", one column per image and one row per kind of mask (row titles); or
+            "rows", one row per image and one column per kind of mask (column titles), which keeps
+            many kinds of mask side by side within a wide, low figure.
 
     Returns:
-        the Figure: one column per image; row 0 the images, row 1 + j the masks given j-th, so the
-        image data of row 1 + j, column b is masks[j][b]. The legend names the classes present in
-        any mask.
+        the Figure. With images_in="columns": row 0 the images, row 1 + j the masks given j-th, so the
+        image data of row 1 + j, column b is masks[j][b]. With images_in="rows": the same grid
+        transposed, column 0 the images, column 1 + j masks[j], so row b, column 1 + j holds masks[j][b].
+        The legend names the classes present in any mask.
     """
     pictures = _images(images, "images")
     if not masks:
@@ -85,10 +90,22 @@ def plot_masks(
 
     if not isinstance(panel_inches, (int, float)) or not 0.5 <= panel_inches <= 6:
         raise ValueError(f"panel_inches must be a number of inches between 0.5 and 6, got {panel_inches!r}")
-    rows = 1 + len(masks)
+    if images_in not in ("columns", "rows"):
+        raise ValueError(f'images_in must be "columns" or "rows", got {images_in!r}')
+    kinds = 1 + len(masks)  # the images, then each kind of mask
     panel = float(panel_inches)
-    fig = new_figure(panel * W / H * B + 2.0, panel * rows + 0.2)
-    axes = np.array(fig.subplots(rows, B, squeeze=False))
+    if images_in == "columns":  # a row title stays within its row
+        label_size, width = (11 if panel >= 2 else max(7.5, 5.5 * panel)), int(16 * panel)  # points, characters
+    else:  # a column title, a little larger and wrapped shorter, stays within its column
+        label_size, width = (11 if panel >= 2 else max(9, 7 * panel)), int(13 * panel)
+    titles = [textwrap.fill(title, width=width) for title in ["image", *masks]]
+    if images_in == "columns":
+        fig = new_figure(panel * W / H * B + 2.0, panel * kinds + 0.2)
+        axes = np.array(fig.subplots(kinds, B, squeeze=False))  # (kind, image)
+    else:
+        lines = max(title.count("\n") + 1 for title in titles)
+        fig = new_figure(panel * W / H * kinds + 2.0, panel * B + 0.2 + lines * label_size / 72 * 1.3)
+        axes = np.array(fig.subplots(B, kinds, squeeze=False)).T  # (kind, image), as above
     for b in range(B):
         axes[0, b].imshow(pictures[b], cmap="gray", interpolation="nearest")
         for j, m in enumerate(masks.values(), start=1):
@@ -96,9 +113,11 @@ def plot_masks(
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    label_size = 11 if panel >= 2 else max(7.5, 5.5 * panel)  # a row title stays within its row
-    for j, title in enumerate(["image", *masks]):
-        axes[j, 0].set_ylabel(textwrap.fill(title, width=int(16 * panel)), fontsize=label_size)
+    for j, title in enumerate(titles):
+        if images_in == "columns":
+            axes[j, 0].set_ylabel(title, fontsize=label_size)
+        else:
+            axes[j, 0].set_title(title, fontsize=label_size)
     present = sorted(set().union(*(torch.unique(m).tolist() for m in masks.values())))
     fig.legend(
         handles=legend_patches([cmap(k) for k in present], [names[k] for k in present]),
