@@ -528,3 +528,14 @@ def test_mobilevit_routes_refuse_a_source_without_both_routes():
         plot_mobilevit_routes(8, 8, 4, pixel=(1, 1), source=(3, 3))  # 2 pixels from every pixel of (1, 1)'s sequence
     with pytest.raises(ValueError, match="multiple of"):
         plot_mobilevit_routes(9, 9, 2)
+
+
+def test_mobilevit_block_brackets_the_papers_local_global_and_fusion_parts():
+    for H, steps in ((32, 10), (5, 12)):  # 5 x 5 adds the two resizes to the global part
+        ax = plot_mobilevit_block(MobileViTBlock(8, 16, 1).eval(), torch.zeros(1, 8, H, H)).axes[0]
+        assert labels(ax, "bracket-label") == ["local", "global", "fusion"]
+        spans = [(min(line.get_ydata()), max(line.get_ydata())) for line in with_gid(ax.lines, "bracket")]
+        # step k's box (height 0.62) is centred at y = -k: local is steps 1-2, global 3 up to the fold (or
+        # the resize back), fusion the last three
+        parts = ((1, 2), (3, steps - 4), (steps - 3, steps - 1))
+        assert np.allclose(spans, [(-last - 0.31, -first + 0.31) for first, last in parts])

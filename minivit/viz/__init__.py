@@ -30,7 +30,8 @@ the models do. One module per topic:
     mixing             mixing_matrices, plot_mixing_matrices (a conv's banded matrix beside attention's dense weights),
                        plot_mixing_rows (one output pixel's row of each, reshaped to the image)
     receptive_field    plot_receptive_fields (the fields: minivit.ops.receptive_field)
-    resize             plot_round_trip_errors (a resize round trip's error against frequency: low-pass)
+    resize             plot_round_trip_errors (a resize round trip's error against frequency: mostly low-pass)
+    shift              roll_difference, plot_roll_differences (where a roll of the input fails to roll the output)
     softmax            score_spread, plot_softmax_saturation
     cost               plot_attention_cost (the formulas: minivit.ops.flops), stage_costs, plot_stage_costs
                        (a Swin model's multiply-adds per stage: merging, Linears, attention)
@@ -109,6 +110,7 @@ from minivit.viz.relative_position import (
 from minivit.viz.resize import plot_round_trip_errors
 from minivit.viz.roll import cyclic_shift_strips, plot_cyclic_shift
 from minivit.viz.segmentation import plot_cams, plot_far_share, plot_masks, plot_pointing_game
+from minivit.viz.shift import plot_roll_differences, roll_difference
 from minivit.viz.softmax import plot_softmax_saturation, score_spread
 from minivit.viz.swin_reach import plot_swin_reach, swin_reach
 from minivit.viz.training import (
@@ -218,7 +220,9 @@ __all__ = [
     "plot_receptive_fields",
     "plot_relative_position_bias",
     "plot_relative_position_index",
+    "plot_roll_differences",
     "plot_round_trip_errors",
+    "roll_difference",
     "plot_seed_accuracies",
     "plot_segmentation_head",
     "plot_shift_regions",

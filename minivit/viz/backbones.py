@@ -377,7 +377,10 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
 
     Returns:
         the Figure. Boxes gid "step" in order, their texts gid "step-label"; arrows gid "arrow"; the
-        block's input carried to the concatenation is drawn as a connection with gid "skip".
+        block's input carried to the concatenation is drawn as a connection with gid "skip". Brackets on the
+        left (gid "bracket", labels gid "bracket-label": local, global, fusion) group the steps as the paper's
+        Figure 1b does: the two convs before the unfold; unfold to fold (resizes included); conv_out, the
+        concatenation and the fusion conv.
     """
     C = _check_block_input(block, MobileViTBlock, x, lambda b: b.conv_local.conv.in_channels)
     inputs: dict[str, tuple[int, ...]] = {}
@@ -423,10 +426,20 @@ def plot_mobilevit_block(block: MobileViTBlock, x: torch.Tensor) -> Figure:
         Step(f"fusion: 3x3 conv {2 * C} -> {C}, BN, SiLU", shapes["fusion"], "layer"),
     ]
     concat = len(steps) - 2
-    fig = new_figure(6.4, 0.62 * len(steps) + 0.8)
+    fig = new_figure(7.6, 0.62 * len(steps) + 0.8)
     ax = fig.subplots()
     plot_flow(steps, f"MobileViT block: C = {C}, d = {d}, L = {L}, {ph} x {pw} patches", skips=[(0, concat)],
               box_width=4.6, ax=ax)
+    # the paper's three parts (its Figure 1b): local convs, global unfold-transformer-fold, fusion
+    parts = [("local", 1, 2), ("global", 3, len(steps) - 4), ("fusion", len(steps) - 3, len(steps) - 1)]
+    edge = -4.6 / 2 - 0.12
+    for name, first, last in parts:
+        top, bottom = -first + BOX_HEIGHT / 2, -last - BOX_HEIGHT / 2
+        ax.plot([edge, edge - 0.15, edge - 0.15, edge], [top, top, bottom, bottom], color="black",
+                linewidth=1.2, gid="bracket")
+        ax.text(edge - 0.25, (top + bottom) / 2, name, rotation=90, ha="right", va="center",
+                fontsize=FONT_SIZE + 1, gid="bracket-label")
+    ax.set_xlim(edge - 0.75, 4.6 / 2 + 0.6)
     return fig
 
 

@@ -2,7 +2,7 @@
 
 MobileViT resizes a map that its patches do not tile (25 -> 26 -> 25, bilinear) around the transformer.
 Notebook 07 measures the round trip's error on cosines that differ only in their frequency; this module
-draws those numbers, so that "low-pass" is seen: small error at low frequency, large at high.
+draws those numbers, so that "mostly low-pass" is seen: small error at low frequency, large at high.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def plot_round_trip_errors(
     ax.set_xlim(0, 0.52)
     ax.set_ylim(0, max(errors) * 1.12)
     ax.grid(alpha=0.3)
-    ax.set_title("error grows with frequency: low-pass", fontsize=10)
+    ax.set_title("error grows with frequency: mostly low-pass", fontsize=10)
     panels = np.atleast_1d(right.subplots(len(rows), 1, sharex=True))
     for panel, (name, (before, after)) in zip(panels, rows.items()):
         columns = np.arange(before.numel())
