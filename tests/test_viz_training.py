@@ -132,6 +132,30 @@ def test_accuracy_against_data_size_draws_baselines_dashed_after_the_models():
     assert plt.get_fignums() == []
 
 
+def test_accuracy_against_data_size_shades_a_band_per_model_given():
+    rows = [dict(model="CNN", train_size=10, test_accuracy=0.5), dict(model="CNN", train_size=100, test_accuracy=0.9),
+            dict(model="ViT", train_size=10, test_accuracy=0.4), dict(model="ViT", train_size=100, test_accuracy=0.8)]
+    bands = {"ViT": {100: (0.7, 0.85), 10: (0.3, 0.5)}}
+    ax = viz.plot_accuracy_vs_data(rows, bands=bands, bands_label="noise").axes[0]
+    (band,) = [c for c in ax.collections if c.get_gid() == "band"]  # only the ViT has one
+    vertices = band.get_paths()[0].vertices
+    np.testing.assert_allclose(sorted(set(vertices[:, 1])), [0.3, 0.5, 0.7, 0.85])
+    np.testing.assert_allclose(sorted(set(vertices[:, 0])), [10, 100])
+    np.testing.assert_allclose(to_rgba(band.get_facecolor()[0])[:3], to_rgba("C1")[:3])  # the ViT's colour
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CNN", "ViT", "noise"]
+    assert to_rgba(ax.get_legend().legend_handles[-1].get_facecolor())[:3] == to_rgba("0.5")[:3]  # grey: every band
+    assert not [c for c in viz.plot_accuracy_vs_data(rows).axes[0].collections if c.get_gid() == "band"]
+    with pytest.raises(ValueError, match="bands"):
+        viz.plot_accuracy_vs_data(rows, bands={"ViT": {10: (0.3, 0.5)}})  # no interval at 100
+    with pytest.raises(ValueError, match="bands"):
+        viz.plot_accuracy_vs_data(rows, bands={"MLP": {10: (0.3, 0.5), 100: (0.7, 0.9)}})
+    with pytest.raises(TypeError, match="bands"):
+        viz.plot_accuracy_vs_data(rows, bands=[0.5])
+    with pytest.raises(TypeError, match="bands_label"):
+        viz.plot_accuracy_vs_data(rows, bands=bands, bands_label=1)
+    assert plt.get_fignums() == []
+
+
 def test_accuracy_against_data_size_can_put_the_legend_beside_the_axes():
     rows = [dict(model=f"arm {k}", train_size=n, test_accuracy=0.5 + k / 20) for k in range(7) for n in (115, 1149)]
     fig = viz.plot_accuracy_vs_data(rows, legend_outside=True)
@@ -328,6 +352,10 @@ def test_claim_intervals_draw_each_row_its_interval_and_margin_and_colour_what_f
     assert [t.get_text() for t in ax.get_yticklabels()] == [row[0] for row in rows]
     assert ax.get_ylim()[0] > ax.get_ylim()[1] and fig.get_suptitle() == "t"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["estimate and interval", "misses its margin", "the margin", "0"]
+    upper = viz.plot_claim_intervals(rows, legend_loc="upper right")
+    upper.draw_without_rendering()
+    legend_box, axes_box = (a.get_window_extent(upper._get_renderer()) for a in (upper.axes[0].get_legend(), upper.axes[0]))
+    assert legend_box.x0 > (axes_box.x0 + axes_box.x1) / 2 and legend_box.y0 > (axes_box.y0 + axes_box.y1) / 2
     passing = viz.plot_claim_intervals(rows[:3]).axes[0]  # no row misses: the legend does not list the red mark
     assert [t.get_text() for t in passing.get_legend().get_texts()] == ["estimate and interval", "the margin", "0"]
     with pytest.raises(ValueError, match="side in"):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 from torch import nn
 
 from minivit.ops._checks import check_tensor
@@ -167,9 +167,11 @@ def plot_accuracy_vs_data(
     baselines: Sequence[Mapping[str, object]] = (),
     legend_outside: bool = False,
     run_names: Mapping[str, str] | None = None,
+    bands: Mapping[str, Mapping[int, tuple[float, float]]] | None = None,
+    bands_label: str = "shaded: an interval of the mean",
 ) -> Figure:
     """Test accuracy against the number of training images, one line per model: the mean over the
-    seeds, with a bar from the lowest to the highest seed.
+    seeds, with a bar from the lowest to the highest seed, and optionally a shaded interval around it.
 
     Args:
         rows: one per training run, each with `model` (a name), `train_size` (images trained on) and
@@ -182,15 +184,31 @@ def plot_accuracy_vs_data(
         run_names: what the runs of a model are, where "seeds" is wrong: e.g. {"1-NN": "draws of the digits"}
             for a nearest-neighbour lookup, which has no seed but is run on several random shares of the
             digits. A model with more than one run at every size is labelled "model (n <its run name>)".
+        bands: {model: {train_size: (low, high)}}, an interval to shade around a model's line in its colour,
+            e.g. the Wilson interval of its mean test accuracy (minivit.metrics.wilson_interval), the test
+            set's own noise beside the seeds' spread; each model needs an interval at each of its sizes.
+            Models it leaves out get no band; the first band drawn puts `bands_label` in the legend.
+        bands_label: the legend's entry for the shaded bands.
 
     Returns:
         the Figure with one axes (x logarithmic, ticks at the sizes trained on): per model of `rows`, then
         per model of `baselines`, in order of first appearance, one errorbar container whose line has
         x = the sorted sizes and y = the mean accuracy at each size, and whose bars run from the lowest to
-        the highest accuracy there; the baselines' lines are dashed ("--"), the models' solid.
+        the highest accuracy there; the baselines' lines are dashed ("--"), the models' solid; per model of
+        `bands`, one PolyCollection (gid "band") from low to high at each of its sizes.
     """
     results = _runs_by_model(rows, "rows")
     extra = _runs_by_model(baselines, "baselines") if len(baselines) else {}
+    bands = {} if bands is None else bands
+    if not isinstance(bands_label, str):
+        raise TypeError(f"bands_label must be a str, got {bands_label!r}")
+    if not isinstance(bands, Mapping) or not all(isinstance(v, Mapping) for v in bands.values()):
+        raise TypeError(f"bands must map model names to {{train_size: (low, high)}}, got {bands!r}")
+    for model, band in bands.items():
+        sizes_of = ({**results, **extra}).get(model)
+        if sizes_of is None or set(band) != set(sizes_of):
+            raise ValueError(f"bands[{model!r}] must give an interval at each size of a drawn model, "
+                             f"{sorted(sizes_of) if sizes_of else 'no such model'}, got {sorted(band)}")
     if not isinstance(legend_outside, bool):
         raise TypeError(f"legend_outside must be a bool, got {legend_outside!r}")
     run_names = {} if run_names is None else run_names
@@ -211,16 +229,26 @@ def plot_accuracy_vs_data(
         container = ax.errorbar(x, mean, yerr=np.stack([low, high]), marker="o", markersize=4, capsize=4,
                                 color=colour, label=label)
         container.lines[0].set_linestyle(style)
+        if model in bands:
+            low_high = np.array([bands[model][s] for s in x], dtype=float)  # (sizes, 2)
+            first = not any(c.get_gid() == "band" for c in ax.collections)
+            ax.fill_between(x, low_high[:, 0], low_high[:, 1], color=colour, alpha=0.13, linewidth=0, gid="band",
+                            label=bands_label if first else None)
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
     ax.minorticks_off()
     ax.set_xlabel("training images (log scale)")
     ax.set_ylabel("test accuracy: mean, bar from lowest to highest seed")
     ax.grid(True, alpha=0.4)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda k: bool(bands) and labels[k] == bands_label)  # the band's entry last
+    handles, labels = [handles[k] for k in order], [labels[k] for k in order]
+    if bands:  # the band's entry in grey: it stands for every model's band, not the first one's
+        handles[-1] = Patch(facecolor="0.5", alpha=0.3, linewidth=0)
     if legend_outside:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     else:
-        ax.legend(loc="lower right")
+        ax.legend(handles, labels, loc="lower right")
     ax.set_title(title)
     return fig
 
@@ -643,6 +671,7 @@ def plot_claim_intervals(
     rows: Sequence[tuple[str, float, tuple[float, float] | None, float, str]],
     title: str = "each claim's gap with its interval, against the margin it must clear",
     xlabel: str = "difference in test accuracy",
+    legend_loc: str = "lower right",
 ) -> Figure:
     """A forest plot: one row per checked quantity, its estimate as a dot, its interval as a bar, all on one
     axis, with the zero line and each row's margin.
@@ -653,6 +682,8 @@ def plot_claim_intervals(
             test cannot tell). A row without an interval (None) is judged by its estimate alone.
         title: the figure's title.
         xlabel: the x axis's label (one unit for every row).
+        legend_loc: where the legend sits inside the axes, as matplotlib's `loc` ("upper right", ...): a corner
+            that no row's bar reaches.
 
     Returns:
         the Figure, one axes; per row one Line2D dot (gid "estimate") at (estimate, row), one Line2D bar
@@ -694,6 +725,6 @@ def plot_claim_intervals(
            Line2D([], [], color="0.5", linestyle="--", linewidth=1, label="0")]
     if not missed:  # list the red mark only where a row has it
         del key[1]
-    ax.legend(handles=key, loc="lower right", fontsize="small")
+    ax.legend(handles=key, loc=legend_loc, fontsize="small")
     fig.suptitle(title)
     return fig
