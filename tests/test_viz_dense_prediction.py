@@ -141,6 +141,24 @@ def test_heads_by_masks_draws_every_reference_across_every_panel():
         plot_heads_by_masks(panels, [0.27], "IoU", "t")
 
 
+def test_heads_by_masks_places_levels_at_their_numbers_on_a_log_axis():
+    panels = {"p": {("head", n): [0.1, 0.3] for n in ("10", "50", "2,000")}}
+    fig = plot_heads_by_masks(panels, {"floor": 0.08}, "IoU", "t", log_x={"10": 10, "50": 50, "2,000": 2000})
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "log"
+    line, caps, (bars,) = ax.containers[0].lines
+    assert list(line.get_xdata()) == [10, 50, 2000] and list(line.get_ydata()) == pytest.approx([0.2] * 3)
+    assert [seg[0, 0] for seg in bars.get_segments()] == [10, 50, 2000]  # each bar at its level's number
+    assert all(list(cap.get_xdata()) == [10, 50, 2000] for cap in caps)
+    assert list(ax.get_xticks()) == [10, 50, 2000]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "50", "2,000"]
+    assert ax.get_xlim()[0] < 10 and ax.get_xlim()[1] > 2000
+    with pytest.raises(ValueError, match="log_x must map every x level"):
+        plot_heads_by_masks(panels, {}, "IoU", "t", log_x={"10": 10})
+    with pytest.raises(ValueError, match="positive"):
+        plot_heads_by_masks(panels, {}, "IoU", "t", log_x={"10": 0, "50": 50, "2,000": 2000})
+
+
 def test_loss_curves_draw_each_run_s_losses_by_epoch_and_every_reference():
     fig = plot_loss_curves({"seed 0": [2.0, 1.5, 1.2], "seed 1": [2.5, 0.5]}, {"prior": 0.6, "other": 0.1}, "t")
     (ax,) = fig.axes

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import nn
@@ -254,11 +255,15 @@ def plot_weak_supervision(classifier: nn.Module, head: nn.Module, images: torch.
     return fig
 
 
+_REFERENCE_STYLES = ("--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))  # dashed, dotted, dash-dot, dash-dot-dot
+
+
 def plot_heads_by_masks(
     panels: Mapping[str, Mapping[tuple[str, str], Sequence[float]]],
     references: Mapping[str, float],
     ylabel: str,
     title: str,
+    log_x: Mapping[str, float] | None = None,
 ) -> Figure:
     """Heads' results over seeds as an interaction plot (`minivit.viz.training.plot_interaction`: per
     panel, the masks learned from along x, one line per choice of maps, at the mean over the seeds, with a
@@ -270,22 +275,52 @@ def plot_heads_by_masks(
             every panel at each value, named in the legend.
         ylabel: what the values are.
         title: the figure's title; the number of seeds and what the bars show are added below it.
+        log_x: {x level: a positive number}, e.g. {"10": 10, "2,000": 2000} for numbers of masks: each x level
+            is placed at its number on a logarithmic x axis (ticks at the levels only) instead of evenly spaced.
 
     Returns:
         the Figure of plot_interaction; each reference is one line per axes with gid "reference", in the
-        order given.
+        order given. With `log_x`, every errorbar's x (line, caps and bars) is its level's number.
     """
     if not isinstance(references, Mapping):
         raise TypeError(f"references must map names to values, got {type(references).__name__}")
     fig = plot_interaction(panels, ylabel, title)  # checks the panels
+    if log_x is not None:
+        levels = list(dict.fromkeys(x for _, x in next(iter(panels.values()))))  # plot_interaction's x order
+        if not isinstance(log_x, Mapping) or set(levels) - set(log_x):
+            raise ValueError(f"log_x must map every x level {levels} to a number, got {log_x!r}")
+        positions = np.array([float(log_x[x]) for x in levels])
+        if (positions <= 0).any():
+            raise ValueError(f"log_x must give positive numbers on a log axis, got {log_x!r}")
+        for ax in fig.axes:
+            _place_levels(ax, positions)
+            ax.set_xlim(positions.min() / 1.5, positions.max() * 1.5)
+            ax.set_xscale("log")
+            ax.set_xticks(positions, levels)
+            ax.minorticks_off()
     seeds = "/".join(str(n) for n in sorted({len(v) for cells in panels.values() for v in cells.values()}))
     fig.suptitle(f"{title}\npoints: mean over {seeds} seeds; bars: lowest to highest seed")
     for ax in fig.axes:
         for k, (name, value) in enumerate(references.items()):
-            ax.axhline(float(value), color="0.35", linestyle=("--", ":", "-.")[k % 3], linewidth=1.2, label=name,
-                       gid="reference")
+            ax.axhline(float(value), color="0.35", linestyle=_REFERENCE_STYLES[k % len(_REFERENCE_STYLES)],
+                       linewidth=1.2, label=name, gid="reference")
     fig.axes[-1].legend(loc="best", fontsize=8.5)
     return fig
+
+
+def _place_levels(ax, positions: np.ndarray) -> None:
+    """Move every errorbar of `ax` drawn at x = 0, 1, ... (plot_interaction's levels) to x = positions[i]."""
+    def moved(x):
+        return positions[np.rint(np.asarray(x, dtype=float)).astype(int)]
+
+    for container in ax.containers:
+        line, caps, bars = container.lines
+        line.set_xdata(moved(line.get_xdata()))
+        for cap in caps:
+            cap.set_xdata(moved(cap.get_xdata()))
+        for collection in bars:
+            segments = collection.get_segments()  # each [(x, y_low), (x, y_high)]
+            collection.set_segments([np.column_stack([moved(seg[:, 0]), seg[:, 1]]) for seg in segments])
 
 
 def plot_loss_curves(
