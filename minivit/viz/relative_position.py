@@ -112,8 +112,8 @@ def plot_relative_position_bias(
             when None), e.g. "seed 0" when the columns are the same head trained from three seeds.
 
     Returns:
-        the Figure; the image titled "head h: table" (or "<name>: table") holds key_grid(table[:, h], Mh, Mw) (entry [a, b] is
-        the key at (a - (Mh-1), b - (Mw-1)) from the query, (dy, dx) = ((Mh-1) - a, (Mw-1) - b); the
+        the Figure; the image titled "head h: table" (or "<name>: table") holds key_grid(table[:, h], Mh, Mw)
+        (entry [a, b] is the key at (a - (Mh-1), b - (Mw-1)) from the query, (dy, dx) = ((Mh-1) - a, (Mw-1) - b); the
         axes' ticks are the key's rows and columns from the query),
         the image titled "head h: table[index]" holds table[index].permute(2, 0, 1)[h]. The centre cell
         (offset (0, 0), the query itself) is outlined by a Rectangle of gid "query". Each
