@@ -11,10 +11,9 @@ import torch  # noqa: E402
 
 from minivit.models.layers import SelfAttention, TransformerBlock  # noqa: E402
 from minivit.models.vit import VisionTransformer, ViTConfig, vit_b_16  # noqa: E402
-from minivit.ops.attention import merge_heads, split_heads  # noqa: E402
+from minivit.ops.attention import attention, split_heads  # noqa: E402
 from minivit.viz import (  # noqa: E402
     plot_multi_head_attention,
-    plot_qkv_views,
     plot_split_heads,
     plot_transformer_block,
     plot_vit,
@@ -34,48 +33,6 @@ def shapes_in(ax, gid):
 def vit_b_16_meta():
     with torch.device("meta"):
         return vit_b_16()
-
-
-def test_qkv_views_draws_three_projections_of_the_same_tokens():
-    B, N, D, nh = 2, 6, 12, 3
-    attn = SelfAttention(D, nh)
-    ax = plot_qkv_views(attn, torch.zeros(B, N, D)).axes[0]
-    assert [t.get_text() for t in with_gid(ax.texts, "input-label")] == [f"x: N tokens of D channels\n({B}, {N}, {D})"]
-    assert [t.get_text() for t in with_gid(ax.texts, "projection-label")] == [
-        f"W_q = qkv rows 0-{D - 1}\n({D}, {D}) + bias", f"W_k = qkv rows {D}-{2 * D - 1}\n({D}, {D}) + bias",
-        f"W_v = qkv rows {2 * D}-{3 * D - 1}\n({D}, {D}) + bias"]
-    assert [t.get_text() for t in with_gid(ax.texts, "view-label")] == [
-        f"{name}\n({B}, {N}, {D})" for name in ("Q: queries", "K: keys", "V: values")]
-    assert shapes_in(ax, "attend-label") == [f"({B}, {N}, {D})"]
-    assert len(with_gid(ax.patches, "arrow")) == 9  # x to each W, each W to its view, each view to the attention
-    xs = [b.get_x() for b in with_gid(ax.patches, "projection")]
-    assert xs == sorted(xs)
-
-
-def test_qkv_views_rows_are_the_layers_queries_keys_and_values():
-    """The rows the figure names are the ones the layer uses: q = x W_q^T + b_q, and so on."""
-    torch.manual_seed(0)
-    D, nh = 12, 3
-    attn, x = SelfAttention(D, nh), torch.randn(2, 5, D)
-    with torch.no_grad():
-        for c, heads in enumerate(attn.heads(x)):
-            rows = slice(c * D, (c + 1) * D)
-            by_rows = x @ attn.qkv.weight[rows].T + attn.qkv.bias[rows]
-            torch.testing.assert_close(merge_heads(heads), by_rows)
-
-
-def test_qkv_views_of_vit_b_16_on_meta(vit_b_16_meta):
-    x = torch.empty(1, 197, 768, device="meta")
-    ax = plot_qkv_views(vit_b_16_meta.blocks[0].attn, x).axes[0]
-    assert shapes_in(ax, "view-label") == ["(1, 197, 768)"] * 3
-    assert "nh = 12 heads" in with_gid(ax.texts, "attend-label")[0].get_text()
-
-
-def test_qkv_views_rejects_wrong_inputs():
-    with pytest.raises(TypeError, match="attn must be a minivit SelfAttention"):
-        plot_qkv_views(torch.nn.Linear(4, 4), torch.zeros(1, 2, 4))
-    with pytest.raises(ValueError, match=r"x must have shape \(B, N, D\) = \(B, N, 12\)"):
-        plot_qkv_views(SelfAttention(12, 3), torch.zeros(1, 2, 8))
 
 
 def test_multi_head_attention_draws_every_head_when_there_are_few():
@@ -98,6 +55,32 @@ def test_multi_head_attention_draws_every_head_when_there_are_few():
     assert not with_gid(ax.texts, "more-heads")
     xs = [b.get_x() for b in with_gid(ax.patches, "head")[0::3]]
     assert xs == sorted(xs)  # heads left to right
+
+
+def test_multi_head_attention_with_shares_draws_each_heads_columns_of_w_o_and_their_sum():
+    B, N, D, nh = 2, 6, 12, 3
+    hs = D // nh
+    attn = SelfAttention(D, nh)
+    x = torch.randn(B, N, D)
+    ax = plot_multi_head_attention(attn, x, shares=True).axes[0]
+    steps = [t.get_text().split("\n")[0] for t in with_gid(ax.texts, "step-label")]
+    assert steps[-1] == "sum of the shares + proj.bias" and len(with_gid(ax.patches, "step")) == 4
+    assert [t.get_text() for t in with_gid(ax.texts, "share-label")] == [
+        f"@ W_O cols {h * hs}-{(h + 1) * hs - 1}\n({B}, {N}, {D})" for h in range(nh)]
+    # what the boxes say is what the layer computes: the shares plus the bias are its output
+    with torch.no_grad():
+        out, _ = attention(*attn.heads(x))  # (B, nh, N, hs)
+        shares = [out[:, h] @ attn.proj.weight[:, h * hs:(h + 1) * hs].T for h in range(nh)]
+        assert torch.allclose(sum(shares) + attn.proj.bias, attn(x), atol=1e-6)
+    xs = [b.get_x() for b in with_gid(ax.patches, "share")]
+    assert xs == [b.get_x() for b in with_gid(ax.patches, "head")[0::3]]  # each share under its head
+
+
+def test_multi_head_attention_with_shares_of_vit_b_16_skips_the_left_out_heads(vit_b_16_meta):
+    x = torch.empty(1, 197, 768, device="meta")
+    ax = plot_multi_head_attention(vit_b_16_meta.blocks[0].attn, x, shares=True).axes[0]
+    labels = [t.get_text().split("\n")[0] for t in with_gid(ax.texts, "share-label")]
+    assert labels == ["@ W_O cols 0-63", "@ W_O cols 64-127", "@ W_O cols 704-767"]
 
 
 def test_multi_head_attention_of_vit_b_16_draws_a_few_heads_and_dots(vit_b_16_meta):

@@ -46,8 +46,7 @@ the models do. One module per topic:
     backbones          plot_swin_stages, plot_swin_block_pair, plot_swin_attention, plot_patch_merging,
                        plot_mobilevit_block, plot_mobilevit_stages, plot_mobilevit_routes (two conv + attention
                        routes between two pixels), plot_inverted_residual, plot_stage_windows
-    transformer        plot_qkv_views, plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams),
-                       plot_split_heads
+    transformer        plot_multi_head_attention, plot_transformer_block, plot_vit (diagrams), plot_split_heads
     padding            plot_padding_orders (a map's rows padded before or after SW-MSA's roll)
     swin_reach         swin_reach, plot_swin_reach (one token's reach through W-MSA, SW-MSA, patch merging)
     rank_collapse      plot_rank_collapse (how far the tokens are from being one, block by block)
@@ -128,7 +127,6 @@ from minivit.viz.training import (
 )
 from minivit.viz.transformer import (
     plot_multi_head_attention,
-    plot_qkv_views,
     plot_split_heads,
     plot_transformer_block,
     plot_vit,
@@ -212,7 +210,6 @@ __all__ = [
     "plot_patch_merging",
     "plot_patches",
     "plot_position_similarity",
-    "plot_qkv_views",
     "plot_pointing_game",
     "plot_rank_collapse",
     "plot_reach_masks",

@@ -1,7 +1,7 @@
 """Diagrams of the transformer's parts, with every shape read from the real minivit module:
 
-    plot_qkv_views(attn, x)              the same tokens x through three projections: Q, K and V
-    plot_multi_head_attention(attn, x)   split into heads -> attend per head -> merge -> project
+    plot_multi_head_attention(attn, x)   split into heads -> attend per head -> merge -> project; shares=True:
+                                         each head's output times its columns of W_O, the shares summed
     plot_transformer_block(block, x)     the pre-norm block: x + attn(norm1(x)), then x + mlp(norm2(x));
                                          order="post": the same modules as norm1(x + attn(x)), ...
     plot_vit(model, image_size, image)   the ViT pipeline of the ViT paper's Figure 1, image to class scores
@@ -45,51 +45,7 @@ def drawn_heads(num_heads: int) -> list[int | None]:
     return [0, 1, None, num_heads - 1]
 
 
-def plot_qkv_views(attn: SelfAttention, x: torch.Tensor) -> Figure:
-    """Self-attention's three views of the same tokens: x goes through three projections, W_q, W_k and W_v
-    (the three row blocks of minivit's fused `qkv` Linear), into queries Q, keys K and values V, which meet
-    in the attention. Every shape is read from the real layer.
-
-    Args:
-        attn: a minivit.models.layers.SelfAttention.
-        x: its input tokens, shape (B, N, D); a tensor on the meta device is enough.
-
-    Returns:
-        the Figure. One box with gid "input" (x), three with gid "projection" (W_q, W_k, W_v, left to right),
-        three with gid "view" (Q, K, V), one with gid "attend"; their texts have the same gid plus "-label",
-        each a name over a shape; arrows have gid "arrow".
-    """
-    if not isinstance(attn, SelfAttention):
-        raise TypeError(f"attn must be a minivit SelfAttention, got {type(attn).__name__}")
-    D, nh = attn.qkv.in_features, attn.num_heads
-    _check_tokens(x, D)
-    with torch.no_grad():
-        views = attn.qkv(x).chunk(3, dim=-1)  # 3 x (B, N, D): Q, K, V
-        out = attn(x)  # (B, N, D)
-    fig = new_figure(7.6, 4.6)
-    ax = fig.subplots()
-    width, pitch = 2.3, 2.55
-    box(ax, 0, 0, f"x: N tokens of D channels\n{shape_text(tuple(x.shape))}", "tensor", width=3.6, gid="input")
-    names = [("W_q", "Q: queries"), ("W_k", "K: keys"), ("W_v", "V: values")]
-    for c, ((weight, view), tensor) in enumerate(zip(names, views)):
-        cx = (c - 1) * pitch
-        rows = attn.qkv.weight[c * D:(c + 1) * D]  # (D, D): this projection's rows of the fused weight
-        box(ax, cx, -1.2, f"{weight} = qkv rows {c * D}-{(c + 1) * D - 1}\n{shape_text(tuple(rows.shape))} + bias",
-            "layer", width=width, gid="projection")
-        box(ax, cx, -2.4, f"{view}\n{shape_text(tuple(tensor.shape))}", "tensor", width=width, gid="view")
-        arrow(ax, (0, -BOX_HEIGHT / 2), (cx, -1.2 + BOX_HEIGHT / 2))
-        arrow(ax, (cx, -1.2 - BOX_HEIGHT / 2), (cx, -2.4 + BOX_HEIGHT / 2))
-        arrow(ax, (cx, -2.4 - BOX_HEIGHT / 2), (0, -3.6 + BOX_HEIGHT / 2))
-    attend = f"softmax(Q K\u1d40 / \u221ahs) @ V, in nh = {nh} heads, then proj"
-    box(ax, 0, -3.6, f"{attend}\n{shape_text(tuple(out.shape))}", "attention", width=5.2, gid="attend")
-    ax.set_xlim(-pitch - width / 2 - 0.2, pitch + width / 2 + 0.2)
-    ax.set_ylim(-4.1, 0.5)
-    ax.axis("off")
-    ax.set_title(f"Self-attention: three views of the same tokens (D = {D})")
-    return fig
-
-
-def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor) -> Figure:
+def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor, shares: bool = False) -> Figure:
     """Multi-head self-attention (MSA) as minivit's SelfAttention computes it: one Linear gives q, k and v,
     their channels are split into nh heads, every head attends on its own (drawn side by side, a few of
     them and "..." when there are many), the heads are merged back and projected.
@@ -97,12 +53,16 @@ def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor) -> Figure:
     Args:
         attn: a minivit.models.layers.SelfAttention.
         x: its input tokens, shape (B, N, D); a tensor on the meta device is enough.
+        shares: draw the merge and the projection as what they compute together: each head's output times
+            its hs columns of proj.weight (W_O), the head's share of the output, and the shares summed
+            with proj's bias.
 
     Returns:
         the Figure. The chain around the heads is 5 boxes with gid "step" (tokens, qkv, split, merge,
-        proj), their texts gid "step-label"; each drawn head is 3 boxes with gid "head" (its q, k, v; its
-        weights; its output), texts gid "head-label", left to right by head; the heads left out are one
-        Text "..." with gid "more-heads"; arrows have gid "arrow".
+        proj), their texts gid "step-label"; with shares, 4 (tokens, qkv, split, sum), and each drawn head
+        has one more box with gid "share" (text gid "share-label"). Each drawn head is 3 boxes with gid
+        "head" (its q, k, v; its weights; its output), texts gid "head-label", left to right by head; the
+        heads left out are one Text "..." with gid "more-heads"; arrows have gid "arrow".
     """
     if not isinstance(attn, SelfAttention):
         raise TypeError(f"attn must be a minivit SelfAttention, got {type(attn).__name__}")
@@ -113,12 +73,14 @@ def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor) -> Figure:
         q, k, v = attn.heads(x)  # 3 x (B, nh, N, hs)
         out, weights = attention(q, k, v)  # (B, nh, N, hs), (B, nh, N, N)
         merged = merge_heads(out)  # (B, N, D)
-    hs = q.shape[-1]
+        hs = q.shape[-1]
+        w_o = attn.proj.weight  # (D, D), stored (out, in): columns h·hs to (h+1)·hs - 1 read head h
+        head_shares = [out[:, h] @ w_o[:, h * hs:(h + 1) * hs].T for h in range(nh)]  # nh x (B, N, D)
     heads = drawn_heads(nh)
 
     pitch, column = 2.15, 1.95  # distance between head columns, width of a head's boxes
     half = pitch * (len(heads) - 1) / 2
-    fig = new_figure(max(6.0, 2 * half + column + 1.0), 7.2)
+    fig = new_figure(max(6.0, 2 * half + column + 1.0), 6.9)  # at 3 heads, height / width 0.95
     ax = fig.subplots()
     chain_width = 4.2
 
@@ -128,11 +90,14 @@ def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor) -> Figure:
     step(0, "x: N tokens of D channels", tuple(x.shape), "tensor")
     step(-1, f"qkv: Linear({D}, {3 * D})", shapes["qkv"], "layer")
     step(-2, f"split into nh = {nh} heads of hs = {hs}", "q, k, v: 3 x " + shape_text(tuple(q.shape)), "op")
-    step(-6, "merge heads (put side by side)", tuple(merged.shape), "op")
-    step(-7, f"proj: Linear({D}, {D})", shapes["proj"], "layer")
+    if shares:
+        step(-7, "sum of the shares + proj.bias", tuple(sum(head_shares).shape), "op")
+    else:
+        step(-6, "merge heads (put side by side)", tuple(merged.shape), "op")
+        step(-7, f"proj: Linear({D}, {D})", shapes["proj"], "layer")
+        arrow(ax, (0, -6 - BOX_HEIGHT / 2), (0, -7 + BOX_HEIGHT / 2))
     arrow(ax, (0, -BOX_HEIGHT / 2), (0, -1 + BOX_HEIGHT / 2))
     arrow(ax, (0, -1 - BOX_HEIGHT / 2), (0, -2 + BOX_HEIGHT / 2))
-    arrow(ax, (0, -6 - BOX_HEIGHT / 2), (0, -7 + BOX_HEIGHT / 2))
 
     for c, h in enumerate(heads):
         cx = -half + c * pitch
@@ -150,7 +115,14 @@ def plot_multi_head_attention(attn: SelfAttention, x: torch.Tensor) -> Figure:
             if r:
                 arrow(ax, (cx, -3 - r + 1 - BOX_HEIGHT / 2), (cx, -3 - r + BOX_HEIGHT / 2))
         arrow(ax, (0, -2 - BOX_HEIGHT / 2), (cx, -3 + BOX_HEIGHT / 2))  # from the split to the head
-        arrow(ax, (cx, -5 - BOX_HEIGHT / 2), (0, -6 + BOX_HEIGHT / 2))  # from the head to the merge
+        if shares:  # the head's output times its columns of W_O, then into the sum
+            columns = f"{h * hs}-{(h + 1) * hs - 1}"
+            box(ax, cx, -6, f"@ W_O cols {columns}\n{shape_text(tuple(head_shares[h].shape))}", "layer",
+                width=column, gid="share")
+            arrow(ax, (cx, -5 - BOX_HEIGHT / 2), (cx, -6 + BOX_HEIGHT / 2))
+            arrow(ax, (cx, -6 - BOX_HEIGHT / 2), (0, -7 + BOX_HEIGHT / 2))
+        else:
+            arrow(ax, (cx, -5 - BOX_HEIGHT / 2), (0, -6 + BOX_HEIGHT / 2))  # from the head to the merge
     ax.set_xlim(-half - column / 2 - 0.3, half + column / 2 + 0.3)
     ax.set_ylim(-7.5, 0.5)
     ax.axis("off")
