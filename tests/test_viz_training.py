@@ -230,6 +230,21 @@ def test_seed_dots_draw_every_run_and_each_arms_mean_per_size():
     assert plt.get_fignums() == []
 
 
+def test_seed_dots_draw_muted_runs_grey_with_a_legend_in_their_panel_only():
+    rows = [dict(model=m, train_size=n, test_accuracy=a) for m, n, a in [
+        ("a", 10, 0.5), ("b", 10, 0.9), ("a", 100, 0.95), ("b", 100, 0.99)]]
+    fig = viz.plot_seed_dots(rows, ["b", "a"], colours={"a": "C3", "b": "C0"}, muted=[("a", 100)], muted_label="grey: unfit")
+    small, large = fig.axes
+    assert [to_rgba(line.get_color()) for line in small.lines] == [to_rgba("C0")] * 2 + [to_rgba("C3")] * 2
+    assert [to_rgba(line.get_color()) for line in large.lines] == [to_rgba("C0")] * 2 + [to_rgba("0.6")] * 2
+    assert small.get_legend() is None and [t.get_text() for t in large.get_legend().get_texts()] == ["grey: unfit"]
+    assert viz.plot_seed_dots(rows, ["b", "a"]).axes[1].get_legend() is None  # nothing muted by default
+    with pytest.raises(ValueError, match="muted must name"):
+        viz.plot_seed_dots(rows, ["b", "a"], muted=[("a", 50)])
+    plt.close("all")
+    assert plt.get_fignums() == []
+
+
 def test_learning_rate_sweep_draws_seeds_means_and_the_chosen_rate():
     rows = [dict(model=m, lr=lr, validation_accuracy=a, chosen=c, seed=s) for m, lr, a, c, s in [
         ("a", 0.001, 0.8, False, 0), ("a", 0.001, 0.6, False, 1), ("a", 0.002, 0.9, True, 0), ("a", 0.002, 0.7, True, 1),

@@ -10,7 +10,7 @@ results over several seeds; `plot_claim_intervals` draws the claims made from th
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from minivit.ops._checks import check_tensor
 from minivit.viz._common import as_image, new_figure
 
 WRONG = "red"  # title colour of an image whose prediction differs from its label
+MUTED = "0.6"  # grey: runs set apart in plot_seed_dots
 
 
 def _as_ints(values: object, name: str, count: int) -> list[int]:
@@ -313,6 +314,8 @@ def plot_seed_dots(
     arms: Sequence[str],
     title: str = "test accuracy, one dot per seed",
     colours: Mapping[str, str] | None = None,
+    muted: Collection[tuple[str, int]] = (),
+    muted_label: str = "grey: set apart",
 ) -> Figure:
     """Every run's test accuracy as a dot, one row per arm, one panel per training-set size: a dot plot,
     where lines between sizes would cross.
@@ -324,12 +327,16 @@ def plot_seed_dots(
         title: the figure's title.
         colours: {arm: matplotlib colour}, to draw each arm in the colour its model has in the other figures
             (e.g. {"ViT": "C1"}); arms it leaves out, and every arm when None, take "C0", "C1", ... by row.
+        muted: (arm, train_size) pairs to draw in grey, e.g. runs that do not fit their training digits and
+            so should not be read beside the others.
+        muted_label: the legend entry for the grey runs, in each panel that has any.
 
     Returns:
         the Figure: one axes per size (ascending, all on one x scale, so that the panels compare at a
         glance); in each, per arm one Line2D of dots
         (gid "runs") whose x data are the arm's accuracies and y data its row number (0 at the top) spread
-        by 0.12 per run, and one short vertical Line2D at the arm's mean (gid "mean").
+        by 0.12 per run, and one short vertical Line2D at the arm's mean (gid "mean"); a muted pair's two
+        lines are grey (MUTED), and its panel gets a legend with muted_label.
     """
     results = _runs_by_model(rows, "rows")
     if isinstance(arms, str) or not arms or any(arm not in results for arm in arms):
@@ -341,14 +348,22 @@ def plot_seed_dots(
     if colours is not None and not (isinstance(colours, Mapping) and all(isinstance(c, str) for c in colours.values())):
         raise TypeError(f"colours must map arm names to colour strings, got {colours!r}")
     colour = {arm: (colours or {}).get(arm, f"C{y % 10}") for y, arm in enumerate(arms)}
+    muted = {(str(arm), int(size)) for arm, size in muted}
+    unknown = sorted(muted - {(arm, size) for arm in arms for size in sizes})
+    if unknown:
+        raise ValueError(f"muted must name (arm, train_size) pairs of the arms drawn, at sizes {sizes}; got {unknown}")
     fig = new_figure(3.6 * len(sizes) + 2.0, 0.42 * len(arms) + 1.5)
     axes = np.atleast_1d(fig.subplots(1, len(sizes), sharey=True, sharex=True))
     for ax, size in zip(axes, sizes):
         for y, arm in enumerate(arms):
             xs = results[arm][size]
             ys = [y + 0.12 * (k - (len(xs) - 1) / 2) for k in range(len(xs))]
-            ax.plot(xs, ys, "o", color=colour[arm], markerfacecolor="none", markersize=6, gid="runs")
-            ax.plot([np.mean(xs)] * 2, [y - 0.3, y + 0.3], color=colour[arm], linewidth=2.5, gid="mean")
+            drawn = MUTED if (arm, size) in muted else colour[arm]
+            ax.plot(xs, ys, "o", color=drawn, markerfacecolor="none", markersize=6, gid="runs")
+            ax.plot([np.mean(xs)] * 2, [y - 0.3, y + 0.3], color=drawn, linewidth=2.5, gid="mean")
+        if any(pair[1] == size for pair in muted):
+            ax.legend(handles=[Line2D([], [], marker="o", color=MUTED, markerfacecolor="none", linestyle="none")],
+                      labels=[muted_label], loc="lower left", fontsize=9)
         ax.set_title(f"{size:,} training digits")
         ax.set_xlabel("test accuracy (circles: seeds; bar: mean)")
         ax.grid(axis="x", color="0.88")
