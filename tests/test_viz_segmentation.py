@@ -108,6 +108,26 @@ def test_cam_titles_give_the_probability_and_mark_a_missed_digit():
         viz.plot_cams(images, {"a": cams, "b": cams}, present, probabilities=probabilities)
 
 
+def test_cam_titles_mark_an_answered_digit_that_is_not_there():
+    images, _ = masks_and_images()
+    cams = torch.rand(2, 10, 6, 8)
+    present = torch.zeros(2, 10, dtype=torch.bool)
+    present[0, 3] = present[1, 0] = present[1, 9] = present[1, 5] = True  # drawn: on the canvas or answered
+    labels = torch.zeros(2, 10, dtype=torch.bool)
+    labels[0, 3] = labels[1, 0] = labels[1, 9] = True  # the 5 of image 1 is not there
+    probabilities = torch.full((2, 10), 0.9)
+    probabilities[1, 9] = 0.49
+    fig = viz.plot_cams(images, cams, present, probabilities=probabilities, labels=labels)
+    axes = np.array(fig.axes[:8]).reshape(2, 4)
+    assert [ax.get_title() for ax in axes[1, 1:]] == [
+        "CAM of 0\np = 0.90", "CAM of 5\np = 0.90: not there", "CAM of 9\np = 0.49: missed"]
+    assert [ax.title.get_color() for ax in axes[1, 1:]] == ["black", "darkorange", "red"]
+    with pytest.raises(ValueError, match="give probabilities"):
+        viz.plot_cams(images, cams, present, labels=labels)
+    with pytest.raises(ValueError, match="labels must"):
+        viz.plot_cams(images, cams, present, probabilities=probabilities, labels=labels[:1])
+
+
 def test_pointing_game_draws_the_places_the_box_and_the_peak():
     images = torch.zeros(1, 1, 8, 8)
     masks = torch.zeros(1, 8, 8, dtype=torch.long)

@@ -132,6 +132,7 @@ def plot_cams(
     present: torch.Tensor,
     classes: Sequence[str] | None = None,
     probabilities: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
 ) -> Figure:
     """Class activation maps of the classes present in each image, over the image; of one model, or
     of several models side by side (on the same images).
@@ -148,6 +149,9 @@ def plot_cams(
         probabilities: (B, K), the classifier's probability of each class (one model only), or None;
             each panel's title then gives it, and a class below 0.5 (one the classifier misses) is
             titled in red with "missed".
+        labels: (B, K) bool or 0/1, the classes truly in each image, or None; only with `probabilities`.
+            A class answered (probability at least 0.5) that is not in `labels` is titled in orange with
+            "not there", and a class below 0.5 is titled "missed" only when it is in `labels`.
 
     Returns:
         the Figure: one row per image, its picture then, for each model in order, one panel per
@@ -170,6 +174,10 @@ def plot_cams(
         check_shape(probabilities, "probabilities", "(B, K)", (B, K))
         if len(by_model) != 1:
             raise ValueError(f"probabilities are one model's, got maps of {len(by_model)} models")
+    if labels is not None:
+        if probabilities is None:
+            raise ValueError("labels mark the classifier's answers as right or wrong: give probabilities too")
+        check_shape(labels, "labels", "(B, K)", (B, K))
     scaled = {}
     for name, maps in by_model.items():
         maps = maps.detach().float().clamp(min=0)
@@ -197,8 +205,13 @@ def plot_cams(
                 colour = "black"
                 if probabilities is not None:
                     p = float(probabilities[b, k])
-                    title += f"\np = {p:.2f}" + (": missed" if p < 0.5 else "")
-                    colour = "red" if p < 0.5 else "black"
+                    there = True if labels is None else bool(labels[b, k])
+                    if p < 0.5 and there:
+                        title, colour = title + f"\np = {p:.2f}: missed", "red"
+                    elif p >= 0.5 and not there:
+                        title, colour = title + f"\np = {p:.2f}: not there", "darkorange"
+                    else:
+                        title += f"\np = {p:.2f}"
                 ax.set_title(title, fontsize=10, color=colour)
         for j, ax in enumerate(axes[b]):
             ax.set_xticks([])
