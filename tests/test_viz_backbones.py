@@ -71,6 +71,9 @@ def test_swin_stages_are_the_papers_figure_3_with_the_shapes_of_swin_t_at_224(sw
         "Stage 3\n14 x 14 x 384\nfeature stride 16", "Stage 4\n7 x 7 x 768\nfeature stride 32",
     ]
     assert labels(ax, "repeat") == ["1 \u00d7 (W, SW)", "1 \u00d7 (W, SW)", "3 \u00d7 (W, SW)", "1 \u00d7 (W, SW)"]
+    # the images are channels first, the model's tokens channels last: the title names both layouts
+    assert ax.get_title() == ("Swin at 224 x 224, output shape in each box: the images (B, C, H, W), "
+                              "then tokens (B, H, W, C)")
 
 
 def test_swin_stages_follow_a_non_square_image(swin):

@@ -159,7 +159,7 @@ def plot_swin_stages(model: SwinTransformer, image_size: int | tuple[int, int] =
     ax.set_ylim(-height / 2 - 0.5, height / 2 + 1.05)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(f"Swin at {H} x {W}: each box's output shape, (B, H, W, C) from the embedding on",
+    ax.set_title(f"Swin at {H} x {W}, output shape in each box: the images (B, C, H, W), then tokens (B, H, W, C)",
                  fontsize=FONT_SIZE + 1)
     return fig
 
