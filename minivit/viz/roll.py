@@ -104,10 +104,7 @@ def plot_cyclic_shift(
     _draw_strips(ax, before, letter)
 
     ax = axes[1]
-    owner_after = np.empty((height, width), dtype=int)
-    owner_after[plain[..., 0].flatten().numpy(), plain[..., 1].flatten().numpy()] = np.arange(len(plain)).repeat(
-        plain.shape[1])
-    _content(ax, height, width, None, owner_after, shades)
+    _content(ax, height, width, None, _owner(height, width, plain), shades)
     ax.imshow(after.numpy(), alpha=0.0)
     token_grid(ax, height, width, f"after torch.roll by ({-sh}, {-sw})", ylabel="")
     _boxed_windows(ax, plain, None)
