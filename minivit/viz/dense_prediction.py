@@ -330,7 +330,8 @@ def plot_loss_curves(
 
     Args:
         losses: {run name: the mean training loss of each epoch, first epoch first}; runs may differ in length.
-        references: {name: value}: a dashed line at each value (gid "reference"), named in the legend.
+        references: {name: value}: a line at each value (gid "reference"; dashed, dotted, ... as in
+            plot_heads_by_masks), named in the legend.
         title: the figure's title.
 
     Returns:
@@ -350,8 +351,8 @@ def plot_loss_curves(
         ax.plot(range(1, len(values) + 1), [float(v) for v in values], marker="o", markersize=3, color=f"C{k % 10}",
                 label=name)
     for k, (name, level) in enumerate(references.items()):
-        ax.axhline(float(level), color="0.35", linestyle=("--", ":", "-.")[k % 3], linewidth=1.2, label=name,
-                   gid="reference")
+        ax.axhline(float(level), color="0.35", linestyle=_REFERENCE_STYLES[k % len(_REFERENCE_STYLES)],
+                   linewidth=1.2, label=name, gid="reference")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean over the epoch's batches)")
     ax.set_ylim(bottom=0)
